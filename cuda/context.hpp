@@ -1,0 +1,49 @@
+#pragma once
+// CUDA context: device query, one stream per context, cuBLAS and cuDNN handles. Every
+// CUDA / cuBLAS / cuDNN call is checked; a failure throws CudaError naming the call, file
+// and line. In a build without the CUDA backend, device_count() is 0 and CudaContext
+// throws UnsupportedError.
+
+#include <memory>
+#include <string>
+
+#include "tensor/error.hpp"
+
+namespace relprop {
+
+// A CUDA, cuBLAS or cuDNN call failed.
+class CudaError : public Error {
+ public:
+  using Error::Error;
+};
+
+namespace cuda {
+
+// Whether this build contains the CUDA backend.
+bool built();
+// Number of usable GPUs (0 without the backend, a driver or a device).
+int device_count();
+// "NVIDIA H100 80GB HBM3 (sm_90, 79 GiB)"; IndexError for a bad index.
+std::string device_description(int device);
+
+// The stream and library handles kernels run with, bound to one device.
+class Context {
+ public:
+  explicit Context(int device = 0);
+  ~Context();
+  Context(const Context&) = delete;
+  Context& operator=(const Context&) = delete;
+
+  int device() const;
+  void* stream() const;         // cudaStream_t
+  void* cublas() const;         // cublasHandle_t
+  void* cudnn() const;          // cudnnHandle_t
+  void synchronize() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace cuda
+}  // namespace relprop

@@ -1,0 +1,290 @@
+#include "nn/graph.hpp"
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "io/safetensors.hpp"
+#include "relevance/tape.hpp"
+
+namespace relprop {
+
+using json = nlohmann::json;
+
+namespace {
+
+[[noreturn]] void fail(const std::string& origin, const std::string& msg) {
+  throw GraphError(origin + ": " + msg);
+}
+
+std::string node_label(const json& n, std::size_t index) {
+  if (n.is_object() && n.contains("name") && n["name"].is_string())
+    return "node '" + n["name"].get<std::string>() + "'";
+  return "node #" + std::to_string(index);
+}
+
+void check_keys(const json& obj, std::initializer_list<const char*> known, const std::string& origin,
+                const std::string& where) {
+  for (auto it = obj.begin(); it != obj.end(); ++it) {
+    bool ok = false;
+    for (const char* k : known) ok = ok || it.key() == k;
+    if (!ok) {
+      std::string list;
+      for (const char* k : known) list += (list.empty() ? "" : ", ") + std::string(k);
+      fail(origin, where + ": unknown key '" + it.key() + "' (known: " + list + ")");
+    }
+  }
+}
+
+std::string get_string(const json& obj, const char* key, const std::string& origin,
+                       const std::string& where) {
+  if (!obj.contains(key)) fail(origin, where + ": missing \"" + key + "\"");
+  if (!obj[key].is_string() || obj[key].get<std::string>().empty())
+    fail(origin, where + ": \"" + key + "\" must be a non-empty string");
+  return obj[key].get<std::string>();
+}
+
+AttrValue to_attr(const json& v, const std::string& origin, const std::string& where) {
+  if (v.is_boolean()) return v.get<bool>();
+  if (v.is_number_integer()) return v.get<std::int64_t>();
+  if (v.is_number_float()) return v.get<double>();
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_array()) {
+    bool all_int = true;
+    for (const auto& e : v) {
+      if (!e.is_number()) fail(origin, where + ": list attributes must hold numbers only");
+      all_int = all_int && e.is_number_integer();
+    }
+    if (all_int) return v.get<std::vector<std::int64_t>>();
+    return v.get<std::vector<double>>();
+  }
+  fail(origin, where + ": attribute values must be numbers, booleans, strings or lists of numbers");
+}
+
+Shape declared_to_concrete(const Shape& s) {
+  Shape c = s;
+  for (auto& d : c)
+    if (d < 0) d = 1;
+  return c;
+}
+
+}  // namespace
+
+Graph Graph::parse(std::string_view text, const std::string& origin) {
+  json j;
+  try {
+    j = json::parse(text);
+  } catch (const json::parse_error& e) {
+    throw FormatError(origin + ": not valid JSON: " + e.what());
+  }
+  if (!j.is_object()) fail(origin, "the graph must be a JSON object");
+  check_keys(j, {"format", "version", "inputs", "nodes", "outputs", "metadata"}, origin, "graph");
+  if (!j.contains("format") || j["format"] != "relprop-graph")
+    fail(origin, "\"format\" must be \"relprop-graph\"");
+  if (!j.contains("version") || !j["version"].is_number_integer() || j["version"].get<std::int64_t>() != 1)
+    fail(origin, "\"version\" must be 1 (the only version this build reads)");
+
+  Graph g;
+  g.origin_ = origin;
+  std::set<std::string> defined;
+
+  if (!j.contains("inputs") || !j["inputs"].is_array() || j["inputs"].empty())
+    fail(origin, "\"inputs\" must be a non-empty list");
+  for (std::size_t i = 0; i < j["inputs"].size(); ++i) {
+    const json& in = j["inputs"][i];
+    const std::string where = "input #" + std::to_string(i);
+    if (!in.is_object()) fail(origin, where + " must be an object");
+    check_keys(in, {"name", "shape", "dtype"}, origin, where);
+    GraphInput gi;
+    gi.name = get_string(in, "name", origin, where);
+    if (!in.contains("shape") || !in["shape"].is_array())
+      fail(origin, "input '" + gi.name + "': \"shape\" must be a list of integers");
+    for (const auto& d : in["shape"]) {
+      if (!d.is_number_integer() || d.get<std::int64_t>() < -1)
+        fail(origin, "input '" + gi.name + "': shape entries must be integers >= 0, or -1 for any size");
+      gi.shape.push_back(d.get<std::int64_t>());
+    }
+    if (in.contains("dtype") && in["dtype"] != "F32")
+      fail(origin, "input '" + gi.name + "': only F32 inputs are supported");
+    if (!defined.insert(gi.name).second) fail(origin, "input '" + gi.name + "' is declared twice");
+    g.inputs_.push_back(std::move(gi));
+  }
+
+  if (!j.contains("nodes") || !j["nodes"].is_array()) fail(origin, "\"nodes\" must be a list");
+  for (std::size_t i = 0; i < j["nodes"].size(); ++i) {
+    const json& n = j["nodes"][i];
+    const std::string where = node_label(n, i);
+    if (!n.is_object()) fail(origin, where + " must be an object");
+    check_keys(n, {"name", "op", "inputs", "params", "attrs"}, origin, where);
+    GraphNode gn;
+    gn.name = get_string(n, "name", origin, where);
+    const std::string op = get_string(n, "op", origin, where);
+    const OpSpec* spec = find_op(op);
+    if (!spec) fail(origin, where + ": unknown op '" + op + "' (known: " + op_names() + ")");
+    gn.op = spec->kind;
+    if (!n.contains("inputs") || !n["inputs"].is_array())
+      fail(origin, where + ": \"inputs\" must be a list of value names");
+    for (const auto& in : n["inputs"]) {
+      if (!in.is_string()) fail(origin, where + ": input names must be strings");
+      const auto name = in.get<std::string>();
+      if (!defined.count(name))
+        fail(origin, where + ": input '" + name + "' is used before it is defined" +
+                         (name == gn.name ? " (a node cannot read its own output)" : ""));
+      gn.inputs.push_back(name);
+    }
+    const int count = static_cast<int>(gn.inputs.size());
+    if (count < spec->min_inputs || count > spec->max_inputs)
+      fail(origin, where + ": op '" + op + "' takes " +
+                       (spec->min_inputs == spec->max_inputs
+                            ? std::to_string(spec->min_inputs)
+                            : std::to_string(spec->min_inputs) + " to " + std::to_string(spec->max_inputs)) +
+                       " inputs, got " + std::to_string(count));
+    if (n.contains("params")) {
+      if (!n["params"].is_object()) fail(origin, where + ": \"params\" must be an object");
+      for (auto it = n["params"].begin(); it != n["params"].end(); ++it) {
+        bool known = false;
+        for (auto r : spec->required_params) known = known || r == it.key();
+        for (auto r : spec->optional_params) known = known || r == it.key();
+        if (!known) fail(origin, where + ": op '" + op + "' has no parameter '" + it.key() + "'");
+        if (!it.value().is_string()) fail(origin, where + ": param '" + it.key() + "' must name a weight");
+        gn.params[it.key()] = it.value().get<std::string>();
+      }
+    }
+    for (auto r : spec->required_params)
+      if (!gn.params.count(std::string(r)))
+        fail(origin, where + ": op '" + op + "' needs the parameter '" + std::string(r) + "'");
+    if (n.contains("attrs")) {
+      if (!n["attrs"].is_object()) fail(origin, where + ": \"attrs\" must be an object");
+      std::map<std::string, AttrValue> attrs;
+      for (auto it = n["attrs"].begin(); it != n["attrs"].end(); ++it)
+        attrs[it.key()] = to_attr(it.value(), origin, where + ", attribute '" + it.key() + "'");
+      gn.attrs = Attrs(std::move(attrs));
+    }
+    try {
+      gn.attrs.check_known(gn.name, op, spec->attrs);
+    } catch (const ValueError& e) {
+      fail(origin, e.what());
+    }
+    if (!defined.insert(gn.name).second)
+      fail(origin, where + ": the name '" + gn.name + "' is already defined");
+    g.nodes_.push_back(std::move(gn));
+  }
+
+  if (!j.contains("outputs") || !j["outputs"].is_array() || j["outputs"].empty())
+    fail(origin, "\"outputs\" must be a non-empty list of value names");
+  for (const auto& o : j["outputs"]) {
+    if (!o.is_string() || !defined.count(o.get<std::string>()))
+      fail(origin, "output " + o.dump() + " is not an input or node of the graph");
+    g.outputs_.push_back(o.get<std::string>());
+  }
+  g.params_.resize(g.nodes_.size());
+  return g;
+}
+
+Graph Graph::load(const std::filesystem::path& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw IoError("cannot read graph file '" + path.string() + "'");
+  std::ostringstream ss;
+  ss << f.rdbuf();
+  return parse(ss.str(), path.string());
+}
+
+template <class Lookup>
+void Graph::bind_with(Lookup&& lookup, const std::string& source) {
+  std::vector<std::map<std::string, Tensor>> params(nodes_.size());
+  std::map<std::string, Shape> shapes;
+  for (const auto& in : inputs_) shapes[in.name] = declared_to_concrete(in.shape);
+  for (std::size_t i = 0; i < nodes_.size(); ++i) {
+    const GraphNode& n = nodes_[i];
+    const OpSpec& spec = op_spec(n.op);
+    std::map<std::string, Shape> pshapes;
+    for (const auto& [role, key] : n.params) {
+      Tensor t = lookup(key);
+      if (!t.defined())
+        fail(origin_, "node '" + n.name + "': weight '" + key + "' (" + role + ") is not in " + source);
+      if (!is_floating(t.dtype()))
+        fail(origin_, "node '" + n.name + "': weight '" + key + "' must be floating point, it is " +
+                          std::string(dtype_name(t.dtype())));
+      pshapes[role] = t.shape();
+      params[i][role] = std::move(t);
+    }
+    std::vector<Shape> ishapes;
+    for (const auto& in : n.inputs) ishapes.push_back(shapes.at(in));
+    try {
+      shapes[n.name] = spec.infer(OpShapeCall{n.name, n.attrs, ishapes, pshapes});
+    } catch (const Error& e) {
+      fail(origin_, "node '" + n.name + "' (" + std::string(spec.name) + "): " + e.what());
+    }
+  }
+  params_ = std::move(params);
+  bound_ = true;
+}
+
+void Graph::bind(const SafetensorsFile& weights) {
+  bind_with([&](const std::string& key) { return weights.contains(key) ? weights.get(key) : Tensor(); },
+            "the weights file '" + weights.origin() + "'");
+}
+
+void Graph::bind(const std::map<std::string, Tensor>& weights) {
+  bind_with(
+      [&](const std::string& key) {
+        auto it = weights.find(key);
+        return it == weights.end() ? Tensor() : it->second;
+      },
+      "the weights");
+}
+
+void Graph::check_input(const std::string& name, const Tensor& t) const {
+  for (const auto& in : inputs_) {
+    if (in.name != name) continue;
+    bool ok = t.dim() == static_cast<int>(in.shape.size());
+    for (int d = 0; ok && d < t.dim(); ++d) ok = in.shape[d] < 0 || in.shape[d] == t.size(d);
+    if (!ok)
+      throw ShapeError("input '" + name + "' has shape " + t.str_shape() + ", the graph declares " +
+                       shape_str(in.shape) + " (-1: any size)");
+    return;
+  }
+  std::string known;
+  for (const auto& in : inputs_) known += (known.empty() ? "" : ", ") + in.name;
+  throw NotFoundError("'" + name + "' is not an input of the graph (inputs: " + known + ")");
+}
+
+std::vector<Tensor> Graph::forward(const std::map<std::string, Tensor>& inputs) const {
+  if (!bound_) throw GraphError(origin_ + ": bind the weights before running the graph");
+  for (const auto& [name, t] : inputs) check_input(name, t);
+  std::map<std::string, Tensor> values;
+  Tape* tape = Tape::current();
+  for (const auto& in : inputs_) {
+    auto it = inputs.find(in.name);
+    if (it == inputs.end()) throw NotFoundError("graph input '" + in.name + "' was not given");
+    values[in.name] = tape ? tape->input(it->second, in.name) : it->second;
+  }
+  // A value is dropped after its last reader ran, so peak memory follows liveness.
+  std::map<std::string, std::size_t> last_use;
+  for (std::size_t i = 0; i < nodes_.size(); ++i)
+    for (const auto& in : nodes_[i].inputs) last_use[in] = i;
+  for (const auto& o : outputs_) last_use[o] = nodes_.size();
+
+  std::vector<Tensor> args;
+  for (std::size_t i = 0; i < nodes_.size(); ++i) {
+    const GraphNode& n = nodes_[i];
+    args.clear();
+    for (const auto& in : n.inputs) args.push_back(values.at(in));
+    try {
+      values[n.name] = op_spec(n.op).run(OpCall{n.name, n.attrs, args, params_[i]});
+    } catch (const GraphError&) {
+      throw;
+    } catch (const Error& e) {
+      throw GraphError(origin_ + ": node '" + n.name + "' (" + std::string(op_name(n.op)) + "): " + e.what());
+    }
+    for (const auto& in : n.inputs)
+      if (last_use[in] == i) values.erase(in);
+  }
+  std::vector<Tensor> outs;
+  for (const auto& o : outputs_) outs.push_back(values.at(o));
+  return outs;
+}
+
+}  // namespace relprop

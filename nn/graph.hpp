@@ -1,0 +1,77 @@
+#pragma once
+// The graph format: any model as graph.json + weights.safetensors, run without writing C++.
+//
+//   {"format": "relprop-graph", "version": 1,
+//    "inputs":  [{"name": "x", "shape": [1, 3]}],            -1 in a shape: any size
+//    "nodes":   [{"name": "fc1", "op": "linear", "inputs": ["x"],
+//                 "params": {"weight": "fc1.weight", "bias": "fc1.bias"},
+//                 "attrs": {...}}, ...],                     PyTorch's argument names
+//    "outputs": ["fc1"]}
+//
+// A node's output is named by the node's name; params name safetensors keys. Every error
+// names the node and what was wrong.
+
+#include <filesystem>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ops/registry.hpp"
+#include "tensor/tensor.hpp"
+
+namespace relprop {
+
+class SafetensorsFile;
+
+struct GraphInput {
+  std::string name;
+  Shape shape;  // -1: any size
+};
+
+struct GraphNode {
+  std::string name;
+  OpKind op;
+  std::vector<std::string> inputs;
+  std::map<std::string, std::string> params;  // role ("weight") -> safetensors key
+  Attrs attrs;
+};
+
+class Graph {
+ public:
+  // Parses and checks the structure (ops, names, definitions before use). `origin` names
+  // the source in messages. GraphError / FormatError otherwise.
+  static Graph parse(std::string_view json_text, const std::string& origin = "graph");
+  static Graph load(const std::filesystem::path& json_path);
+
+  // Resolves every param from `weights` and checks all shapes through the graph, from the
+  // declared input shapes. GraphError naming the node on a missing or mis-shaped weight.
+  void bind(const SafetensorsFile& weights);
+  // Same, from named tensors (for graphs built in code).
+  void bind(const std::map<std::string, Tensor>& weights);
+  bool bound() const { return bound_; }
+
+  // Runs the graph. `inputs` holds one tensor per graph input, by name; their shapes must
+  // match the declared ones. Inside a Recording scope the inputs are declared on the tape
+  // and every node is recorded under its graph name. Returns the outputs in order.
+  std::vector<Tensor> forward(const std::map<std::string, Tensor>& inputs) const;
+
+  const std::vector<GraphInput>& inputs() const { return inputs_; }
+  const std::vector<GraphNode>& nodes() const { return nodes_; }
+  const std::vector<std::string>& outputs() const { return outputs_; }
+  // Checks `t` against input `name`'s declared shape; ShapeError / NotFoundError otherwise.
+  void check_input(const std::string& name, const Tensor& t) const;
+
+ private:
+  template <class Lookup>
+  void bind_with(Lookup&& lookup, const std::string& source);
+
+  std::string origin_;
+  std::vector<GraphInput> inputs_;
+  std::vector<GraphNode> nodes_;
+  std::vector<std::string> outputs_;
+  std::vector<std::map<std::string, Tensor>> params_;  // per node, role -> tensor
+  bool bound_ = false;
+};
+
+}  // namespace relprop

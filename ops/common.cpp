@@ -1,0 +1,104 @@
+#include "ops/common.hpp"
+
+#include <cmath>
+#include <string>
+
+namespace relprop::detail {
+
+Tensor as_f32(const Tensor& t, std::string_view op, std::string_view what) {
+  if (!t.defined())
+    throw ValueError(std::string(op) + ": " + std::string(what) + " is an undefined tensor");
+  if (t.device() != Device::CPU)
+    throw UnsupportedError(std::string(op) + ": " + std::string(what) + " is on device '" +
+                           std::string(device_name(t.device())) + "', the CPU kernel needs it on the CPU");
+  if (!is_floating(t.dtype()))
+    throw DtypeError(std::string(op) + ": " + std::string(what) + " must be floating point, got " +
+                     std::string(dtype_name(t.dtype())));
+  Tensor f = t.to(DType::F32).contiguous();
+  if (t.dtype() == DType::F32) f.set_trace(t.trace());
+  return f;
+}
+
+Tape* recording_tape(std::initializer_list<const Tensor*> inputs) {
+  Tape* tape = Tape::current();
+  if (!tape) return nullptr;
+  for (const Tensor* t : inputs)
+    if (t && t->defined() && tape->value_of(*t) >= 0) return tape;
+  return nullptr;
+}
+
+std::vector<ValueId> value_ids(const Tape& tape, std::initializer_list<const Tensor*> inputs) {
+  std::vector<ValueId> ids;
+  for (const Tensor* t : inputs) ids.push_back(t && t->defined() ? tape.value_of(*t) : -1);
+  return ids;
+}
+
+Stab stab_of(const Rule& rule) {
+  if (auto* e = std::get_if<EpsilonRule>(&rule)) return {e->epsilon, e->stabilizer};
+  if (auto* n = std::get_if<NormRule>(&rule)) return {n->epsilon, n->stabilizer};
+  return {0.0, Stabilizer::Sign};  // ZeroRule: no epsilon, zero denominators still guarded
+}
+
+void stabilized_divide(const float* R, const float* z, float* s, std::int64_t n, std::int64_t group,
+                       Stab stab) {
+  if (group <= 0) group = n;
+  const std::int64_t groups = group > 0 ? n / group : 0;
+#pragma omp parallel for if (n > (1 << 15)) schedule(static)
+  for (std::int64_t g = 0; g < groups; ++g) {
+    const std::int64_t b = g * group;
+    double eps = stab.epsilon;
+    if (stab.kind == Stabilizer::Scaled) {
+      double sq = 0;
+      for (std::int64_t i = 0; i < group; ++i) sq += static_cast<double>(z[b + i]) * z[b + i];
+      eps *= std::sqrt(sq / static_cast<double>(group));
+    }
+    const float e = static_cast<float>(eps);
+    for (std::int64_t i = b; i < b + group; ++i) {
+      const float zi = z[i];
+      const float sg = zi >= 0.0f ? 1.0f : -1.0f;  // sgn0: +1 at zero
+      const float den = stab.kind == Stabilizer::Clip ? sg * std::max(std::fabs(zi), e) : zi + e * sg;
+      s[i] = den == 0.0f ? 0.0f : R[i] / den;
+    }
+  }
+}
+
+Tensor reduce_to_shape(const Tensor& t, const Shape& target) {
+  if (t.shape() == target) return t;
+  const int r = t.dim(), lead = r - static_cast<int>(target.size());
+  if (lead < 0) throw ShapeError("reduce_to_shape: " + t.str_shape() + " to " + shape_str(target));
+  Tensor src = t.to(DType::F32).contiguous();
+  Tensor out = Tensor::zeros(target);
+  const Shape out_strides = contiguous_strides(target);
+  // Stride into `out` for each dimension of `t`: 0 where the target was broadcast.
+  std::vector<std::int64_t> st(r, 0);
+  for (int d = lead; d < r; ++d) {
+    const std::int64_t td = target[d - lead];
+    if (td != 1 && td != t.size(d))
+      throw ShapeError("reduce_to_shape: " + t.str_shape() + " does not broadcast from " +
+                       shape_str(target));
+    st[d] = td == 1 ? 0 : out_strides[d - lead];
+  }
+  const float* a = src.data<float>();
+  float* o = out.data<float>();
+  std::vector<std::int64_t> idx(r, 0);
+  std::int64_t off = 0;
+  for (std::int64_t i = 0; i < src.numel(); ++i) {
+    o[off] += a[i];
+    for (int d = r - 1; d >= 0; --d) {
+      off += st[d];
+      if (++idx[d] < t.size(d)) break;
+      off -= st[d] * t.size(d);
+      idx[d] = 0;
+    }
+  }
+  return out;
+}
+
+Tensor broadcast_f32(const Tensor& t, const Shape& shape) {
+  if (t.shape() == shape && t.dtype() == DType::F32 && t.is_contiguous()) return t;
+  Tensor out = Tensor::empty(shape);
+  out.copy_from(t.shape() == shape ? t : t.expand(shape));
+  return out;
+}
+
+}  // namespace relprop::detail

@@ -1,0 +1,19 @@
+#pragma once
+// linear: y = x W^T + b, the first linear-type op.
+// Shapes: x (..., I), weight (O, I), bias (O,) -> y (..., O).
+
+#include <string_view>
+
+#include "tensor/tensor.hpp"
+
+namespace relprop {
+
+// Checks the shapes of linear's arguments; ShapeError naming `name` otherwise.
+Shape linear_shape(const Shape& x, const Shape& weight, const Shape* bias, std::string_view name = {});
+
+// y = x W^T + b (bias optional). Records a node when `x` is being recorded.
+// Relevance rules: zero, epsilon, gradient, pass (I == O), backtrace.
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = {},
+              std::string_view name = {});
+
+}  // namespace relprop

@@ -1,0 +1,119 @@
+#include "relevance/composite.hpp"
+
+#include "tensor/error.hpp"
+
+namespace relprop {
+
+bool glob_match(std::string_view p, std::string_view t) {
+  // Iterative matcher with one backtrack point for the last `*`.
+  std::size_t pi = 0, ti = 0, star = std::string_view::npos, mark = 0;
+  while (ti < t.size()) {
+    if (pi < p.size() && (p[pi] == '?' || p[pi] == t[ti])) {
+      ++pi;
+      ++ti;
+    } else if (pi < p.size() && p[pi] == '*') {
+      star = pi++;
+      mark = ti;
+    } else if (star != std::string_view::npos) {
+      pi = star + 1;
+      ti = ++mark;
+    } else {
+      return false;
+    }
+  }
+  while (pi < p.size() && p[pi] == '*') ++pi;
+  return pi == p.size();
+}
+
+Composite::Composite(std::string name) : name_(std::move(name)) {}
+
+Composite& Composite::for_class(OpClass c, Rule rule) {
+  validate(rule);
+  by_class_.emplace_back(c, std::move(rule));
+  return *this;
+}
+Composite& Composite::for_op(std::string op, Rule rule) {
+  validate(rule);
+  by_op_.emplace_back(std::move(op), std::move(rule));
+  return *this;
+}
+Composite& Composite::for_first_linear(Rule rule) {
+  validate(rule);
+  first_linear_ = std::move(rule);
+  return *this;
+}
+Composite& Composite::for_last_linear(Rule rule) {
+  validate(rule);
+  last_linear_ = std::move(rule);
+  return *this;
+}
+Composite& Composite::for_name(std::string pattern, Rule rule) {
+  validate(rule);
+  by_name_.emplace_back(std::move(pattern), std::move(rule));
+  return *this;
+}
+Composite& Composite::set_fallback(Rule rule) {
+  validate(rule);
+  fallback_ = std::move(rule);
+  return *this;
+}
+
+Rule Composite::rule_for(const NodeInfo& node) const {
+  for (auto it = by_name_.rbegin(); it != by_name_.rend(); ++it)
+    if (glob_match(it->first, node.name)) return it->second;
+  if (node.linear_index >= 0) {
+    if (last_linear_ && node.linear_index == node.linear_count - 1) return *last_linear_;
+    if (first_linear_ && node.linear_index == 0) return *first_linear_;
+  }
+  for (auto it = by_op_.rbegin(); it != by_op_.rend(); ++it)
+    if (it->first == node.op) return it->second;
+  for (auto it = by_class_.rbegin(); it != by_class_.rend(); ++it)
+    if (it->first == node.op_class) return it->second;
+  if (fallback_) return *fallback_;
+  throw NotFoundError("composite '" + name_ + "' has no rule for node '" + std::string(node.name) +
+                      "' (op " + std::string(node.op) + ", " +
+                      std::string(op_class_name(node.op_class)) + ")");
+}
+
+std::vector<std::string> Composite::names() { return {"zero", "epsilon", "backtrace", "gradient"}; }
+
+Composite Composite::by_name(std::string_view name, const CompositeOptions& options) {
+  // Parameterless ops share these in every LRP composite: activations and shape ops pass
+  // relevance through; residual adds use Norm.
+  auto lrp_base = [](Composite c) {
+    c.for_class(OpClass::Activation, PassRule{});
+    c.for_class(OpClass::Shape, PassRule{});
+    c.for_class(OpClass::Elementwise, NormRule{});
+    return c;
+  };
+  if (name == "zero") {
+    Composite c = lrp_base(Composite("zero"));
+    c.for_class(OpClass::LinearType, ZeroRule{});
+    return c;
+  }
+  if (name == "epsilon") {
+    Composite c = lrp_base(Composite("epsilon"));
+    c.for_class(OpClass::LinearType, EpsilonRule{options.epsilon});
+    return c;
+  }
+  if (name == "backtrace") {
+    Composite c("backtrace");
+    c.set_fallback(BacktraceRule{});
+    c.for_class(OpClass::Activation, PassRule{});
+    c.for_class(OpClass::Shape, PassRule{});
+    c.seed_form = SeedForm::OneHot;
+    c.multiplier = 100.0;
+    return c;
+  }
+  if (name == "gradient") {
+    Composite c("gradient");
+    c.set_fallback(GradientRule{});
+    c.seed_form = SeedForm::OneHot;
+    return c;
+  }
+  std::string known;
+  for (const auto& n : names()) known += (known.empty() ? "" : ", ") + n;
+  throw NotFoundError("unknown composite '" + std::string(name) + "' (known: " + known + ")");
+}
+
+}  // namespace relprop

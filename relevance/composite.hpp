@@ -1,0 +1,74 @@
+#pragma once
+// A Composite maps each node to a rule: by node-name glob, by position (first / last
+// linear-type node), by op name, by op class, with a default — the way Zennit's
+// EpsilonPlusFlat does. DLBacktrace is one composite among others.
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "relevance/rules.hpp"
+#include "relevance/tape.hpp"
+
+namespace relprop {
+
+// How the output relevance starts (RULES.md, "Seeding").
+enum class SeedForm {
+  Value,   // the target output's own value
+  OneHot,  // 1 at the target
+};
+
+// What a composite needs to know about a node to choose its rule.
+struct NodeInfo {
+  std::string_view name;
+  std::string_view op;
+  OpClass op_class = OpClass::Other;
+  int linear_index = -1;  // position among linear-type nodes (0 = first), -1 if not one
+  int linear_count = 0;   // number of linear-type nodes on the tape
+};
+
+// Settings shared by the built-in composites.
+struct CompositeOptions {
+  double epsilon = 1e-6;  // the epsilon of Epsilon rules
+};
+
+class Composite {
+ public:
+  explicit Composite(std::string name = "custom");
+
+  // Built-in composites: zero, epsilon, backtrace, gradient. NotFoundError lists them.
+  static Composite by_name(std::string_view name, const CompositeOptions& options = {});
+  static std::vector<std::string> names();
+
+  // Matchers, from weakest to strongest: class < op < position < name glob; among
+  // matchers of one kind the one added last wins.
+  Composite& for_class(OpClass c, Rule rule);
+  Composite& for_op(std::string op, Rule rule);
+  Composite& for_first_linear(Rule rule);
+  Composite& for_last_linear(Rule rule);
+  // `pattern` is a glob over node names: `*` any run, `?` one character.
+  Composite& for_name(std::string pattern, Rule rule);
+  Composite& set_fallback(Rule rule);
+
+  // The rule for a node. Throws NotFoundError when nothing matches and there is no fallback.
+  Rule rule_for(const NodeInfo& node) const;
+
+  const std::string& name() const { return name_; }
+  // Seed defaults: LRP composites use the output value x 1, Backtrace one-hot x 100.
+  SeedForm seed_form = SeedForm::Value;
+  double multiplier = 1.0;
+
+ private:
+  std::string name_;
+  std::vector<std::pair<OpClass, Rule>> by_class_;
+  std::vector<std::pair<std::string, Rule>> by_op_;
+  std::optional<Rule> first_linear_, last_linear_;
+  std::vector<std::pair<std::string, Rule>> by_name_;
+  std::optional<Rule> fallback_;
+};
+
+// Shell-style glob: `*` any run (also empty), `?` any one character.
+bool glob_match(std::string_view pattern, std::string_view text);
+
+}  // namespace relprop

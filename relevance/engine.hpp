@@ -1,0 +1,64 @@
+#pragma once
+// The engine: walks a tape backwards, moving relevance instead of gradients.
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "relevance/composite.hpp"
+#include "relevance/tape.hpp"
+
+namespace relprop {
+
+struct PropagateOptions {
+  // Keep every node's saved tensors, so the tape can be propagated again (another
+  // target, another composite). Otherwise they are released as each node runs.
+  bool retain = false;
+  // Keep the relevance of every node's output in the result, by node name.
+  bool keep_all = false;
+  // Node names (globs) whose output relevance to keep, in addition.
+  std::vector<std::string> keep;
+};
+
+// Conservation figures of one node: what arrived on its output, what it sent to its
+// inputs, and what it absorbed (bias share, relevance sent to constants).
+struct NodeReport {
+  std::string name;
+  std::string op;
+  std::string rule;
+  double relevance_out = 0;  // sum of R on the node's output
+  double relevance_in = 0;   // sum of R over the relevance it passed to its inputs
+  double absorbed() const { return relevance_out - relevance_in; }
+  // Share of the arriving relevance that was absorbed (0 when nothing arrived).
+  double absorbed_share() const;
+};
+
+class RelevanceMap {
+ public:
+  // Relevance of the graph input `name`; NotFoundError naming the known inputs.
+  const Tensor& input(const std::string& name) const;
+  // Relevance of node `name`'s output (kept on request); NotFoundError otherwise.
+  const Tensor& node(const std::string& name) const;
+  const std::map<std::string, Tensor>& inputs() const { return inputs_; }
+  const std::map<std::string, Tensor>& nodes() const { return nodes_; }
+  // One report per node that received relevance, in tape order.
+  const std::vector<NodeReport>& report() const { return report_; }
+
+ private:
+  friend RelevanceMap propagate(Tape&, const Tensor&, const Tensor&, const Composite&,
+                                const PropagateOptions&);
+  std::map<std::string, Tensor> inputs_;
+  std::map<std::string, Tensor> nodes_;
+  std::vector<NodeReport> report_;
+};
+
+// Propagates `seed` (shape of `output`, a value recorded on `tape`) back to the graph
+// inputs, choosing each node's rule from `composite`.
+//
+// A value read by several nodes (a fork, a residual, `add(x, x)`) owns one relevance
+// buffer: the first contribution is stored, later ones are added to it, and its producer
+// runs only after every reader has contributed (reverse creation order guarantees it).
+RelevanceMap propagate(Tape& tape, const Tensor& output, const Tensor& seed,
+                       const Composite& composite, const PropagateOptions& options = {});
+
+}  // namespace relprop

@@ -1,0 +1,66 @@
+#pragma once
+// Rules are data: small validated descriptors. The equations they stand for are in
+// shared/RULES.md; the kernels that apply them live with each op in ops/.
+
+#include <string>
+#include <string_view>
+#include <variant>
+
+namespace relprop {
+
+// How a denominator z is kept away from zero (RULES.md, "Stabiliser").
+enum class Stabilizer {
+  Sign,    // z + eps * sgn0(z)
+  Clip,    // sgn0(z) * max(|z|, eps)
+  Scaled,  // as Sign, eps multiplied by sqrt(mean(z^2)) over the non-batch dimensions
+};
+
+inline constexpr double kDefaultStabilizerEps = 1e-6;
+
+// LRP-0: x_j w_jk R_k / z_k (a zero z_k sends nothing).
+struct ZeroRule {
+  bool zero_bias = false;
+};
+
+// LRP-epsilon: x_j w_jk R_k / stab_eps(z_k).
+struct EpsilonRule {
+  double epsilon = 1e-6;
+  Stabilizer stabilizer = Stabilizer::Sign;
+  bool zero_bias = false;
+};
+
+// R_in = R_out (shapes must match).
+struct PassRule {};
+
+// Not LRP: the plain vector-Jacobian product (saliency).
+struct GradientRule {};
+
+// The epsilon rule for parameterless linear maps (sums, residual adds, average pooling).
+struct NormRule {
+  double epsilon = kDefaultStabilizerEps;
+  Stabilizer stabilizer = Stabilizer::Sign;
+};
+
+// DLBacktrace. Default mode: R_j = sum_k R_k |z_jk| / (P_k + N_k + |b_k|). Residual adds
+// split by |a| / (|a| + |b|), or equally when `equal_split`.
+struct BacktraceRule {
+  enum class Mode { Default, Contrastive };
+  Mode mode = Mode::Default;
+  bool gate = false;         // saturation gate from the following activation
+  bool equal_split = false;  // residual adds: R/2 to each side (DLBacktrace v2)
+};
+
+using Rule = std::variant<ZeroRule, EpsilonRule, PassRule, GradientRule, NormRule, BacktraceRule>;
+
+// Throws ValueError when a parameter is out of range (negative epsilon, ...).
+void validate(const Rule& rule);
+// "epsilon:1e-06", "backtrace", ... — the form `parse_rule` reads back.
+std::string rule_str(const Rule& rule);
+// Parses the CLI form NAME[:PARAMS]: zero, epsilon[:E], pass, gradient, norm[:E],
+// backtrace. Throws NotFoundError listing the known names, ValueError on bad
+// parameters.
+Rule parse_rule(std::string_view spec);
+// The rule names parse_rule knows, comma separated.
+std::string rule_names();
+
+}  // namespace relprop

@@ -1,0 +1,39 @@
+#include "relevance/seed.hpp"
+
+#include <string>
+
+namespace relprop {
+
+ClassificationSeed classification_seed(const Tensor& output, std::optional<std::int64_t> target,
+                                       SeedForm form, double multiplier) {
+  if (!output.defined() || output.dim() == 0)
+    throw ShapeError("classification seed: the output must have a class dimension, got shape " +
+                     (output.defined() ? output.str_shape() : std::string("<undefined>")));
+  const std::int64_t classes = output.size(-1);
+  if (classes == 0) throw ShapeError("classification seed: the output has no classes");
+  if (target && (*target < 0 || *target >= classes))
+    throw IndexError("target class " + std::to_string(*target) + " is out of range: the output has " +
+                     std::to_string(classes) + " classes (0.." + std::to_string(classes - 1) + ")");
+  const Tensor out = output.to(DType::F32).contiguous();
+  const float* y = out.data<float>();
+  const std::int64_t rows = out.numel() / classes;
+  ClassificationSeed result;
+  result.seed = Tensor::zeros(output.shape());
+  float* s = result.seed.data<float>();
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const float* row = y + r * classes;
+    std::int64_t t = 0;
+    if (target) {
+      t = *target;
+    } else {
+      for (std::int64_t c = 1; c < classes; ++c)
+        if (row[c] > row[t]) t = c;  // first maximum wins, as torch.argmax
+    }
+    const double base = form == SeedForm::Value ? static_cast<double>(row[t]) : 1.0;
+    s[r * classes + t] = static_cast<float>(base * multiplier);
+    result.targets.push_back(t);
+  }
+  return result;
+}
+
+}  // namespace relprop

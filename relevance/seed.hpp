@@ -1,0 +1,26 @@
+#pragma once
+// Seeds: the relevance placed on the model output before propagation (RULES.md,
+// "Seeding").
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "relevance/composite.hpp"
+#include "tensor/tensor.hpp"
+
+namespace relprop {
+
+struct ClassificationSeed {
+  Tensor seed;                         // same shape as the output
+  std::vector<std::int64_t> targets;   // the class chosen for each row
+};
+
+// Classification (binary or multi-class). `output`: (C,) or (N, ..., C) with classes on
+// the last dimension. Each row gets `multiplier` x (its target's value, or 1 for OneHot)
+// at its target (the given class, else the arg-max of the row) and 0 elsewhere.
+// IndexError when `target` is outside [0, C).
+ClassificationSeed classification_seed(const Tensor& output, std::optional<std::int64_t> target,
+                                       SeedForm form, double multiplier);
+
+}  // namespace relprop

@@ -1,0 +1,145 @@
+#pragma once
+// The tape: while a Recording scope is active on a thread, every op appends a Node that
+// knows its op, its module-path name, its input and output values, and keeps only what
+// its relevance kernels read. Creation order is a topological order, so the engine
+// (engine.hpp) walks the nodes backwards in one loop.
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "relevance/rules.hpp"
+#include "tensor/tensor.hpp"
+
+namespace relprop {
+
+// Coarse family of an op, used by composites to pick rules ("every linear-type node").
+enum class OpClass {
+  LinearType,   // linear, conv, matmul with a weight: the shared LRP skeleton
+  Activation,   // element-wise non-linearity
+  Elementwise,  // add, sub, mul of computed tensors
+  Pooling,
+  Normalization,
+  Shape,  // reshape, cat, slice, ...: relevance moves as values move
+  Attention,
+  Other,
+};
+std::string_view op_class_name(OpClass c);
+
+using ValueId = std::int32_t;
+
+// What a node's relevance kernel gets besides the rule.
+struct RelevanceContext {
+  // needs_input[i] != 0: input i is a recorded value (not a constant); constants get no
+  // relevance, so kernels may skip their work.
+  std::span<const std::uint8_t> needs_input;
+  bool needs(std::size_t i) const { return i < needs_input.size() && needs_input[i] != 0; }
+};
+
+class Node {
+ public:
+  virtual ~Node() = default;
+  // The op's name as the graph format spells it ("linear", "relu", ...).
+  virtual std::string_view op() const = 0;
+  virtual OpClass op_class() const = 0;
+  // Relevance of each input given the relevance `R` on the output (same shape as the
+  // output). Returns one tensor per input, undefined where ctx.needs_input is false.
+  // Throws UnsupportedError for a rule the op does not implement.
+  virtual std::vector<Tensor> relevance(const Rule& rule, const Tensor& R,
+                                        const RelevanceContext& ctx) const = 0;
+  // Drops the tensors saved for relevance (the engine calls it once the node has run).
+  virtual void release() = 0;
+
+  // Throws the UnsupportedError for `rule` on this node, listing `supported`.
+  [[noreturn]] void unsupported(const Rule& rule, std::string_view supported) const;
+
+  std::string name;             // module path, e.g. "features.0"
+  std::vector<ValueId> inputs;  // -1 for constants (weights, untracked tensors)
+  ValueId output = -1;
+};
+
+// A tensor flowing through the recorded computation.
+struct Value {
+  std::string name;   // graph input name or the producing node's name
+  Shape shape;
+  DType dtype = DType::F32;
+  std::int32_t producer = -1;  // node index; -1 for graph inputs
+};
+
+class Tape {
+ public:
+  Tape();
+  ~Tape();
+  Tape(const Tape&) = delete;
+  Tape& operator=(const Tape&) = delete;
+
+  // The tape being recorded on this thread, or nullptr (then ops record nothing).
+  static Tape* current();
+
+  // Declares `t` a graph input called `name`; returns a copy that ops will track.
+  Tensor input(const Tensor& t, std::string name);
+  // Value id of `t` if it was produced on this tape, else -1 (a constant).
+  ValueId value_of(const Tensor& t) const;
+  // Appends `node` (whose `inputs` are set) producing `out`; names it (a unique module
+  // path from `name` and the current name scope) and tags `out` with the new value.
+  Node& record(std::unique_ptr<Node> node, Tensor& out, std::string_view name);
+
+  std::uint64_t id() const { return id_; }
+  std::size_t size() const { return nodes_.size(); }
+  Node& node(std::size_t i) { return *nodes_[i]; }
+  const Node& node(std::size_t i) const { return *nodes_[i]; }
+  const std::vector<Value>& values() const { return values_; }
+  const std::vector<ValueId>& graph_inputs() const { return inputs_; }
+  // Index of the node called `name`, or -1.
+  std::int32_t find_node(std::string_view name) const;
+
+  // Set by the engine once saved tensors were released; a consumed tape cannot be
+  // propagated again.
+  bool consumed() const { return consumed_; }
+  void mark_consumed() { consumed_ = true; }
+
+  // Name-scope stack (module paths): "layer1" + "0" + "conv1" -> "layer1.0.conv1".
+  void push_scope(std::string part);
+  void pop_scope();
+
+ private:
+  std::string unique_name(std::string_view requested, std::string_view op);
+  std::uint64_t id_;
+  std::vector<std::unique_ptr<Node>> nodes_;
+  std::vector<Value> values_;
+  std::vector<ValueId> inputs_;
+  std::vector<std::string> scope_;
+  std::vector<std::string> names_;  // sorted, for uniqueness checks
+  bool consumed_ = false;
+};
+
+// RAII: records on `tape` on this thread for the scope's lifetime; scopes nest (the
+// previous tape is restored on exit). Threads record independently.
+class Recording {
+ public:
+  explicit Recording(Tape& tape);
+  ~Recording();
+  Recording(const Recording&) = delete;
+  Recording& operator=(const Recording&) = delete;
+
+ private:
+  Tape* previous_;
+};
+
+// RAII: while alive, nodes recorded on the current tape get `part` in their module path.
+// A no-op when nothing is recording.
+class NameScope {
+ public:
+  explicit NameScope(std::string part);
+  ~NameScope();
+  NameScope(const NameScope&) = delete;
+  NameScope& operator=(const NameScope&) = delete;
+
+ private:
+  Tape* tape_;
+};
+
+}  // namespace relprop

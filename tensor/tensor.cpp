@@ -1,0 +1,619 @@
+#include "tensor/tensor.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <new>
+#include <numeric>
+
+namespace relprop {
+
+void assert_fail(const char* expr, const char* file, int line, const char* msg) {
+  std::fprintf(stderr, "relprop internal error: %s (%s) at %s:%d\n", msg, expr, file, line);
+  std::abort();
+}
+
+// ---- shapes ---------------------------------------------------------------------------
+
+std::string shape_str(std::span<const std::int64_t> shape) {
+  std::string s = "(";
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    if (i) s += ", ";
+    s += std::to_string(shape[i]);
+  }
+  if (shape.size() == 1) s += ",";
+  return s + ")";
+}
+
+std::int64_t shape_numel(std::span<const std::int64_t> shape) {
+  std::int64_t n = 1;
+  for (auto d : shape) {
+    if (d < 0) throw ShapeError("negative dimension in shape " + shape_str(shape));
+    if (d != 0 && n > std::numeric_limits<std::int64_t>::max() / d)
+      throw ShapeError("element count of shape " + shape_str(shape) + " overflows");
+    n *= d;
+  }
+  return n;
+}
+
+Shape broadcast_shapes(std::span<const std::int64_t> a, std::span<const std::int64_t> b) {
+  const std::size_t r = std::max(a.size(), b.size());
+  Shape out(r);
+  for (std::size_t i = 0; i < r; ++i) {
+    const std::int64_t da = i < r - a.size() ? 1 : a[i - (r - a.size())];
+    const std::int64_t db = i < r - b.size() ? 1 : b[i - (r - b.size())];
+    if (da != db && da != 1 && db != 1)
+      throw ShapeError("shapes " + shape_str(a) + " and " + shape_str(b) +
+                       " cannot be broadcast together (dimension " + std::to_string(i) + ": " +
+                       std::to_string(da) + " vs " + std::to_string(db) + ")");
+    out[i] = da == 1 ? db : da;
+  }
+  return out;
+}
+
+Shape contiguous_strides(std::span<const std::int64_t> shape) {
+  Shape st(shape.size());
+  std::int64_t s = 1;
+  for (std::size_t i = shape.size(); i-- > 0;) {
+    st[i] = s;
+    s *= std::max<std::int64_t>(shape[i], 1);
+  }
+  return st;
+}
+
+// ---- storage --------------------------------------------------------------------------
+
+std::shared_ptr<Storage> Storage::allocate(std::size_t nbytes, Device device, bool zero) {
+  if (device != Device::CPU)
+    throw UnsupportedError("Storage::allocate: device '" + std::string(device_name(device)) +
+                           "' needs the CUDA backend's allocator");
+  auto s = std::shared_ptr<Storage>(new Storage());
+  const std::size_t rounded = (std::max<std::size_t>(nbytes, 1) + 63) / 64 * 64;
+  s->data_ = ::operator new(rounded, std::align_val_t{64});
+  if (zero) std::memset(s->data_, 0, rounded);
+  s->nbytes_ = nbytes;
+  s->device_ = device;
+  s->owned_ = true;
+  return s;
+}
+
+std::shared_ptr<Storage> Storage::borrow(void* data, std::size_t nbytes,
+                                         std::shared_ptr<const void> owner, Device device) {
+  auto s = std::shared_ptr<Storage>(new Storage());
+  s->data_ = data;
+  s->nbytes_ = nbytes;
+  s->device_ = device;
+  s->owned_ = false;
+  s->owner_ = std::move(owner);
+  return s;
+}
+
+Storage::~Storage() {
+  if (owned_ && data_) ::operator delete(data_, std::align_val_t{64});
+}
+
+// ---- element conversion ---------------------------------------------------------------
+
+namespace {
+
+double read_elem(const void* base, DType dt, std::int64_t i) {
+  switch (dt) {
+    case DType::F32: return static_cast<const float*>(base)[i];
+    case DType::F64: return static_cast<const double*>(base)[i];
+    case DType::F16: return half_to_float(static_cast<const std::uint16_t*>(base)[i]);
+    case DType::BF16: return bf16_to_float(static_cast<const std::uint16_t*>(base)[i]);
+    case DType::I32: return static_cast<const std::int32_t*>(base)[i];
+    case DType::I64: return static_cast<double>(static_cast<const std::int64_t*>(base)[i]);
+    case DType::U8: return static_cast<const std::uint8_t*>(base)[i];
+    case DType::BOOL: return static_cast<const std::uint8_t*>(base)[i] != 0 ? 1.0 : 0.0;
+  }
+  return 0.0;
+}
+
+void write_elem(void* base, DType dt, std::int64_t i, double v) {
+  switch (dt) {
+    case DType::F32: static_cast<float*>(base)[i] = static_cast<float>(v); return;
+    case DType::F64: static_cast<double*>(base)[i] = v; return;
+    case DType::F16: static_cast<std::uint16_t*>(base)[i] = float_to_half(static_cast<float>(v)); return;
+    case DType::BF16: static_cast<std::uint16_t*>(base)[i] = float_to_bf16(static_cast<float>(v)); return;
+    case DType::I32: static_cast<std::int32_t*>(base)[i] = static_cast<std::int32_t>(v); return;
+    case DType::I64: static_cast<std::int64_t*>(base)[i] = static_cast<std::int64_t>(v); return;
+    case DType::U8: static_cast<std::uint8_t*>(base)[i] = static_cast<std::uint8_t>(v); return;
+    case DType::BOOL: static_cast<std::uint8_t*>(base)[i] = v != 0.0 ? 1 : 0; return;
+  }
+}
+
+// Walks the strided index space of `shape` calling fn(offset) in row-major order.
+template <class Fn>
+void walk(const Shape& shape, const Shape& strides, std::int64_t offset, Fn&& fn) {
+  const int r = static_cast<int>(shape.size());
+  for (auto d : shape)
+    if (d == 0) return;
+  if (r == 0) {
+    fn(offset);
+    return;
+  }
+  std::vector<std::int64_t> idx(r, 0);
+  std::int64_t off = offset;
+  const std::int64_t inner = shape[r - 1], inner_stride = strides[r - 1];
+  while (true) {
+    for (std::int64_t k = 0; k < inner; ++k) fn(off + k * inner_stride);
+    int d = r - 2;
+    for (; d >= 0; --d) {
+      off += strides[d];
+      if (++idx[d] < shape[d]) break;
+      off -= strides[d] * shape[d];
+      idx[d] = 0;
+    }
+    if (d < 0) return;
+  }
+}
+
+}  // namespace
+
+// ---- tensor ---------------------------------------------------------------------------
+
+Tensor Tensor::from_storage(std::shared_ptr<Storage> storage, Shape shape, DType dtype,
+                            Shape strides, std::int64_t offset) {
+  Tensor t;
+  t.numel_ = shape_numel(shape);
+  if (strides.empty() && !shape.empty()) strides = contiguous_strides(shape);
+  if (strides.size() != shape.size())
+    throw ShapeError("strides " + shape_str(strides) + " do not match shape " + shape_str(shape));
+  if (offset < 0) throw ShapeError("negative storage offset");
+  // The furthest element must lie inside the storage.
+  if (t.numel_ > 0) {
+    std::int64_t last = offset;
+    for (std::size_t i = 0; i < shape.size(); ++i) {
+      if (strides[i] < 0) throw ShapeError("negative strides are not supported");
+      last += (shape[i] - 1) * strides[i];
+    }
+    const auto need = static_cast<std::uint64_t>(last + 1) * dtype_size(dtype);
+    if (need > storage->nbytes())
+      throw ShapeError("view " + shape_str(shape) + " of " + std::string(dtype_name(dtype)) +
+                       " needs " + std::to_string(need) + " bytes but the storage holds " +
+                       std::to_string(storage->nbytes()));
+  }
+  t.storage_ = std::move(storage);
+  t.shape_ = std::move(shape);
+  t.strides_ = std::move(strides);
+  t.offset_ = offset;
+  t.dtype_ = dtype;
+  return t;
+}
+
+Tensor Tensor::empty(Shape shape, DType dtype, Device device) {
+  const std::int64_t n = shape_numel(shape);
+  auto st = Storage::allocate(static_cast<std::size_t>(n) * dtype_size(dtype), device, false);
+  return from_storage(std::move(st), std::move(shape), dtype);
+}
+
+Tensor Tensor::zeros(Shape shape, DType dtype, Device device) {
+  const std::int64_t n = shape_numel(shape);
+  auto st = Storage::allocate(static_cast<std::size_t>(n) * dtype_size(dtype), device, true);
+  return from_storage(std::move(st), std::move(shape), dtype);
+}
+
+Tensor Tensor::full(Shape shape, double value, DType dtype) {
+  Tensor t = empty(std::move(shape), dtype);
+  t.fill(value);
+  return t;
+}
+
+Tensor Tensor::scalar(double value, DType dtype) { return full({}, value, dtype); }
+
+template <class T>
+static Tensor from_vec_impl(std::span<const T> values, Shape shape) {
+  const std::int64_t n = shape_numel(shape);
+  if (static_cast<std::int64_t>(values.size()) != n)
+    throw ShapeError("from_vector: " + std::to_string(values.size()) +
+                     " values do not fill shape " + shape_str(shape));
+  Tensor t = Tensor::empty(std::move(shape), dtype_of<T>::value);
+  if (n) std::memcpy(t.raw_data(), values.data(), values.size() * sizeof(T));
+  return t;
+}
+
+Tensor Tensor::from_vector(std::span<const float> values, Shape shape) {
+  return from_vec_impl(values, std::move(shape));
+}
+Tensor Tensor::from_vector(std::span<const double> values, Shape shape) {
+  return from_vec_impl(values, std::move(shape));
+}
+Tensor Tensor::from_vector(std::span<const std::int64_t> values, Shape shape) {
+  return from_vec_impl(values, std::move(shape));
+}
+
+Device Tensor::device() const { return storage_ ? storage_->device() : Device::CPU; }
+
+int Tensor::wrap_dim(int d, int rank_extra) const {
+  const int r = dim() + rank_extra;
+  if (d < -r || d >= std::max(r, 1))
+    throw IndexError("dimension " + std::to_string(d) + " is out of range for a tensor of shape " +
+                     str_shape());
+  return d < 0 ? d + r : d;
+}
+
+std::int64_t Tensor::size(int d) const { return shape_[wrap_dim(d)]; }
+std::int64_t Tensor::stride(int d) const { return strides_[wrap_dim(d)]; }
+
+bool Tensor::is_contiguous() const {
+  std::int64_t expect = 1;
+  for (int i = dim() - 1; i >= 0; --i) {
+    if (shape_[i] == 1) continue;
+    if (strides_[i] != expect) return false;
+    expect *= shape_[i];
+  }
+  return true;
+}
+
+void Tensor::check_access(DType want) const {
+  if (!defined()) throw ValueError("access to an undefined tensor");
+  if (dtype_ != want)
+    throw DtypeError("tensor holds " + std::string(dtype_name(dtype_)) + ", accessed as " +
+                     std::string(dtype_name(want)));
+  if (device() != Device::CPU)
+    throw UnsupportedError("host access to a tensor on device '" +
+                           std::string(device_name(device())) + "'; copy it to the CPU first");
+}
+
+void* Tensor::raw_data() const {
+  if (!defined()) throw ValueError("access to an undefined tensor");
+  return static_cast<char*>(storage_->data()) +
+         static_cast<std::size_t>(offset_) * dtype_size(dtype_);
+}
+
+std::int64_t Tensor::element_offset(std::initializer_list<std::int64_t> index) const {
+  if (static_cast<int>(index.size()) != dim())
+    throw IndexError("index of rank " + std::to_string(index.size()) + " for a tensor of shape " +
+                     str_shape());
+  std::int64_t off = 0;
+  int d = 0;
+  for (auto i : index) {
+    if (i < -shape_[d] || i >= shape_[d])
+      throw IndexError("index " + std::to_string(i) + " out of range for dimension " +
+                       std::to_string(d) + " of shape " + str_shape());
+    off += (i < 0 ? i + shape_[d] : i) * strides_[d];
+    ++d;
+  }
+  return off;
+}
+
+double Tensor::get(std::initializer_list<std::int64_t> index) const {
+  if (device() != Device::CPU) throw UnsupportedError("Tensor::get on a device tensor");
+  return read_elem(raw_data(), dtype_, element_offset(index));
+}
+
+double Tensor::get_flat(std::int64_t i) const {
+  if (i < 0 || i >= numel_)
+    throw IndexError("flat index " + std::to_string(i) + " out of range for " + str_shape());
+  std::int64_t off = 0, rem = i;
+  for (int d = dim() - 1; d >= 0; --d) {
+    off += (rem % shape_[d]) * strides_[d];
+    rem /= shape_[d];
+  }
+  return read_elem(raw_data(), dtype_, off);
+}
+
+void Tensor::set_flat(std::int64_t i, double v) const {
+  if (i < 0 || i >= numel_)
+    throw IndexError("flat index " + std::to_string(i) + " out of range for " + str_shape());
+  std::int64_t off = 0, rem = i;
+  for (int d = dim() - 1; d >= 0; --d) {
+    off += (rem % shape_[d]) * strides_[d];
+    rem /= shape_[d];
+  }
+  write_elem(raw_data(), dtype_, off, v);
+}
+
+double Tensor::item() const {
+  if (numel_ != 1)
+    throw ShapeError("item() needs a single-element tensor, got shape " + str_shape());
+  return get_flat(0);
+}
+
+std::vector<double> Tensor::to_vector_f64() const {
+  std::vector<double> out;
+  out.reserve(static_cast<std::size_t>(numel_));
+  if (!defined()) return out;
+  const void* base = raw_data();
+  walk(shape_, strides_, 0, [&](std::int64_t o) { out.push_back(read_elem(base, dtype_, o)); });
+  return out;
+}
+
+std::vector<float> Tensor::to_vector() const {
+  Tensor c = to(DType::F32).contiguous();
+  const float* p = c.data<float>();
+  return std::vector<float>(p, p + c.numel());
+}
+
+void Tensor::for_each_offset(const std::function<void(std::int64_t)>& fn) const {
+  walk(shape_, strides_, offset_, fn);
+}
+
+// ---- views ----------------------------------------------------------------------------
+
+Tensor Tensor::make_view(Shape shape, Shape strides, std::int64_t offset) const {
+  Tensor t;
+  t.storage_ = storage_;
+  t.numel_ = shape_numel(shape);
+  t.shape_ = std::move(shape);
+  t.strides_ = std::move(strides);
+  t.offset_ = offset;
+  t.dtype_ = dtype_;
+  return t;  // a view starts without a trace tag
+}
+
+// Resolves a single -1 and checks the element count.
+static Shape infer_shape(Shape shape, std::int64_t numel, const Shape& from) {
+  int neg = -1;
+  std::int64_t known = 1;
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    if (shape[i] == -1) {
+      if (neg >= 0) throw ShapeError("reshape: more than one -1 in " + shape_str(shape));
+      neg = static_cast<int>(i);
+    } else if (shape[i] < 0) {
+      throw ShapeError("reshape: invalid dimension in " + shape_str(shape));
+    } else {
+      known *= shape[i];
+    }
+  }
+  if (neg >= 0) {
+    if (known == 0 || numel % known != 0)
+      throw ShapeError("cannot reshape " + shape_str(from) + " into " + shape_str(shape));
+    shape[neg] = numel / known;
+  }
+  if (shape_numel(shape) != numel)
+    throw ShapeError("cannot reshape " + shape_str(from) + " (" + std::to_string(numel) +
+                     " elements) into " + shape_str(shape));
+  return shape;
+}
+
+// Strides that view (old_shape, old_strides) as `shape` without a copy; false if none.
+// Old dims are walked from the innermost out, grouped into chunks whose elements are
+// evenly spaced; each chunk must be covered exactly by a run of new dims.
+static bool view_strides(const Shape& old_shape, const Shape& old_strides, const Shape& shape,
+                         Shape& out) {
+  out.assign(shape.size(), 0);
+  if (old_shape.empty() || shape_numel(old_shape) == 0) {
+    out = contiguous_strides(shape);
+    return true;
+  }
+  int view_d = static_cast<int>(shape.size()) - 1;
+  std::int64_t chunk_base = old_strides.back();
+  std::int64_t tensor_numel = 1, view_numel = 1;
+  for (int d = static_cast<int>(old_shape.size()) - 1; d >= 0; --d) {
+    tensor_numel *= old_shape[d];
+    const bool chunk_ends =
+        d == 0 || (old_shape[d - 1] != 1 && old_strides[d - 1] != tensor_numel * chunk_base);
+    if (!chunk_ends) continue;
+    while (view_d >= 0 && (view_numel < tensor_numel || shape[view_d] == 1)) {
+      out[view_d] = view_numel * chunk_base;
+      view_numel *= shape[view_d];
+      --view_d;
+    }
+    if (view_numel != tensor_numel) return false;
+    if (d > 0) {
+      chunk_base = old_strides[d - 1];
+      tensor_numel = 1;
+      view_numel = 1;
+    }
+  }
+  return view_d == -1;
+}
+
+Tensor Tensor::view(Shape shape) const {
+  shape = infer_shape(std::move(shape), numel_, shape_);
+  Shape st;
+  if (!view_strides(shape_, strides_, shape, st))
+    throw ShapeError("view: a tensor of shape " + str_shape() + " with strides " +
+                     shape_str(strides_) + " cannot be viewed as " + shape_str(shape) +
+                     " without a copy; use reshape");
+  return make_view(std::move(shape), std::move(st), offset_);
+}
+
+Tensor Tensor::reshape(Shape shape) const {
+  shape = infer_shape(std::move(shape), numel_, shape_);
+  Shape st;
+  if (view_strides(shape_, strides_, shape, st)) return make_view(std::move(shape), std::move(st), offset_);
+  Tensor c = contiguous();
+  return c.make_view(shape, contiguous_strides(shape), c.offset_);
+}
+
+Tensor Tensor::flatten(int start_dim, int end_dim) const {
+  if (dim() == 0) return reshape({1});
+  const int s = wrap_dim(start_dim), e = wrap_dim(end_dim);
+  if (s > e) throw IndexError("flatten: start_dim after end_dim");
+  Shape ns(shape_.begin(), shape_.begin() + s);
+  std::int64_t m = 1;
+  for (int i = s; i <= e; ++i) m *= shape_[i];
+  ns.push_back(m);
+  ns.insert(ns.end(), shape_.begin() + e + 1, shape_.end());
+  return reshape(std::move(ns));
+}
+
+Tensor Tensor::permute(std::span<const int> dims) const {
+  if (static_cast<int>(dims.size()) != dim())
+    throw ShapeError("permute: " + std::to_string(dims.size()) + " dims given for a tensor of shape " +
+                     str_shape());
+  std::vector<bool> seen(dims.size(), false);
+  Shape ns(dims.size()), nst(dims.size());
+  for (std::size_t i = 0; i < dims.size(); ++i) {
+    const int d = wrap_dim(dims[i]);
+    if (seen[d]) throw ShapeError("permute: dimension " + std::to_string(d) + " repeated");
+    seen[d] = true;
+    ns[i] = shape_[d];
+    nst[i] = strides_[d];
+  }
+  return make_view(std::move(ns), std::move(nst), offset_);
+}
+
+Tensor Tensor::transpose(int d0, int d1) const {
+  const int a = wrap_dim(d0), b = wrap_dim(d1);
+  Shape ns = shape_, nst = strides_;
+  std::swap(ns[a], ns[b]);
+  std::swap(nst[a], nst[b]);
+  return make_view(std::move(ns), std::move(nst), offset_);
+}
+
+Tensor Tensor::slice(int d, std::int64_t start, std::int64_t end, std::int64_t step) const {
+  d = wrap_dim(d);
+  if (step <= 0) throw ValueError("slice: step must be positive, got " + std::to_string(step));
+  const std::int64_t n = shape_[d];
+  auto clampi = [n](std::int64_t i) {
+    if (i < 0) i += n;
+    return std::clamp<std::int64_t>(i, 0, n);
+  };
+  start = clampi(start);
+  end = end == std::numeric_limits<std::int64_t>::max() ? n : clampi(end);
+  const std::int64_t len = end > start ? (end - start + step - 1) / step : 0;
+  Shape ns = shape_, nst = strides_;
+  ns[d] = len;
+  nst[d] = strides_[d] * step;
+  return make_view(std::move(ns), std::move(nst), offset_ + (len ? start * strides_[d] : 0));
+}
+
+Tensor Tensor::select(int d, std::int64_t index) const {
+  d = wrap_dim(d);
+  if (index < -shape_[d] || index >= shape_[d])
+    throw IndexError("select: index " + std::to_string(index) + " out of range for dimension " +
+                     std::to_string(d) + " of shape " + str_shape());
+  if (index < 0) index += shape_[d];
+  Shape ns = shape_, nst = strides_;
+  ns.erase(ns.begin() + d);
+  nst.erase(nst.begin() + d);
+  return make_view(std::move(ns), std::move(nst), offset_ + index * strides_[d]);
+}
+
+Tensor Tensor::squeeze() const {
+  Shape ns, nst;
+  for (int i = 0; i < dim(); ++i)
+    if (shape_[i] != 1) {
+      ns.push_back(shape_[i]);
+      nst.push_back(strides_[i]);
+    }
+  return make_view(std::move(ns), std::move(nst), offset_);
+}
+
+Tensor Tensor::squeeze(int d) const {
+  d = wrap_dim(d);
+  if (shape_[d] != 1) return make_view(shape_, strides_, offset_);
+  Shape ns = shape_, nst = strides_;
+  ns.erase(ns.begin() + d);
+  nst.erase(nst.begin() + d);
+  return make_view(std::move(ns), std::move(nst), offset_);
+}
+
+Tensor Tensor::unsqueeze(int d) const {
+  d = wrap_dim(d, 1);
+  Shape ns = shape_, nst = strides_;
+  const std::int64_t st = d < dim() ? strides_[d] * shape_[d] : 1;
+  ns.insert(ns.begin() + d, 1);
+  nst.insert(nst.begin() + d, st);
+  return make_view(std::move(ns), std::move(nst), offset_);
+}
+
+Tensor Tensor::expand(Shape shape) const {
+  if (shape.size() < shape_.size())
+    throw ShapeError("expand: cannot expand " + str_shape() + " to fewer dimensions " +
+                     shape_str(shape));
+  const std::size_t lead = shape.size() - shape_.size();
+  Shape nst(shape.size(), 0);
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    if (i < lead) {
+      if (shape[i] < 0) throw ShapeError("expand: -1 not allowed for a new dimension");
+      continue;
+    }
+    const std::int64_t have = shape_[i - lead];
+    if (shape[i] == -1) shape[i] = have;
+    if (have == shape[i]) {
+      nst[i] = strides_[i - lead];
+    } else if (have != 1) {
+      throw ShapeError("expand: cannot expand " + str_shape() + " to " + shape_str(shape));
+    }
+  }
+  return make_view(std::move(shape), std::move(nst), offset_);
+}
+
+// ---- copies ---------------------------------------------------------------------------
+
+Tensor Tensor::contiguous() const {
+  if (!defined() || is_contiguous()) return *this;
+  return clone();
+}
+
+Tensor Tensor::clone() const {
+  Tensor out = empty(shape_, dtype_, device());
+  out.copy_from(*this);
+  return out;
+}
+
+Tensor Tensor::to(DType dtype) const {
+  if (dtype == dtype_) return *this;
+  Tensor out = empty(shape_, dtype, device());
+  out.copy_from(*this);
+  return out;
+}
+
+void Tensor::copy_from(const Tensor& src) const {
+  if (!defined() || !src.defined()) throw ValueError("copy_from: undefined tensor");
+  if (device() != Device::CPU || src.device() != Device::CPU)
+    throw UnsupportedError("copy_from between devices needs the CUDA backend");
+  const Tensor s = src.shape_ == shape_ ? src : src.expand(shape_);
+  if (s.dtype_ == dtype_ && s.is_contiguous() && is_contiguous()) {
+    if (numel_) std::memmove(raw_data(), s.raw_data(), nbytes());
+    return;
+  }
+  // Gather the source in row-major order, then scatter into this layout.
+  const void* sb = s.raw_data();
+  void* db = raw_data();
+  if (s.dtype_ == DType::F32 && dtype_ == DType::F32) {
+    std::vector<float> tmp;
+    tmp.reserve(static_cast<std::size_t>(numel_));
+    walk(s.shape_, s.strides_, 0, [&](std::int64_t o) { tmp.push_back(static_cast<const float*>(sb)[o]); });
+    std::size_t k = 0;
+    walk(shape_, strides_, 0, [&](std::int64_t o) { static_cast<float*>(db)[o] = tmp[k++]; });
+    return;
+  }
+  std::vector<double> tmp;
+  tmp.reserve(static_cast<std::size_t>(numel_));
+  const DType sd = s.dtype_;
+  walk(s.shape_, s.strides_, 0, [&](std::int64_t o) { tmp.push_back(read_elem(sb, sd, o)); });
+  std::size_t k = 0;
+  walk(shape_, strides_, 0, [&](std::int64_t o) { write_elem(db, dtype_, o, tmp[k++]); });
+}
+
+void Tensor::fill(double value) const {
+  if (!defined()) throw ValueError("fill: undefined tensor");
+  void* db = raw_data();
+  walk(shape_, strides_, 0, [&](std::int64_t o) { write_elem(db, dtype_, o, value); });
+}
+
+double max_abs_diff(const Tensor& a, const Tensor& b) {
+  if (a.shape() != b.shape())
+    throw ShapeError("max_abs_diff: shapes " + a.str_shape() + " and " + b.str_shape() + " differ");
+  const auto va = a.to_vector_f64(), vb = b.to_vector_f64();
+  double m = 0;
+  for (std::size_t i = 0; i < va.size(); ++i) {
+    const double d = std::fabs(va[i] - vb[i]);
+    if (std::isnan(d)) return d;
+    m = std::max(m, d);
+  }
+  return m;
+}
+
+double sum_all(const Tensor& t) {
+  if (t.dtype() == DType::F32 && t.is_contiguous()) {
+    const float* p = t.data<float>();
+    double s = 0;
+    for (std::int64_t i = 0; i < t.numel(); ++i) s += p[i];
+    return s;
+  }
+  double s = 0;
+  for (double v : t.to_vector_f64()) s += v;
+  return s;
+}
+
+}  // namespace relprop

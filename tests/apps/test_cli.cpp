@@ -1,0 +1,154 @@
+// The command-line tool, run in-process: the worked example end to end, the result file,
+// and one-line errors with a non-zero status on bad input.
+
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "apps/cli.hpp"
+#include "io/safetensors.hpp"
+
+using namespace relprop;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string kDir = std::string(RELPROP_SOURCE_DIR) + "/examples/worked/";
+
+struct Run {
+  int status;
+  std::string out, err;
+};
+
+Run cli(std::vector<std::string> args) {
+  args.insert(args.begin(), "relprop");
+  std::vector<const char*> argv;
+  for (const auto& a : args) argv.push_back(a.c_str());
+  std::ostringstream out, err;
+  const int status = run_cli(static_cast<int>(argv.size()), argv.data(), out, err);
+  return {status, out.str(), err.str()};
+}
+
+fs::path scratch(const std::string& name) {
+  const fs::path dir = fs::temp_directory_path() / "relprop_test_cli";
+  fs::create_directories(dir);
+  return dir / name;
+}
+
+std::vector<std::string> explain_args(const fs::path& out) {
+  return {"explain", "--graph", kDir + "graph.json", "--weights", kDir + "weights.safetensors",
+          "--input", kDir + "input.safetensors", "--out", out.string()};
+}
+
+bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+int lines(const std::string& s) { return static_cast<int>(std::count(s.begin(), s.end(), '\n')); }
+
+}  // namespace
+
+TEST_SUITE("apps.cli") {
+  TEST_CASE("the worked example: backtrace, and zero with a one-hot seed x 100") {
+    const fs::path out = scratch("worked.safetensors");
+    for (const auto& extra : {std::vector<std::string>{"--composite", "backtrace"},
+                              std::vector<std::string>{"--composite", "zero", "--seed", "one-hot", "--multiplier", "100"}}) {
+      auto args = explain_args(out);
+      args.insert(args.end(), extra.begin(), extra.end());
+      const Run r = cli(args);
+      CAPTURE(r.err);
+      REQUIRE(r.status == 0);
+      CHECK(contains(r.out, "x  [3.846, 30.769, 57.692]"));
+      CHECK(contains(r.out, "target    1 (arg-max)"));
+      const SafetensorsFile f = SafetensorsFile::open(out);
+      CHECK(f.names() == std::vector<std::string>{"output", "x"});
+      const Tensor x = f.get("x");
+      CHECK(x.get({0, 0}) == doctest::Approx(100 * 0.1 / 2.6).epsilon(1e-6));
+      CHECK(x.get({0, 1}) == doctest::Approx(100 * 0.8 / 2.6).epsilon(1e-6));
+      CHECK(x.get({0, 2}) == doctest::Approx(100 * 1.5 / 2.6).epsilon(1e-6));
+      CHECK(f.get("output").to_vector() == std::vector<float>{1.8f, 2.6f});
+    }
+  }
+
+  TEST_CASE("keep all, target, epsilon and per-node rules") {
+    const fs::path out = scratch("keep.safetensors");
+    auto args = explain_args(out);
+    for (const char* a : {"--composite", "epsilon", "--epsilon", "0.1", "--target", "0", "--keep", "all", "--rule", "a*=pass"})
+      args.push_back(a);
+    const Run r = cli(args);
+    CAPTURE(r.err);
+    REQUIRE(r.status == 0);
+    const SafetensorsFile f = SafetensorsFile::open(out);
+    CHECK(f.names() == std::vector<std::string>{"act", "fc", "output", "x"});
+    // Value seed at target 0: R = 1.8 on output 0; epsilon 0.1: s = 1.8 / 1.9.
+    const Tensor x = f.get("x");
+    CHECK(x.get({0, 0}) == doctest::Approx(0.5 * 1.8 / 1.9).epsilon(1e-6));
+    CHECK(x.get({0, 2}) == doctest::Approx(0.6 * 1.8 / 1.9).epsilon(1e-6));
+    CHECK(f.get("act").get({0, 0}) == doctest::Approx(1.8));
+  }
+
+  TEST_CASE("inspect lists names, dtypes, shapes and sizes") {
+    const Run r = cli({"inspect", kDir + "weights.safetensors"});
+    REQUIRE(r.status == 0);
+    CHECK(contains(r.out, "2 tensors"));
+    CHECK(contains(r.out, "fc.weight"));
+    CHECK(contains(r.out, "(2, 3)"));
+    CHECK(contains(r.out, "24 bytes"));
+  }
+
+  TEST_CASE("bad input: one-line error, non-zero status, nothing overwritten") {
+    const fs::path out = scratch("bad.safetensors");
+    struct Bad {
+      std::vector<std::string> extra;
+      std::string message;
+    };
+    const Bad cases[] = {
+        {{"--composite", "nope"}, "unknown composite 'nope'"},
+        {{"--target", "7"}, "target class 7 is out of range"},
+        {{"--rule", "fc=gamma:0.25"}, "unknown rule 'gamma'"},
+        {{"--rule", "zz*=zero"}, "no node matches 'zz*'"},
+        {{"--rule", "act=epsilon"}, "'act' (relu) does not support rule 'epsilon"},
+        {{"--seed", "maybe"}, "--seed must be"},
+    };
+    for (const auto& c : cases) {
+      auto args = explain_args(out);
+      args.insert(args.end(), c.extra.begin(), c.extra.end());
+      const Run r = cli(args);
+      CAPTURE(r.err);
+      CHECK(r.status == 1);
+      CHECK(lines(r.err) == 1);
+      CHECK(contains(r.err, c.message));
+    }
+    // --out naming one of the inputs is refused, and the file is left as it was.
+    const fs::path copy = scratch("input_copy.safetensors");
+    fs::copy_file(kDir + "input.safetensors", copy, fs::copy_options::overwrite_existing);
+    const auto before = fs::file_size(copy);
+    auto args = explain_args(copy);
+    args[6] = copy.string();  // --input copy, --out copy
+    const Run r = cli(args);
+    CHECK(r.status == 1);
+    CHECK(contains(r.err, "refusing to overwrite"));
+    CHECK(fs::file_size(copy) == before);
+    // Missing files and malformed ones.
+    CHECK(cli({"inspect", "/nonexistent.safetensors"}).status == 1);
+    const Run g = cli({"inspect", kDir + "graph.json"});
+    CHECK(g.status == 1);
+    CHECK(lines(g.err) == 1);
+    CHECK(cli({"explain", "--graph", kDir + "graph.json"}).status != 0);  // usage error
+    CHECK(cli({}).status != 0);
+  }
+
+  TEST_CASE("an input file with a wrong shape or an unknown tensor is rejected by name") {
+    const fs::path in = scratch("wrong_input.safetensors");
+    save_safetensors(in, {{"x", Tensor::zeros({1, 4})}});
+    auto args = explain_args(scratch("o.safetensors"));
+    args[6] = in.string();
+    Run r = cli(args);
+    CHECK(r.status == 1);
+    CHECK(contains(r.err, "input 'x' has shape (1, 4)"));
+    save_safetensors(in, {{"x", Tensor::zeros({1, 3})}, {"y", Tensor::zeros({1})}});
+    r = cli(args);
+    CHECK(r.status == 1);
+    CHECK(contains(r.err, "'y' is not an input of the graph"));
+  }
+}

@@ -1,0 +1,122 @@
+#pragma once
+// Float64 oracles written the slow, obvious way from shared/RULES.md: dense matrices,
+// plain loops, no shared code with the kernels they check.
+
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include "tensor/tensor.hpp"
+
+namespace relprop::oracle {
+
+// Row-major dense matrix of doubles.
+struct Mat {
+  std::int64_t rows = 0, cols = 0;
+  std::vector<double> v;
+  Mat() = default;
+  Mat(std::int64_t r, std::int64_t c, double fill = 0.0) : rows(r), cols(c), v(r * c, fill) {}
+  double& operator()(std::int64_t i, std::int64_t j) { return v[i * cols + j]; }
+  double operator()(std::int64_t i, std::int64_t j) const { return v[i * cols + j]; }
+};
+
+inline Mat from_tensor(const Tensor& t, std::int64_t rows, std::int64_t cols) {
+  Mat m(rows, cols);
+  m.v = t.to_vector_f64();
+  return m;
+}
+
+inline Tensor to_tensor(const Mat& m, Shape shape) {
+  return Tensor::from_vector(std::span<const double>(m.v), std::move(shape)).to(DType::F32);
+}
+
+inline double sgn0(double z) { return z >= 0 ? 1.0 : -1.0; }
+
+// z = x W^T + b.  x: (M, I), W: (O, I), b: (O) or empty.
+inline Mat linear_forward(const Mat& x, const Mat& W, const std::vector<double>& b) {
+  Mat z(x.rows, W.rows);
+  for (std::int64_t m = 0; m < x.rows; ++m)
+    for (std::int64_t k = 0; k < W.rows; ++k) {
+      double s = b.empty() ? 0.0 : b[k];
+      for (std::int64_t j = 0; j < x.cols; ++j) s += x(m, j) * W(k, j);
+      z(m, k) = s;
+    }
+  return z;
+}
+
+enum class Stab { Sign, Clip, Scaled };
+
+// LRP-epsilon (eps = 0: LRP-0), R_j = x_j sum_k w_kj R_k / stab(z_k), per row m.
+inline Mat linear_epsilon(const Mat& x, const Mat& W, const std::vector<double>& b, const Mat& R,
+                          double eps, Stab stab = Stab::Sign) {
+  const Mat z = linear_forward(x, W, b);
+  Mat out(x.rows, x.cols);
+  for (std::int64_t m = 0; m < x.rows; ++m) {
+    double e = eps;
+    if (stab == Stab::Scaled) {
+      double sq = 0;
+      for (std::int64_t k = 0; k < z.cols; ++k) sq += z(m, k) * z(m, k);
+      e = eps * std::sqrt(sq / static_cast<double>(z.cols));
+    }
+    for (std::int64_t j = 0; j < x.cols; ++j) {
+      double acc = 0;
+      for (std::int64_t k = 0; k < W.rows; ++k) {
+        const double zk = z(m, k);
+        const double den = stab == Stab::Clip ? sgn0(zk) * std::max(std::fabs(zk), e) : zk + e * sgn0(zk);
+        if (den != 0) acc += x(m, j) * W(k, j) * R(m, k) / den;
+      }
+      out(m, j) = acc;
+    }
+  }
+  return out;
+}
+
+// DLBacktrace default: R_j = sum_k R_k |x_j w_kj| / (sum_i |x_i w_ki| + |b_k|).
+inline Mat linear_backtrace(const Mat& x, const Mat& W, const std::vector<double>& b, const Mat& R) {
+  Mat out(x.rows, x.cols);
+  for (std::int64_t m = 0; m < x.rows; ++m)
+    for (std::int64_t k = 0; k < W.rows; ++k) {
+      double P = 0, N = 0;
+      for (std::int64_t j = 0; j < x.cols; ++j) {
+        const double zjk = x(m, j) * W(k, j);
+        (zjk > 0 ? P : N) += std::fabs(zjk);
+      }
+      const double den = P + N + (b.empty() ? 0.0 : std::fabs(b[k]));
+      if (den == 0) continue;
+      for (std::int64_t j = 0; j < x.cols; ++j) out(m, j) += R(m, k) * std::fabs(x(m, j) * W(k, j)) / den;
+    }
+  return out;
+}
+
+// Gradient: R_in = R W.
+inline Mat linear_gradient(const Mat& W, const Mat& R) {
+  Mat out(R.rows, W.cols);
+  for (std::int64_t m = 0; m < R.rows; ++m)
+    for (std::int64_t j = 0; j < W.cols; ++j)
+      for (std::int64_t k = 0; k < W.rows; ++k) out(m, j) += R(m, k) * W(k, j);
+  return out;
+}
+
+// Deterministic random tensors for tests.
+inline Tensor random_tensor(Shape shape, std::uint32_t seed, double lo = -1.0, double hi = 1.0) {
+  std::mt19937 gen(seed);
+  std::uniform_real_distribution<double> dist(lo, hi);
+  std::vector<float> v(static_cast<std::size_t>(shape_numel(shape)));
+  for (auto& x : v) x = static_cast<float>(dist(gen));
+  return Tensor::from_vector(std::span<const float>(v), std::move(shape));
+}
+
+// Largest |a - b| relative to max(|b|) (1 when b is all zero), over same-shaped tensors.
+inline double rel_err(const Tensor& a, const Tensor& b) {
+  const auto va = a.to_vector_f64(), vb = b.to_vector_f64();
+  if (va.size() != vb.size()) return INFINITY;
+  double scale = 0, diff = 0;
+  for (std::size_t i = 0; i < va.size(); ++i) {
+    scale = std::max(scale, std::fabs(vb[i]));
+    diff = std::max(diff, std::fabs(va[i] - vb[i]));
+  }
+  return diff / (scale > 0 ? scale : 1.0);
+}
+
+}  // namespace relprop::oracle
