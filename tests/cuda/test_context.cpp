@@ -17,7 +17,7 @@ TEST_SUITE("cuda") {
   TEST_CASE("asking for a missing device is a typed error") {
     const int n = cuda::device_count();
     CHECK_THROWS_AS(cuda::device_description(n), IndexError);
-    CHECK_THROWS_AS(cuda::Context(n), UnsupportedError);
+    CHECK_THROWS_AS(cuda::Context{n}, UnsupportedError);
   }
 
   TEST_CASE("context on a GPU: stream and library handles") {

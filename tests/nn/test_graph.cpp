@@ -52,7 +52,7 @@ bool contains(const std::string& s, const std::string& part) { return s.find(par
 }  // namespace
 
 TEST_SUITE("nn.graph") {
-  TEST_CASE("forward equals the same ops called directly, and records named nodes") {
+  TEST_CASE("forward equals the same ops called directly / and records named nodes") {
     Graph g = Graph::parse(kMlp);
     const auto w = mlp_weights();
     g.bind(w);
@@ -100,7 +100,7 @@ TEST_SUITE("nn.graph") {
     CHECK(contains(graph_error("[1, 2]"), "must be a JSON object"));
   }
 
-  TEST_CASE("binding errors: missing weight, weight of the wrong shape, wrong dtype") {
+  TEST_CASE("binding errors: missing weight / weight of the wrong shape / wrong dtype") {
     auto w = mlp_weights();
     w.erase("fc1.bias");
     CHECK(contains(graph_error(kMlp, &w), "node 'fc1': weight 'fc1.bias' (bias) is not in"));

@@ -50,7 +50,7 @@ TEST_SUITE("ops.linear") {
     }
   }
 
-  TEST_CASE("leading dimensions are flattened: (N, T, I) inputs") {
+  TEST_CASE("leading dimensions are flattened: (N / T / I) inputs") {
     const Tensor x = o::random_tensor({2, 3, 5}, 9);
     const Tensor W = o::random_tensor({4, 5}, 10);
     const Tensor y = linear(x, W);
@@ -58,7 +58,7 @@ TEST_SUITE("ops.linear") {
     CHECK(o::rel_err(y.reshape({6, 4}), linear(x.reshape({6, 5}), W)) == 0.0);
   }
 
-  TEST_CASE("zero, epsilon (three stabilisers), zero_bias, backtrace and gradient match the oracles") {
+  TEST_CASE("zero / epsilon (three stabilisers) / zero_bias / backtrace and gradient match the oracles") {
     for (const auto& tc : kCases) {
       CAPTURE(tc.M);
       CAPTURE(tc.I);
@@ -89,7 +89,7 @@ TEST_SUITE("ops.linear") {
     }
   }
 
-  TEST_CASE("the worked example of RULES.md: zero with a one-hot seed x 100, and backtrace") {
+  TEST_CASE("the worked example of RULES.md: zero with a one-hot seed x 100 / and backtrace") {
     const Tensor W = Tensor::from_vector({0.5f, 0.3f, 0.2f, 0.1f, 0.4f, 0.5f}, {2, 3});
     const Tensor b = Tensor::from_vector({0.1f, 0.2f}, {2});
     const Tensor x = Tensor::from_vector({1.f, 2.f, 3.f}, {1, 3});
@@ -102,7 +102,7 @@ TEST_SUITE("ops.linear") {
     }
   }
 
-  TEST_CASE("zero denominators give zero relevance, never inf or NaN") {
+  TEST_CASE("zero denominators give zero relevance / never inf or NaN") {
     const Tensor x = Tensor::zeros({1, 3});
     const Tensor W = o::random_tensor({2, 3}, 7);
     const Tensor R = Tensor::from_vector({1.f, -2.f}, {1, 2});
@@ -112,7 +112,7 @@ TEST_SUITE("ops.linear") {
     }
   }
 
-  TEST_CASE("pass needs equal in and out features; unknown pairs are typed errors") {
+  TEST_CASE("pass needs equal in and out features / unknown pairs are typed errors") {
     const Tensor x = o::random_tensor({1, 4}, 1);
     const Tensor R = o::random_tensor({1, 4}, 2);
     CHECK(o::rel_err(run_rule(x, o::random_tensor({4, 4}, 3), Tensor(), R, PassRule{}), R) == 0.0);

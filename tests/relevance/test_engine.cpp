@@ -35,7 +35,7 @@ TEST_SUITE("relevance.engine") {
     CHECK(y.trace().tape == 0);
   }
 
-  TEST_CASE("ops on constants only are not recorded; named nodes keep module paths") {
+  TEST_CASE("ops on constants only are not recorded / named nodes keep module paths") {
     Tape tape;
     Recording rec(tape);
     const Tensor c = linear(o::random_tensor({1, 3}, 1), o::random_tensor({2, 3}, 2));  // constant
@@ -55,7 +55,7 @@ TEST_SUITE("relevance.engine") {
     CHECK(tape.node(0).inputs == std::vector<ValueId>{0, -1});  // x tracked, c constant
   }
 
-  TEST_CASE("a chain: linear -> relu -> linear under zero equals the oracle, step by step") {
+  TEST_CASE("a chain: linear -> relu -> linear under zero equals the oracle / step by step") {
     const Tensor x = o::random_tensor({2, 6}, 11), W1 = o::random_tensor({5, 6}, 12), b1 = o::random_tensor({5}, 13);
     const Tensor W2 = o::random_tensor({3, 5}, 14), b2 = o::random_tensor({3}, 15);
     Tape tape;
@@ -83,7 +83,7 @@ TEST_SUITE("relevance.engine") {
     CHECK(rm.report()[2].name == "fc2");
   }
 
-  TEST_CASE("a fork: x read by two linears whose outputs are added; contributions sum") {
+  TEST_CASE("a fork: x read by two linears whose outputs are added / contributions sum") {
     // y = A x + B x (no biases). Under zero at the linears and norm at the add, by hand:
     // R_a = a R / (a + b), R_b = b R / (a + b); R_x = x * (A^T (R_a / a) + B^T (R_b / b))
     //     = x * (A + B)^T R / (a + b).
@@ -107,7 +107,7 @@ TEST_SUITE("relevance.engine") {
     CHECK(sum_all(rm.input("x")) == doctest::Approx(9.0).epsilon(1e-6));
   }
 
-  TEST_CASE("a residual block: y = relu(W x + b) + x; the skip and the branch both reach x") {
+  TEST_CASE("a residual block: y = relu(W x + b) + x / the skip and the branch both reach x") {
     const Tensor x = T({1.f, 2.f}, {1, 2});
     const Tensor W = T({1.f, 1.f, 0.f, 2.f}, {2, 2});
     const Tensor b = T({1.f, -1.f}, {2});
@@ -138,7 +138,7 @@ TEST_SUITE("relevance.engine") {
     CHECK(found);
   }
 
-  TEST_CASE("a value used twice by one node: add(x, x) gets both halves back") {
+  TEST_CASE("a value used twice by one node: add(x / x) gets both halves back") {
     const Tensor x = T({1.f, -3.f, 2.f}, {3});
     Tape tape;
     Tensor y;
@@ -191,7 +191,7 @@ TEST_SUITE("relevance.engine") {
     }
   }
 
-  TEST_CASE("conservation: zero without bias conserves at every node; with bias the bias keeps its share") {
+  TEST_CASE("conservation: zero without bias conserves at every node / with bias the bias keeps its share") {
     const Tensor x = o::random_tensor({1, 8}, 3, 0.0, 1.0);
     const Tensor W1 = o::random_tensor({6, 8}, 4), W2 = o::random_tensor({3, 6}, 5), b2 = o::random_tensor({3}, 6);
     Tape tape;
@@ -213,7 +213,7 @@ TEST_SUITE("relevance.engine") {
     }
   }
 
-  TEST_CASE("saved tensors are released once their node ran, unless retained") {
+  TEST_CASE("saved tensors are released once their node ran / unless retained") {
     const Tensor W = o::random_tensor({2, 3}, 1);
     const Tensor x = o::random_tensor({1, 3}, 2);
     {
@@ -269,7 +269,7 @@ TEST_SUITE("relevance.engine") {
     CHECK(Tape::current() == nullptr);
   }
 
-  TEST_CASE("an input that receives nothing gets zeros; dead branches are skipped") {
+  TEST_CASE("an input that receives nothing gets zeros / dead branches are skipped") {
     Tape tape;
     Tensor y;
     {
@@ -285,7 +285,7 @@ TEST_SUITE("relevance.engine") {
     CHECK(rm.report().size() == 1);
   }
 
-  TEST_CASE("errors: foreign output, wrong seed shape, unsupported rule, unknown names") {
+  TEST_CASE("errors: foreign output / wrong seed shape / unsupported rule / unknown names") {
     Tape tape, other;
     Tensor y;
     {

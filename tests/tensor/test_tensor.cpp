@@ -19,7 +19,7 @@ std::vector<double> vals(const Tensor& t) { return t.to_vector_f64(); }
 }  // namespace
 
 TEST_SUITE("tensor") {
-  TEST_CASE("creation, shape, strides, 64-byte aligned owned storage") {
+  TEST_CASE("creation / shape / strides / 64-byte aligned owned storage") {
     const Tensor t = Tensor::zeros({2, 3, 4});
     CHECK(t.dim() == 3);
     CHECK(t.numel() == 24);
@@ -56,7 +56,7 @@ TEST_SUITE("tensor") {
     CHECK(t.get({0, 0}) == 42);
   }
 
-  TEST_CASE("slice, select, squeeze, unsqueeze") {
+  TEST_CASE("slice / select / squeeze / unsqueeze") {
     const Tensor t = iota({4, 5});
     const Tensor s = t.slice(1, 1, 5, 2);  // columns 1, 3
     CHECK(s.shape() == Shape{4, 2});
@@ -88,7 +88,7 @@ TEST_SUITE("tensor") {
     CHECK_THROWS_AS(broadcast_shapes(Shape{3, 2}, Shape{4, 2}), ShapeError);
   }
 
-  TEST_CASE("contiguous copies only when needed; reshape copies only when no view exists") {
+  TEST_CASE("contiguous copies only when needed / reshape copies only when no view exists") {
     const Tensor t = iota({3, 4});
     CHECK(t.contiguous().shares_storage_with(t));
     const Tensor tt = t.transpose(0, 1);
@@ -109,7 +109,7 @@ TEST_SUITE("tensor") {
     CHECK_THROWS_AS(t.reshape({-1, -1}), ShapeError);
   }
 
-  TEST_CASE("dtype conversions: F64, F16, BF16, integers, bool") {
+  TEST_CASE("dtype conversions: F64 / F16 / BF16 / integers / bool") {
     const Tensor f = Tensor::from_vector({1.5f, -2.25f, 65504.f, 1e-8f, 0.1f}, {5});
     const Tensor h = f.to(DType::F16);
     CHECK(h.dtype() == DType::F16);
@@ -145,7 +145,7 @@ TEST_SUITE("tensor") {
     CHECK_THROWS_AS(iota({4}).item(), ShapeError);
   }
 
-  TEST_CASE("copy_from broadcasts and converts; views over external storage are bounds-checked") {
+  TEST_CASE("copy_from broadcasts and converts / views over external storage are bounds-checked") {
     const Tensor dst = Tensor::zeros({2, 3}, DType::F64);
     dst.copy_from(Tensor::from_vector({1.f, 2.f, 3.f}, {3}));
     CHECK(vals(dst) == std::vector<double>{1, 2, 3, 1, 2, 3});
@@ -159,7 +159,7 @@ TEST_SUITE("tensor") {
     CHECK_THROWS_AS(Tensor::from_storage(st, {2}, DType::F32, {}, 3), ShapeError);
   }
 
-  TEST_CASE("copies keep the trace tag, views and fresh tensors drop it") {
+  TEST_CASE("copies keep the trace tag / views and fresh tensors drop it") {
     Tensor t = iota({2, 2});
     t.set_trace(TraceTag{5, 1});
     const Tensor copy = t;
