@@ -1,7 +1,18 @@
 #pragma once
 // Eigen views used by the CPU kernels. Internal: not installed, not for public headers.
 
+// GCC 12 reports "__Y is used uninitialized" inside its own avx512fintrin.h when
+// Eigen's AVX-512 packet transposes are inlined (a compiler bug, fixed in GCC 13); the
+// warning is attributed to the intrinsics, so it is silenced for Eigen's code only.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <Eigen/Core>
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 #include "tensor/tensor.hpp"
 
