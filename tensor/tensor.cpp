@@ -286,27 +286,21 @@ double Tensor::get(std::initializer_list<std::int64_t> index) const {
   return read_elem(raw_data(), dtype_, element_offset(index));
 }
 
-double Tensor::get_flat(std::int64_t i) const {
+std::int64_t Tensor::flat_offset(std::int64_t i) const {
   if (i < 0 || i >= numel_)
     throw IndexError("flat index " + std::to_string(i) + " out of range for " + str_shape());
+  if (device() != Device::CPU) throw UnsupportedError("element access to a device tensor");
   std::int64_t off = 0, rem = i;
   for (int d = dim() - 1; d >= 0; --d) {
     off += (rem % shape_[d]) * strides_[d];
     rem /= shape_[d];
   }
-  return read_elem(raw_data(), dtype_, off);
+  return off;
 }
 
-void Tensor::set_flat(std::int64_t i, double v) const {
-  if (i < 0 || i >= numel_)
-    throw IndexError("flat index " + std::to_string(i) + " out of range for " + str_shape());
-  std::int64_t off = 0, rem = i;
-  for (int d = dim() - 1; d >= 0; --d) {
-    off += (rem % shape_[d]) * strides_[d];
-    rem /= shape_[d];
-  }
-  write_elem(raw_data(), dtype_, off, v);
-}
+double Tensor::get_flat(std::int64_t i) const { return read_elem(raw_data(), dtype_, flat_offset(i)); }
+
+void Tensor::set_flat(std::int64_t i, double v) const { write_elem(raw_data(), dtype_, flat_offset(i), v); }
 
 double Tensor::item() const {
   if (numel_ != 1)

@@ -160,6 +160,7 @@ class Tensor {
  private:
   void check_access(DType want) const;
   std::int64_t element_offset(std::initializer_list<std::int64_t> index) const;
+  std::int64_t flat_offset(std::int64_t i) const;  // storage offset of the i-th row-major element
   int wrap_dim(int d, int rank_extra = 0) const;
   Tensor make_view(Shape shape, Shape strides, std::int64_t offset) const;
 
