@@ -1,0 +1,100 @@
+// add (with broadcasting) and relu: forward and relevance against slow loops in double.
+
+#include <doctest/doctest.h>
+
+#include "ops/activation.hpp"
+#include "ops/elementwise.hpp"
+#include "relevance/engine.hpp"
+#include "reference/oracle.hpp"
+
+using namespace relprop;
+namespace o = relprop::oracle;
+
+namespace {
+
+struct AddResult {
+  Tensor y, ra, rb;
+};
+
+AddResult add_relevance(const Tensor& a, const Tensor& b, const Tensor& R, const Rule& rule) {
+  Tape tape;
+  AddResult r;
+  {
+    Recording rec(tape);
+    r.y = add(tape.input(a, "a"), tape.input(b, "b"), "add");
+  }
+  Composite c("test");
+  c.set_fallback(rule);
+  const RelevanceMap m = propagate(tape, r.y, R, c);
+  r.ra = m.input("a");
+  r.rb = m.input("b");
+  return r;
+}
+
+}  // namespace
+
+TEST_SUITE("ops.elementwise") {
+  TEST_CASE("add broadcasts (4, 1, 3) + (2, 1) -> (4, 2, 3); norm and backtrace sum back to each shape") {
+    const Tensor a = o::random_tensor({4, 1, 3}, 1, 0.5, 2.0);
+    const Tensor b = o::random_tensor({2, 1}, 2, -1.0, 1.0);
+    const Tensor R = o::random_tensor({4, 2, 3}, 3);
+    // Oracle: every output element (i, j, k) reads a(i, 0, k) and b(j, 0).
+    std::vector<double> y(24), na(12, 0), nb(2, 0), ba(12, 0), bb(2, 0);
+    for (int i = 0; i < 4; ++i)
+      for (int j = 0; j < 2; ++j)
+        for (int k = 0; k < 3; ++k) {
+          const double av = a.get({i, 0, k}), bv = b.get({j, 0}), r = R.get({i, j, k});
+          y[(i * 2 + j) * 3 + k] = av + bv;
+          const double den = av + bv + 1e-6 * (av + bv >= 0 ? 1 : -1);
+          na[i * 3 + k] += av * r / den;
+          nb[j] += bv * r / den;
+          ba[i * 3 + k] += r * std::fabs(av) / (std::fabs(av) + std::fabs(bv));
+          bb[j] += r * std::fabs(bv) / (std::fabs(av) + std::fabs(bv));
+        }
+    const AddResult n = add_relevance(a, b, R, NormRule{});
+    CHECK(o::rel_err(n.y, Tensor::from_vector(std::span<const double>(y), {4, 2, 3})) < 1e-6);
+    CHECK(o::rel_err(n.ra, Tensor::from_vector(std::span<const double>(na), {4, 1, 3})) < 1e-4);
+    CHECK(o::rel_err(n.rb, Tensor::from_vector(std::span<const double>(nb), {2, 1})) < 1e-4);
+    const AddResult t = add_relevance(a, b, R, BacktraceRule{});
+    CHECK(o::rel_err(t.ra, Tensor::from_vector(std::span<const double>(ba), {4, 1, 3})) < 1e-5);
+    CHECK(o::rel_err(t.rb, Tensor::from_vector(std::span<const double>(bb), {2, 1})) < 1e-5);
+    // Backtrace conserves exactly: no bias, no stabiliser.
+    CHECK(sum_all(t.ra) + sum_all(t.rb) == doctest::Approx(sum_all(R)).epsilon(1e-5));
+  }
+
+  TEST_CASE("add: equal split / zero operands / gradient / unsupported rules") {
+    const Tensor a = Tensor::from_vector({1.f, 0.f, -2.f}, {3});
+    const Tensor b = Tensor::from_vector({3.f, 0.f, 2.f}, {3});
+    const Tensor R = Tensor::from_vector({4.f, 6.f, 8.f}, {3});
+    BacktraceRule equal;
+    equal.equal_split = true;
+    const AddResult e = add_relevance(a, b, R, equal);
+    CHECK(e.ra.to_vector() == std::vector<float>{2.f, 3.f, 4.f});
+    const AddResult p = add_relevance(a, b, R, BacktraceRule{});
+    CHECK(p.ra.to_vector() == std::vector<float>{1.f, 3.f, 4.f});  // |a| / (|a| + |b|); 0/0 splits equally
+    CHECK(p.rb.to_vector() == std::vector<float>{3.f, 3.f, 4.f});
+    const AddResult n = add_relevance(a, b, R, NormRule{0.0});
+    CHECK(n.ra.to_vector() == std::vector<float>{1.f, 0.f, 0.f});  // a + b = 0 at index 1 and 2: guarded
+    const AddResult g = add_relevance(a, b, R, GradientRule{});
+    CHECK(g.ra.to_vector() == R.to_vector());
+    CHECK_THROWS_AS(add_relevance(a, b, R, PassRule{}), UnsupportedError);
+    CHECK_THROWS_AS(add(a, Tensor::zeros({2})), ShapeError);
+  }
+
+  TEST_CASE("relu: forward / pass / gradient mask") {
+    const Tensor x = Tensor::from_vector({-1.f, 0.f, 2.f}, {3});
+    CHECK(relu(x).to_vector() == std::vector<float>{0.f, 0.f, 2.f});
+    Tape tape;
+    Tensor y;
+    {
+      Recording rec(tape);
+      y = relu(tape.input(x, "x"));
+    }
+    const Tensor R = Tensor::from_vector({5.f, 6.f, 7.f}, {3});
+    PropagateOptions keep;
+    keep.retain = true;
+    CHECK(propagate(tape, y, R, Composite::by_name("zero"), keep).input("x").to_vector() == R.to_vector());
+    CHECK(propagate(tape, y, R, Composite::by_name("gradient"), keep).input("x").to_vector() ==
+          std::vector<float>{0.f, 0.f, 7.f});
+  }
+}

@@ -1,0 +1,106 @@
+// Rules as data, composites (which rule for which node) and seeds.
+
+#include <doctest/doctest.h>
+
+#include "relevance/composite.hpp"
+#include "relevance/seed.hpp"
+
+using namespace relprop;
+
+namespace {
+NodeInfo node(std::string_view name, std::string_view op, OpClass c, int linear_index = -1, int linear_count = 3) {
+  return NodeInfo{name, op, c, linear_index, linear_count};
+}
+}  // namespace
+
+TEST_SUITE("relevance.composite") {
+  TEST_CASE("parse_rule reads the CLI forms and rejects bad ones by name") {
+    CHECK(rule_str(parse_rule("zero")) == "zero");
+    CHECK(std::get<EpsilonRule>(parse_rule("epsilon:0.25")).epsilon == 0.25);
+    CHECK(std::get<EpsilonRule>(parse_rule("epsilon")).epsilon == 1e-6);
+    CHECK(std::get<NormRule>(parse_rule("norm:0")).epsilon == 0.0);
+    CHECK(std::holds_alternative<PassRule>(parse_rule("pass")));
+    CHECK(std::holds_alternative<GradientRule>(parse_rule("gradient")));
+    CHECK(std::holds_alternative<BacktraceRule>(parse_rule("backtrace")));
+    CHECK_THROWS_AS(parse_rule("gamma:0.25"), NotFoundError);
+    CHECK_THROWS_AS(parse_rule("epsilon:abc"), ValueError);
+    CHECK_THROWS_AS(parse_rule("epsilon:-1"), ValueError);
+    CHECK_THROWS_AS(parse_rule("zero:1"), ValueError);
+    CHECK_THROWS_AS(parse_rule(""), NotFoundError);
+    CHECK(rule_str(parse_rule(rule_str(EpsilonRule{0.5}))) == "epsilon:0.5");
+  }
+
+  TEST_CASE("matchers: name glob beats position beats op beats class beats fallback") {
+    Composite c("test");
+    c.set_fallback(PassRule{});
+    c.for_class(OpClass::LinearType, ZeroRule{});
+    c.for_op("linear", EpsilonRule{0.5});
+    c.for_first_linear(GradientRule{});
+    c.for_name("features.*", BacktraceRule{});
+    CHECK(rule_str(c.rule_for(node("act", "relu", OpClass::Activation))) == "pass");
+    CHECK(rule_str(c.rule_for(node("conv", "conv2d", OpClass::LinearType, 1))) == "zero");
+    CHECK(rule_str(c.rule_for(node("fc", "linear", OpClass::LinearType, 1))) == "epsilon:0.5");
+    CHECK(rule_str(c.rule_for(node("fc0", "linear", OpClass::LinearType, 0))) == "gradient");
+    CHECK(rule_str(c.rule_for(node("features.0", "linear", OpClass::LinearType, 0))) == "backtrace");
+    c.for_last_linear(NormRule{0.1});
+    CHECK(rule_str(c.rule_for(node("head", "linear", OpClass::LinearType, 2))) == "norm:0.1");
+    // Later matchers of one kind win.
+    c.for_name("features.0", ZeroRule{});
+    CHECK(rule_str(c.rule_for(node("features.0", "linear", OpClass::LinearType, 0))) == "zero");
+    CHECK(rule_str(c.rule_for(node("features.1", "linear", OpClass::LinearType, 1))) == "backtrace");
+  }
+
+  TEST_CASE("a composite without a matching rule says which node") {
+    Composite c("partial");
+    c.for_class(OpClass::LinearType, ZeroRule{});
+    try {
+      c.rule_for(node("act", "relu", OpClass::Activation));
+      FAIL("expected NotFoundError");
+    } catch (const NotFoundError& e) {
+      CHECK(std::string(e.what()).find("'act'") != std::string::npos);
+    }
+    CHECK_THROWS_AS(c.for_name("x", EpsilonRule{-1.0}), ValueError);
+  }
+
+  TEST_CASE("built-in composites and their seed defaults") {
+    CHECK(Composite::names() == std::vector<std::string>{"zero", "epsilon", "backtrace", "gradient"});
+    const Composite e = Composite::by_name("epsilon", {0.125});
+    CHECK(rule_str(e.rule_for(node("fc", "linear", OpClass::LinearType, 0))) == "epsilon:0.125");
+    CHECK(rule_str(e.rule_for(node("res", "add", OpClass::Elementwise))) == "norm:1e-06");
+    CHECK(rule_str(e.rule_for(node("act", "relu", OpClass::Activation))) == "pass");
+    CHECK(e.seed_form == SeedForm::Value);
+    CHECK(e.multiplier == 1.0);
+    const Composite b = Composite::by_name("backtrace");
+    CHECK(rule_str(b.rule_for(node("fc", "linear", OpClass::LinearType, 0))) == "backtrace");
+    CHECK(rule_str(b.rule_for(node("res", "add", OpClass::Elementwise))) == "backtrace");
+    CHECK(b.seed_form == SeedForm::OneHot);
+    CHECK(b.multiplier == 100.0);
+  }
+
+  TEST_CASE("glob matching") {
+    CHECK(glob_match("*", ""));
+    CHECK(glob_match("layer?.*.conv1", "layer1.0.conv1"));
+    CHECK(!glob_match("layer?.*.conv1", "layer10.0.conv1"));
+    CHECK(glob_match("*conv*", "features.conv.3"));
+    CHECK(!glob_match("fc", "fc1"));
+    CHECK(glob_match("a*b*c", "aXXbYYc"));
+    CHECK(!glob_match("a*b*c", "aXXbYY"));
+  }
+}
+
+TEST_SUITE("relevance.seed") {
+  TEST_CASE("classification: arg-max per row or a given target / value or one-hot / multiplier") {
+    const Tensor y = Tensor::from_vector({1.f, 3.f, 2.f, -1.f, -4.f, -2.f}, {2, 3});
+    auto s = classification_seed(y, std::nullopt, SeedForm::Value, 1.0);
+    CHECK(s.targets == std::vector<std::int64_t>{1, 0});
+    CHECK(s.seed.to_vector() == std::vector<float>{0, 3, 0, -1, 0, 0});
+    s = classification_seed(y, 2, SeedForm::OneHot, 100.0);
+    CHECK(s.targets == std::vector<std::int64_t>{2, 2});
+    CHECK(s.seed.to_vector() == std::vector<float>{0, 0, 100, 0, 0, 100});
+    // Ties go to the first maximum, as torch.argmax.
+    CHECK(classification_seed(Tensor::from_vector({5.f, 5.f}, {2}), std::nullopt, SeedForm::OneHot, 1).targets[0] == 0);
+    CHECK_THROWS_AS(classification_seed(y, 3, SeedForm::Value, 1), IndexError);
+    CHECK_THROWS_AS(classification_seed(y, -1, SeedForm::Value, 1), IndexError);
+    CHECK_THROWS_AS(classification_seed(Tensor::scalar(1.0), std::nullopt, SeedForm::Value, 1), ShapeError);
+  }
+}
