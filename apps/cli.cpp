@@ -80,7 +80,8 @@ int cmd_inspect(const std::string& path, std::ostream& out) {
 struct ExplainArgs {
   std::string graph, weights, input, out, composite = "epsilon", seed, output;
   std::optional<std::int64_t> target;
-  std::optional<double> multiplier, epsilon;
+  std::optional<double> multiplier, epsilon, gamma;
+  std::string low, high;
   std::vector<std::string> rules, keep;
   bool quiet = false;
 };
@@ -118,6 +119,14 @@ int cmd_explain(const ExplainArgs& a, std::ostream& out) {
   // Composite, then per-node overrides (a node name or glob = rule).
   CompositeOptions copts;
   if (a.epsilon) copts.epsilon = *a.epsilon;
+  if (a.gamma) copts.gamma = *a.gamma;
+  if (!a.low.empty() || !a.high.empty()) {
+    // Read through the rule parser so the checks (low <= high, counts) are the rule's own.
+    const Rule box = parse_rule("zbox:" + (a.low.empty() ? std::string("-3") : a.low) + "," +
+                                (a.high.empty() ? std::string("3") : a.high));
+    copts.low = std::get<ZBoxRule>(box).low;
+    copts.high = std::get<ZBoxRule>(box).high;
+  }
   Composite composite = Composite::by_name(a.composite, copts);
   for (const auto& spec : a.rules) {
     const auto eq = spec.find('=');
@@ -212,11 +221,15 @@ int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& 
   explain->add_option("--input", ex.input, "Input tensors by graph input name (.safetensors)")->required();
   explain->add_option("--out", ex.out, "Where to write the relevance (.safetensors)")->required();
   explain->add_option("--composite", ex.composite,
-                      "Rule set: zero, epsilon, backtrace, gradient (default epsilon)");
+                      "Rule set: zero, epsilon, epsilon-plus, epsilon-plus-flat, epsilon-gamma-box, "
+                      "epsilon-alpha2-beta1, epsilon-alpha2-beta1-flat, backtrace, gradient (default epsilon)");
   explain->add_option("--target", ex.target, "Output index to explain (default: arg-max)");
   explain->add_option("--seed", ex.seed, "value | one-hot (default: the composite's)");
   explain->add_option("--multiplier", ex.multiplier, "Seed multiplier (default 1; backtrace 100)");
   explain->add_option("--epsilon", ex.epsilon, "Epsilon of the composite's epsilon rules");
+  explain->add_option("--gamma", ex.gamma, "Gamma of epsilon-gamma-box's convolutions (default 0.25)");
+  explain->add_option("--low", ex.low, "epsilon-gamma-box input bound: one value or per channel, '/'-separated (default -3)");
+  explain->add_option("--high", ex.high, "epsilon-gamma-box input bound: one value or per channel (default 3)");
   explain->add_option("--rule", ex.rules, "NODE=RULE[:PARAM] override; NODE a name or glob (repeatable)");
   explain->add_option("--keep", ex.keep, "Keep node relevance: 'all' or node-name globs (repeatable)");
   explain->add_option("--output", ex.output, "Which graph output to explain (default: the first)");

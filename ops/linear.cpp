@@ -4,10 +4,10 @@
 #include "ops/linear.hpp"
 
 #include <cmath>
-#include <mutex>
 
 #include "ops/common.hpp"
 #include "ops/kernels.hpp"
+#include "ops/linear_type.hpp"
 #include "ops/registry.hpp"
 
 namespace relprop {
@@ -31,9 +31,34 @@ Shape linear_shape(const Shape& x, const Shape& w, const Shape* b, std::string_v
 
 namespace {
 
+// The two linear maps of linear, for the shared LRP skeleton (ops/linear_type.hpp).
+//   forward:   (M, I) x (O, I)^T -> (M, O)
+//   transpose: (M, O) x (O, I)   -> (M, I)
+detail::LinearMaps linear_maps(const Shape& x_shape, std::int64_t O) {
+  detail::LinearMaps m;
+  m.forward = [x_shape, O](const Tensor& x, const Tensor& w) {
+    const std::int64_t I = w.size(1), M = x.numel() / I;
+    Shape zs = x_shape;
+    zs.back() = O;
+    Tensor z = Tensor::empty(zs);
+    mmat(z, M, O).noalias() = cmat(x, M, I) * cmat(w, O, I).transpose();
+    return z;
+  };
+  m.transpose = [x_shape, O](const Tensor& s, const Tensor& w) {
+    const std::int64_t I = w.size(1), M = s.numel() / O;
+    Tensor c = Tensor::empty(x_shape);
+    mmat(c, M, I).noalias() = cmat(s, M, O) * cmat(w, O, I);
+    return c;
+  };
+  m.bias_view = {O};
+  m.channel_dim = static_cast<int>(x_shape.size()) - 1;  // features
+  return m;
+}
+
 class LinearNode final : public Node {
  public:
-  LinearNode(Tensor x, Tensor w, Tensor b, Tensor z) : x_(std::move(x)), w_(std::move(w)), b_(std::move(b)), z_(std::move(z)) {}
+  LinearNode(Tensor x, Tensor w, Tensor b, Tensor z)
+      : x_(std::move(x)), w_(std::move(w)), b_(std::move(b)), z_(std::move(z)) {}
   std::string_view op() const override { return "linear"; }
   OpClass op_class() const override { return OpClass::LinearType; }
 
@@ -42,28 +67,14 @@ class LinearNode final : public Node {
     std::vector<Tensor> out(inputs.size());  // x, and the constants weight / bias
     if (!ctx.needs(0)) return out;
     const Tensor R = detail::as_f32(R_out, "linear", "relevance");
-    const std::int64_t I = w_.size(1), O = w_.size(0), M = x_.numel() / I;
-    Tensor r_in = Tensor::empty(x_.shape());
-    std::visit(
-        [&](const auto& r) {
-          using T = std::decay_t<decltype(r)>;
-          if constexpr (std::is_same_v<T, ZeroRule> || std::is_same_v<T, EpsilonRule>) {
-            epsilon_family(R, r.zero_bias, detail::stab_of(rule), r_in, M, I, O);
-          } else if constexpr (std::is_same_v<T, GradientRule>) {
-            mmat(r_in, M, I).noalias() = cmat(R, M, O) * cmat(w_, O, I);
-          } else if constexpr (std::is_same_v<T, PassRule>) {
-            if (I != O) unsupported(rule, "zero, epsilon, gradient, backtrace; pass needs in == out features");
-            r_in = R.reshape(x_.shape());
-          } else if constexpr (std::is_same_v<T, BacktraceRule>) {
-            if (r.mode != BacktraceRule::Mode::Default || r.gate)
-              unsupported(rule, "backtrace default mode without gate");
-            backtrace_default(R, r_in, M, I, O);
-          } else {
-            unsupported(rule, "zero, epsilon, gradient, pass, backtrace");
-          }
-        },
-        rule);
-    out[0] = r_in;
+    if (std::holds_alternative<PassRule>(rule)) {
+      if (w_.size(0) != w_.size(1)) unsupported(rule, std::string(kRules) + "; pass needs in == out features");
+      out[0] = R.reshape(x_.shape());
+      return out;
+    }
+    auto r = detail::linear_type_relevance(rule, linear_maps(x_.shape(), w_.size(0)), x_, w_, b_, z_, R, cache_);
+    if (!r) unsupported(rule, kRules);
+    out[0] = std::move(*r);
     return out;
   }
 
@@ -72,56 +83,14 @@ class LinearNode final : public Node {
     w_ = Tensor();
     b_ = Tensor();
     z_ = Tensor();
-    abs_w_ = Tensor();
+    cache_.clear();
   }
 
  private:
-  // Zero / Epsilon through the skeleton: s = R / stab(z), c = s W, R_in = x * c.
-  void epsilon_family(const Tensor& R, bool zero_bias, detail::Stab stab, Tensor& r_in,
-                      std::int64_t M, std::int64_t I, std::int64_t O) const {
-    Tensor z = z_;
-    if (zero_bias && b_.defined()) {  // the forward z minus the bias, without a new GEMM
-      z = Tensor::empty(z_.shape());
-      mmat(z, M, O) = cmat(z_, M, O).rowwise() - detail::crow(b_, O);
-    }
-    Tensor s = Tensor::empty({M, O});
-    detail::stabilized_divide(R.data<float>(), z.data<float>(), s.data<float>(), M * O,
-                              z_.dim() > 1 ? z_.numel() / z_.size(0) : z_.numel(), stab);
-    auto c = mmat(r_in, M, I);
-    c.noalias() = cmat(s, M, O) * cmat(w_, O, I);
-    c.array() *= cmat(x_, M, I).array();
-  }
-
-  // DLBacktrace default: R_j = |x_j| sum_k |w_jk| R_k / (sum_j |x_j w_jk| + |b_k|).
-  void backtrace_default(const Tensor& R, Tensor& r_in, std::int64_t M, std::int64_t I,
-                         std::int64_t O) const {
-    const Tensor& aw = abs_weight();
-    const Tensor ax = Tensor::empty({M, I});
-    mmat(ax, M, I) = cmat(x_, M, I).cwiseAbs();
-    Tensor den = Tensor::empty({M, O});
-    auto d = mmat(den, M, O);
-    d.noalias() = cmat(ax, M, I) * cmat(aw, O, I).transpose();
-    if (b_.defined()) d.rowwise() += detail::crow(b_, O).cwiseAbs();
-    Tensor s = Tensor::empty({M, O});
-    detail::stabilized_divide(R.data<float>(), den.data<float>(), s.data<float>(), M * O, M * O,
-                              {0.0, Stabilizer::Sign});
-    auto c = mmat(r_in, M, I);
-    c.noalias() = cmat(s, M, O) * cmat(aw, O, I);
-    c.array() *= cmat(ax, M, I).array();
-  }
-
-  // |W|, computed once per node and kept until release (never written into the model).
-  const Tensor& abs_weight() const {
-    std::call_once(abs_once_, [&] {
-      abs_w_ = Tensor::empty(w_.shape());
-      mmat(abs_w_, w_.size(0), w_.size(1)) = cmat(w_, w_.size(0), w_.size(1)).cwiseAbs();
-    });
-    return abs_w_;
-  }
-
+  static constexpr const char* kRules =
+      "zero, epsilon, zplus, alpha-beta, gamma, zbox, wsquare, flat, gradient, backtrace, pass";
   Tensor x_, w_, b_, z_;  // x: (..., I), w: (O, I), b: (O,) or undefined, z: (..., O)
-  mutable Tensor abs_w_;
-  mutable std::once_flag abs_once_;
+  mutable detail::WeightCache cache_;
 };
 
 }  // namespace

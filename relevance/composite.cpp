@@ -75,7 +75,11 @@ Rule Composite::rule_for(const NodeInfo& node) const {
                       std::string(op_class_name(node.op_class)) + ")");
 }
 
-std::vector<std::string> Composite::names() { return {"zero", "epsilon", "backtrace", "gradient"}; }
+std::vector<std::string> Composite::names() {
+  return {"zero",           "epsilon",           "epsilon-plus",          "epsilon-plus-flat",
+          "epsilon-gamma-box", "epsilon-alpha2-beta1", "epsilon-alpha2-beta1-flat", "backtrace",
+          "gradient"};
+}
 
 Composite Composite::by_name(std::string_view name, const CompositeOptions& options) {
   // Parameterless ops share these in every LRP composite: activations and shape ops pass
@@ -94,6 +98,35 @@ Composite Composite::by_name(std::string_view name, const CompositeOptions& opti
   if (name == "epsilon") {
     Composite c = lrp_base(Composite("epsilon"));
     c.for_class(OpClass::LinearType, EpsilonRule{options.epsilon});
+    return c;
+  }
+  // Zennit's layer-type composites: epsilon for dense layers, `conv_rule` for convolutions.
+  auto layered = [&](std::string n, Rule conv_rule) {
+    Composite c = lrp_base(Composite(std::move(n)));
+    c.for_class(OpClass::LinearType, EpsilonRule{options.epsilon});
+    for (const char* conv : {"conv1d", "conv2d", "conv_transpose2d"}) c.for_op(conv, conv_rule);
+    return c;
+  };
+  if (name == "epsilon-plus") return layered("epsilon-plus", ZPlusRule{});
+  if (name == "epsilon-alpha2-beta1") return layered("epsilon-alpha2-beta1", AlphaBetaRule{2.0, 1.0});
+  if (name == "epsilon-plus-flat") {
+    Composite c = layered("epsilon-plus-flat", ZPlusRule{});
+    c.for_first_linear(FlatRule{});
+    return c;
+  }
+  if (name == "epsilon-alpha2-beta1-flat") {
+    Composite c = layered("epsilon-alpha2-beta1-flat", AlphaBetaRule{2.0, 1.0});
+    c.for_first_linear(FlatRule{});
+    return c;
+  }
+  if (name == "epsilon-gamma-box") {
+    GammaRule g;
+    g.gamma = options.gamma;
+    Composite c = layered("epsilon-gamma-box", g);
+    ZBoxRule box;
+    box.low = options.low;
+    box.high = options.high;
+    c.for_first_linear(box);
     return c;
   }
   if (name == "backtrace") {

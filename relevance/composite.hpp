@@ -31,13 +31,21 @@ struct NodeInfo {
 // Settings shared by the built-in composites.
 struct CompositeOptions {
   double epsilon = 1e-6;  // the epsilon of Epsilon rules
+  double gamma = 0.25;    // epsilon-gamma-box: the convolutions' gamma
+  // epsilon-gamma-box: the input layer's z^B bounds (one value, or one per channel).
+  std::vector<double> low{-3.0};
+  std::vector<double> high{3.0};
 };
 
 class Composite {
  public:
   explicit Composite(std::string name = "custom");
 
-  // Built-in composites: zero, epsilon, backtrace, gradient. NotFoundError lists them.
+  // Built-in composites: zero, epsilon, epsilon-plus, epsilon-plus-flat, epsilon-gamma-box,
+  // epsilon-alpha2-beta1, epsilon-alpha2-beta1-flat, backtrace, gradient. As in Zennit,
+  // dense layers (linear) take epsilon and convolutions the composite's other rule; the
+  // -flat and -box variants give the first linear-type node flat / z^B. NotFoundError
+  // lists the names.
   static Composite by_name(std::string_view name, const CompositeOptions& options = {});
   static std::vector<std::string> names();
 

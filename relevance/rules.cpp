@@ -3,6 +3,8 @@
 #include <charconv>
 #include <cmath>
 #include <sstream>
+#include <vector>
+#include <algorithm>
 
 #include "tensor/error.hpp"
 
@@ -39,23 +41,72 @@ double parse_number(std::string_view text, std::string_view rule) {
   return v;
 }
 
+std::vector<std::string_view> split(std::string_view s, char sep) {
+  std::vector<std::string_view> parts;
+  std::size_t start = 0;
+  while (true) {
+    const auto pos = s.find(sep, start);
+    parts.push_back(s.substr(start, pos == std::string_view::npos ? std::string_view::npos : pos - start));
+    if (pos == std::string_view::npos) return parts;
+    start = pos + 1;
+  }
+}
+
 }  // namespace
 
 void validate(const Rule& rule) {
   std::visit(Overload{[](const ZeroRule&) {}, [](const PassRule&) {}, [](const GradientRule&) {},
                       [](const BacktraceRule&) {},
                       [](const EpsilonRule& r) { check_eps(r.epsilon, "epsilon"); },
-                      [](const NormRule& r) { check_eps(r.epsilon, "norm"); }},
+                      [](const NormRule& r) { check_eps(r.epsilon, "norm"); },
+                      [](const ZPlusRule& r) { check_eps(r.epsilon, "zplus"); },
+                      [](const WSquareRule& r) { check_eps(r.epsilon, "wsquare"); },
+                      [](const FlatRule& r) { check_eps(r.epsilon, "flat"); },
+                      [](const AlphaBetaRule& r) {
+                        check_eps(r.epsilon, "alpha-beta");
+                        if (!(r.alpha >= 0 && r.beta >= 0) || std::fabs(r.alpha - r.beta - 1.0) > 1e-9)
+                          throw ValueError("alpha-beta: need alpha - beta = 1 and alpha, beta >= 0, got alpha " +
+                                           fmt(r.alpha) + ", beta " + fmt(r.beta));
+                      },
+                      [](const GammaRule& r) {
+                        check_eps(r.epsilon, "gamma");
+                        if (!(r.gamma >= 0) || !std::isfinite(r.gamma))
+                          throw ValueError("gamma: gamma must be a finite number >= 0, got " + fmt(r.gamma));
+                      },
+                      [](const ZBoxRule& r) {
+                        check_eps(r.epsilon, "zbox");
+                        if (r.low.empty() || r.high.empty())
+                          throw ValueError("zbox: low and high need at least one value");
+                        if (r.low.size() != r.high.size() && r.low.size() != 1 && r.high.size() != 1)
+                          throw ValueError("zbox: low has " + std::to_string(r.low.size()) + " values, high " +
+                                           std::to_string(r.high.size()) + "; give one or one per channel");
+                        const std::size_t n = std::max(r.low.size(), r.high.size());
+                        for (std::size_t i = 0; i < n; ++i) {
+                          const double lo = r.low[r.low.size() == 1 ? 0 : i], hi = r.high[r.high.size() == 1 ? 0 : i];
+                          if (!(lo <= hi)) throw ValueError("zbox: low " + fmt(lo) + " is above high " + fmt(hi));
+                        }
+                      }},
              rule);
 }
 
 std::string rule_str(const Rule& rule) {
+  auto list = [](const std::vector<double>& v) {
+    std::string s;
+    for (std::size_t i = 0; i < v.size(); ++i) s += (i ? "/" : "") + fmt(v[i]);
+    return s;
+  };
   return std::visit(
       Overload{[](const ZeroRule&) { return std::string("zero"); },
                [](const PassRule&) { return std::string("pass"); },
                [](const GradientRule&) { return std::string("gradient"); },
                [](const EpsilonRule& r) { return "epsilon:" + fmt(r.epsilon); },
                [](const NormRule& r) { return "norm:" + fmt(r.epsilon); },
+               [](const ZPlusRule&) { return std::string("zplus"); },
+               [](const AlphaBetaRule& r) { return "alpha-beta:" + fmt(r.alpha) + "," + fmt(r.beta); },
+               [](const GammaRule& r) { return "gamma:" + fmt(r.gamma); },
+               [&](const ZBoxRule& r) { return "zbox:" + list(r.low) + "," + list(r.high); },
+               [](const WSquareRule&) { return std::string("wsquare"); },
+               [](const FlatRule&) { return std::string("flat"); },
                [](const BacktraceRule& r) {
                  std::string s = r.mode == BacktraceRule::Mode::Contrastive ? "backtrace-contrastive"
                                                                            : "backtrace";
@@ -65,7 +116,10 @@ std::string rule_str(const Rule& rule) {
       rule);
 }
 
-std::string rule_names() { return "zero, epsilon[:E], pass, gradient, norm[:E], backtrace"; }
+std::string rule_names() {
+  return "zero, epsilon[:E], pass, gradient, norm[:E], backtrace, zplus, alpha-beta[:A,B], gamma[:G], "
+         "zbox[:LOW,HIGH] (LOW/HIGH: one value or per-channel values separated by '/'), wsquare, flat";
+}
 
 Rule parse_rule(std::string_view spec) {
   const auto colon = spec.find(':');
@@ -99,6 +153,39 @@ Rule parse_rule(std::string_view spec) {
   } else if (name == "backtrace") {
     no_param();
     rule = BacktraceRule{};
+  } else if (name == "zplus") {
+    no_param();
+    rule = ZPlusRule{};
+  } else if (name == "alpha-beta") {
+    AlphaBetaRule r;
+    if (has_param) {
+      const auto parts = split(param, ',');
+      if (parts.size() != 2) throw ValueError("rule 'alpha-beta': expected alpha-beta:A,B, got '" + std::string(spec) + "'");
+      r.alpha = parse_number(parts[0], name);
+      r.beta = parse_number(parts[1], name);
+    }
+    rule = r;
+  } else if (name == "gamma") {
+    GammaRule r;
+    if (has_param) r.gamma = parse_number(param, name);
+    rule = r;
+  } else if (name == "zbox") {
+    ZBoxRule r;
+    if (has_param) {
+      const auto parts = split(param, ',');
+      if (parts.size() != 2) throw ValueError("rule 'zbox': expected zbox:LOW,HIGH, got '" + std::string(spec) + "'");
+      r.low.clear();
+      r.high.clear();
+      for (auto v : split(parts[0], '/')) r.low.push_back(parse_number(v, name));
+      for (auto v : split(parts[1], '/')) r.high.push_back(parse_number(v, name));
+    }
+    rule = r;
+  } else if (name == "wsquare") {
+    no_param();
+    rule = WSquareRule{};
+  } else if (name == "flat") {
+    no_param();
+    rule = FlatRule{};
   } else {
     throw NotFoundError("unknown rule '" + std::string(name) + "' (known: " + rule_names() + ")");
   }

@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 namespace relprop {
 
@@ -50,14 +51,63 @@ struct BacktraceRule {
   bool equal_split = false;  // residual adds: R/2 to each side (DLBacktrace v2)
 };
 
-using Rule = std::variant<ZeroRule, EpsilonRule, PassRule, GradientRule, NormRule, BacktraceRule>;
+// z+ (LRP-alpha1-beta0 on positive parts): x+ w+ and x- w- contributions only.
+struct ZPlusRule {
+  double epsilon = kDefaultStabilizerEps;
+  Stabilizer stabilizer = Stabilizer::Sign;
+  bool zero_bias = false;
+};
+
+// LRP-alpha-beta: alpha times the positive contributions minus beta times the negative
+// ones; alpha - beta = 1, alpha, beta >= 0.
+struct AlphaBetaRule {
+  double alpha = 2.0;
+  double beta = 1.0;
+  double epsilon = kDefaultStabilizerEps;
+  Stabilizer stabilizer = Stabilizer::Sign;
+  bool zero_bias = false;
+};
+
+// Generalised gamma (Andeol et al. 2021): positive outputs favour w + gamma w+, negative
+// outputs w + gamma w-.
+struct GammaRule {
+  double gamma = 0.25;
+  double epsilon = kDefaultStabilizerEps;
+  Stabilizer stabilizer = Stabilizer::Sign;
+  bool zero_bias = false;
+};
+
+// z^B for the input layer: inputs bounded by [low, high], each a scalar (one value) or
+// one value per channel (dimension 1 of the input). No bias.
+struct ZBoxRule {
+  std::vector<double> low{-1.0};
+  std::vector<double> high{1.0};
+  double epsilon = kDefaultStabilizerEps;
+  Stabilizer stabilizer = Stabilizer::Sign;
+};
+
+// w^2: relevance by squared weights, independent of the input.
+struct WSquareRule {
+  double epsilon = kDefaultStabilizerEps;
+  Stabilizer stabilizer = Stabilizer::Sign;
+  bool zero_bias = false;
+};
+
+// Flat: every input in the receptive field gets an equal share.
+struct FlatRule {
+  double epsilon = kDefaultStabilizerEps;
+  Stabilizer stabilizer = Stabilizer::Sign;
+};
+
+using Rule = std::variant<ZeroRule, EpsilonRule, PassRule, GradientRule, NormRule, BacktraceRule, ZPlusRule,
+                          AlphaBetaRule, GammaRule, ZBoxRule, WSquareRule, FlatRule>;
 
 // Throws ValueError when a parameter is out of range (negative epsilon, ...).
 void validate(const Rule& rule);
 // "epsilon:1e-06", "backtrace", ... — the form `parse_rule` reads back.
 std::string rule_str(const Rule& rule);
 // Parses the CLI form NAME[:PARAMS]: zero, epsilon[:E], pass, gradient, norm[:E],
-// backtrace. Throws NotFoundError listing the known names, ValueError on bad
+// backtrace, zplus, alpha-beta[:A,B], gamma[:G], zbox[:LOW,HIGH], wsquare, flat. Throws NotFoundError listing the known names, ValueError on bad
 // parameters.
 Rule parse_rule(std::string_view spec);
 // The rule names parse_rule knows, comma separated.

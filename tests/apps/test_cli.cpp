@@ -88,6 +88,36 @@ TEST_SUITE("apps.cli") {
     CHECK(f.get("act").get({0, 0}) == doctest::Approx(1.8));
   }
 
+  TEST_CASE("every composite runs on the worked example / epsilon-gamma-box takes --low and --high") {
+    for (const char* c : {"zero", "epsilon", "epsilon-plus", "epsilon-plus-flat", "epsilon-gamma-box", "epsilon-alpha2-beta1",
+                          "epsilon-alpha2-beta1-flat", "backtrace", "gradient"}) {
+      auto args = explain_args(scratch("all.safetensors"));
+      args.insert(args.end(), {"--composite", c, "--low", "0/0/0", "--high", "4/4/4"});
+      const Run r = cli(args);
+      CAPTURE(c);
+      CAPTURE(r.err);
+      CHECK(r.status == 0);
+    }
+    // The first (and only) linear layer gets z^B with bounds [0, 4] per input feature:
+    // value seed 2.6 on output 1; d = sum_j x_j w_j - 4 * 0 (no negative weights) = 2.4.
+    auto args = explain_args(scratch("box.safetensors"));
+    args.insert(args.end(), {"--composite", "epsilon-gamma-box", "--low", "0", "--high", "4", "--quiet"});
+    REQUIRE(cli(args).status == 0);
+    const Tensor x = SafetensorsFile::open(scratch("box.safetensors")).get("x");
+    CHECK(x.get({0, 1}) == doctest::Approx(0.8 * 2.6 / 2.4).epsilon(1e-5));
+    // Two per-channel bounds for three input features, and low above high, are errors.
+    auto bad = explain_args(scratch("box.safetensors"));
+    bad.insert(bad.end(), {"--composite", "epsilon-gamma-box", "--low", "0/0", "--high", "4/4"});
+    Run r = cli(bad);
+    CHECK(r.status == 1);
+    CHECK(contains(r.err, "2 per-channel bounds"));
+    bad = explain_args(scratch("box.safetensors"));
+    bad.insert(bad.end(), {"--composite", "epsilon-gamma-box", "--low", "5", "--high", "4"});
+    r = cli(bad);
+    CHECK(r.status == 1);
+    CHECK(contains(r.err, "low 5 is above high 4"));
+  }
+
   TEST_CASE("inspect lists names / dtypes / shapes and sizes") {
     const Run r = cli({"inspect", kDir + "weights.safetensors"});
     REQUIRE(r.status == 0);
@@ -106,7 +136,7 @@ TEST_SUITE("apps.cli") {
     const Bad cases[] = {
         {{"--composite", "nope"}, "unknown composite 'nope'"},
         {{"--target", "7"}, "target class 7 is out of range"},
-        {{"--rule", "fc=gamma:0.25"}, "unknown rule 'gamma'"},
+        {{"--rule", "fc=fancy:0.25"}, "unknown rule 'fancy'"},
         {{"--rule", "zz*=zero"}, "no node matches 'zz*'"},
         {{"--rule", "act=epsilon"}, "'act' (relu) does not support rule 'epsilon"},
         {{"--seed", "maybe"}, "--seed must be"},

@@ -89,6 +89,67 @@ TEST_SUITE("ops.linear") {
     }
   }
 
+  TEST_CASE("zplus / alpha-beta / gamma / zbox / wsquare / flat match the oracles") {
+    for (const auto& tc : kCases) {
+      CAPTURE(tc.M);
+      CAPTURE(tc.I);
+      CAPTURE(tc.O);
+      CAPTURE(tc.bias);
+      const Tensor x = o::random_tensor({tc.M, tc.I}, tc.seed);
+      const Tensor W = o::random_tensor({tc.O, tc.I}, tc.seed + 100);
+      const Tensor b = tc.bias ? o::random_tensor({tc.O}, tc.seed + 200) : Tensor();
+      const Tensor R = o::random_tensor({tc.M, tc.O}, tc.seed + 300);
+      const auto bv = tc.bias ? b.to_vector_f64() : std::vector<double>{};
+      const o::Mat X = o::from_tensor(x, tc.M, tc.I), Wm = o::from_tensor(W, tc.O, tc.I),
+                   Rm = o::from_tensor(R, tc.M, tc.O);
+      const Shape xs{tc.M, tc.I};
+      // Stabilisers of 0.1 keep the float32 kernels and the float64 oracles comparable.
+      CHECK(o::rel_err(run_rule(x, W, b, R, ZPlusRule{0.1}), o::to_tensor(o::linear_zplus(X, Wm, bv, Rm, 0.1), xs)) <
+            1e-5);
+      CHECK(o::rel_err(run_rule(x, W, b, R, AlphaBetaRule{2.0, 1.0, 0.1}),
+                       o::to_tensor(o::linear_alpha_beta(X, Wm, bv, Rm, 2.0, 1.0, 0.1), xs)) < 1e-5);
+      CHECK(o::rel_err(run_rule(x, W, b, R, AlphaBetaRule{1.0, 0.0, 0.1}),
+                       o::to_tensor(o::linear_alpha_beta(X, Wm, bv, Rm, 1.0, 0.0, 0.1), xs)) < 1e-5);
+      for (double g : {0.0, 0.25, 3.0}) {
+        CAPTURE(g);
+        CHECK(o::rel_err(run_rule(x, W, b, R, GammaRule{g, 0.1}),
+                         o::to_tensor(o::linear_gamma(X, Wm, bv, Rm, g, 0.1), xs)) < 1e-5);
+      }
+      // z^B: scalar bounds, then one bound per input feature.
+      const std::vector<double> lo(tc.I, -1.0), hi(tc.I, 1.0);
+      CHECK(o::rel_err(run_rule(x, W, b, R, ZBoxRule{{-1.0}, {1.0}, 0.1}),
+                       o::to_tensor(o::linear_zbox(X, Wm, lo, hi, Rm, 0.1), xs)) < 1e-5);
+      std::vector<double> lo2(tc.I), hi2(tc.I);
+      for (std::int64_t j = 0; j < tc.I; ++j) {
+        lo2[j] = -1.0 - 0.1 * j;
+        hi2[j] = 0.5 + 0.05 * j;
+      }
+      CHECK(o::rel_err(run_rule(x, W, b, R, ZBoxRule{lo2, hi2, 0.1}),
+                       o::to_tensor(o::linear_zbox(X, Wm, lo2, hi2, Rm, 0.1), xs)) < 1e-5);
+      CHECK(o::rel_err(run_rule(x, W, b, R, WSquareRule{0.1}),
+                       o::to_tensor(o::linear_wsquare(tc.M, Wm, bv, Rm, 0.1, false), xs)) < 1e-5);
+      CHECK(o::rel_err(run_rule(x, W, b, R, FlatRule{0.1}),
+                       o::to_tensor(o::linear_wsquare(tc.M, Wm, bv, Rm, 0.1, true), xs)) < 1e-5);
+    }
+  }
+
+  TEST_CASE("conservation of the positive rules: zplus and flat pass all relevance down without bias") {
+    const Tensor x = o::random_tensor({3, 12}, 21, 0.0, 1.0);  // x >= 0, as after a ReLU
+    const Tensor W = o::random_tensor({5, 12}, 22);
+    const Tensor R = o::random_tensor({3, 5}, 23, 0.1, 1.0);
+    for (const Rule& rule : {Rule{ZPlusRule{0.0}}, Rule{FlatRule{0.0}}, Rule{WSquareRule{0.0}}, Rule{GammaRule{0.5, 0.0}}}) {
+      CAPTURE(rule_str(rule));
+      CHECK(sum_all(run_rule(x, W, Tensor(), R, rule)) == doctest::Approx(sum_all(R)).epsilon(1e-5));
+    }
+  }
+
+  TEST_CASE("zbox bounds per channel must match the features") {
+    const Tensor x = o::random_tensor({1, 4}, 1);
+    CHECK_THROWS_AS(run_rule(x, o::random_tensor({2, 4}, 2), Tensor(), o::random_tensor({1, 2}, 3),
+                             ZBoxRule{{0.0, 0.0, 0.0}, {1.0, 1.0, 1.0}}),
+                    ShapeError);
+  }
+
   TEST_CASE("the worked example of RULES.md: zero with a one-hot seed x 100 / and backtrace") {
     const Tensor W = Tensor::from_vector({0.5f, 0.3f, 0.2f, 0.1f, 0.4f, 0.5f}, {2, 3});
     const Tensor b = Tensor::from_vector({0.1f, 0.2f}, {2});

@@ -89,6 +89,96 @@ inline Mat linear_backtrace(const Mat& x, const Mat& W, const std::vector<double
   return out;
 }
 
+inline double pos(double v) { return v > 0 ? v : 0.0; }
+inline double neg(double v) { return v < 0 ? v : 0.0; }
+inline double stab(double z, double eps) { return z + eps * sgn0(z); }
+
+// z+ : R_j = x+_j sum_k w+_kj R_k / stab(z+_k) + x-_j sum_k w-_kj R_k / stab(z+_k),
+// z+_k = sum_j (x+_j w+_kj + x-_j w-_kj) + b+_k.
+inline Mat linear_zplus(const Mat& x, const Mat& W, const std::vector<double>& b, const Mat& R, double eps) {
+  Mat out(x.rows, x.cols);
+  for (std::int64_t m = 0; m < x.rows; ++m)
+    for (std::int64_t k = 0; k < W.rows; ++k) {
+      double zp = b.empty() ? 0.0 : pos(b[k]);
+      for (std::int64_t j = 0; j < x.cols; ++j) zp += pos(x(m, j)) * pos(W(k, j)) + neg(x(m, j)) * neg(W(k, j));
+      const double s = R(m, k) / stab(zp, eps);
+      for (std::int64_t j = 0; j < x.cols; ++j)
+        out(m, j) += (pos(x(m, j)) * pos(W(k, j)) + neg(x(m, j)) * neg(W(k, j))) * s;
+    }
+  return out;
+}
+
+// alpha-beta: alpha * (positive contributions / z+) - beta * (negative contributions / z-).
+inline Mat linear_alpha_beta(const Mat& x, const Mat& W, const std::vector<double>& b, const Mat& R, double alpha,
+                             double beta, double eps) {
+  Mat out(x.rows, x.cols);
+  for (std::int64_t m = 0; m < x.rows; ++m)
+    for (std::int64_t k = 0; k < W.rows; ++k) {
+      double zp = b.empty() ? 0.0 : pos(b[k]), zn = b.empty() ? 0.0 : neg(b[k]);
+      for (std::int64_t j = 0; j < x.cols; ++j) {
+        zp += pos(x(m, j)) * pos(W(k, j)) + neg(x(m, j)) * neg(W(k, j));
+        zn += pos(x(m, j)) * neg(W(k, j)) + neg(x(m, j)) * pos(W(k, j));
+      }
+      for (std::int64_t j = 0; j < x.cols; ++j) {
+        const double cp = pos(x(m, j)) * pos(W(k, j)) + neg(x(m, j)) * neg(W(k, j));
+        const double cn = pos(x(m, j)) * neg(W(k, j)) + neg(x(m, j)) * pos(W(k, j));
+        out(m, j) += alpha * cp * R(m, k) / stab(zp, eps) - beta * cn * R(m, k) / stab(zn, eps);
+      }
+    }
+  return out;
+}
+
+// Generalised gamma (RULES.md): w_up = w + g w+, w_dn = w + g w-; outputs with z > 0 use
+// u = x+ w_up + x- w_dn + b_up, outputs with z < 0 use v = x+ w_dn + x- w_up + b_dn.
+inline Mat linear_gamma(const Mat& x, const Mat& W, const std::vector<double>& b, const Mat& R, double g, double eps) {
+  const Mat z = linear_forward(x, W, b);
+  Mat out(x.rows, x.cols);
+  for (std::int64_t m = 0; m < x.rows; ++m)
+    for (std::int64_t k = 0; k < W.rows; ++k) {
+      if (z(m, k) == 0) continue;
+      const bool up = z(m, k) > 0;
+      double den = b.empty() ? 0.0 : b[k] + g * (up ? pos(b[k]) : neg(b[k]));
+      std::vector<double> c(x.cols);
+      for (std::int64_t j = 0; j < x.cols; ++j) {
+        const double wu = W(k, j) + g * pos(W(k, j)), wd = W(k, j) + g * neg(W(k, j));
+        c[j] = up ? pos(x(m, j)) * wu + neg(x(m, j)) * wd : pos(x(m, j)) * wd + neg(x(m, j)) * wu;
+        den += c[j];
+      }
+      for (std::int64_t j = 0; j < x.cols; ++j) out(m, j) += c[j] * R(m, k) / stab(den, eps);
+    }
+  return out;
+}
+
+// z^B with per-feature bounds l, h: R_j = sum_k (x_j w_kj - l_j w+_kj - h_j w-_kj) R_k / stab(d_k).
+inline Mat linear_zbox(const Mat& x, const Mat& W, const std::vector<double>& l, const std::vector<double>& h,
+                       const Mat& R, double eps) {
+  Mat out(x.rows, x.cols);
+  for (std::int64_t m = 0; m < x.rows; ++m)
+    for (std::int64_t k = 0; k < W.rows; ++k) {
+      std::vector<double> c(x.cols);
+      double d = 0;
+      for (std::int64_t j = 0; j < x.cols; ++j) {
+        c[j] = x(m, j) * W(k, j) - l[j] * pos(W(k, j)) - h[j] * neg(W(k, j));
+        d += c[j];
+      }
+      for (std::int64_t j = 0; j < x.cols; ++j) out(m, j) += c[j] * R(m, k) / stab(d, eps);
+    }
+  return out;
+}
+
+// w^2 (flat when `flat`: every weight 1, no bias): R_j = sum_k w2_kj R_k / stab(sum_i w2_ki + b2_k).
+inline Mat linear_wsquare(std::int64_t rows, const Mat& W, const std::vector<double>& b, const Mat& R, double eps,
+                          bool flat) {
+  Mat out(rows, W.cols);
+  for (std::int64_t m = 0; m < rows; ++m)
+    for (std::int64_t k = 0; k < W.rows; ++k) {
+      double den = flat || b.empty() ? 0.0 : b[k] * b[k];
+      for (std::int64_t j = 0; j < W.cols; ++j) den += flat ? 1.0 : W(k, j) * W(k, j);
+      for (std::int64_t j = 0; j < W.cols; ++j) out(m, j) += (flat ? 1.0 : W(k, j) * W(k, j)) * R(m, k) / stab(den, eps);
+    }
+  return out;
+}
+
 // Gradient: R_in = R W.
 inline Mat linear_gradient(const Mat& W, const Mat& R) {
   Mat out(R.rows, W.cols);

@@ -22,7 +22,18 @@ TEST_SUITE("relevance.composite") {
     CHECK(std::holds_alternative<PassRule>(parse_rule("pass")));
     CHECK(std::holds_alternative<GradientRule>(parse_rule("gradient")));
     CHECK(std::holds_alternative<BacktraceRule>(parse_rule("backtrace")));
-    CHECK_THROWS_AS(parse_rule("gamma:0.25"), NotFoundError);
+    CHECK_THROWS_AS(parse_rule("fancy:0.25"), NotFoundError);
+    CHECK(std::get<GammaRule>(parse_rule("gamma:0.5")).gamma == 0.5);
+    CHECK(std::get<AlphaBetaRule>(parse_rule("alpha-beta:1,0")).alpha == 1.0);
+    CHECK_THROWS_AS(parse_rule("alpha-beta:2,2"), ValueError);
+    CHECK_THROWS_AS(parse_rule("gamma:-1"), ValueError);
+    CHECK(std::get<ZBoxRule>(parse_rule("zbox:-1/-2/-3,1/2/3")).high == std::vector<double>{1, 2, 3});
+    CHECK_THROWS_AS(parse_rule("zbox:2,1"), ValueError);
+    CHECK_THROWS_AS(parse_rule("zbox:1"), ValueError);
+    CHECK(rule_str(parse_rule("zbox:-1/-2,1/2")) == "zbox:-1/-2,1/2");
+    CHECK(std::holds_alternative<FlatRule>(parse_rule("flat")));
+    CHECK(std::holds_alternative<WSquareRule>(parse_rule("wsquare")));
+    CHECK(std::holds_alternative<ZPlusRule>(parse_rule("zplus")));
     CHECK_THROWS_AS(parse_rule("epsilon:abc"), ValueError);
     CHECK_THROWS_AS(parse_rule("epsilon:-1"), ValueError);
     CHECK_THROWS_AS(parse_rule("zero:1"), ValueError);
@@ -63,7 +74,8 @@ TEST_SUITE("relevance.composite") {
   }
 
   TEST_CASE("built-in composites and their seed defaults") {
-    CHECK(Composite::names() == std::vector<std::string>{"zero", "epsilon", "backtrace", "gradient"});
+    CHECK(Composite::names().size() == 9);
+    for (const auto& n : Composite::names()) CHECK(Composite::by_name(n).name() == n);
     const Composite e = Composite::by_name("epsilon", {0.125});
     CHECK(rule_str(e.rule_for(node("fc", "linear", OpClass::LinearType, 0))) == "epsilon:0.125");
     CHECK(rule_str(e.rule_for(node("res", "add", OpClass::Elementwise))) == "norm:1e-06");
@@ -75,6 +87,25 @@ TEST_SUITE("relevance.composite") {
     CHECK(rule_str(b.rule_for(node("res", "add", OpClass::Elementwise))) == "backtrace");
     CHECK(b.seed_form == SeedForm::OneHot);
     CHECK(b.multiplier == 100.0);
+  }
+
+  TEST_CASE("Zennit's layer-type composites: epsilon for dense / their rule for convolutions / first layer") {
+    CompositeOptions opts;
+    opts.low = {-1.0, -2.0, -3.0};
+    opts.high = {1.0, 2.0, 3.0};
+    opts.gamma = 0.5;
+    const Composite box = Composite::by_name("epsilon-gamma-box", opts);
+    CHECK(rule_str(box.rule_for(node("conv1", "conv2d", OpClass::LinearType, 0))) == "zbox:-1/-2/-3,1/2/3");
+    CHECK(rule_str(box.rule_for(node("conv2", "conv2d", OpClass::LinearType, 1))) == "gamma:0.5");
+    CHECK(rule_str(box.rule_for(node("fc", "linear", OpClass::LinearType, 2))) == "epsilon:1e-06");
+    const Composite flat = Composite::by_name("epsilon-plus-flat");
+    CHECK(rule_str(flat.rule_for(node("fc0", "linear", OpClass::LinearType, 0))) == "flat");
+    CHECK(rule_str(flat.rule_for(node("conv", "conv2d", OpClass::LinearType, 1))) == "zplus");
+    CHECK(rule_str(flat.rule_for(node("fc1", "linear", OpClass::LinearType, 2))) == "epsilon:1e-06");
+    CHECK(rule_str(Composite::by_name("epsilon-alpha2-beta1").rule_for(node("c", "conv1d", OpClass::LinearType, 0))) ==
+          "alpha-beta:2,1");
+    CHECK(rule_str(Composite::by_name("epsilon-alpha2-beta1-flat").rule_for(node("c", "conv1d", OpClass::LinearType, 0))) ==
+          "flat");
   }
 
   TEST_CASE("glob matching") {

@@ -1,0 +1,250 @@
+// The LRP skeleton for linear-type ops. Every rule is written with the op's own forward
+// F(x, W) and transpose T(s, W); the equations are those of shared/RULES.md.
+// Shapes: x (..., in) or (N, C, ...); z, R, s: z's shape; b: (O,) viewed as maps.bias_view.
+
+#include "ops/linear_type.hpp"
+
+#include <cmath>
+
+#include "ops/common.hpp"
+
+namespace relprop::detail {
+
+const Tensor& WeightCache::get(const std::string& key, const std::function<Tensor()>& make) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = tensors_.find(key);
+  if (it == tensors_.end()) it = tensors_.emplace(key, make()).first;
+  return it->second;
+}
+
+void WeightCache::clear() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  tensors_.clear();
+}
+
+namespace {
+
+// Element-wise maps over contiguous float32 tensors.
+template <class F>
+Tensor map1(const Tensor& a, F f) {
+  Tensor out = Tensor::empty(a.shape());
+  const float* p = a.data<float>();
+  float* o = out.data<float>();
+  const std::int64_t n = a.numel();
+#pragma omp parallel for if (n > (1 << 16)) schedule(static)
+  for (std::int64_t i = 0; i < n; ++i) o[i] = f(p[i]);
+  return out;
+}
+
+template <class F>
+Tensor map2(const Tensor& a, const Tensor& b, F f) {
+  RELPROP_ASSERT(a.numel() == b.numel(), "map2: element counts differ");
+  Tensor out = Tensor::empty(a.shape());
+  const float* p = a.data<float>();
+  const float* q = b.data<float>();
+  float* o = out.data<float>();
+  const std::int64_t n = a.numel();
+#pragma omp parallel for if (n > (1 << 16)) schedule(static)
+  for (std::int64_t i = 0; i < n; ++i) o[i] = f(p[i], q[i]);
+  return out;
+}
+
+// acc += scale * t (in place; acc is owned by the skeleton).
+void axpy(Tensor& acc, const Tensor& t, float scale = 1.0f) {
+  float* a = acc.data<float>();
+  const float* p = t.data<float>();
+  const std::int64_t n = acc.numel();
+#pragma omp parallel for if (n > (1 << 16)) schedule(static)
+  for (std::int64_t i = 0; i < n; ++i) a[i] += scale * p[i];
+}
+
+float pos(float v) { return v > 0.0f ? v : 0.0f; }
+float neg(float v) { return v < 0.0f ? v : 0.0f; }
+
+struct Skeleton {
+  const LinearMaps& maps;
+  const Tensor& x;
+  const Tensor& w;
+  const Tensor& b;  // undefined: no bias
+  const Tensor& z;
+  const Tensor& R;
+  WeightCache& cache;
+
+  const Tensor& weight(const std::string& key, float (*f)(float)) {
+    return cache.get(key, [&] { return map1(w, f); });
+  }
+  const Tensor& w_pos() { return weight("w+", pos); }
+  const Tensor& w_neg() { return weight("w-", neg); }
+
+  Tensor F(const Tensor& xx, const Tensor& ww) const { return maps.forward(xx, ww).contiguous(); }
+  Tensor T(const Tensor& s, const Tensor& ww) const { return maps.transpose(s, ww).contiguous(); }
+
+  // z += f(b) broadcast over z (nothing when there is no bias or it is dropped).
+  void add_bias(Tensor& zz, float (*f)(float), bool use) const {
+    if (!use || !b.defined()) return;
+    const Tensor fb = map1(b, f).view(maps.bias_view);
+    axpy(zz, broadcast_f32(fb, zz.shape()));
+  }
+
+  // s = R / stab(den); the Scaled variant groups the non-batch elements of each sample.
+  Tensor divide(const Tensor& den, Stab stab, const Tensor& r) const {
+    Tensor s = Tensor::empty(den.shape());
+    const std::int64_t group = den.dim() > 1 ? den.numel() / std::max<std::int64_t>(den.size(0), 1) : den.numel();
+    stabilized_divide(r.data<float>(), den.data<float>(), s.data<float>(), den.numel(), group, stab);
+    return s;
+  }
+
+  // Zero / Epsilon: R_in = x * T(R / stab(z), W).
+  Tensor epsilon(Stab stab, bool zero_bias) {
+    Tensor zz = z;
+    if (zero_bias && b.defined()) {
+      zz = z.clone();
+      axpy(zz, broadcast_f32(b.view(maps.bias_view), z.shape()), -1.0f);
+    }
+    return map2(x, T(divide(zz, stab, R), w), [](float a, float c) { return a * c; });
+  }
+
+  // z+ : positive contributions x+ w+ and x- w- (and b+).
+  Tensor zplus(Stab stab, bool zero_bias) {
+    const Tensor xp = map1(x, pos), xn = map1(x, neg);
+    Tensor zp = F(xp, w_pos());
+    axpy(zp, F(xn, w_neg()));
+    add_bias(zp, pos, !zero_bias);
+    const Tensor s = divide(zp, stab, R);
+    Tensor out = map2(xp, T(s, w_pos()), [](float a, float c) { return a * c; });
+    axpy(out, map2(xn, T(s, w_neg()), [](float a, float c) { return a * c; }));
+    return out;
+  }
+
+  Tensor alpha_beta(const AlphaBetaRule& r) {
+    const Stab stab{r.epsilon, r.stabilizer};
+    const Tensor xp = map1(x, pos), xn = map1(x, neg);
+    const auto mul = [](float a, float c) { return a * c; };
+    Tensor zp = F(xp, w_pos());
+    axpy(zp, F(xn, w_neg()));
+    add_bias(zp, pos, !r.zero_bias);
+    const Tensor sp = divide(zp, stab, R);
+    Tensor out = map2(xp, T(sp, w_pos()), mul);
+    axpy(out, map2(xn, T(sp, w_neg()), mul));
+    if (r.beta != 0.0) {
+      Tensor zn = F(xp, w_neg());
+      axpy(zn, F(xn, w_pos()));
+      add_bias(zn, neg, !r.zero_bias);
+      const Tensor sn = divide(zn, stab, R);
+      Tensor negative = map2(xp, T(sn, w_neg()), mul);
+      axpy(negative, map2(xn, T(sn, w_pos()), mul));
+      // alpha * positive - beta * negative
+      float* o = out.data<float>();
+      const float* q = negative.data<float>();
+      const float a = static_cast<float>(r.alpha), be = static_cast<float>(r.beta);
+      for (std::int64_t i = 0; i < out.numel(); ++i) o[i] = a * o[i] - be * q[i];
+    } else if (r.alpha != 1.0) {
+      const float a = static_cast<float>(r.alpha);
+      out = map1(out, [a](float v) { return a * v; });
+    }
+    return out;
+  }
+
+  // Generalised gamma: outputs with z > 0 use (w up for x+, w down for x-), outputs with
+  // z < 0 the other way round; outputs with z = 0 pass nothing.
+  Tensor gamma(const GammaRule& r) {
+    const Stab stab{r.epsilon, r.stabilizer};
+    const float g = static_cast<float>(r.gamma);
+    const std::string tag = std::to_string(r.gamma);
+    const Tensor& w_up = cache.get("gamma-up:" + tag, [&] { return map1(w, [g](float v) { return v + g * pos(v); }); });
+    const Tensor& w_dn = cache.get("gamma-dn:" + tag, [&] { return map1(w, [g](float v) { return v + g * neg(v); }); });
+    const Tensor xp = map1(x, pos), xn = map1(x, neg);
+    const auto mul = [](float a, float c) { return a * c; };
+    auto add_gamma_bias = [&](Tensor& zz, bool up) {
+      if (r.zero_bias || !b.defined()) return;
+      const Tensor fb = map1(b, [g, up](float v) { return v + g * (up ? pos(v) : neg(v)); }).view(maps.bias_view);
+      axpy(zz, broadcast_f32(fb, zz.shape()));
+    };
+    Tensor u = F(xp, w_up);
+    axpy(u, F(xn, w_dn));
+    add_gamma_bias(u, true);
+    Tensor v = F(xp, w_dn);
+    axpy(v, F(xn, w_up));
+    add_gamma_bias(v, false);
+    // R split by the sign of the forward z.
+    const Tensor Rp = map2(R, z, [](float rr, float zz) { return zz > 0.0f ? rr : 0.0f; });
+    const Tensor Rn = map2(R, z, [](float rr, float zz) { return zz < 0.0f ? rr : 0.0f; });
+    const Tensor s = divide(u, stab, Rp), t = divide(v, stab, Rn);
+    Tensor cp = T(s, w_up), cn = T(s, w_dn);
+    axpy(cp, T(t, w_dn));
+    axpy(cn, T(t, w_up));
+    Tensor out = map2(xp, cp, mul);
+    axpy(out, map2(xn, cn, mul));
+    return out;
+  }
+
+  // z^B: bounds broadcast along x's channel dimension.
+  Tensor bound(const std::vector<double>& v) const {
+    if (v.size() == 1) return Tensor::full(x.shape(), v[0]);
+    const int cd = maps.channel_dim;
+    if (x.dim() <= cd || x.size(cd) != static_cast<std::int64_t>(v.size()))
+      throw ShapeError("zbox: " + std::to_string(v.size()) + " per-channel bounds for an input of shape " +
+                       x.str_shape() + " (channels on dimension " + std::to_string(cd) + ")");
+    Shape vs(x.dim(), 1);
+    vs[cd] = static_cast<std::int64_t>(v.size());
+    return broadcast_f32(Tensor::from_vector(std::span<const double>(v), vs).to(DType::F32), x.shape());
+  }
+
+  Tensor zbox(const ZBoxRule& r) {
+    const Tensor lo = bound(r.low), hi = bound(r.high);
+    Tensor d = F(x, w);
+    axpy(d, F(lo, w_pos()), -1.0f);
+    axpy(d, F(hi, w_neg()), -1.0f);
+    const Tensor s = divide(d, {r.epsilon, r.stabilizer}, R);
+    const auto mul = [](float a, float c) { return a * c; };
+    Tensor out = map2(x, T(s, w), mul);
+    axpy(out, map2(lo, T(s, w_pos()), mul), -1.0f);
+    axpy(out, map2(hi, T(s, w_neg()), mul), -1.0f);
+    return out;
+  }
+
+  // w^2 (and flat: every weight 1, no bias): R_in = T(R / stab(F(1, W') + b'), W').
+  Tensor by_weights(const Tensor& ww, Stab stab, bool with_bias) {
+    Tensor den = F(Tensor::full(x.shape(), 1.0), ww);
+    add_bias(den, [](float v) { return v * v; }, with_bias);
+    return T(divide(den, stab, R), ww);
+  }
+
+  Tensor backtrace(const BacktraceRule& r) {
+    if (r.mode != BacktraceRule::Mode::Default || r.gate)
+      throw UnsupportedError("backtrace: the contrastive mode and the saturation gate are not built yet");
+    const Tensor ax = map1(x, [](float v) { return std::fabs(v); });
+    const Tensor& aw = weight("|w|", [](float v) { return std::fabs(v); });
+    Tensor den = F(ax, aw);
+    add_bias(den, [](float v) { return std::fabs(v); }, true);
+    return map2(ax, T(divide(den, {0.0, Stabilizer::Sign}, R), aw), [](float a, float c) { return a * c; });
+  }
+};
+
+}  // namespace
+
+std::optional<Tensor> linear_type_relevance(const Rule& rule, const LinearMaps& maps, const Tensor& x,
+                                            const Tensor& w, const Tensor& b, const Tensor& z, const Tensor& R,
+                                            WeightCache& cache) {
+  Skeleton k{maps, x, w, b, z, R, cache};
+  return std::visit(
+      [&](const auto& r) -> std::optional<Tensor> {
+        using T = std::decay_t<decltype(r)>;
+        if constexpr (std::is_same_v<T, ZeroRule>) return k.epsilon({0.0, Stabilizer::Sign}, r.zero_bias);
+        else if constexpr (std::is_same_v<T, EpsilonRule>) return k.epsilon({r.epsilon, r.stabilizer}, r.zero_bias);
+        else if constexpr (std::is_same_v<T, ZPlusRule>) return k.zplus({r.epsilon, r.stabilizer}, r.zero_bias);
+        else if constexpr (std::is_same_v<T, AlphaBetaRule>) return k.alpha_beta(r);
+        else if constexpr (std::is_same_v<T, GammaRule>) return k.gamma(r);
+        else if constexpr (std::is_same_v<T, ZBoxRule>) return k.zbox(r);
+        else if constexpr (std::is_same_v<T, WSquareRule>)
+          return k.by_weights(k.weight("w^2", [](float v) { return v * v; }), {r.epsilon, r.stabilizer}, !r.zero_bias);
+        else if constexpr (std::is_same_v<T, FlatRule>)
+          return k.by_weights(k.weight("ones", [](float) { return 1.0f; }), {r.epsilon, r.stabilizer}, false);
+        else if constexpr (std::is_same_v<T, GradientRule>) return k.T(R, w);
+        else if constexpr (std::is_same_v<T, BacktraceRule>) return k.backtrace(r);
+        else return std::nullopt;  // Pass, Norm: not linear-type rules (the op decides)
+      },
+      rule);
+}
+
+}  // namespace relprop::detail

@@ -1,0 +1,49 @@
+#pragma once
+// The LRP skeleton shared by every linear-type op (linear now; convolutions next):
+// modify the weights / inputs, forward, stabilise the denominator, transpose, multiply.
+// An op supplies its two linear maps and the skeleton implements every rule of
+// shared/RULES.md on top of them, so a new linear-type op gets all rules at once.
+
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "relevance/rules.hpp"
+#include "tensor/tensor.hpp"
+
+namespace relprop::detail {
+
+// z = forward(x, W) + b, linear in x and in W.
+struct LinearMaps {
+  // forward(x', W') -> z-shaped, without bias. x': x's shape, W': W's shape.
+  std::function<Tensor(const Tensor& x, const Tensor& w)> forward;
+  // transpose(s, W') -> x-shaped: the adjoint in x (GEMM^T, convolution backward-data).
+  std::function<Tensor(const Tensor& s, const Tensor& w)> transpose;
+  // How the bias (O,) broadcasts onto z: (O,) for (..., O), (O, 1, 1) for (N, O, H, W).
+  Shape bias_view;
+  // Dimension of x that holds channels (per-channel z^B bounds).
+  int channel_dim = 1;
+};
+
+// Modified weights (W+, W-, |W|, W^2, W + gamma W+, ...) computed once per node and rule
+// and kept until the node is released; never written into the model. Thread-safe.
+class WeightCache {
+ public:
+  const Tensor& get(const std::string& key, const std::function<Tensor()>& make);
+  void clear();
+
+ private:
+  std::mutex mutex_;
+  std::map<std::string, Tensor> tensors_;
+};
+
+// Relevance of x for a linear-type node under `rule`. z is the forward output (bias
+// included); b may be undefined. Returns nullopt when the rule is not a linear-type rule
+// (the node then reports it as unsupported).
+std::optional<Tensor> linear_type_relevance(const Rule& rule, const LinearMaps& maps, const Tensor& x,
+                                            const Tensor& w, const Tensor& b, const Tensor& z, const Tensor& R,
+                                            WeightCache& cache);
+
+}  // namespace relprop::detail
