@@ -23,6 +23,7 @@
 #include "relevance/engine.hpp"
 #include "ops/registry.hpp"
 #include "ops/linear.hpp"
+#include "ops/conv.hpp"
 #include "ops/activation.hpp"
 #include "ops/elementwise.hpp"
 #include "io/safetensors.hpp"

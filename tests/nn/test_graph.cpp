@@ -4,6 +4,7 @@
 
 #include "nn/graph.hpp"
 #include "ops/activation.hpp"
+#include "ops/conv.hpp"
 #include "ops/elementwise.hpp"
 #include "ops/linear.hpp"
 #include "relevance/engine.hpp"
@@ -123,6 +124,35 @@ TEST_SUITE("nn.graph") {
     CHECK_THROWS_AS(g.forward({}), NotFoundError);
     Graph unbound = Graph::parse(kMlp);
     CHECK_THROWS_AS(unbound.forward({{"x", o::random_tensor({5, 3}, 1)}}), GraphError);
+  }
+
+  TEST_CASE("conv2d and conv1d from the graph with PyTorch's attribute names") {
+    const std::string text = R"({"format": "relprop-graph", "version": 1,
+      "inputs": [{"name": "img", "shape": [-1, 3, 8, 8]}],
+      "nodes": [
+        {"name": "c1", "op": "conv2d", "inputs": ["img"], "params": {"weight": "c1.w", "bias": "c1.b"},
+         "attrs": {"stride": [2, 1], "padding": 1, "dilation": 1, "groups": 1, "padding_mode": "zeros"}},
+        {"name": "c2", "op": "conv2d", "inputs": ["c1"], "params": {"weight": "c2.w"},
+         "attrs": {"padding": "same", "groups": 4}}],
+      "outputs": ["c2"]})";
+    Graph g = Graph::parse(text);
+    const std::map<std::string, Tensor> w = {{"c1.w", o::random_tensor({4, 3, 3, 3}, 1)},
+                                             {"c1.b", o::random_tensor({4}, 2)},
+                                             {"c2.w", o::random_tensor({4, 1, 3, 3}, 3)}};
+    g.bind(w);
+    const Tensor x = o::random_tensor({2, 3, 8, 8}, 4);
+    const Tensor y = g.forward({{"img", x}})[0];
+    const Tensor ref = conv2d(conv2d(x, w.at("c1.w"), w.at("c1.b"), {{2, 1}, {1, 1}, {1, 1}, 1}), w.at("c2.w"), {},
+                              {{1, 1}, {1, 1}, {1, 1}, 4});
+    CHECK(y.shape() == Shape{2, 4, 4, 8});
+    CHECK(max_abs_diff(y, ref) == 0.0);
+    auto bad = w;
+    bad["c2.w"] = o::random_tensor({4, 2, 3, 3}, 5);
+    CHECK(contains(graph_error(text, &bad), "node 'c2' (conv2d)"));
+    CHECK(contains(graph_error(with_nodes(R"([{"name": "fc1", "op": "conv2d", "inputs": ["x"], "params": {"weight": "c1.w"},
+                                               "attrs": {"padding": "reflect"}}])"),
+                               &w),
+                   "padding must be"));
   }
 
   TEST_CASE("the worked example's graph file loads and binds") {

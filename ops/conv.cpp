@@ -1,0 +1,371 @@
+// Convolutions: shape check, CPU forward (im2col + GEMM per group), the transpose
+// (GEMM^T + col2im, i.e. backward-data) for the LRP skeleton, and the nodes.
+// Letters: N batch, C/O in/out channels, G groups, CG = C/G, OG = O/G, H W input size,
+// HO WO output size, KH KW kernel, K = CG KH KW rows of a column matrix, P = HO WO.
+
+#include "ops/conv.hpp"
+
+#include <omp.h>
+
+#include "ops/common.hpp"
+#include "ops/kernels.hpp"
+#include "ops/linear_type.hpp"
+#include "ops/registry.hpp"
+
+namespace relprop {
+
+using detail::cmat;
+using detail::mmat;
+
+namespace {
+
+struct Geom {
+  std::int64_t N, C, H, W, O, KH, KW, HO, WO, G, CG, OG, K, P;
+  std::int64_t sh, sw, ph, pw, dh, dw;
+  bool pointwise;  // 1x1, stride 1, no padding: the input is its own column matrix
+};
+
+Geom geometry(const Shape& x, const Shape& w, const Conv2dParams& p) {
+  Geom g{};
+  g.N = x[0], g.C = x[1], g.H = x[2], g.W = x[3];
+  g.O = w[0], g.KH = w[2], g.KW = w[3];
+  g.sh = p.stride[0], g.sw = p.stride[1], g.ph = p.padding[0], g.pw = p.padding[1];
+  g.dh = p.dilation[0], g.dw = p.dilation[1];
+  g.G = p.groups, g.CG = g.C / g.G, g.OG = g.O / g.G;
+  g.HO = (g.H + 2 * g.ph - g.dh * (g.KH - 1) - 1) / g.sh + 1;
+  g.WO = (g.W + 2 * g.pw - g.dw * (g.KW - 1) - 1) / g.sw + 1;
+  g.K = g.CG * g.KH * g.KW;
+  g.P = g.HO * g.WO;
+  g.pointwise = g.KH == 1 && g.KW == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0;
+  return g;
+}
+
+// cols (K, P) <- the receptive fields of group `gi` of one sample x (C, H, W).
+void im2col(const Geom& g, const float* x, std::int64_t gi, float* cols) {
+  for (std::int64_t c = 0; c < g.CG; ++c) {
+    const float* xc = x + (gi * g.CG + c) * g.H * g.W;
+    for (std::int64_t kh = 0; kh < g.KH; ++kh)
+      for (std::int64_t kw = 0; kw < g.KW; ++kw) {
+        float* row = cols + ((c * g.KH + kh) * g.KW + kw) * g.P;
+        for (std::int64_t oh = 0; oh < g.HO; ++oh) {
+          const std::int64_t ih = oh * g.sh - g.ph + kh * g.dh;
+          float* out = row + oh * g.WO;
+          if (ih < 0 || ih >= g.H) {
+            std::fill(out, out + g.WO, 0.0f);
+            continue;
+          }
+          const float* xr = xc + ih * g.W;
+          for (std::int64_t ow = 0; ow < g.WO; ++ow) {
+            const std::int64_t iw = ow * g.sw - g.pw + kw * g.dw;
+            out[ow] = (iw >= 0 && iw < g.W) ? xr[iw] : 0.0f;
+          }
+        }
+      }
+  }
+}
+
+// x (C, H, W) of group `gi` += the columns (K, P) scattered back (the adjoint of im2col).
+void col2im(const Geom& g, const float* cols, std::int64_t gi, float* x) {
+  for (std::int64_t c = 0; c < g.CG; ++c) {
+    float* xc = x + (gi * g.CG + c) * g.H * g.W;
+    for (std::int64_t kh = 0; kh < g.KH; ++kh)
+      for (std::int64_t kw = 0; kw < g.KW; ++kw) {
+        const float* row = cols + ((c * g.KH + kh) * g.KW + kw) * g.P;
+        for (std::int64_t oh = 0; oh < g.HO; ++oh) {
+          const std::int64_t ih = oh * g.sh - g.ph + kh * g.dh;
+          if (ih < 0 || ih >= g.H) continue;
+          float* xr = xc + ih * g.W;
+          const float* in = row + oh * g.WO;
+          for (std::int64_t ow = 0; ow < g.WO; ++ow) {
+            const std::int64_t iw = ow * g.sw - g.pw + kw * g.dw;
+            if (iw >= 0 && iw < g.W) xr[iw] += in[ow];
+          }
+        }
+      }
+  }
+}
+
+// Runs body(n, cols_buffer) for every sample: samples in parallel when there are enough
+// of them, otherwise one at a time so the GEMMs inside can use the threads.
+template <class Body>
+void for_samples(const Geom& g, Body&& body) {
+  const std::int64_t buf = g.pointwise ? 0 : g.K * g.P;
+  if (g.N >= omp_get_max_threads() && g.N > 1) {
+#pragma omp parallel
+    {
+      std::vector<float> cols(static_cast<std::size_t>(buf));
+#pragma omp for schedule(static)
+      for (std::int64_t n = 0; n < g.N; ++n) body(n, cols.data());
+    }
+  } else {
+    std::vector<float> cols(static_cast<std::size_t>(buf));
+    for (std::int64_t n = 0; n < g.N; ++n) body(n, cols.data());
+  }
+}
+
+// z (N, O, HO, WO) = conv(x, w), no bias.
+Tensor conv_forward(const Geom& g, const Tensor& x, const Tensor& w) {
+  Tensor z = Tensor::empty({g.N, g.O, g.HO, g.WO});
+  const float* xp = x.data<float>();
+  const float* wp = w.data<float>();
+  float* zp = z.data<float>();
+  for_samples(g, [&](std::int64_t n, float* cols) {
+    const float* xn = xp + n * g.C * g.H * g.W;
+    for (std::int64_t gi = 0; gi < g.G; ++gi) {
+      const float* c = cols;
+      if (g.pointwise) c = xn + gi * g.CG * g.P;
+      else im2col(g, xn, gi, cols);
+      detail::MutMatMap(zp + (n * g.O + gi * g.OG) * g.P, g.OG, g.P).noalias() =
+          detail::ConstMatMap(wp + gi * g.OG * g.K, g.OG, g.K) * detail::ConstMatMap(c, g.K, g.P);
+    }
+  });
+  return z;
+}
+
+// c (N, C, H, W) = conv^T(s, w): backward-data.
+Tensor conv_transpose(const Geom& g, const Tensor& s, const Tensor& w) {
+  Tensor c = Tensor::zeros({g.N, g.C, g.H, g.W});
+  const float* sp = s.data<float>();
+  const float* wp = w.data<float>();
+  float* cp = c.data<float>();
+  for_samples(g, [&](std::int64_t n, float* cols) {
+    float* cn = cp + n * g.C * g.H * g.W;
+    for (std::int64_t gi = 0; gi < g.G; ++gi) {
+      const auto wg = detail::ConstMatMap(wp + gi * g.OG * g.K, g.OG, g.K);
+      const auto sg = detail::ConstMatMap(sp + (n * g.O + gi * g.OG) * g.P, g.OG, g.P);
+      if (g.pointwise) {
+        detail::MutMatMap(cn + gi * g.CG * g.P, g.K, g.P).noalias() = wg.transpose() * sg;
+      } else {
+        detail::MutMatMap(cols, g.K, g.P).noalias() = wg.transpose() * sg;
+        col2im(g, cols, gi, cn);
+      }
+    }
+  });
+  return c;
+}
+
+detail::LinearMaps conv_maps(const Geom& g) {
+  detail::LinearMaps m;
+  m.forward = [g](const Tensor& x, const Tensor& w) { return conv_forward(g, x, w); };
+  m.transpose = [g](const Tensor& s, const Tensor& w) { return conv_transpose(g, s, w); };
+  m.bias_view = {g.O, 1, 1};
+  m.channel_dim = 1;
+  return m;
+}
+
+class ConvNode final : public Node {
+ public:
+  // Tensors are held in their 4-d form; `in_shape` is the recorded input's own shape.
+  ConvNode(std::string_view op, Geom g, Shape in_shape, Tensor x, Tensor w, Tensor b, Tensor z)
+      : op_(op), g_(g), in_shape_(std::move(in_shape)), x_(std::move(x)), w_(std::move(w)), b_(std::move(b)),
+        z_(std::move(z)) {}
+  std::string_view op() const override { return op_; }
+  OpClass op_class() const override { return OpClass::LinearType; }
+
+  std::vector<Tensor> relevance(const Rule& rule, const Tensor& R_out, const RelevanceContext& ctx) const override {
+    std::vector<Tensor> out(inputs.size());
+    if (!ctx.needs(0)) return out;
+    const Tensor R = detail::as_f32(R_out, op_, "relevance").reshape(z_.shape());
+    if (std::holds_alternative<PassRule>(rule)) {
+      if (R.shape() != x_.shape()) unsupported(rule, std::string(kRules) + "; pass needs equal input and output shapes");
+      out[0] = R.reshape(in_shape_);
+      return out;
+    }
+    auto r = detail::linear_type_relevance(rule, conv_maps(g_), x_, w_, b_, z_, R, cache_);
+    if (!r) unsupported(rule, kRules);
+    out[0] = r->reshape(in_shape_);
+    return out;
+  }
+
+  void release() override {
+    x_ = w_ = b_ = z_ = Tensor();
+    cache_.clear();
+  }
+
+ private:
+  static constexpr const char* kRules =
+      "zero, epsilon, zplus, alpha-beta, gamma, zbox, wsquare, flat, gradient, backtrace, pass";
+  std::string_view op_;
+  Geom g_;
+  Shape in_shape_;
+  Tensor x_, w_, b_, z_;  // x (N, C, H, W), w (O, CG, KH, KW), b (O,), z (N, O, HO, WO)
+  mutable detail::WeightCache cache_;
+};
+
+// conv2d on 4-d tensors, recorded as `op` with the recorded input shape `in_shape`.
+Tensor conv_impl(std::string_view op, const Tensor& x_in, const Tensor& x4, const Tensor& w_in, const Tensor& w4,
+                 const Tensor& b_in, const Conv2dParams& p, std::string_view name) {
+  const Tensor x = detail::as_f32(x4, op, "input");
+  const Tensor w = detail::as_f32(w4, op, "weight");
+  const Tensor b = b_in.defined() ? detail::as_f32(b_in, op, "bias") : Tensor();
+  const Geom g = geometry(x.shape(), w.shape(), p);
+  Tensor z = conv_forward(g, x, w);
+  if (b.defined()) {
+    float* zp = z.data<float>();
+    const float* bp = b.data<float>();
+#pragma omp parallel for collapse(2) if (z.numel() > (1 << 16)) schedule(static)
+    for (std::int64_t n = 0; n < g.N; ++n)
+      for (std::int64_t o = 0; o < g.O; ++o) {
+        float* zo = zp + (n * g.O + o) * g.P;
+        for (std::int64_t i = 0; i < g.P; ++i) zo[i] += bp[o];
+      }
+  }
+  Tensor y = op == "conv1d" ? z.reshape({g.N, g.O, g.WO}) : z;
+  if (Tape* tape = detail::recording_tape({&x_in, &w_in, &b_in})) {
+    auto node = std::make_unique<ConvNode>(op, g, x_in.shape(), x, w, b, z);
+    node->inputs = detail::value_ids(*tape, {&x_in, &w_in, &b_in});
+    tape->record(std::move(node), y, name);
+  }
+  return y;
+}
+
+Conv2dParams to_2d(const Conv1dParams& p) {
+  return Conv2dParams{{1, p.stride}, {0, p.padding}, {1, p.dilation}, p.groups};
+}
+
+}  // namespace
+
+Shape conv2d_shape(const Shape& x, const Shape& w, const Shape* b, const Conv2dParams& p, std::string_view name) {
+  const std::string who = "conv2d '" + detail::label(name, "conv2d") + "'";
+  if (x.size() != 4) throw ShapeError(who + ": input must be (N, C, H, W), got " + shape_str(x));
+  if (w.size() != 4) throw ShapeError(who + ": weight must be (O, C/groups, KH, KW), got " + shape_str(w));
+  for (int i = 0; i < 2; ++i) {
+    if (p.stride[i] < 1 || p.dilation[i] < 1 || p.padding[i] < 0)
+      throw ValueError(who + ": stride and dilation must be >= 1 and padding >= 0");
+  }
+  if (p.groups < 1 || x[1] % p.groups != 0 || w[0] % p.groups != 0)
+    throw ShapeError(who + ": groups " + std::to_string(p.groups) + " must divide the input channels (" +
+                     std::to_string(x[1]) + ") and the output channels (" + std::to_string(w[0]) + ")");
+  if (w[1] * p.groups != x[1])
+    throw ShapeError(who + ": input " + shape_str(x) + " has " + std::to_string(x[1]) + " channels, the weight " +
+                     shape_str(w) + " with groups " + std::to_string(p.groups) + " expects " +
+                     std::to_string(w[1] * p.groups));
+  if (b && (b->size() != 1 || (*b)[0] != w[0]))
+    throw ShapeError(who + ": bias must be (" + std::to_string(w[0]) + ",), got " + shape_str(*b));
+  Shape y{x[0], w[0], 0, 0};
+  for (int i = 0; i < 2; ++i) {
+    const std::int64_t span = p.dilation[i] * (w[2 + i] - 1) + 1, avail = x[2 + i] + 2 * p.padding[i];
+    if (span > avail)
+      throw ShapeError(who + ": kernel " + shape_str(w) + " (dilated extent " + std::to_string(span) +
+                       ") is larger than the padded input " + shape_str(x));
+    y[2 + i] = (avail - span) / p.stride[i] + 1;
+  }
+  return y;
+}
+
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dParams& p, std::string_view name) {
+  const Shape bs = bias.defined() ? bias.shape() : Shape{};
+  conv2d_shape(x.shape(), weight.shape(), bias.defined() ? &bs : nullptr, p, name);
+  return conv_impl("conv2d", x, x, weight, weight, bias, p, name);
+}
+
+Tensor conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv1dParams& p, std::string_view name) {
+  const std::string who = "conv1d '" + detail::label(name, "conv1d") + "'";
+  if (x.dim() != 3) throw ShapeError(who + ": input must be (N, C, L), got " + x.str_shape());
+  if (weight.dim() != 3) throw ShapeError(who + ": weight must be (O, C/groups, K), got " + weight.str_shape());
+  const Tensor x4 = x.unsqueeze(2), w4 = weight.unsqueeze(2);
+  const Shape bs = bias.defined() ? bias.shape() : Shape{};
+  try {
+    conv2d_shape(x4.shape(), w4.shape(), bias.defined() ? &bs : nullptr, to_2d(p), name);
+  } catch (const ShapeError& e) {
+    throw ShapeError(who + ": " + e.what());
+  }
+  return conv_impl("conv1d", x, x4, weight, w4, bias, to_2d(p), name);
+}
+
+// ---- graph format ---------------------------------------------------------------------
+// Attributes as PyTorch names them: stride, padding (int, pair, "valid" or "same"),
+// dilation, groups, padding_mode ("zeros" only).
+
+namespace {
+
+template <class Call>
+Conv2dParams params_of(const Call& c, int dims, const Shape& w) {
+  const std::string node(c.node);
+  if (c.attrs.has("padding_mode")) {
+    const auto& v = c.attrs.values().at("padding_mode");
+    if (!std::holds_alternative<std::string>(v) || std::get<std::string>(v) != "zeros")
+      throw ValueError("node '" + node + "': only padding_mode \"zeros\" is supported");
+  }
+  Conv2dParams p;
+  auto pair = [&](const std::string& key, std::int64_t dflt) -> std::array<std::int64_t, 2> {
+    const auto v = c.attrs.get_ints(c.node, key, {dflt});
+    if (dims == 1) {
+      if (v.size() != 1) throw ValueError("node '" + node + "': attribute '" + key + "' takes one value");
+      return {key == "padding" ? 0 : 1, v[0]};
+    }
+    if (v.size() == 1) return {v[0], v[0]};
+    if (v.size() == 2) return {v[0], v[1]};
+    throw ValueError("node '" + node + "': attribute '" + key + "' takes one or two values");
+  };
+  p.stride = pair("stride", 1);
+  p.dilation = pair("dilation", 1);
+  p.groups = c.attrs.get_int(c.node, "groups", 1);
+  const auto pad = c.attrs.values().find("padding");
+  if (pad != c.attrs.values().end() && std::holds_alternative<std::string>(pad->second)) {
+    const std::string mode = std::get<std::string>(pad->second);
+    if (mode == "valid") {
+      p.padding = {0, 0};
+    } else if (mode == "same") {
+      // Symmetric padding keeps the size when the dilated kernel extent is odd.
+      for (int i = 0; i < 2; ++i) {
+        const std::int64_t k = w[w.size() - 2 + i];
+        const std::int64_t extent = p.dilation[i] * (k - 1);
+        if (p.stride[i] != 1 || extent % 2 != 0)
+          throw ValueError("node '" + node + "': padding \"same\" needs stride 1 and an odd dilated kernel");
+        p.padding[i] = extent / 2;
+      }
+    } else {
+      throw ValueError("node '" + node + "': padding must be integers, \"valid\" or \"same\", got \"" + mode + "\"");
+    }
+  } else {
+    p.padding = pair("padding", 0);
+  }
+  return p;
+}
+
+const std::vector<std::string_view> kConvAttrs = {"stride", "padding", "dilation", "groups", "padding_mode"};
+
+Shape conv2d_infer(const OpShapeCall& c) {
+  const auto b = c.params.find("bias");
+  const Shape& w = c.params.at("weight");
+  return conv2d_shape(c.inputs[0], w, b == c.params.end() ? nullptr : &b->second, params_of(c, 2, w), c.node);
+}
+Tensor conv2d_run(const OpCall& c) {
+  const auto b = c.params.find("bias");
+  const Tensor& w = c.params.at("weight");
+  return conv2d(c.inputs[0], w, b == c.params.end() ? Tensor() : b->second, params_of(c, 2, w.shape()), c.node);
+}
+
+Conv1dParams to_1d(const Conv2dParams& p) { return Conv1dParams{p.stride[1], p.padding[1], p.dilation[1], p.groups}; }
+
+Shape conv1d_infer(const OpShapeCall& c) {
+  const auto b = c.params.find("bias");
+  const Shape& w = c.params.at("weight");
+  const Shape& x = c.inputs[0];
+  if (x.size() != 3 || w.size() != 3)
+    throw ShapeError("conv1d '" + std::string(c.node) + "': input must be (N, C, L) and weight (O, C/groups, K), got " +
+                     shape_str(x) + " and " + shape_str(w));
+  const Shape x4{x[0], x[1], 1, x[2]}, w4{w[0], w[1], 1, w[2]};
+  const Shape y = conv2d_shape(x4, w4, b == c.params.end() ? nullptr : &b->second, params_of(c, 1, w4), c.node);
+  return {y[0], y[1], y[3]};
+}
+Tensor conv1d_run(const OpCall& c) {
+  const auto b = c.params.find("bias");
+  const Tensor& w = c.params.at("weight");
+  const Shape w4{w.size(0), w.size(1), 1, w.size(2)};
+  return conv1d(c.inputs[0], w, b == c.params.end() ? Tensor() : b->second, to_1d(params_of(c, 1, w4)), c.node);
+}
+
+}  // namespace
+
+OpSpec op_spec_conv2d() {
+  return OpSpec{OpKind::Conv2d, "conv2d", OpClass::LinearType, 1, 1, {"weight"}, {"bias"}, kConvAttrs,
+                conv2d_infer, conv2d_run};
+}
+OpSpec op_spec_conv1d() {
+  return OpSpec{OpKind::Conv1d, "conv1d", OpClass::LinearType, 1, 1, {"weight"}, {"bias"}, kConvAttrs,
+                conv1d_infer, conv1d_run};
+}
+
+}  // namespace relprop
