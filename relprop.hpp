@@ -24,6 +24,7 @@
 #include "ops/registry.hpp"
 #include "ops/linear.hpp"
 #include "ops/conv.hpp"
+#include "ops/pool.hpp"
 #include "ops/activation.hpp"
 #include "ops/elementwise.hpp"
 #include "io/safetensors.hpp"

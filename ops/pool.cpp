@@ -1,0 +1,357 @@
+// Pooling: shape check, CPU forward, CPU relevance, nodes. Every output element reads a
+// window of one (n, c) plane; relevance is scattered back window by window, planes in
+// parallel (they never share an input element). Letters: N C H W input, HO WO output.
+
+#include "ops/pool.hpp"
+
+#include <cmath>
+#include <limits>
+
+#include "ops/common.hpp"
+#include "ops/registry.hpp"
+
+namespace relprop {
+
+namespace {
+
+enum class PoolKind { Max, Avg, Adaptive };
+
+struct Geom {
+  PoolKind kind;
+  std::int64_t N, C, H, W, HO, WO;
+  Pool2dParams p;
+};
+
+// Valid input rows h0, h0 + step, ... < h1 and columns likewise, and the divisor.
+struct Window {
+  std::int64_t h0, h1, hs, w0, w1, ws;
+  double divisor;
+};
+
+// Output size of a strided window along one dimension (PyTorch's pooling_output_shape).
+std::int64_t out_size(std::int64_t in, std::int64_t k, std::int64_t s, std::int64_t pad, std::int64_t dil, bool ceil) {
+  const std::int64_t span = in + 2 * pad - dil * (k - 1) - 1;
+  if (span < 0) return 0;  // the kernel does not fit: no output (an error for the caller)
+  std::int64_t o = (ceil ? (span + s - 1) / s : span / s) + 1;
+  if (ceil && (o - 1) * s >= in + pad) --o;  // the last window must start inside the input
+  return o;
+}
+
+// The valid part of a dilated window starting at `start` with `k` taps.
+void clip_dilated(std::int64_t start, std::int64_t k, std::int64_t dil, std::int64_t in, std::int64_t& b,
+                  std::int64_t& e) {
+  std::int64_t kmin = start < 0 ? (-start + dil - 1) / dil : 0;
+  std::int64_t kmax = std::min(k - 1, (in - 1 - start) >= 0 ? (in - 1 - start) / dil : -1);
+  b = start + kmin * dil;
+  e = kmax >= kmin ? start + kmax * dil + 1 : b;
+}
+
+Window window(const Geom& g, std::int64_t oh, std::int64_t ow) {
+  Window w{};
+  if (g.kind == PoolKind::Adaptive) {
+    w.h0 = oh * g.H / g.HO;
+    w.h1 = ((oh + 1) * g.H + g.HO - 1) / g.HO;
+    w.w0 = ow * g.W / g.WO;
+    w.w1 = ((ow + 1) * g.W + g.WO - 1) / g.WO;
+    w.hs = w.ws = 1;
+    w.divisor = static_cast<double>((w.h1 - w.h0) * (w.w1 - w.w0));
+    return w;
+  }
+  const auto& p = g.p;
+  const std::int64_t hstart = oh * p.stride[0] - p.padding[0], wstart = ow * p.stride[1] - p.padding[1];
+  if (g.kind == PoolKind::Max) {
+    clip_dilated(hstart, p.kernel[0], p.dilation[0], g.H, w.h0, w.h1);
+    clip_dilated(wstart, p.kernel[1], p.dilation[1], g.W, w.w0, w.w1);
+    w.hs = p.dilation[0];
+    w.ws = p.dilation[1];
+    w.divisor = 1.0;
+    return w;
+  }
+  // Average: the divisor counts padding (up to the padded edge) unless told not to.
+  const std::int64_t hend = std::min(hstart + p.kernel[0], g.H + p.padding[0]);
+  const std::int64_t wend = std::min(wstart + p.kernel[1], g.W + p.padding[1]);
+  const std::int64_t padded = (hend - hstart) * (wend - wstart);
+  w.h0 = std::max<std::int64_t>(hstart, 0);
+  w.h1 = std::min(hend, g.H);
+  w.w0 = std::max<std::int64_t>(wstart, 0);
+  w.w1 = std::min(wend, g.W);
+  w.hs = w.ws = 1;
+  w.divisor = static_cast<double>(p.count_include_pad ? padded : (w.h1 - w.h0) * (w.w1 - w.w0));
+  return w;
+}
+
+template <class F>
+void each(const Window& w, F&& f) {  // f(h, w) over the window's valid elements
+  for (std::int64_t h = w.h0; h < w.h1; h += w.hs)
+    for (std::int64_t c = w.w0; c < w.w1; c += w.ws) f(h, c);
+}
+
+// Runs body(plane) for every (n, c) plane in parallel.
+template <class Body>
+void for_planes(const Geom& g, Body&& body) {
+#pragma omp parallel for schedule(static) if (g.N * g.C * g.H * g.W > (1 << 15))
+  for (std::int64_t plane = 0; plane < g.N * g.C; ++plane) body(plane);
+}
+
+Tensor pool_forward(const Geom& g, const Tensor& x) {
+  Tensor y = Tensor::empty({g.N, g.C, g.HO, g.WO});
+  const float* xp = x.data<float>();
+  float* yp = y.data<float>();
+  for_planes(g, [&](std::int64_t plane) {
+    const float* xi = xp + plane * g.H * g.W;
+    float* yo = yp + plane * g.HO * g.WO;
+    for (std::int64_t oh = 0; oh < g.HO; ++oh)
+      for (std::int64_t ow = 0; ow < g.WO; ++ow) {
+        const Window w = window(g, oh, ow);
+        if (g.kind == PoolKind::Max) {
+          float m = -std::numeric_limits<float>::infinity();
+          each(w, [&](std::int64_t h, std::int64_t c) { m = std::max(m, xi[h * g.W + c]); });
+          yo[oh * g.WO + ow] = m;
+        } else {
+          double s = 0;
+          each(w, [&](std::int64_t h, std::int64_t c) { s += xi[h * g.W + c]; });
+          yo[oh * g.WO + ow] = static_cast<float>(s / w.divisor);
+        }
+      }
+  });
+  return y;
+}
+
+class PoolNode final : public Node {
+ public:
+  PoolNode(std::string_view op, Geom g, Tensor x, Tensor y) : op_(op), g_(g), x_(std::move(x)), y_(std::move(y)) {}
+  std::string_view op() const override { return op_; }
+  OpClass op_class() const override { return OpClass::Pooling; }
+
+  std::vector<Tensor> relevance(const Rule& rule, const Tensor& R_out, const RelevanceContext& ctx) const override {
+    std::vector<Tensor> out(1);
+    if (!ctx.needs(0)) return out;
+    const Tensor R = detail::as_f32(R_out, op_, "relevance");
+    enum class Mode { WinnerTakeAll, FirstMax, Proportional, Norm, AbsShare, Uniform } mode;
+    detail::Stab stab = detail::stab_of(rule);
+    const bool is_max = g_.kind == PoolKind::Max;
+    const bool normish = std::holds_alternative<NormRule>(rule) || std::holds_alternative<EpsilonRule>(rule) ||
+                         std::holds_alternative<ZeroRule>(rule);
+    if (std::holds_alternative<GradientRule>(rule)) mode = is_max ? Mode::FirstMax : Mode::Uniform;
+    else if (normish) mode = is_max ? Mode::Proportional : Mode::Norm;
+    else if (std::holds_alternative<BacktraceRule>(rule)) mode = is_max ? Mode::WinnerTakeAll : Mode::AbsShare;
+    else if (std::holds_alternative<PassRule>(rule) && is_max) mode = Mode::WinnerTakeAll;
+    else unsupported(rule, is_max ? "pass (winner-take-all), backtrace, norm / epsilon / zero (proportional), gradient"
+                                  : "norm / epsilon / zero, backtrace, gradient");
+    Tensor r_in = Tensor::zeros(x_.shape());
+    const float* xp = x_.data<float>();
+    const float* yp = y_.data<float>();
+    const float* rp = R.data<float>();
+    float* op = r_in.data<float>();
+    const Geom& g = g_;
+    for_planes(g, [&](std::int64_t plane) {
+      const float* xi = xp + plane * g.H * g.W;
+      float* ri = op + plane * g.H * g.W;
+      for (std::int64_t oh = 0; oh < g.HO; ++oh)
+        for (std::int64_t ow = 0; ow < g.WO; ++ow) {
+          const std::int64_t k = plane * g.HO * g.WO + oh * g.WO + ow;
+          const float r = rp[k];
+          if (r == 0.0f) continue;
+          const Window w = window(g, oh, ow);
+          switch (mode) {
+            case Mode::WinnerTakeAll: {  // ties share equally
+              const float m = yp[k];
+              int ties = 0;
+              each(w, [&](std::int64_t h, std::int64_t c) { ties += xi[h * g.W + c] == m; });
+              if (ties == 0) break;
+              const float share = r / static_cast<float>(ties);
+              each(w, [&](std::int64_t h, std::int64_t c) {
+                if (xi[h * g.W + c] == m) ri[h * g.W + c] += share;
+              });
+              break;
+            }
+            case Mode::FirstMax: {
+              const float m = yp[k];
+              bool done = false;
+              each(w, [&](std::int64_t h, std::int64_t c) {
+                if (!done && xi[h * g.W + c] == m) {
+                  ri[h * g.W + c] += r;
+                  done = true;
+                }
+              });
+              break;
+            }
+            case Mode::Proportional:
+            case Mode::Norm: {
+              // Proportional: x_j R / stab(sum x). Norm: x_j R / (d stab(y)), y = sum x / d.
+              double sum = 0;
+              each(w, [&](std::int64_t h, std::int64_t c) { sum += xi[h * g.W + c]; });
+              const float den = mode == Mode::Norm ? static_cast<float>(yp[k]) : static_cast<float>(sum);
+              float s = 0;
+              detail::stabilized_divide(&r, &den, &s, 1, 1, stab);
+              if (mode == Mode::Norm) s /= static_cast<float>(w.divisor);
+              each(w, [&](std::int64_t h, std::int64_t c) { ri[h * g.W + c] += xi[h * g.W + c] * s; });
+              break;
+            }
+            case Mode::AbsShare: {
+              double sum = 0;
+              std::int64_t count = 0;
+              each(w, [&](std::int64_t h, std::int64_t c) {
+                sum += std::fabs(xi[h * g.W + c]);
+                ++count;
+              });
+              each(w, [&](std::int64_t h, std::int64_t c) {
+                const double share = sum > 0 ? std::fabs(xi[h * g.W + c]) / sum : 1.0 / static_cast<double>(count);
+                ri[h * g.W + c] += static_cast<float>(r * share);
+              });
+              break;
+            }
+            case Mode::Uniform: {
+              const float share = r / static_cast<float>(w.divisor);
+              each(w, [&](std::int64_t h, std::int64_t c) { ri[h * g.W + c] += share; });
+              break;
+            }
+          }
+        }
+    });
+    out[0] = r_in;
+    return out;
+  }
+
+  void release() override { x_ = y_ = Tensor(); }
+
+ private:
+  std::string_view op_;
+  Geom g_;
+  Tensor x_, y_;  // x (N, C, H, W), y (N, C, HO, WO)
+};
+
+Shape check_input(const Shape& x, std::string_view op, std::string_view name) {
+  if (x.size() != 4)
+    throw ShapeError(std::string(op) + " '" + detail::label(name, op) + "': input must be (N, C, H, W), got " +
+                     shape_str(x));
+  return x;
+}
+
+Geom strided_geom(PoolKind kind, const Shape& x, const Pool2dParams& p, std::string_view op, std::string_view name) {
+  check_input(x, op, name);
+  const std::string who = std::string(op) + " '" + detail::label(name, op) + "'";
+  for (int i = 0; i < 2; ++i) {
+    if (p.kernel[i] < 1 || p.stride[i] < 1 || p.dilation[i] < 1 || p.padding[i] < 0)
+      throw ValueError(who + ": kernel, stride and dilation must be >= 1 and padding >= 0");
+    if (p.padding[i] * 2 > p.kernel[i])
+      throw ValueError(who + ": padding " + std::to_string(p.padding[i]) + " is more than half the kernel " +
+                       std::to_string(p.kernel[i]));
+  }
+  Geom g{kind, x[0], x[1], x[2], x[3], 0, 0, p};
+  if (kind == PoolKind::Avg) g.p.dilation = {1, 1};
+  g.HO = out_size(g.H, p.kernel[0], p.stride[0], p.padding[0], g.p.dilation[0], p.ceil_mode);
+  g.WO = out_size(g.W, p.kernel[1], p.stride[1], p.padding[1], g.p.dilation[1], p.ceil_mode);
+  if (g.HO < 1 || g.WO < 1)
+    throw ShapeError(who + ": input " + shape_str(x) + " is smaller than the kernel (" + std::to_string(p.kernel[0]) +
+                     ", " + std::to_string(p.kernel[1]) + ")");
+  return g;
+}
+
+Tensor run_pool(std::string_view op, const Geom& g, const Tensor& x_in, std::string_view name) {
+  const Tensor x = detail::as_f32(x_in, op, "input");
+  Tensor y = pool_forward(g, x);
+  if (Tape* tape = detail::recording_tape({&x_in})) {
+    auto node = std::make_unique<PoolNode>(op, g, x, y);
+    node->inputs = detail::value_ids(*tape, {&x_in});
+    tape->record(std::move(node), y, name);
+  }
+  return y;
+}
+
+Geom adaptive_geom(const Shape& x, std::array<std::int64_t, 2> out, std::string_view name) {
+  check_input(x, "adaptive_avg_pool2d", name);
+  if (out[0] < 1 || out[1] < 1)
+    throw ValueError("adaptive_avg_pool2d '" + detail::label(name, "adaptive_avg_pool2d") +
+                     "': output_size must be >= 1");
+  return Geom{PoolKind::Adaptive, x[0], x[1], x[2], x[3], out[0], out[1], {}};
+}
+
+}  // namespace
+
+Tensor max_pool2d(const Tensor& x, const Pool2dParams& p, std::string_view name) {
+  return run_pool("max_pool2d", strided_geom(PoolKind::Max, x.shape(), p, "max_pool2d", name), x, name);
+}
+
+Tensor avg_pool2d(const Tensor& x, const Pool2dParams& p, std::string_view name) {
+  return run_pool("avg_pool2d", strided_geom(PoolKind::Avg, x.shape(), p, "avg_pool2d", name), x, name);
+}
+
+Tensor adaptive_avg_pool2d(const Tensor& x, std::array<std::int64_t, 2> output_size, std::string_view name) {
+  return run_pool("adaptive_avg_pool2d", adaptive_geom(x.shape(), output_size, name), x, name);
+}
+
+// ---- graph format ---------------------------------------------------------------------
+
+namespace {
+
+template <class Call>
+std::array<std::int64_t, 2> pair(const Call& c, const std::string& key, std::array<std::int64_t, 2> dflt) {
+  if (!c.attrs.has(key)) return dflt;
+  const auto v = c.attrs.get_ints(c.node, key, {});
+  if (v.size() == 1) return {v[0], v[0]};
+  if (v.size() == 2) return {v[0], v[1]};
+  throw ValueError("node '" + std::string(c.node) + "': attribute '" + key + "' takes one or two values");
+}
+
+template <class Call>
+Pool2dParams pool_params(const Call& c, bool is_max) {
+  if (!c.attrs.has("kernel_size"))
+    throw ValueError("node '" + std::string(c.node) + "': attribute 'kernel_size' is required");
+  Pool2dParams p;
+  p.kernel = pair(c, "kernel_size", {1, 1});
+  p.stride = pair(c, "stride", p.kernel);  // PyTorch: stride defaults to the kernel size
+  p.padding = pair(c, "padding", {0, 0});
+  p.ceil_mode = c.attrs.get_bool(c.node, "ceil_mode", false);
+  if (is_max) {
+    p.dilation = pair(c, "dilation", {1, 1});
+    if (c.attrs.get_bool(c.node, "return_indices", false))
+      throw ValueError("node '" + std::string(c.node) + "': return_indices is not supported");
+  } else {
+    p.count_include_pad = c.attrs.get_bool(c.node, "count_include_pad", true);
+    if (c.attrs.has("divisor_override"))
+      throw ValueError("node '" + std::string(c.node) + "': divisor_override is not supported");
+  }
+  return p;
+}
+
+Shape max_infer(const OpShapeCall& c) {
+  const Geom g = strided_geom(PoolKind::Max, c.inputs[0], pool_params(c, true), "max_pool2d", c.node);
+  return {g.N, g.C, g.HO, g.WO};
+}
+Tensor max_run(const OpCall& c) { return max_pool2d(c.inputs[0], pool_params(c, true), c.node); }
+Shape avg_infer(const OpShapeCall& c) {
+  const Geom g = strided_geom(PoolKind::Avg, c.inputs[0], pool_params(c, false), "avg_pool2d", c.node);
+  return {g.N, g.C, g.HO, g.WO};
+}
+Tensor avg_run(const OpCall& c) { return avg_pool2d(c.inputs[0], pool_params(c, false), c.node); }
+
+template <class Call>
+std::array<std::int64_t, 2> adaptive_size(const Call& c) {
+  if (!c.attrs.has("output_size"))
+    throw ValueError("node '" + std::string(c.node) + "': attribute 'output_size' is required");
+  return pair(c, "output_size", {1, 1});
+}
+Shape adaptive_infer(const OpShapeCall& c) {
+  const Geom g = adaptive_geom(c.inputs[0], adaptive_size(c), c.node);
+  return {g.N, g.C, g.HO, g.WO};
+}
+Tensor adaptive_run(const OpCall& c) { return adaptive_avg_pool2d(c.inputs[0], adaptive_size(c), c.node); }
+
+}  // namespace
+
+OpSpec op_spec_max_pool2d() {
+  return OpSpec{OpKind::MaxPool2d, "max_pool2d", OpClass::Pooling, 1, 1, {}, {},
+                {"kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices"}, max_infer, max_run};
+}
+OpSpec op_spec_avg_pool2d() {
+  return OpSpec{OpKind::AvgPool2d, "avg_pool2d", OpClass::Pooling, 1, 1, {}, {},
+                {"kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override"}, avg_infer,
+                avg_run};
+}
+OpSpec op_spec_adaptive_avg_pool2d() {
+  return OpSpec{OpKind::AdaptiveAvgPool2d, "adaptive_avg_pool2d", OpClass::Pooling, 1, 1, {}, {}, {"output_size"},
+                adaptive_infer, adaptive_run};
+}
+
+}  // namespace relprop

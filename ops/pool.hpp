@@ -1,0 +1,31 @@
+#pragma once
+// Pooling over (N, C, H, W) inputs -> (N, C, HO, WO), PyTorch's semantics.
+// Relevance:
+//   max_pool2d: pass / backtrace -> winner-take-all (ties split equally); norm / epsilon /
+//     zero -> proportional to x over the window (as average pooling); gradient -> the
+//     first arg-max, as PyTorch's gradient.
+//   avg_pool2d, adaptive_avg_pool2d: norm / epsilon / zero (R_j = x_j sum_k R_k / (d_k
+//     stab(y_k))), backtrace (R |x_j| / sum_window |x|), gradient (R_k / d_k), pass.
+
+#include <array>
+#include <string_view>
+
+#include "tensor/tensor.hpp"
+
+namespace relprop {
+
+struct Pool2dParams {
+  std::array<std::int64_t, 2> kernel{2, 2};
+  std::array<std::int64_t, 2> stride{2, 2};  // PyTorch's default: the kernel size
+  std::array<std::int64_t, 2> padding{0, 0};
+  std::array<std::int64_t, 2> dilation{1, 1};  // max pooling only
+  bool ceil_mode = false;
+  bool count_include_pad = true;  // average pooling only
+};
+
+Tensor max_pool2d(const Tensor& x, const Pool2dParams& p, std::string_view name = {});
+Tensor avg_pool2d(const Tensor& x, const Pool2dParams& p, std::string_view name = {});
+// Any output size; output {1, 1} is global average pooling.
+Tensor adaptive_avg_pool2d(const Tensor& x, std::array<std::int64_t, 2> output_size, std::string_view name = {});
+
+}  // namespace relprop
