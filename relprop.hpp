@@ -25,6 +25,7 @@
 #include "ops/linear.hpp"
 #include "ops/conv.hpp"
 #include "ops/pool.hpp"
+#include "ops/shape.hpp"
 #include "ops/activation.hpp"
 #include "ops/elementwise.hpp"
 #include "io/safetensors.hpp"

@@ -1,0 +1,16 @@
+#pragma once
+// Shape ops: relevance moves exactly as the values move (the inverse mapping), whatever
+// the rule.
+
+#include <string_view>
+
+#include "tensor/tensor.hpp"
+
+namespace relprop {
+
+// Merges dimensions start_dim..end_dim (as torch.flatten).
+Tensor flatten(const Tensor& x, int start_dim = 1, int end_dim = -1, std::string_view name = {});
+// Any shape with the same element count; one -1 is inferred.
+Tensor reshape(const Tensor& x, const Shape& shape, std::string_view name = {});
+
+}  // namespace relprop
