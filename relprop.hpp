@@ -26,6 +26,7 @@
 #include "ops/conv.hpp"
 #include "ops/pool.hpp"
 #include "ops/shape.hpp"
+#include "ops/norm.hpp"
 #include "ops/activation.hpp"
 #include "ops/elementwise.hpp"
 #include "io/safetensors.hpp"

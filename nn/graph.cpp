@@ -7,6 +7,8 @@
 #include <nlohmann/json.hpp>
 
 #include "io/safetensors.hpp"
+#include "ops/norm.hpp"
+#include "ops/shape.hpp"
 #include "relevance/tape.hpp"
 
 namespace relprop {
@@ -219,7 +221,61 @@ void Graph::bind_with(Lookup&& lookup, const std::string& source) {
     }
   }
   params_ = std::move(params);
+  folded_.assign(nodes_.size(), 0);
+  if (fold_batch_norm_) fold_batch_norms(shapes);
   bound_ = true;
+}
+
+void Graph::fold_batch_norms(const std::map<std::string, Shape>& shapes) {
+  std::map<std::string, int> readers;
+  for (const auto& n : nodes_)
+    for (const auto& in : n.inputs) ++readers[in];
+  for (const auto& o : outputs_) ++readers[o];
+  std::map<std::string, std::size_t> producer;
+  for (std::size_t i = 0; i < nodes_.size(); ++i) producer[nodes_[i].name] = i;
+  for (std::size_t i = 0; i < nodes_.size(); ++i) {
+    const GraphNode& bn = nodes_[i];
+    if (bn.op != OpKind::BatchNorm1d && bn.op != OpKind::BatchNorm2d) continue;
+    const auto it = producer.find(bn.inputs[0]);
+    if (it == producer.end() || readers[bn.inputs[0]] != 1) continue;  // a graph input, or a fork
+    const std::size_t p = it->second;
+    const OpKind op = nodes_[p].op;
+    auto& pp = params_[p];
+    // A linear's features are its last dimension and batch norm's channels dimension 1:
+    // they line up only for a 2-d linear output (N, features).
+    const bool lines_up = op == OpKind::Conv1d || op == OpKind::Conv2d ||
+                          (op == OpKind::Linear && shapes.at(nodes_[p].name).size() == 2);
+    if (!lines_up) continue;
+    auto param = [&](const char* role) {
+      auto f = params_[i].find(role);
+      return f == params_[i].end() ? Tensor() : f->second;
+    };
+    Tensor scale, shift;
+    batch_norm_affine(param("running_mean"), param("running_var"), param("weight"), param("bias"),
+                      bn.attrs.get_float(bn.name, "eps", 1e-5), scale, shift);
+    const Tensor w = pp.at("weight").to(DType::F32).contiguous();
+    const std::int64_t O = w.size(0), per = w.numel() / O;
+    Tensor w2 = Tensor::empty(w.shape()), b2 = Tensor::empty({O});
+    const float* wp = w.data<float>();
+    const float* sc = scale.data<float>();
+    const float* sh = shift.data<float>();
+    float* w2p = w2.data<float>();
+    const Tensor b = pp.count("bias") ? pp.at("bias").to(DType::F32).contiguous() : Tensor();
+    for (std::int64_t o = 0; o < O; ++o) {
+      for (std::int64_t k = 0; k < per; ++k) w2p[o * per + k] = wp[o * per + k] * sc[o];
+      b2.data<float>()[o] = (b.defined() ? b.data<float>()[o] : 0.0f) * sc[o] + sh[o];
+    }
+    pp["weight"] = w2;
+    pp["bias"] = b2;
+    folded_[i] = 1;
+  }
+}
+
+std::vector<std::string> Graph::folded() const {
+  std::vector<std::string> names;
+  for (std::size_t i = 0; i < folded_.size(); ++i)
+    if (folded_[i]) names.push_back(nodes_[i].name);
+  return names;
 }
 
 void Graph::bind(const SafetensorsFile& weights) {
@@ -273,7 +329,8 @@ std::vector<Tensor> Graph::forward(const std::map<std::string, Tensor>& inputs) 
     args.clear();
     for (const auto& in : n.inputs) args.push_back(values.at(in));
     try {
-      values[n.name] = op_spec(n.op).run(OpCall{n.name, n.attrs, args, params_[i]});
+      values[n.name] = folded_[i] ? identity(args[0], n.name, op_name(n.op))
+                                  : op_spec(n.op).run(OpCall{n.name, n.attrs, args, params_[i]});
     } catch (const GraphError&) {
       throw;
     } catch (const Error& e) {

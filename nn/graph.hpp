@@ -51,6 +51,15 @@ class Graph {
   void bind(const std::map<std::string, Tensor>& weights);
   bool bound() const { return bound_; }
 
+  // Batch norms that directly follow a linear or convolution whose output nothing else
+  // reads are folded into it at bind time (W' = W * gamma / sqrt(var + eps), b' = (b -
+  // mean) * gamma / sqrt(var + eps) + beta; new tensors, the loaded weights are left as
+  // they are); the batch norm node then passes values and relevance through unchanged.
+  // On by default; call before bind().
+  void set_fold_batch_norm(bool fold) { fold_batch_norm_ = fold; }
+  // Names of the batch-norm nodes that bind() folded.
+  std::vector<std::string> folded() const;
+
   // Runs the graph. `inputs` holds one tensor per graph input, by name; their shapes must
   // match the declared ones. Inside a Recording scope the inputs are declared on the tape
   // and every node is recorded under its graph name. Returns the outputs in order.
@@ -70,7 +79,11 @@ class Graph {
   std::vector<GraphInput> inputs_;
   std::vector<GraphNode> nodes_;
   std::vector<std::string> outputs_;
+  void fold_batch_norms(const std::map<std::string, Shape>& shapes);
+
   std::vector<std::map<std::string, Tensor>> params_;  // per node, role -> tensor
+  std::vector<std::uint8_t> folded_;                   // per node: a batch norm folded away
+  bool fold_batch_norm_ = true;
   bool bound_ = false;
 };
 

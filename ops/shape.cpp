@@ -58,6 +58,10 @@ Tensor flatten(const Tensor& x, int start_dim, int end_dim, std::string_view nam
   return record_reshape("flatten", x, x.reshape(flatten_shape(x.shape(), start_dim, end_dim, name)), name);
 }
 
+Tensor identity(const Tensor& x, std::string_view name, std::string_view op) {
+  return record_reshape(op, x, x.view(x.shape()), name);
+}
+
 Tensor reshape(const Tensor& x, const Shape& shape, std::string_view name) {
   Tensor y;
   try {
@@ -106,6 +110,20 @@ OpSpec op_spec_flatten() {
   return OpSpec{OpKind::Flatten, "flatten", OpClass::Shape, 1, 1, {}, {}, {"start_dim", "end_dim"}, flatten_infer,
                 flatten_run};
 }
+namespace {
+Shape same_infer(const OpShapeCall& c) { return c.inputs[0]; }
+Tensor identity_run(const OpCall& c) { return identity(c.inputs[0], c.node, "identity"); }
+Tensor dropout_run(const OpCall& c) { return identity(c.inputs[0], c.node, "dropout"); }
+}  // namespace
+
+OpSpec op_spec_identity() {
+  return OpSpec{OpKind::Identity, "identity", OpClass::Shape, 1, 1, {}, {}, {}, same_infer, identity_run};
+}
+// Inference: dropout does nothing; its training attributes are accepted and ignored.
+OpSpec op_spec_dropout() {
+  return OpSpec{OpKind::Dropout, "dropout", OpClass::Shape, 1, 1, {}, {}, {"p", "inplace"}, same_infer, dropout_run};
+}
+
 OpSpec op_spec_reshape() {
   return OpSpec{OpKind::Reshape, "reshape", OpClass::Shape, 1, 1, {}, {}, {"shape"}, reshape_infer, reshape_run};
 }

@@ -87,6 +87,7 @@ Composite Composite::by_name(std::string_view name, const CompositeOptions& opti
   auto lrp_base = [](Composite c) {
     c.for_class(OpClass::Activation, PassRule{});
     c.for_class(OpClass::Shape, PassRule{});
+    c.for_class(OpClass::Normalization, PassRule{});  // unfolded batch norm
     c.for_class(OpClass::Elementwise, NormRule{});
     c.for_class(OpClass::Pooling, NormRule{});  // average pooling: the epsilon rule of a mean
     c.for_op("max_pool2d", PassRule{});         // winner-take-all
