@@ -1,6 +1,10 @@
-// Activations: shape check, CPU forward, CPU relevance, nodes. x, y, R: (n,) flattened.
+// Activations: CPU forward, CPU relevance, nodes, graph ops. Element-wise ones share one
+// node whose kernels are f and f'; softmax / log_softmax work along one dimension,
+// seen as (outer, D, inner).
 
 #include "ops/activation.hpp"
+
+#include <cmath>
 
 #include "ops/common.hpp"
 #include "ops/registry.hpp"
@@ -9,64 +13,276 @@ namespace relprop {
 
 namespace {
 
-class ReluNode final : public Node {
+enum class Act { Relu, LeakyRelu, Relu6, Elu, Gelu, GeluTanh, Silu, Sigmoid, Tanh };
+
+struct ActFn {
+  Act kind;
+  float a = 0.0f;  // LeakyReLU slope, ELU alpha
+
+  float f(float x) const {
+    switch (kind) {
+      case Act::Relu: return x > 0.0f ? x : 0.0f;
+      case Act::LeakyRelu: return x > 0.0f ? x : a * x;
+      case Act::Relu6: return std::min(std::max(x, 0.0f), 6.0f);
+      case Act::Elu: return x > 0.0f ? x : a * std::expm1(x);
+      case Act::Gelu: return 0.5f * x * (1.0f + std::erf(x * 0.70710678118654752f));
+      case Act::GeluTanh: return 0.5f * x * (1.0f + std::tanh(0.79788456080286536f * (x + 0.044715f * x * x * x)));
+      case Act::Silu: return x / (1.0f + std::exp(-x));
+      case Act::Sigmoid: return 1.0f / (1.0f + std::exp(-x));
+      case Act::Tanh: return std::tanh(x);
+    }
+    return x;
+  }
+
+  // f'(x), with PyTorch's conventions at the kinks (ReLU'(0) = 0).
+  float df(float x) const {
+    switch (kind) {
+      case Act::Relu: return x > 0.0f ? 1.0f : 0.0f;
+      case Act::LeakyRelu: return x > 0.0f ? 1.0f : a;
+      case Act::Relu6: return x > 0.0f && x < 6.0f ? 1.0f : 0.0f;
+      case Act::Elu: return x > 0.0f ? 1.0f : a * std::exp(x);
+      case Act::Gelu: {
+        const float cdf = 0.5f * (1.0f + std::erf(x * 0.70710678118654752f));
+        return cdf + x * 0.39894228040143268f * std::exp(-0.5f * x * x);
+      }
+      case Act::GeluTanh: {
+        const float k = 0.79788456080286536f, u = k * (x + 0.044715f * x * x * x), t = std::tanh(u);
+        return 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * k * (1.0f + 3.0f * 0.044715f * x * x);
+      }
+      case Act::Silu: {
+        const float s = 1.0f / (1.0f + std::exp(-x));
+        return s * (1.0f + x * (1.0f - s));
+      }
+      case Act::Sigmoid: {
+        const float s = 1.0f / (1.0f + std::exp(-x));
+        return s * (1.0f - s);
+      }
+      case Act::Tanh: {
+        const float t = std::tanh(x);
+        return 1.0f - t * t;
+      }
+    }
+    return 1.0f;
+  }
+};
+
+class ActivationNode final : public Node {
  public:
-  explicit ReluNode(Tensor y) : y_(std::move(y)) {}
-  std::string_view op() const override { return "relu"; }
+  ActivationNode(std::string_view op, ActFn fn, Tensor x) : op_(op), fn_(fn), x_(std::move(x)) {}
+  std::string_view op() const override { return op_; }
   OpClass op_class() const override { return OpClass::Activation; }
 
-  std::vector<Tensor> relevance(const Rule& rule, const Tensor& R,
-                                const RelevanceContext& ctx) const override {
+  std::vector<Tensor> relevance(const Rule& rule, const Tensor& R, const RelevanceContext& ctx) const override {
     std::vector<Tensor> out(1);
     if (!ctx.needs(0)) return out;
     if (std::holds_alternative<PassRule>(rule) || std::holds_alternative<BacktraceRule>(rule)) {
       out[0] = R;  // identity: relevance passes through unchanged
     } else if (std::holds_alternative<GradientRule>(rule)) {
-      const Tensor r = detail::as_f32(R, "relu", "relevance");
+      const Tensor r = detail::as_f32(R, op_, "relevance");
       Tensor g = Tensor::empty(r.shape());
       const float* rp = r.data<float>();
-      const float* yp = y_.data<float>();
+      const float* xp = x_.data<float>();
       float* gp = g.data<float>();
       const std::int64_t n = r.numel();
 #pragma omp parallel for if (n > (1 << 16)) schedule(static)
-      for (std::int64_t i = 0; i < n; ++i) gp[i] = yp[i] > 0.0f ? rp[i] : 0.0f;
+      for (std::int64_t i = 0; i < n; ++i) gp[i] = rp[i] * fn_.df(xp[i]);
       out[0] = g;
     } else {
       unsupported(rule, "pass, backtrace, gradient");
     }
     return out;
   }
-  void release() override { y_ = Tensor(); }
+  void release() override { x_ = Tensor(); }
 
  private:
-  Tensor y_;  // the output: y > 0 exactly where x > 0, the gradient's mask
+  std::string_view op_;
+  ActFn fn_;
+  Tensor x_;  // the input: f'(x) for the gradient
 };
 
-}  // namespace
-
-Tensor relu(const Tensor& x_in, std::string_view name) {
-  const Tensor x = detail::as_f32(x_in, "relu", "input");
+Tensor activation(std::string_view op, ActFn fn, const Tensor& x_in, std::string_view name) {
+  const Tensor x = detail::as_f32(x_in, op, "input");
   Tensor y = Tensor::empty(x.shape());
   const float* xp = x.data<float>();
   float* yp = y.data<float>();
   const std::int64_t n = x.numel();
 #pragma omp parallel for if (n > (1 << 16)) schedule(static)
-  for (std::int64_t i = 0; i < n; ++i) yp[i] = xp[i] > 0.0f ? xp[i] : 0.0f;
+  for (std::int64_t i = 0; i < n; ++i) yp[i] = fn.f(xp[i]);
   if (Tape* tape = detail::recording_tape({&x_in})) {
-    auto node = std::make_unique<ReluNode>(y);
+    auto node = std::make_unique<ActivationNode>(op, fn, x);
     node->inputs = detail::value_ids(*tape, {&x_in});
     tape->record(std::move(node), y, name);
   }
   return y;
 }
 
-namespace {
-Shape relu_infer(const OpShapeCall& c) { return c.inputs[0]; }
-Tensor relu_run(const OpCall& c) { return relu(c.inputs[0], c.node); }
+// ---- softmax along one dimension --------------------------------------------------------
+
+struct Axis {
+  std::int64_t outer, D, inner;
+};
+
+Axis axis_of(const Tensor& x, int dim, std::string_view op, std::string_view name) {
+  if (x.dim() == 0) throw ShapeError(std::string(op) + " '" + detail::label(name, op) + "': needs at least one dimension");
+  if (dim < -x.dim() || dim >= x.dim())
+    throw IndexError(std::string(op) + " '" + detail::label(name, op) + "': dim " + std::to_string(dim) +
+                     " is out of range for shape " + x.str_shape());
+  const int d = dim < 0 ? dim + x.dim() : dim;
+  Axis a{1, x.size(d), 1};
+  for (int i = 0; i < d; ++i) a.outer *= x.size(i);
+  for (int i = d + 1; i < x.dim(); ++i) a.inner *= x.size(i);
+  return a;
+}
+
+class SoftmaxNode final : public Node {
+ public:
+  SoftmaxNode(std::string_view op, Axis a, Tensor s) : op_(op), a_(a), s_(std::move(s)) {}
+  std::string_view op() const override { return op_; }
+  OpClass op_class() const override { return OpClass::Activation; }
+
+  std::vector<Tensor> relevance(const Rule& rule, const Tensor& R_in, const RelevanceContext& ctx) const override {
+    std::vector<Tensor> out(1);
+    if (!ctx.needs(0)) return out;
+    if (std::holds_alternative<PassRule>(rule) || std::holds_alternative<BacktraceRule>(rule)) {
+      out[0] = R_in;
+      return out;
+    }
+    if (!std::holds_alternative<GradientRule>(rule)) unsupported(rule, "pass, backtrace, gradient");
+    // softmax: g = s * (R - sum(R s)); log_softmax: g = R - s * sum(R).
+    const Tensor R = detail::as_f32(R_in, op_, "relevance");
+    Tensor g = Tensor::empty(R.shape());
+    const float* r = R.data<float>();
+    const float* s = s_.data<float>();
+    float* o = g.data<float>();
+    const bool log = op_ == "log_softmax";
+    for (std::int64_t i = 0; i < a_.outer; ++i)
+      for (std::int64_t j = 0; j < a_.inner; ++j) {
+        const std::int64_t base = i * a_.D * a_.inner + j;
+        double acc = 0;
+        for (std::int64_t d = 0; d < a_.D; ++d) {
+          const std::int64_t k = base + d * a_.inner;
+          acc += log ? r[k] : r[k] * s[k];
+        }
+        for (std::int64_t d = 0; d < a_.D; ++d) {
+          const std::int64_t k = base + d * a_.inner;
+          o[k] = log ? static_cast<float>(r[k] - s[k] * acc) : static_cast<float>(s[k] * (r[k] - acc));
+        }
+      }
+    out[0] = g;
+    return out;
+  }
+  void release() override { s_ = Tensor(); }
+
+ private:
+  std::string_view op_;
+  Axis a_;
+  Tensor s_;  // softmax probabilities (for log_softmax too)
+};
+
+Tensor softmax_impl(std::string_view op, const Tensor& x_in, int dim, std::string_view name) {
+  const Tensor x = detail::as_f32(x_in, op, "input");
+  const Axis a = axis_of(x, dim, op, name);
+  const bool log = op == "log_softmax";
+  Tensor y = Tensor::empty(x.shape()), s = log ? Tensor::empty(x.shape()) : y;
+  const float* xp = x.data<float>();
+  float* yp = y.data<float>();
+  float* sp = s.data<float>();
+#pragma omp parallel for collapse(2) if (x.numel() > (1 << 15)) schedule(static)
+  for (std::int64_t i = 0; i < a.outer; ++i)
+    for (std::int64_t j = 0; j < a.inner; ++j) {
+      const std::int64_t base = i * a.D * a.inner + j;
+      float m = -INFINITY;
+      for (std::int64_t d = 0; d < a.D; ++d) m = std::max(m, xp[base + d * a.inner]);
+      double sum = 0;
+      for (std::int64_t d = 0; d < a.D; ++d) sum += std::exp(static_cast<double>(xp[base + d * a.inner] - m));
+      const double lse = std::log(sum);
+      for (std::int64_t d = 0; d < a.D; ++d) {
+        const std::int64_t k = base + d * a.inner;
+        const double logp = static_cast<double>(xp[k] - m) - lse;
+        sp[k] = static_cast<float>(std::exp(logp));
+        if (log) yp[k] = static_cast<float>(logp);
+      }
+    }
+  if (Tape* tape = detail::recording_tape({&x_in})) {
+    auto node = std::make_unique<SoftmaxNode>(op, a, s);
+    node->inputs = detail::value_ids(*tape, {&x_in});
+    tape->record(std::move(node), y, name);
+  }
+  return y;
+}
+
 }  // namespace
 
-OpSpec op_spec_relu() {
-  return OpSpec{OpKind::Relu, "relu", OpClass::Activation, 1, 1, {}, {}, {"inplace"}, relu_infer, relu_run};
+Tensor relu(const Tensor& x, std::string_view name) { return activation("relu", {Act::Relu}, x, name); }
+Tensor leaky_relu(const Tensor& x, double slope, std::string_view name) {
+  return activation("leaky_relu", {Act::LeakyRelu, static_cast<float>(slope)}, x, name);
+}
+Tensor relu6(const Tensor& x, std::string_view name) { return activation("relu6", {Act::Relu6}, x, name); }
+Tensor elu(const Tensor& x, double alpha, std::string_view name) {
+  return activation("elu", {Act::Elu, static_cast<float>(alpha)}, x, name);
+}
+Tensor gelu(const Tensor& x, std::string_view approximate, std::string_view name) {
+  if (approximate != "none" && approximate != "tanh")
+    throw ValueError("gelu '" + detail::label(name, "gelu") + "': approximate must be \"none\" or \"tanh\", got \"" +
+                     std::string(approximate) + "\"");
+  return activation("gelu", {approximate == "tanh" ? Act::GeluTanh : Act::Gelu}, x, name);
+}
+Tensor silu(const Tensor& x, std::string_view name) { return activation("silu", {Act::Silu}, x, name); }
+Tensor sigmoid(const Tensor& x, std::string_view name) { return activation("sigmoid", {Act::Sigmoid}, x, name); }
+Tensor tanh(const Tensor& x, std::string_view name) { return activation("tanh", {Act::Tanh}, x, name); }
+Tensor softmax(const Tensor& x, int dim, std::string_view name) { return softmax_impl("softmax", x, dim, name); }
+Tensor log_softmax(const Tensor& x, int dim, std::string_view name) {
+  return softmax_impl("log_softmax", x, dim, name);
+}
+
+// ---- graph format -----------------------------------------------------------------------
+
+namespace {
+
+Shape same_infer(const OpShapeCall& c) { return c.inputs[0]; }
+std::string str_attr(const OpCall& c, const std::string& key, const std::string& dflt) {
+  auto it = c.attrs.values().find(key);
+  if (it == c.attrs.values().end()) return dflt;
+  if (auto* s = std::get_if<std::string>(&it->second)) return *s;
+  throw ValueError("node '" + std::string(c.node) + "': attribute '" + key + "' must be a string");
+}
+int dim_attr(const Attrs& a, std::string_view node) {
+  if (!a.has("dim")) throw ValueError("node '" + std::string(node) + "': attribute 'dim' is required");
+  return static_cast<int>(a.get_int(node, "dim", -1));
+}
+Shape softmax_infer(const OpShapeCall& c) {
+  const int d = dim_attr(c.attrs, c.node), r = static_cast<int>(c.inputs[0].size());
+  if (d < -r || d >= r) throw IndexError("node '" + std::string(c.node) + "': dim " + std::to_string(d) + " is out of range");
+  return c.inputs[0];
+}
+
+}  // namespace
+
+#define RELPROP_ACT_SPEC(fn, kind, attrs, call)                                                        \
+  OpSpec op_spec_##fn() {                                                                              \
+    return OpSpec{OpKind::kind, #fn, OpClass::Activation, 1, 1, {}, {}, attrs, same_infer,             \
+                  [](const OpCall& c) -> Tensor { return call; }};                                     \
+  }
+
+RELPROP_ACT_SPEC(relu, Relu, {"inplace"}, relu(c.inputs[0], c.node))
+RELPROP_ACT_SPEC(leaky_relu, LeakyRelu, (std::vector<std::string_view>{"negative_slope", "inplace"}),
+                 leaky_relu(c.inputs[0], c.attrs.get_float(c.node, "negative_slope", 0.01), c.node))
+RELPROP_ACT_SPEC(relu6, Relu6, {"inplace"}, relu6(c.inputs[0], c.node))
+RELPROP_ACT_SPEC(elu, Elu, (std::vector<std::string_view>{"alpha", "inplace"}),
+                 elu(c.inputs[0], c.attrs.get_float(c.node, "alpha", 1.0), c.node))
+RELPROP_ACT_SPEC(gelu, Gelu, {"approximate"}, gelu(c.inputs[0], str_attr(c, "approximate", "none"), c.node))
+RELPROP_ACT_SPEC(silu, Silu, {"inplace"}, silu(c.inputs[0], c.node))
+RELPROP_ACT_SPEC(sigmoid, Sigmoid, {}, sigmoid(c.inputs[0], c.node))
+RELPROP_ACT_SPEC(tanh, Tanh, {}, relprop::tanh(c.inputs[0], c.node))
+#undef RELPROP_ACT_SPEC
+
+OpSpec op_spec_softmax() {
+  return OpSpec{OpKind::Softmax, "softmax", OpClass::Activation, 1, 1, {}, {}, {"dim"}, softmax_infer,
+                [](const OpCall& c) { return softmax(c.inputs[0], dim_attr(c.attrs, c.node), c.node); }};
+}
+OpSpec op_spec_log_softmax() {
+  return OpSpec{OpKind::LogSoftmax, "log_softmax", OpClass::Activation, 1, 1, {}, {}, {"dim"}, softmax_infer,
+                [](const OpCall& c) { return log_softmax(c.inputs[0], dim_attr(c.attrs, c.node), c.node); }};
 }
 
 }  // namespace relprop
