@@ -13,49 +13,72 @@ namespace relprop {
 
 namespace {
 
-class AddNode final : public Node {
+enum class Bin { Add, Sub, Mul };
+
+float apply(Bin k, float a, float b) {
+  switch (k) {
+    case Bin::Add: return a + b;
+    case Bin::Sub: return a - b;
+    case Bin::Mul: return a * b;
+  }
+  return 0.0f;
+}
+
+std::string_view name_of(Bin k) { return k == Bin::Add ? "add" : k == Bin::Sub ? "sub" : "mul"; }
+
+class BinaryNode final : public Node {
  public:
-  AddNode(Tensor a, Tensor b) : a_(std::move(a)), b_(std::move(b)) {}
-  std::string_view op() const override { return "add"; }
+  BinaryNode(Bin kind, Tensor a, Tensor b) : kind_(kind), a_(std::move(a)), b_(std::move(b)) {}
+  std::string_view op() const override { return name_of(kind_); }
   OpClass op_class() const override { return OpClass::Elementwise; }
 
-  std::vector<Tensor> relevance(const Rule& rule, const Tensor& R_out,
-                                const RelevanceContext& ctx) const override {
+  std::vector<Tensor> relevance(const Rule& rule, const Tensor& R_out, const RelevanceContext& ctx) const override {
     std::vector<Tensor> out(2);
-    const Tensor R = detail::as_f32(R_out, "add", "relevance");
+    const Tensor R = detail::as_f32(R_out, op(), "relevance");
     const Shape& ys = R.shape();
     const std::int64_t n = R.numel();
     const float* r = R.data<float>();
-    if (std::holds_alternative<GradientRule>(rule)) {
-      for (int k = 0; k < 2; ++k)
-        if (ctx.needs(k)) out[k] = detail::reduce_to_shape(R, (k ? b_ : a_).shape());
-      return out;
-    }
-    const bool norm = std::holds_alternative<NormRule>(rule) ||
-                      std::holds_alternative<EpsilonRule>(rule) || std::holds_alternative<ZeroRule>(rule);
-    const auto* bt = std::get_if<BacktraceRule>(&rule);
-    if (!norm && !bt) unsupported(rule, "norm, epsilon, zero, backtrace, gradient");
-
     const Tensor a = detail::broadcast_f32(a_, ys), b = detail::broadcast_f32(b_, ys);
     const float* ap = a.data<float>();
-    const float* bp = b.data<float>();
+    // Sub is add of a and -b: the second operand enters with this sign.
+    const float sign_b = kind_ == Bin::Sub ? -1.0f : 1.0f;
     Tensor ra = Tensor::empty(ys), rb = Tensor::empty(ys);
     float* rap = ra.data<float>();
     float* rbp = rb.data<float>();
-    if (norm) {
-      // Norm: s = R / stab(a + b); R_a = a s, R_b = b s. The forward sum is recomputed here
-      // in the same float order, so y is not saved.
+    const float* bp = b.data<float>();
+    const bool norm = std::holds_alternative<NormRule>(rule) || std::holds_alternative<EpsilonRule>(rule) ||
+                      std::holds_alternative<ZeroRule>(rule);
+    const auto* bt = std::get_if<BacktraceRule>(&rule);
+
+    if (std::holds_alternative<GradientRule>(rule)) {
+      for (std::int64_t i = 0; i < n; ++i) {
+        rap[i] = kind_ == Bin::Mul ? r[i] * bp[i] : r[i];
+        rbp[i] = kind_ == Bin::Mul ? r[i] * ap[i] : sign_b * r[i];
+      }
+    } else if (kind_ == Bin::Mul) {
+      // Gates: two computed factors share equally; a constant factor takes nothing.
+      if (!norm && !bt && !std::holds_alternative<PassRule>(rule))
+        unsupported(rule, "norm / epsilon / zero / pass / backtrace (uniform split), gradient");
+      const bool both = ctx.needs(0) && ctx.needs(1);
+      const float fa = both ? 0.5f : (ctx.needs(0) ? 1.0f : 0.0f);
+      for (std::int64_t i = 0; i < n; ++i) {
+        rap[i] = fa * r[i];
+        rbp[i] = r[i] - rap[i];
+      }
+    } else if (norm) {
+      // Norm: s = R / stab(a + b'); R_a = a s, R_b = b' s with b' = +-b. The forward sum
+      // is recomputed in the same float order, so y is not saved.
       Tensor y = Tensor::empty(ys), s = Tensor::empty(ys);
       float* yp = y.data<float>();
-      for (std::int64_t i = 0; i < n; ++i) yp[i] = ap[i] + bp[i];
+      for (std::int64_t i = 0; i < n; ++i) yp[i] = ap[i] + sign_b * bp[i];
       detail::stabilized_divide(r, yp, s.data<float>(), n, ys.empty() || ys[0] == 0 ? n : n / ys[0],
                                 detail::stab_of(rule));
       const float* sp = s.data<float>();
       for (std::int64_t i = 0; i < n; ++i) {
         rap[i] = ap[i] * sp[i];
-        rbp[i] = bp[i] * sp[i];
+        rbp[i] = sign_b * bp[i] * sp[i];
       }
-    } else {
+    } else if (bt) {
       // Backtrace: split by |a| : |b| (equally when both are 0, or with equal_split).
       for (std::int64_t i = 0; i < n; ++i) {
         const float wa = std::fabs(ap[i]), wb = std::fabs(bp[i]), den = wa + wb;
@@ -63,61 +86,82 @@ class AddNode final : public Node {
         rap[i] = r[i] * fa;
         rbp[i] = r[i] - rap[i];
       }
+    } else {
+      unsupported(rule, "norm, epsilon, zero, backtrace, gradient");
     }
     if (ctx.needs(0)) out[0] = detail::reduce_to_shape(ra, a_.shape());
     if (ctx.needs(1)) out[1] = detail::reduce_to_shape(rb, b_.shape());
     return out;
   }
 
-  void release() override {
-    a_ = Tensor();
-    b_ = Tensor();
-  }
+  void release() override { a_ = b_ = Tensor(); }
 
  private:
+  Bin kind_;
   Tensor a_, b_;  // the operands as given (broadcastable to y)
 };
 
-}  // namespace
-
-Tensor add(const Tensor& a_in, const Tensor& b_in, std::string_view name) {
-  const Tensor a = detail::as_f32(a_in, "add", "a"), b = detail::as_f32(b_in, "add", "b");
-  const Shape ys = broadcast_shapes(a.shape(), b.shape());
+Tensor binary(Bin kind, const Tensor& a_in, const Tensor& b_in, std::string_view name) {
+  const std::string_view op = name_of(kind);
+  const Tensor a = detail::as_f32(a_in, op, "a"), b = detail::as_f32(b_in, op, "b");
+  Shape ys;
+  try {
+    ys = broadcast_shapes(a.shape(), b.shape());
+  } catch (const ShapeError& e) {
+    throw ShapeError(std::string(op) + " '" + detail::label(name, op) + "': " + e.what());
+  }
   Tensor y = Tensor::empty(ys);
   const std::int64_t n = y.numel();
   float* yp = y.data<float>();
-  if (a.shape() == ys && b.shape() == ys) {
-    const float* ap = a.data<float>();
-    const float* bp = b.data<float>();
+  const Tensor ab = detail::broadcast_f32(a, ys), bb = detail::broadcast_f32(b, ys);
+  const float* ap = ab.data<float>();
+  const float* bp = bb.data<float>();
 #pragma omp parallel for if (n > (1 << 16)) schedule(static)
-    for (std::int64_t i = 0; i < n; ++i) yp[i] = ap[i] + bp[i];
-  } else {
-    const Tensor ab = detail::broadcast_f32(a, ys), bb = detail::broadcast_f32(b, ys);
-    const float* ap = ab.data<float>();
-    const float* bp = bb.data<float>();
-    for (std::int64_t i = 0; i < n; ++i) yp[i] = ap[i] + bp[i];
-  }
+  for (std::int64_t i = 0; i < n; ++i) yp[i] = apply(kind, ap[i], bp[i]);
   if (Tape* tape = detail::recording_tape({&a_in, &b_in})) {
-    auto node = std::make_unique<AddNode>(a, b);
+    auto node = std::make_unique<BinaryNode>(kind, a, b);
     node->inputs = detail::value_ids(*tape, {&a_in, &b_in});
     tape->record(std::move(node), y, name);
   }
   return y;
 }
 
+}  // namespace
+
+Tensor add(const Tensor& a, const Tensor& b, std::string_view name) { return binary(Bin::Add, a, b, name); }
+Tensor sub(const Tensor& a, const Tensor& b, std::string_view name) { return binary(Bin::Sub, a, b, name); }
+Tensor mul(const Tensor& a, const Tensor& b, std::string_view name) { return binary(Bin::Mul, a, b, name); }
+
+// ---- graph format: two inputs, or one input and a constant operand from the weights -----
+
 namespace {
-Shape add_infer(const OpShapeCall& c) {
+
+Shape binary_infer(const OpShapeCall& c) {
+  if ((c.inputs.size() == 2) == (c.params.count("other") == 1))
+    throw ValueError("node '" + std::string(c.node) + "': give two inputs, or one input and the parameter 'other'");
   try {
-    return broadcast_shapes(c.inputs[0], c.inputs[1]);
+    return broadcast_shapes(c.inputs[0], c.inputs.size() > 1 ? c.inputs[1] : c.params.at("other"));
   } catch (const ShapeError& e) {
-    throw ShapeError("add '" + std::string(c.node) + "': " + e.what());
+    throw ShapeError("node '" + std::string(c.node) + "': " + e.what());
   }
 }
-Tensor add_run(const OpCall& c) { return add(c.inputs[0], c.inputs[1], c.node); }
+
+template <Bin K>
+Tensor binary_run(const OpCall& c) {
+  const Tensor& other = c.inputs.size() > 1 ? c.inputs[1] : c.params.at("other");
+  return binary(K, c.inputs[0], other, c.node);
+}
+
 }  // namespace
 
 OpSpec op_spec_add() {
-  return OpSpec{OpKind::Add, "add", OpClass::Elementwise, 2, 2, {}, {}, {}, add_infer, add_run};
+  return OpSpec{OpKind::Add, "add", OpClass::Elementwise, 1, 2, {}, {"other"}, {}, binary_infer, binary_run<Bin::Add>};
+}
+OpSpec op_spec_sub() {
+  return OpSpec{OpKind::Sub, "sub", OpClass::Elementwise, 1, 2, {}, {"other"}, {}, binary_infer, binary_run<Bin::Sub>};
+}
+OpSpec op_spec_mul() {
+  return OpSpec{OpKind::Mul, "mul", OpClass::Elementwise, 1, 2, {}, {"other"}, {}, binary_infer, binary_run<Bin::Mul>};
 }
 
 }  // namespace relprop

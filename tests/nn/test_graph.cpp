@@ -87,8 +87,11 @@ TEST_SUITE("nn.graph") {
                    "already defined"));
     CHECK(contains(graph_error(with_nodes(R"([{"name": "fc1", "op": "linear", "inputs": ["x"]}])")),
                    "needs the parameter 'weight'"));
-    CHECK(contains(graph_error(with_nodes(R"([{"name": "fc1", "op": "add", "inputs": ["x"]}])")),
-                   "takes 2 inputs, got 1"));
+    CHECK(contains(graph_error(with_nodes(R"([{"name": "fc1", "op": "add", "inputs": ["x", "x", "x"]}])")),
+                   "takes 1 to 2 inputs, got 3"));
+    const std::map<std::string, Tensor> none;
+    CHECK(contains(graph_error(with_nodes(R"([{"name": "fc1", "op": "add", "inputs": ["x"]}])"), &none),
+                   "give two inputs, or one input and the parameter 'other'"));
     CHECK(contains(graph_error(with_nodes(R"([{"name": "fc1", "op": "relu", "inputs": ["x"], "attrs": {"dim": 1}}])")),
                    "node 'fc1': op 'relu' has no attribute 'dim'"));
     CHECK(contains(graph_error(with_nodes(R"([{"name": "fc1", "op": "relu", "inputs": ["x"], "colour": 1}])")),

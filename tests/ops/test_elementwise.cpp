@@ -81,6 +81,42 @@ TEST_SUITE("ops.elementwise") {
     CHECK_THROWS_AS(add(a, Tensor::zeros({2})), ShapeError);
   }
 
+  TEST_CASE("sub is add of a and -b / mul splits gates equally and gives constants nothing") {
+    const Tensor a = Tensor::from_vector({3.f, 1.f}, {2});
+    const Tensor b = Tensor::from_vector({1.f, -1.f}, {2});
+    const Tensor R = Tensor::from_vector({4.f, 6.f}, {2});
+    auto run = [&](auto op, const Rule& rule, bool b_tracked) {
+      Tape tape;
+      Tensor y;
+      {
+        Recording rec(tape);
+        y = op(tape.input(a, "a"), b_tracked ? tape.input(b, "b") : b);
+      }
+      Composite c("t");
+      c.set_fallback(rule);
+      const RelevanceMap m = propagate(tape, y, R, c);
+      return std::make_pair(m.input("a"), b_tracked ? m.input("b") : Tensor());
+    };
+    const auto subf = [](const Tensor& x, const Tensor& y) { return sub(x, y); };
+    const auto mulf = [](const Tensor& x, const Tensor& y) { return mul(x, y); };
+    CHECK(sub(a, b).to_vector() == std::vector<float>{2.f, 2.f});
+    // a - b = [2, 2]: R_a = a R / 2 = [6, 3], R_b = -b R / 2 = [-2, 3].
+    auto [ra, rb] = run(subf, NormRule{0.0}, true);
+    CHECK(ra.to_vector() == std::vector<float>{6.f, 3.f});
+    CHECK(rb.to_vector() == std::vector<float>{-2.f, 3.f});
+    std::tie(ra, rb) = run(subf, GradientRule{}, true);
+    CHECK(rb.to_vector() == std::vector<float>{-4.f, -6.f});
+    CHECK(mul(a, b).to_vector() == std::vector<float>{3.f, -1.f});
+    std::tie(ra, rb) = run(mulf, EpsilonRule{}, true);
+    CHECK(ra.to_vector() == std::vector<float>{2.f, 3.f});
+    CHECK(rb.to_vector() == std::vector<float>{2.f, 3.f});
+    std::tie(ra, rb) = run(mulf, BacktraceRule{}, false);  // b is a constant
+    CHECK(ra.to_vector() == R.to_vector());
+    std::tie(ra, rb) = run(mulf, GradientRule{}, true);
+    CHECK(ra.to_vector() == std::vector<float>{4.f, -6.f});  // R * b
+    CHECK(rb.to_vector() == std::vector<float>{12.f, 6.f});  // R * a
+  }
+
   TEST_CASE("relu: forward / pass / gradient mask") {
     const Tensor x = Tensor::from_vector({-1.f, 0.f, 2.f}, {3});
     CHECK(relu(x).to_vector() == std::vector<float>{0.f, 0.f, 2.f});
