@@ -1,5 +1,7 @@
 #include "relevance/composite.hpp"
 
+#include <algorithm>
+
 #include "tensor/error.hpp"
 
 namespace relprop {
@@ -37,15 +39,33 @@ Composite& Composite::for_op(std::string op, Rule rule) {
   by_op_.emplace_back(std::move(op), std::move(rule));
   return *this;
 }
-Composite& Composite::for_first_linear(Rule rule) {
+Composite& Composite::for_first_linear(Rule rule, std::vector<std::string> ops) {
   validate(rule);
-  first_linear_ = std::move(rule);
+  first_linear_ = Position{std::move(rule), std::move(ops)};
   return *this;
 }
-Composite& Composite::for_last_linear(Rule rule) {
+Composite& Composite::for_last_linear(Rule rule, std::vector<std::string> ops) {
   validate(rule);
-  last_linear_ = std::move(rule);
+  last_linear_ = Position{std::move(rule), std::move(ops)};
   return *this;
+}
+
+bool Composite::at_position(const Position& p, const NodeInfo& node, bool first) const {
+  if (node.linear_index < 0) return false;
+  if (p.ops.empty()) return first ? node.linear_index == 0 : node.linear_index == node.linear_count - 1;
+  auto wanted = [&](std::string_view op) { return std::find(p.ops.begin(), p.ops.end(), op) != p.ops.end(); };
+  if (!wanted(node.op)) return false;
+  // Without the tape's list of ops the position cannot be judged: no match.
+  if (node.linear_ops.size() != static_cast<std::size_t>(node.linear_count)) return false;
+  const auto idx = static_cast<std::size_t>(node.linear_index);
+  if (first) {
+    for (std::size_t i = 0; i < idx; ++i)
+      if (wanted(node.linear_ops[i])) return false;
+  } else {
+    for (std::size_t i = idx + 1; i < node.linear_ops.size(); ++i)
+      if (wanted(node.linear_ops[i])) return false;
+  }
+  return true;
 }
 Composite& Composite::for_name(std::string pattern, Rule rule) {
   validate(rule);
@@ -61,10 +81,8 @@ Composite& Composite::set_fallback(Rule rule) {
 Rule Composite::rule_for(const NodeInfo& node) const {
   for (auto it = by_name_.rbegin(); it != by_name_.rend(); ++it)
     if (glob_match(it->first, node.name)) return it->second;
-  if (node.linear_index >= 0) {
-    if (last_linear_ && node.linear_index == node.linear_count - 1) return *last_linear_;
-    if (first_linear_ && node.linear_index == 0) return *first_linear_;
-  }
+  if (last_linear_ && at_position(*last_linear_, node, false)) return last_linear_->rule;
+  if (first_linear_ && at_position(*first_linear_, node, true)) return first_linear_->rule;
   for (auto it = by_op_.rbegin(); it != by_op_.rend(); ++it)
     if (it->first == node.op) return it->second;
   for (auto it = by_class_.rbegin(); it != by_class_.rend(); ++it)
@@ -129,7 +147,7 @@ Composite Composite::by_name(std::string_view name, const CompositeOptions& opti
     ZBoxRule box;
     box.low = options.low;
     box.high = options.high;
-    c.for_first_linear(box);
+    c.for_first_linear(box, {"conv1d", "conv2d", "conv_transpose2d"});  // Zennit: the first convolution
     return c;
   }
   if (name == "backtrace") {

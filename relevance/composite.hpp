@@ -4,6 +4,7 @@
 // EpsilonPlusFlat does. DLBacktrace is one composite among others.
 
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -26,6 +27,8 @@ struct NodeInfo {
   OpClass op_class = OpClass::Other;
   int linear_index = -1;  // position among linear-type nodes (0 = first), -1 if not one
   int linear_count = 0;   // number of linear-type nodes on the tape
+  // The ops of all linear-type nodes in tape order (for "the first convolution").
+  std::span<const std::string_view> linear_ops;
 };
 
 // Settings shared by the built-in composites.
@@ -53,8 +56,10 @@ class Composite {
   // matchers of one kind the one added last wins.
   Composite& for_class(OpClass c, Rule rule);
   Composite& for_op(std::string op, Rule rule);
-  Composite& for_first_linear(Rule rule);
-  Composite& for_last_linear(Rule rule);
+  // The first / last linear-type node; with `ops`, the first / last among nodes of those
+  // ops only (Zennit's z^B goes to the first convolution, not a dense layer).
+  Composite& for_first_linear(Rule rule, std::vector<std::string> ops = {});
+  Composite& for_last_linear(Rule rule, std::vector<std::string> ops = {});
   // `pattern` is a glob over node names: `*` any run, `?` one character.
   Composite& for_name(std::string pattern, Rule rule);
   Composite& set_fallback(Rule rule);
@@ -71,7 +76,12 @@ class Composite {
   std::string name_;
   std::vector<std::pair<OpClass, Rule>> by_class_;
   std::vector<std::pair<std::string, Rule>> by_op_;
-  std::optional<Rule> first_linear_, last_linear_;
+  struct Position {
+    Rule rule;
+    std::vector<std::string> ops;  // empty: any linear-type op
+  };
+  bool at_position(const Position& p, const NodeInfo& node, bool first) const;
+  std::optional<Position> first_linear_, last_linear_;
   std::vector<std::pair<std::string, Rule>> by_name_;
   std::optional<Rule> fallback_;
 };

@@ -75,9 +75,13 @@ RelevanceMap propagate(Tape& tape, const Tensor& output, const Tensor& seed,
 
   // Positions among linear-type nodes, for first/last-layer composites.
   std::vector<int> linear_index(tape.size(), -1);
+  std::vector<std::string_view> linear_ops;
   int linear_count = 0;
   for (std::size_t i = 0; i < tape.size(); ++i)
-    if (tape.node(i).op_class() == OpClass::LinearType) linear_index[i] = linear_count++;
+    if (tape.node(i).op_class() == OpClass::LinearType) {
+      linear_index[i] = linear_count++;
+      linear_ops.push_back(tape.node(i).op());
+    }
 
   RelevanceMap result;
   std::vector<std::uint8_t> needs;
@@ -91,7 +95,7 @@ RelevanceMap propagate(Tape& tape, const Tensor& output, const Tensor& seed,
     }
     if (wants_kept(options, node.name)) result.nodes_[node.name] = r_out;
 
-    const NodeInfo info{node.name, node.op(), node.op_class(), linear_index[i], linear_count};
+    const NodeInfo info{node.name, node.op(), node.op_class(), linear_index[i], linear_count, linear_ops};
     const Rule rule = composite.rule_for(info);
     needs.assign(node.inputs.size(), 0);
     for (std::size_t k = 0; k < node.inputs.size(); ++k) needs[k] = node.inputs[k] >= 0 ? 1 : 0;

@@ -98,16 +98,17 @@ TEST_SUITE("apps.cli") {
       CAPTURE(r.err);
       CHECK(r.status == 0);
     }
-    // The first (and only) linear layer gets z^B with bounds [0, 4] per input feature:
-    // value seed 2.6 on output 1; d = sum_j x_j w_j - 4 * 0 (no negative weights) = 2.4.
+    // z^B through a per-node rule (epsilon-gamma-box gives it to the first convolution,
+    // and this model has none): bounds [0, 4] per input feature, value seed 2.6 on output
+    // 1; d = sum_j x_j w_j - 4 * 0 (no negative weights) = 2.4.
     auto args = explain_args(scratch("box.safetensors"));
-    args.insert(args.end(), {"--composite", "epsilon-gamma-box", "--low", "0", "--high", "4", "--quiet"});
+    args.insert(args.end(), {"--composite", "epsilon", "--rule", "fc=zbox:0,4", "--quiet"});
     REQUIRE(cli(args).status == 0);
     const Tensor x = SafetensorsFile::open(scratch("box.safetensors")).get("x");
     CHECK(x.get({0, 1}) == doctest::Approx(0.8 * 2.6 / 2.4).epsilon(1e-5));
     // Two per-channel bounds for three input features, and low above high, are errors.
     auto bad = explain_args(scratch("box.safetensors"));
-    bad.insert(bad.end(), {"--composite", "epsilon-gamma-box", "--low", "0/0", "--high", "4/4"});
+    bad.insert(bad.end(), {"--rule", "fc=zbox:0/0,4/4"});
     Run r = cli(bad);
     CHECK(r.status == 1);
     CHECK(contains(r.err, "2 per-channel bounds"));

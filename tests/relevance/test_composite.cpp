@@ -8,8 +8,10 @@
 using namespace relprop;
 
 namespace {
+// A tape of three linear-type nodes: linear, conv2d, linear.
+const std::string_view kOps[] = {"linear", "conv2d", "linear"};
 NodeInfo node(std::string_view name, std::string_view op, OpClass c, int linear_index = -1, int linear_count = 3) {
-  return NodeInfo{name, op, c, linear_index, linear_count};
+  return NodeInfo{name, op, c, linear_index, linear_count, linear_count == 3 ? kOps : std::span<const std::string_view>{}};
 }
 }  // namespace
 
@@ -95,9 +97,13 @@ TEST_SUITE("relevance.composite") {
     opts.high = {1.0, 2.0, 3.0};
     opts.gamma = 0.5;
     const Composite box = Composite::by_name("epsilon-gamma-box", opts);
-    CHECK(rule_str(box.rule_for(node("conv1", "conv2d", OpClass::LinearType, 0))) == "zbox:-1/-2/-3,1/2/3");
-    CHECK(rule_str(box.rule_for(node("conv2", "conv2d", OpClass::LinearType, 1))) == "gamma:0.5");
+    // z^B goes to the first convolution even after a dense layer, as in Zennit.
+    CHECK(rule_str(box.rule_for(node("fc0", "linear", OpClass::LinearType, 0))) == "epsilon:1e-06");
+    CHECK(rule_str(box.rule_for(node("conv1", "conv2d", OpClass::LinearType, 1))) == "zbox:-1/-2/-3,1/2/3");
     CHECK(rule_str(box.rule_for(node("fc", "linear", OpClass::LinearType, 2))) == "epsilon:1e-06");
+    static const std::string_view two_convs[] = {"conv2d", "conv2d", "linear"};
+    CHECK(rule_str(box.rule_for(NodeInfo{"c1", "conv2d", OpClass::LinearType, 0, 3, two_convs})) == "zbox:-1/-2/-3,1/2/3");
+    CHECK(rule_str(box.rule_for(NodeInfo{"c2", "conv2d", OpClass::LinearType, 1, 3, two_convs})) == "gamma:0.5");
     const Composite flat = Composite::by_name("epsilon-plus-flat");
     CHECK(rule_str(flat.rule_for(node("fc0", "linear", OpClass::LinearType, 0))) == "flat");
     CHECK(rule_str(flat.rule_for(node("conv", "conv2d", OpClass::LinearType, 1))) == "zplus");
