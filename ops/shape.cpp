@@ -3,6 +3,11 @@
 
 #include "ops/shape.hpp"
 
+#include <array>
+#include <cmath>
+#include <functional>
+#include <limits>
+
 #include "ops/common.hpp"
 #include "ops/registry.hpp"
 
@@ -127,5 +132,269 @@ OpSpec op_spec_dropout() {
 OpSpec op_spec_reshape() {
   return OpSpec{OpKind::Reshape, "reshape", OpClass::Shape, 1, 1, {}, {}, {"shape"}, reshape_infer, reshape_run};
 }
+
+}  // namespace relprop
+
+// ---- permute, slice, cat, pad, upsample ----------------------------------------------------
+
+namespace relprop {
+
+namespace {
+
+// Moves relevance by a function of the output relevance (the inverse of the forward's
+// index mapping); saves nothing but shapes and parameters.
+class MoveNode final : public Node {
+ public:
+  using Back = std::function<std::vector<Tensor>(const Tensor& R)>;
+  MoveNode(std::string_view op, Back back) : op_(op), back_(std::move(back)) {}
+  std::string_view op() const override { return op_; }
+  OpClass op_class() const override { return OpClass::Shape; }
+  std::vector<Tensor> relevance(const Rule&, const Tensor& R, const RelevanceContext& ctx) const override {
+    std::vector<Tensor> out = back_(detail::as_f32(R, op_, "relevance"));
+    for (std::size_t i = 0; i < out.size(); ++i)
+      if (!ctx.needs(i)) out[i] = Tensor();
+    return out;
+  }
+  void release() override {}
+
+ private:
+  std::string_view op_;
+  Back back_;
+};
+
+Tensor record_move(std::string_view op, std::vector<const Tensor*> ins, Tensor y, MoveNode::Back back,
+                   std::string_view name) {
+  Tape* tape = Tape::current();
+  bool any = false;
+  for (const Tensor* t : ins) any = any || (tape && tape->value_of(*t) >= 0);
+  if (any) {
+    auto node = std::make_unique<MoveNode>(op, std::move(back));
+    for (const Tensor* t : ins) node->inputs.push_back(tape->value_of(*t));
+    tape->record(std::move(node), y, name);
+  }
+  return y;
+}
+
+int wrap(int d, int rank, std::string_view op, std::string_view name) {
+  if (d < -rank || d >= rank)
+    throw IndexError(std::string(op) + " '" + detail::label(name, op) + "': dim " + std::to_string(d) +
+                     " is out of range for rank " + std::to_string(rank));
+  return d < 0 ? d + rank : d;
+}
+
+}  // namespace
+
+Tensor permute(const Tensor& x, const std::vector<int>& dims, std::string_view name) {
+  Tensor y;
+  try {
+    y = x.permute(std::span<const int>(dims)).contiguous().clone();
+  } catch (const Error& e) {
+    throw ShapeError("permute '" + detail::label(name, "permute") + "': " + e.what());
+  }
+  std::vector<int> inverse(dims.size());
+  for (std::size_t i = 0; i < dims.size(); ++i) inverse[dims[i] < 0 ? dims[i] + dims.size() : dims[i]] = static_cast<int>(i);
+  return record_move("permute", {&x}, y,
+                     [inverse](const Tensor& R) { return std::vector<Tensor>{R.permute(std::span<const int>(inverse)).contiguous()}; },
+                     name);
+}
+
+Tensor transpose(const Tensor& x, int dim0, int dim1, std::string_view name) {
+  const int a = wrap(dim0, x.dim(), "transpose", name), b = wrap(dim1, x.dim(), "transpose", name);
+  const Tensor y = x.transpose(a, b).contiguous().clone();
+  return record_move("transpose", {&x}, y,
+                     [a, b](const Tensor& R) { return std::vector<Tensor>{R.transpose(a, b).contiguous()}; }, name);
+}
+
+Tensor slice(const Tensor& x, int dim, std::int64_t start, std::int64_t end, std::int64_t step, std::string_view name) {
+  const int d = wrap(dim, x.dim(), "slice", name);
+  if (step < 1) throw ValueError("slice '" + detail::label(name, "slice") + "': step must be >= 1");
+  const Tensor y = x.slice(d, start, end, step).contiguous().clone();
+  const Shape in = x.shape();
+  return record_move("slice", {&x}, y,
+                     [in, d, start, end, step](const Tensor& R) {
+                       Tensor r = Tensor::zeros(in);
+                       r.slice(d, start, end, step).copy_from(R);
+                       return std::vector<Tensor>{r};
+                     },
+                     name);
+}
+
+Tensor cat(const std::vector<Tensor>& xs, int dim, std::string_view name) {
+  const std::string who = "cat '" + detail::label(name, "cat") + "'";
+  if (xs.empty()) throw ValueError(who + ": needs at least one tensor");
+  const int d = wrap(dim, xs[0].dim(), "cat", name);
+  Shape ys = xs[0].shape();
+  ys[d] = 0;
+  std::vector<std::int64_t> sizes;
+  for (const auto& t : xs) {
+    bool ok = t.dim() == xs[0].dim();
+    for (int i = 0; ok && i < t.dim(); ++i) ok = i == d || t.size(i) == xs[0].size(i);
+    if (!ok) throw ShapeError(who + ": shapes " + xs[0].str_shape() + " and " + t.str_shape() +
+                              " differ outside dimension " + std::to_string(d));
+    sizes.push_back(t.size(d));
+    ys[d] += t.size(d);
+  }
+  Tensor y = Tensor::empty(ys);
+  std::int64_t off = 0;
+  for (const auto& t : xs) {
+    y.slice(d, off, off + t.size(d)).copy_from(t);
+    off += t.size(d);
+  }
+  std::vector<const Tensor*> ins;
+  for (const auto& t : xs) ins.push_back(&t);
+  return record_move("cat", ins, y,
+                     [sizes, d](const Tensor& R) {
+                       std::vector<Tensor> parts;
+                       std::int64_t o = 0;
+                       for (auto s : sizes) {
+                         parts.push_back(R.slice(d, o, o + s).contiguous());
+                         o += s;
+                       }
+                       return parts;
+                     },
+                     name);
+}
+
+Tensor pad(const Tensor& x, const std::vector<std::int64_t>& pads, double value, std::string_view name) {
+  const std::string who = "pad '" + detail::label(name, "pad") + "'";
+  if (pads.size() % 2 != 0 || static_cast<int>(pads.size() / 2) > x.dim())
+    throw ValueError(who + ": pad needs pairs for at most " + std::to_string(x.dim()) + " dimensions");
+  Shape ys = x.shape();
+  std::vector<std::pair<std::int64_t, std::int64_t>> lohi(x.dim(), {0, 0});
+  for (std::size_t i = 0; i < pads.size() / 2; ++i) {
+    const int d = x.dim() - 1 - static_cast<int>(i);
+    if (pads[2 * i] < 0 || pads[2 * i + 1] < 0) throw ValueError(who + ": negative padding (cropping) is not supported");
+    lohi[d] = {pads[2 * i], pads[2 * i + 1]};
+    ys[d] += pads[2 * i] + pads[2 * i + 1];
+  }
+  const Tensor y = Tensor::full(ys, value);
+  Tensor inner = y;
+  for (int d = 0; d < x.dim(); ++d) inner = inner.slice(d, lohi[d].first, lohi[d].first + x.size(d));
+  inner.copy_from(x);
+  return record_move("pad", {&x}, y,
+                     [lohi](const Tensor& R) {
+                       Tensor r = R;
+                       for (int d = 0; d < R.dim(); ++d) r = r.slice(d, lohi[d].first, R.size(d) - lohi[d].second);
+                       return std::vector<Tensor>{r.contiguous()};
+                     },
+                     name);
+}
+
+Tensor upsample_nearest2d(const Tensor& x_in, std::int64_t OH, std::int64_t OW, std::string_view name) {
+  const std::string who = "upsample_nearest2d '" + detail::label(name, "upsample_nearest2d") + "'";
+  if (x_in.dim() != 4) throw ShapeError(who + ": input must be (N, C, H, W), got " + x_in.str_shape());
+  if (OH < 1 || OW < 1) throw ValueError(who + ": output size must be >= 1");
+  const Tensor x = detail::as_f32(x_in, "upsample_nearest2d", "input");
+  const std::int64_t P = x.size(0) * x.size(1), H = x.size(2), W = x.size(3);
+  Tensor y = Tensor::empty({x.size(0), x.size(1), OH, OW});
+  const float* xp = x.data<float>();
+  float* yp = y.data<float>();
+  for (std::int64_t p = 0; p < P; ++p)
+    for (std::int64_t oh = 0; oh < OH; ++oh)
+      for (std::int64_t ow = 0; ow < OW; ++ow)
+        yp[(p * OH + oh) * OW + ow] = xp[(p * H + oh * H / OH) * W + ow * W / OW];
+  const Shape in = x.shape();
+  return record_move("upsample_nearest2d", {&x_in}, y,
+                     [in, OH, OW](const Tensor& R) {
+                       Tensor r = Tensor::zeros(in);
+                       const std::int64_t P2 = in[0] * in[1], H2 = in[2], W2 = in[3];
+                       const float* rp = R.data<float>();
+                       float* o = r.data<float>();
+                       for (std::int64_t p = 0; p < P2; ++p)
+                         for (std::int64_t oh = 0; oh < OH; ++oh)
+                           for (std::int64_t ow = 0; ow < OW; ++ow)
+                             o[(p * H2 + oh * H2 / OH) * W2 + ow * W2 / OW] += rp[(p * OH + oh) * OW + ow];
+                       return std::vector<Tensor>{r};
+                     },
+                     name);
+}
+
+// ---- graph format -----------------------------------------------------------------------
+
+namespace {
+
+std::vector<int> ints(const Attrs& a, std::string_view node, const std::string& key) {
+  if (!a.has(key)) throw ValueError("node '" + std::string(node) + "': attribute '" + key + "' is required");
+  std::vector<int> v;
+  for (auto x : a.get_ints(node, key, {})) v.push_back(static_cast<int>(x));
+  return v;
+}
+
+// Shapes are found by running the op on a zero tensor of the input's shape: the ops here
+// are cheap, and one code path means one set of rules.
+template <class F>
+Shape by_running(const OpShapeCall& c, F&& f) {
+  std::vector<Tensor> zs;
+  for (const auto& s : c.inputs) zs.push_back(Tensor::zeros(s));
+  return f(zs).shape();
+}
+
+std::array<std::int64_t, 2> upsample_size(const Attrs& a, std::string_view node, const Shape& x) {
+  if (x.size() != 4) throw ShapeError("upsample_nearest2d '" + std::string(node) + "': input must be (N, C, H, W)");
+  if (a.has("size")) {
+    const auto v = a.get_ints(node, "size", {});
+    if (v.size() == 1) return {v[0], v[0]};
+    if (v.size() == 2) return {v[0], v[1]};
+  } else if (a.has("scale_factor")) {
+    // PyTorch: output = floor(input * scale).
+    const double s = a.get_float(node, "scale_factor", 1.0);
+    return {static_cast<std::int64_t>(std::floor(static_cast<double>(x[2]) * s)),
+            static_cast<std::int64_t>(std::floor(static_cast<double>(x[3]) * s))};
+  }
+  throw ValueError("node '" + std::string(node) + "': give 'size' (one or two values) or 'scale_factor'");
+}
+
+Tensor permute_run(const OpCall& c) { return permute(c.inputs[0], ints(c.attrs, c.node, "dims"), c.node); }
+Tensor transpose_run(const OpCall& c) {
+  return transpose(c.inputs[0], static_cast<int>(c.attrs.get_int(c.node, "dim0", 0)),
+                   static_cast<int>(c.attrs.get_int(c.node, "dim1", 1)), c.node);
+}
+Tensor slice_run(const OpCall& c) {
+  return slice(c.inputs[0], static_cast<int>(c.attrs.get_int(c.node, "dim", 0)), c.attrs.get_int(c.node, "start", 0),
+               c.attrs.get_int(c.node, "end", std::numeric_limits<std::int64_t>::max()), c.attrs.get_int(c.node, "step", 1),
+               c.node);
+}
+Tensor cat_run(const OpCall& c) {
+  return cat(std::vector<Tensor>(c.inputs.begin(), c.inputs.end()), static_cast<int>(c.attrs.get_int(c.node, "dim", 0)),
+             c.node);
+}
+Tensor pad_run(const OpCall& c) {
+  if (c.attrs.has("mode")) {
+    const auto& m = c.attrs.values().at("mode");
+    if (!std::holds_alternative<std::string>(m) || std::get<std::string>(m) != "constant")
+      throw ValueError("node '" + std::string(c.node) + "': only mode \"constant\" is supported");
+  }
+  if (!c.attrs.has("pad")) throw ValueError("node '" + std::string(c.node) + "': attribute 'pad' is required");
+  return pad(c.inputs[0], c.attrs.get_ints(c.node, "pad", {}), c.attrs.get_float(c.node, "value", 0.0), c.node);
+}
+Tensor upsample_run(const OpCall& c) {
+  const auto s = upsample_size(c.attrs, c.node, c.inputs[0].shape());
+  return upsample_nearest2d(c.inputs[0], s[0], s[1], c.node);
+}
+
+}  // namespace
+
+namespace {
+const std::map<std::string, Tensor> kNoParams;
+}  // namespace
+
+#define RELPROP_SHAPE_SPEC(fn, kind, lo, hi, ATTRS, RUN)                                   \
+  OpSpec op_spec_##fn() {                                                                \
+    return OpSpec{OpKind::kind, #fn, OpClass::Shape, lo, hi, {}, {}, ATTRS,               \
+                  [](const OpShapeCall& c) {                                             \
+                    return by_running(c, [&](const std::vector<Tensor>& zs) {            \
+                      return RUN(OpCall{c.node, c.attrs, zs, kNoParams});                \
+                    });                                                                  \
+                  },                                                                     \
+                  RUN};                                                                  \
+  }
+RELPROP_SHAPE_SPEC(permute, Permute, 1, 1, {"dims"}, permute_run)
+RELPROP_SHAPE_SPEC(transpose, Transpose, 1, 1, (std::vector<std::string_view>{"dim0", "dim1"}), transpose_run)
+RELPROP_SHAPE_SPEC(slice, Slice, 1, 1, (std::vector<std::string_view>{"dim", "start", "end", "step"}), slice_run)
+RELPROP_SHAPE_SPEC(cat, Cat, 1, 64, {"dim"}, cat_run)
+RELPROP_SHAPE_SPEC(pad, Pad, 1, 1, (std::vector<std::string_view>{"pad", "mode", "value"}), pad_run)
+RELPROP_SHAPE_SPEC(upsample_nearest2d, UpsampleNearest2d, 1, 1, (std::vector<std::string_view>{"size", "scale_factor"}),
+                   upsample_run)
+#undef RELPROP_SHAPE_SPEC
 
 }  // namespace relprop
