@@ -83,6 +83,9 @@ struct ExplainArgs {
   std::optional<double> multiplier, epsilon, gamma;
   std::string low, high;
   std::vector<std::string> rules, keep;
+  std::string task = "classification";
+  std::vector<std::int64_t> outputs;
+  double threshold = 0.0, scaler = 0.0, max_unit = 0.0;
   bool quiet = false;
 };
 
@@ -158,14 +161,24 @@ int cmd_explain(const ExplainArgs& a, std::ostream& out) {
     Recording rec(tape);
     y = graph.forward(inputs)[out_index];
   }
-  const ClassificationSeed seed = classification_seed(y, a.target, form, multiplier);
+  ClassificationSeed seed;
+  if (a.task == "classification") {
+    seed = classification_seed(y, a.target, form, multiplier);
+  } else if (a.task == "regression") {
+    seed.seed = regression_seed(y, a.outputs, form, multiplier);
+  } else if (a.task == "segmentation") {
+    seed.seed = segmentation_seed(y, a.threshold, form, multiplier);
+  } else {
+    throw ValueError("--task must be classification, regression or segmentation, got '" + a.task + "'");
+  }
 
   PropagateOptions popts;
   for (const auto& k : a.keep) {
     if (k == "all") popts.keep_all = true;
     else popts.keep.push_back(k);
   }
-  const RelevanceMap R = propagate(tape, y, seed.seed, composite, popts);
+  RelevanceMap R = propagate(tape, y, seed.seed, composite, popts);
+  R.rescale(a.scaler, a.max_unit);
 
   // Result file: inputs by name, the model output, kept nodes by name.
   std::vector<std::pair<std::string, Tensor>> result;
@@ -185,7 +198,8 @@ int cmd_explain(const ExplainArgs& a, std::ostream& out) {
   if (seed.targets.size() > 8) targets += ", ...";
   out << "model     " << a.graph << " (" << graph.nodes().size() << " nodes)\n";
   out << "output    " << graph.outputs()[out_index] << " " << describe(y) << "\n";
-  out << "target    " << targets << (a.target ? "" : " (arg-max)") << "\n";
+  if (a.task == "classification") out << "target    " << targets << (a.target ? "" : " (arg-max)") << "\n";
+  else out << "task      " << a.task << ", seed sum " << fmt_fixed(sum_all(seed.seed)) << "\n";
   out << "seed      " << (form == SeedForm::Value ? "value" : "one-hot") << " x " << multiplier
       << ", composite " << composite.name() << "\n";
   out << "input relevance\n";
@@ -233,6 +247,11 @@ int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& 
   explain->add_option("--rule", ex.rules, "NODE=RULE[:PARAM] override; NODE a name or glob (repeatable)");
   explain->add_option("--keep", ex.keep, "Keep node relevance: 'all' or node-name globs (repeatable)");
   explain->add_option("--output", ex.output, "Which graph output to explain (default: the first)");
+  explain->add_option("--task", ex.task, "classification (default), regression or segmentation");
+  explain->add_option("--outputs", ex.outputs, "Regression: the outputs to explain (default: all)")->delimiter(',');
+  explain->add_option("--threshold", ex.threshold, "Segmentation: explain the outputs above this value (default 0)");
+  explain->add_option("--scaler", ex.scaler, "Rescale every relevance map to sum to this (0: off)");
+  explain->add_option("--max-unit", ex.max_unit, "Scale every map so its largest magnitude is this (0: off)");
   explain->add_flag("--quiet,-q", ex.quiet, "Print nothing on success");
 
   try {

@@ -27,6 +27,31 @@ const Tensor& RelevanceMap::node(const std::string& name) const {
   return it->second;
 }
 
+void RelevanceMap::rescale(double scaler, double max_unit) {
+  if (scaler < 0 || max_unit < 0) throw ValueError("rescale: scaler and max_unit must be >= 0");
+  auto apply = [&](Tensor& t) {
+    double factor = 1.0;
+    if (scaler > 0) {
+      const double s = sum_all(t);
+      if (s != 0.0) factor = scaler / s;
+    }
+    if (max_unit > 0) {
+      double m = 0;
+      for (double v : t.to_vector_f64()) m = std::max(m, std::fabs(v * factor));
+      if (m > 0) factor *= max_unit / m;
+    }
+    if (factor == 1.0) return;
+    Tensor out = Tensor::empty(t.shape());
+    const Tensor c = t.to(DType::F32).contiguous();
+    const float* p = c.data<float>();
+    float* o = out.data<float>();
+    for (std::int64_t i = 0; i < c.numel(); ++i) o[i] = static_cast<float>(p[i] * factor);
+    t = out;
+  };
+  for (auto& [name, t] : inputs_) apply(t);
+  for (auto& [name, t] : nodes_) apply(t);
+}
+
 namespace {
 
 // The `=` versus `+=` rule of a value's relevance buffer: the first contribution is

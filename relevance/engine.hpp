@@ -44,6 +44,11 @@ class RelevanceMap {
   // One report per node that received relevance, in tape order.
   const std::vector<NodeReport>& report() const { return report_; }
 
+  // Post-scaling of every map (inputs and kept nodes), each on its own (RULES.md):
+  // `scaler` > 0 rescales a map to sum to `scaler`; `max_unit` > 0 then scales it so its
+  // largest magnitude is `max_unit`. A map that sums to 0 (or is all 0) is left as it is.
+  void rescale(double scaler, double max_unit);
+
  private:
   friend RelevanceMap propagate(Tape&, const Tensor&, const Tensor&, const Composite&,
                                 const PropagateOptions&);

@@ -36,4 +36,39 @@ ClassificationSeed classification_seed(const Tensor& output, std::optional<std::
   return result;
 }
 
+Tensor regression_seed(const Tensor& output, const std::vector<std::int64_t>& outputs, SeedForm form,
+                       double multiplier) {
+  if (!output.defined() || output.dim() == 0)
+    throw ShapeError("regression seed: the output must have at least one dimension");
+  const std::int64_t n = output.size(-1);
+  for (auto k : outputs)
+    if (k < 0 || k >= n)
+      throw IndexError("regression output " + std::to_string(k) + " is out of range: the model has " +
+                       std::to_string(n) + " outputs");
+  const Tensor y = output.to(DType::F32).contiguous();
+  Tensor seed = Tensor::zeros(output.shape());
+  const float* yp = y.data<float>();
+  float* sp = seed.data<float>();
+  std::vector<std::int64_t> chosen = outputs;
+  if (chosen.empty())
+    for (std::int64_t k = 0; k < n; ++k) chosen.push_back(k);
+  for (std::int64_t r = 0; r < y.numel() / std::max<std::int64_t>(n, 1); ++r)
+    for (auto k : chosen) {
+      const std::int64_t i = r * n + k;
+      sp[i] = static_cast<float>((form == SeedForm::Value ? yp[i] : 1.0) * multiplier);
+    }
+  return seed;
+}
+
+Tensor segmentation_seed(const Tensor& output, double threshold, SeedForm form, double multiplier) {
+  if (!output.defined()) throw ValueError("segmentation seed: undefined output");
+  const Tensor y = output.to(DType::F32).contiguous();
+  Tensor seed = Tensor::zeros(output.shape());
+  const float* yp = y.data<float>();
+  float* sp = seed.data<float>();
+  for (std::int64_t i = 0; i < y.numel(); ++i)
+    if (yp[i] > threshold) sp[i] = static_cast<float>((form == SeedForm::Value ? yp[i] : 1.0) * multiplier);
+  return seed;
+}
+
 }  // namespace relprop

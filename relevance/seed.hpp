@@ -23,4 +23,13 @@ struct ClassificationSeed {
 ClassificationSeed classification_seed(const Tensor& output, std::optional<std::int64_t> target,
                                        SeedForm form, double multiplier);
 
+// Regression: every row's chosen outputs (indices into the last dimension; all when
+// empty) get multiplier x (their value, or 1 for OneHot). IndexError for a bad index.
+Tensor regression_seed(const Tensor& output, const std::vector<std::int64_t>& outputs, SeedForm form,
+                       double multiplier);
+
+// Segmentation: every output element above `threshold` gets multiplier x (its value, or
+// 1 for OneHot); the rest 0.
+Tensor segmentation_seed(const Tensor& output, double threshold, SeedForm form, double multiplier);
+
 }  // namespace relprop

@@ -119,6 +119,28 @@ TEST_SUITE("apps.cli") {
     CHECK(contains(r.err, "low 5 is above high 4"));
   }
 
+  TEST_CASE("regression and segmentation tasks / scaler and max-unit") {
+    const fs::path out = scratch("task.safetensors");
+    auto args = explain_args(out);
+    args.insert(args.end(), {"--composite", "zero", "--task", "regression", "--outputs", "0,1", "--scaler", "10"});
+    Run r = cli(args);
+    CAPTURE(r.err);
+    REQUIRE(r.status == 0);
+    CHECK(contains(r.out, "task      regression, seed sum 4.400"));
+    CHECK(sum_all(SafetensorsFile::open(out).get("x")) == doctest::Approx(10.0).epsilon(1e-5));
+    args = explain_args(out);
+    args.insert(args.end(), {"--composite", "zero", "--task", "segmentation", "--threshold", "2", "--max-unit", "1"});
+    r = cli(args);
+    REQUIRE(r.status == 0);
+    // Only output 1 (2.6) is above 2: x relevance proportional to [0.1, 0.8, 1.5], largest scaled to 1.
+    const Tensor x = SafetensorsFile::open(out).get("x");
+    CHECK(x.get({0, 2}) == doctest::Approx(1.0));
+    CHECK(x.get({0, 0}) == doctest::Approx(0.1 / 1.5).epsilon(1e-5));
+    args = explain_args(out);
+    args.insert(args.end(), {"--task", "detection"});
+    CHECK(cli(args).status == 1);
+  }
+
   TEST_CASE("inspect lists names / dtypes / shapes and sizes") {
     const Run r = cli({"inspect", kDir + "weights.safetensors"});
     REQUIRE(r.status == 0);

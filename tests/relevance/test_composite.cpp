@@ -140,4 +140,13 @@ TEST_SUITE("relevance.seed") {
     CHECK_THROWS_AS(classification_seed(y, -1, SeedForm::Value, 1), IndexError);
     CHECK_THROWS_AS(classification_seed(Tensor::scalar(1.0), std::nullopt, SeedForm::Value, 1), ShapeError);
   }
+
+  TEST_CASE("regression: chosen outputs of every row / segmentation: outputs above a threshold") {
+    const Tensor y = Tensor::from_vector({1.f, 3.f, 2.f, -1.f, -4.f, -2.f}, {2, 3});
+    CHECK(regression_seed(y, {0, 2}, SeedForm::Value, 2.0).to_vector() == std::vector<float>{2, 0, 4, -2, 0, -4});
+    CHECK(regression_seed(y, {}, SeedForm::OneHot, 1.0).to_vector() == std::vector<float>{1, 1, 1, 1, 1, 1});
+    CHECK_THROWS_AS(regression_seed(y, {3}, SeedForm::Value, 1.0), IndexError);
+    CHECK(segmentation_seed(y, 1.5, SeedForm::Value, 1.0).to_vector() == std::vector<float>{0, 3, 2, 0, 0, 0});
+    CHECK(segmentation_seed(y, -1.5, SeedForm::OneHot, 10.0).to_vector() == std::vector<float>{10, 10, 10, 10, 0, 0});
+  }
 }

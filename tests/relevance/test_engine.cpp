@@ -246,6 +246,26 @@ TEST_SUITE("relevance.engine") {
     }
   }
 
+  TEST_CASE("post-scaling: scaler makes every map sum to it / max_unit bounds its largest magnitude") {
+    Tape tape;
+    Tensor y;
+    {
+      Recording rec(tape);
+      y = linear(relu(tape.input(T({1.f, 2.f, -1.f}, {1, 3}), "x"), "act"), T({1.f, 1.f, 1.f}, {1, 3}), {}, "fc");
+    }
+    PropagateOptions keep;
+    keep.keep_all = true;
+    keep.retain = true;
+    RelevanceMap a = propagate(tape, y, y, Composite::by_name("zero"), keep);  // x relevance [1, 2, 0]
+    a.rescale(100.0, 0.0);
+    CHECK(a.input("x").to_vector() == std::vector<float>{100.f / 3, 200.f / 3, 0.f});
+    CHECK(sum_all(a.node("fc")) == doctest::Approx(100.0));
+    RelevanceMap b = propagate(tape, y, y, Composite::by_name("zero"), keep);
+    b.rescale(0.0, 1.0);
+    CHECK(b.input("x").to_vector() == std::vector<float>{0.5f, 1.f, 0.f});
+    CHECK_THROWS_AS(b.rescale(-1.0, 0.0), ValueError);
+  }
+
   TEST_CASE("two threads record and propagate two tapes at once") {
     const Tensor W = o::random_tensor({4, 5}, 1);
     auto explain = [&](std::uint32_t seed, Tensor* out) {
