@@ -76,6 +76,15 @@ struct Skeleton {
   const Tensor& w_pos() { return weight("w+", pos); }
   const Tensor& w_neg() { return weight("w-", neg); }
 
+  // After a ReLU every input is >= 0: then x- = 0 and the rules below drop every term
+  // that multiplies it, and reuse the forward's z instead of recomputing x W.
+  bool nonnegative() const {
+    const float* p = x.data<float>();
+    for (std::int64_t i = 0; i < x.numel(); ++i)
+      if (p[i] < 0.0f) return false;
+    return true;
+  }
+
   Tensor F(const Tensor& xx, const Tensor& ww) const { return maps.forward(xx, ww).contiguous(); }
   Tensor T(const Tensor& s, const Tensor& ww) const { return maps.transpose(s, ww).contiguous(); }
 
@@ -106,33 +115,37 @@ struct Skeleton {
 
   // z+ : positive contributions x+ w+ and x- w- (and b+).
   Tensor zplus(Stab stab, bool zero_bias) {
-    const Tensor xp = map1(x, pos), xn = map1(x, neg);
+    // After a ReLU (x >= 0) x- is exactly 0: its terms are skipped, the result is the same.
+    const bool has_neg = !nonnegative();
+    const Tensor xp = has_neg ? map1(x, pos) : x, xn = has_neg ? map1(x, neg) : Tensor();
     Tensor zp = F(xp, w_pos());
-    axpy(zp, F(xn, w_neg()));
+    if (has_neg) axpy(zp, F(xn, w_neg()));
     add_bias(zp, pos, !zero_bias);
     const Tensor s = divide(zp, stab, R);
     Tensor out = map2(xp, T(s, w_pos()), [](float a, float c) { return a * c; });
-    axpy(out, map2(xn, T(s, w_neg()), [](float a, float c) { return a * c; }));
+    if (has_neg) axpy(out, map2(xn, T(s, w_neg()), [](float a, float c) { return a * c; }));
     return out;
   }
 
   Tensor alpha_beta(const AlphaBetaRule& r) {
     const Stab stab{r.epsilon, r.stabilizer};
-    const Tensor xp = map1(x, pos), xn = map1(x, neg);
+    // After a ReLU (x >= 0) x- is exactly 0: its terms are skipped, the result is the same.
+    const bool has_neg = !nonnegative();
+    const Tensor xp = has_neg ? map1(x, pos) : x, xn = has_neg ? map1(x, neg) : Tensor();
     const auto mul = [](float a, float c) { return a * c; };
     Tensor zp = F(xp, w_pos());
-    axpy(zp, F(xn, w_neg()));
+    if (has_neg) axpy(zp, F(xn, w_neg()));
     add_bias(zp, pos, !r.zero_bias);
     const Tensor sp = divide(zp, stab, R);
     Tensor out = map2(xp, T(sp, w_pos()), mul);
-    axpy(out, map2(xn, T(sp, w_neg()), mul));
+    if (has_neg) axpy(out, map2(xn, T(sp, w_neg()), mul));
     if (r.beta != 0.0) {
       Tensor zn = F(xp, w_neg());
-      axpy(zn, F(xn, w_pos()));
+      if (has_neg) axpy(zn, F(xn, w_pos()));
       add_bias(zn, neg, !r.zero_bias);
       const Tensor sn = divide(zn, stab, R);
       Tensor negative = map2(xp, T(sn, w_neg()), mul);
-      axpy(negative, map2(xn, T(sn, w_pos()), mul));
+      if (has_neg) axpy(negative, map2(xn, T(sn, w_pos()), mul));
       // alpha * positive - beta * negative
       float* o = out.data<float>();
       const float* q = negative.data<float>();
@@ -150,31 +163,36 @@ struct Skeleton {
   Tensor gamma(const GammaRule& r) {
     const Stab stab{r.epsilon, r.stabilizer};
     const float g = static_cast<float>(r.gamma);
+    const auto mul = [](float a, float c) { return a * c; };
     const std::string tag = std::to_string(r.gamma);
     const Tensor& w_up = cache.get("gamma-up:" + tag, [&] { return map1(w, [g](float v) { return v + g * pos(v); }); });
     const Tensor& w_dn = cache.get("gamma-dn:" + tag, [&] { return map1(w, [g](float v) { return v + g * neg(v); }); });
-    const Tensor xp = map1(x, pos), xn = map1(x, neg);
-    const auto mul = [](float a, float c) { return a * c; };
+    // After a ReLU (x >= 0) x- is exactly 0: its terms are skipped, the result is the same.
+    const bool has_neg = !nonnegative();
+    const Tensor xp = has_neg ? map1(x, pos) : x, xn = has_neg ? map1(x, neg) : Tensor();
     auto add_gamma_bias = [&](Tensor& zz, bool up) {
       if (r.zero_bias || !b.defined()) return;
       const Tensor fb = map1(b, [g, up](float v) { return v + g * (up ? pos(v) : neg(v)); }).view(maps.bias_view);
       axpy(zz, broadcast_f32(fb, zz.shape()));
     };
     Tensor u = F(xp, w_up);
-    axpy(u, F(xn, w_dn));
+    if (has_neg) axpy(u, F(xn, w_dn));
     add_gamma_bias(u, true);
     Tensor v = F(xp, w_dn);
-    axpy(v, F(xn, w_up));
+    if (has_neg) axpy(v, F(xn, w_up));
     add_gamma_bias(v, false);
     // R split by the sign of the forward z.
     const Tensor Rp = map2(R, z, [](float rr, float zz) { return zz > 0.0f ? rr : 0.0f; });
     const Tensor Rn = map2(R, z, [](float rr, float zz) { return zz < 0.0f ? rr : 0.0f; });
     const Tensor s = divide(u, stab, Rp), t = divide(v, stab, Rn);
-    Tensor cp = T(s, w_up), cn = T(s, w_dn);
+    Tensor cp = T(s, w_up);
     axpy(cp, T(t, w_dn));
-    axpy(cn, T(t, w_up));
     Tensor out = map2(xp, cp, mul);
-    axpy(out, map2(xn, cn, mul));
+    if (has_neg) {
+      Tensor cn = T(s, w_dn);
+      axpy(cn, T(t, w_up));
+      axpy(out, map2(xn, cn, mul));
+    }
     return out;
   }
 

@@ -83,9 +83,11 @@ TEST_SUITE("ops.conv") {
   }
 
   TEST_CASE("every linear-type rule on conv2d equals the dense oracle") {
+    for (const bool nonneg : {false, true})
     for (const auto& c : cases()) {
       CAPTURE(c.seed);
-      const Tensor x = o::random_tensor({c.N, c.C, c.H, c.W}, c.seed);
+      CAPTURE(nonneg);
+      const Tensor x = o::random_tensor({c.N, c.C, c.H, c.W}, c.seed, nonneg ? 0.0 : -1.0, 1.0);
       const Tensor w = o::random_tensor({c.O, c.C / c.p.groups, c.KH, c.KW}, c.seed + 10);
       const Tensor b = c.bias ? o::random_tensor({c.O}, c.seed + 20) : Tensor();
       const Shape ys = conv2d_shape(x.shape(), w.shape(), nullptr, c.p);

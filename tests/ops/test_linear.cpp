@@ -90,12 +90,16 @@ TEST_SUITE("ops.linear") {
   }
 
   TEST_CASE("zplus / alpha-beta / gamma / zbox / wsquare / flat match the oracles") {
+    // Mixed-sign inputs take the general path, non-negative ones (as after a ReLU) the
+    // shortcuts that drop the x- terms and reuse the forward z.
+    for (const bool nonneg : {false, true})
     for (const auto& tc : kCases) {
+      CAPTURE(nonneg);
       CAPTURE(tc.M);
       CAPTURE(tc.I);
       CAPTURE(tc.O);
       CAPTURE(tc.bias);
-      const Tensor x = o::random_tensor({tc.M, tc.I}, tc.seed);
+      const Tensor x = o::random_tensor({tc.M, tc.I}, tc.seed, nonneg ? 0.0 : -1.0, 1.0);
       const Tensor W = o::random_tensor({tc.O, tc.I}, tc.seed + 100);
       const Tensor b = tc.bias ? o::random_tensor({tc.O}, tc.seed + 200) : Tensor();
       const Tensor R = o::random_tensor({tc.M, tc.O}, tc.seed + 300);
