@@ -40,56 +40,77 @@ Geom geometry(const Shape& x, const Shape& w, const Conv2dParams& p) {
   return g;
 }
 
-// cols (K, P) <- the receptive fields of group `gi` of one sample x (C, H, W).
-void im2col(const Geom& g, const float* x, std::int64_t gi, float* cols) {
+// The column matrix is built for a block of output pixels [p0, p0 + PB) at a time, so
+// it stays in cache however large the image (a 224 x 224 layer's full matrix is 100+ MB).
+constexpr std::int64_t kPixelBlock = 2048;
+
+// Calls f(oh, ow0, ow1, q0) for the runs of one output row inside pixels [p0, p0 + PB):
+// output pixels (oh, ow0..ow1) sit at columns q0.. of the block.
+template <class F>
+void for_row_runs(const Geom& g, std::int64_t p0, std::int64_t PB, F&& f) {
+  for (std::int64_t p = p0; p < p0 + PB;) {
+    const std::int64_t oh = p / g.WO, ow0 = p % g.WO;
+    const std::int64_t ow1 = std::min(g.WO, ow0 + (p0 + PB - p));
+    f(oh, ow0, ow1, p - p0);
+    p += ow1 - ow0;
+  }
+}
+
+// cols (K, PB) <- the receptive fields of output pixels [p0, p0 + PB) of group `gi` of one
+// sample x (C, H, W).
+void im2col(const Geom& g, const float* x, std::int64_t gi, std::int64_t p0, std::int64_t PB, float* cols) {
   for (std::int64_t c = 0; c < g.CG; ++c) {
     const float* xc = x + (gi * g.CG + c) * g.H * g.W;
     for (std::int64_t kh = 0; kh < g.KH; ++kh)
       for (std::int64_t kw = 0; kw < g.KW; ++kw) {
-        float* row = cols + ((c * g.KH + kh) * g.KW + kw) * g.P;
-        for (std::int64_t oh = 0; oh < g.HO; ++oh) {
+        float* row = cols + ((c * g.KH + kh) * g.KW + kw) * PB;
+        for_row_runs(g, p0, PB, [&](std::int64_t oh, std::int64_t ow0, std::int64_t ow1, std::int64_t q0) {
+          float* out = row + q0 - ow0;
           const std::int64_t ih = oh * g.sh - g.ph + kh * g.dh;
-          float* out = row + oh * g.WO;
           if (ih < 0 || ih >= g.H) {
-            std::fill(out, out + g.WO, 0.0f);
-            continue;
+            std::fill(out + ow0, out + ow1, 0.0f);
+            return;
           }
           const float* xr = xc + ih * g.W;
-          for (std::int64_t ow = 0; ow < g.WO; ++ow) {
+          for (std::int64_t ow = ow0; ow < ow1; ++ow) {
             const std::int64_t iw = ow * g.sw - g.pw + kw * g.dw;
             out[ow] = (iw >= 0 && iw < g.W) ? xr[iw] : 0.0f;
           }
-        }
+        });
       }
   }
 }
 
-// x (C, H, W) of group `gi` += the columns (K, P) scattered back (the adjoint of im2col).
-void col2im(const Geom& g, const float* cols, std::int64_t gi, float* x) {
+// x (C, H, W) of group `gi` += the columns (K, PB) of pixels [p0, p0 + PB) scattered back
+// (the adjoint of im2col).
+void col2im(const Geom& g, const float* cols, std::int64_t gi, std::int64_t p0, std::int64_t PB, float* x) {
   for (std::int64_t c = 0; c < g.CG; ++c) {
     float* xc = x + (gi * g.CG + c) * g.H * g.W;
     for (std::int64_t kh = 0; kh < g.KH; ++kh)
       for (std::int64_t kw = 0; kw < g.KW; ++kw) {
-        const float* row = cols + ((c * g.KH + kh) * g.KW + kw) * g.P;
-        for (std::int64_t oh = 0; oh < g.HO; ++oh) {
+        const float* row = cols + ((c * g.KH + kh) * g.KW + kw) * PB;
+        for_row_runs(g, p0, PB, [&](std::int64_t oh, std::int64_t ow0, std::int64_t ow1, std::int64_t q0) {
+          const float* in = row + q0 - ow0;
           const std::int64_t ih = oh * g.sh - g.ph + kh * g.dh;
-          if (ih < 0 || ih >= g.H) continue;
+          if (ih < 0 || ih >= g.H) return;
           float* xr = xc + ih * g.W;
-          const float* in = row + oh * g.WO;
-          for (std::int64_t ow = 0; ow < g.WO; ++ow) {
+          for (std::int64_t ow = ow0; ow < ow1; ++ow) {
             const std::int64_t iw = ow * g.sw - g.pw + kw * g.dw;
             if (iw >= 0 && iw < g.W) xr[iw] += in[ow];
           }
-        }
+        });
       }
   }
 }
+
+using StridedMap = Eigen::Map<detail::RowMat, 0, Eigen::OuterStride<>>;
+using ConstStridedMap = Eigen::Map<const detail::RowMat, 0, Eigen::OuterStride<>>;
 
 // Runs body(n, cols_buffer) for every sample: samples in parallel when there are enough
 // of them, otherwise one at a time so the GEMMs inside can use the threads.
 template <class Body>
 void for_samples(const Geom& g, Body&& body) {
-  const std::int64_t buf = g.pointwise ? 0 : g.K * g.P;
+  const std::int64_t buf = g.pointwise ? 0 : g.K * std::min(g.P, kPixelBlock);
   if (g.N >= omp_get_max_threads() && g.N > 1) {
 #pragma omp parallel
     {
@@ -112,11 +133,17 @@ Tensor conv_forward(const Geom& g, const Tensor& x, const Tensor& w) {
   for_samples(g, [&](std::int64_t n, float* cols) {
     const float* xn = xp + n * g.C * g.H * g.W;
     for (std::int64_t gi = 0; gi < g.G; ++gi) {
-      const float* c = cols;
-      if (g.pointwise) c = xn + gi * g.CG * g.P;
-      else im2col(g, xn, gi, cols);
-      detail::MutMatMap(zp + (n * g.O + gi * g.OG) * g.P, g.OG, g.P).noalias() =
-          detail::ConstMatMap(wp + gi * g.OG * g.K, g.OG, g.K) * detail::ConstMatMap(c, g.K, g.P);
+      const auto wg = detail::ConstMatMap(wp + gi * g.OG * g.K, g.OG, g.K);
+      float* zg = zp + (n * g.O + gi * g.OG) * g.P;  // (OG, P)
+      if (g.pointwise) {
+        detail::MutMatMap(zg, g.OG, g.P).noalias() = wg * detail::ConstMatMap(xn + gi * g.CG * g.P, g.K, g.P);
+        continue;
+      }
+      for (std::int64_t p0 = 0; p0 < g.P; p0 += kPixelBlock) {
+        const std::int64_t PB = std::min(kPixelBlock, g.P - p0);
+        im2col(g, xn, gi, p0, PB, cols);
+        StridedMap(zg + p0, g.OG, PB, Eigen::OuterStride<>(g.P)).noalias() = wg * detail::ConstMatMap(cols, g.K, PB);
+      }
     }
   });
   return z;
@@ -132,12 +159,17 @@ Tensor conv_transpose(const Geom& g, const Tensor& s, const Tensor& w) {
     float* cn = cp + n * g.C * g.H * g.W;
     for (std::int64_t gi = 0; gi < g.G; ++gi) {
       const auto wg = detail::ConstMatMap(wp + gi * g.OG * g.K, g.OG, g.K);
-      const auto sg = detail::ConstMatMap(sp + (n * g.O + gi * g.OG) * g.P, g.OG, g.P);
+      const float* sg = sp + (n * g.O + gi * g.OG) * g.P;  // (OG, P)
       if (g.pointwise) {
-        detail::MutMatMap(cn + gi * g.CG * g.P, g.K, g.P).noalias() = wg.transpose() * sg;
-      } else {
-        detail::MutMatMap(cols, g.K, g.P).noalias() = wg.transpose() * sg;
-        col2im(g, cols, gi, cn);
+        detail::MutMatMap(cn + gi * g.CG * g.P, g.K, g.P).noalias() =
+            wg.transpose() * detail::ConstMatMap(sg, g.OG, g.P);
+        continue;
+      }
+      for (std::int64_t p0 = 0; p0 < g.P; p0 += kPixelBlock) {
+        const std::int64_t PB = std::min(kPixelBlock, g.P - p0);
+        detail::MutMatMap(cols, g.K, PB).noalias() =
+            wg.transpose() * ConstStridedMap(sg + p0, g.OG, PB, Eigen::OuterStride<>(g.P));
+        col2im(g, cols, gi, p0, PB, cn);
       }
     }
   });

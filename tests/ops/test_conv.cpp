@@ -125,6 +125,33 @@ TEST_SUITE("ops.conv") {
     }
   }
 
+  TEST_CASE("large images are processed in pixel blocks: forward and backward-data against direct loops") {
+    // 48 x 40 with stride 1 gives 1920 pixels; 50 x 50 gives 2500, past one block of 2048.
+    for (const std::int64_t H : {48, 50}) {
+      const std::int64_t C = 2, O = 3, W = H == 48 ? 40 : 50;
+      const Tensor x = o::random_tensor({1, C, H, W}, 1);
+      const Tensor w = o::random_tensor({O, C, 3, 3}, 2);
+      const Conv2dParams p{{1, 1}, {1, 1}, {1, 1}, 1};
+      const Tensor y = conv2d(x, w, {}, p);
+      const Tensor R = o::random_tensor(y.shape(), 3);
+      std::vector<double> z(O * H * W, 0.0), g(C * H * W, 0.0);
+      for (std::int64_t oc = 0; oc < O; ++oc)
+        for (std::int64_t oh = 0; oh < H; ++oh)
+          for (std::int64_t ow = 0; ow < W; ++ow)
+            for (std::int64_t c = 0; c < C; ++c)
+              for (std::int64_t kh = 0; kh < 3; ++kh)
+                for (std::int64_t kw = 0; kw < 3; ++kw) {
+                  const std::int64_t ih = oh - 1 + kh, iw = ow - 1 + kw;
+                  if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                  z[(oc * H + oh) * W + ow] += x.get({0, c, ih, iw}) * w.get({oc, c, kh, kw});
+                  g[(c * H + ih) * W + iw] += R.get({0, oc, oh, ow}) * w.get({oc, c, kh, kw});
+                }
+      CHECK(o::rel_err(y, Tensor::from_vector(std::span<const double>(z), y.shape())) < 1e-5);
+      CHECK(o::rel_err(relevance(x, w, {}, p, R, GradientRule{}), Tensor::from_vector(std::span<const double>(g), x.shape())) <
+            1e-5);
+    }
+  }
+
   TEST_CASE("conv1d is conv2d over a height of 1 and records as conv1d") {
     const Tensor x = o::random_tensor({2, 3, 11}, 1);
     const Tensor w = o::random_tensor({4, 3, 3}, 2);
