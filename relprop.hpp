@@ -31,3 +31,4 @@
 #include "ops/elementwise.hpp"
 #include "io/safetensors.hpp"
 #include "nn/graph.hpp"
+#include "nn/models.hpp"

@@ -78,7 +78,7 @@ int cmd_inspect(const std::string& path, std::ostream& out) {
 // ---- explain --------------------------------------------------------------------------
 
 struct ExplainArgs {
-  std::string graph, weights, input, out, composite = "epsilon", seed, output;
+  std::string graph, model, weights, input, out, composite = "epsilon", seed, output;
   std::optional<std::int64_t> target;
   std::optional<double> multiplier, epsilon, gamma;
   std::string low, high;
@@ -89,6 +89,23 @@ struct ExplainArgs {
   bool quiet = false;
 };
 
+// "resnet50", or "mlp:784,512,10" (the MLP's layer widths).
+Graph model_graph(const std::string& spec) {
+  const auto colon = spec.find(':');
+  ModelOptions o;
+  if (colon != std::string::npos) {
+    std::stringstream ss(spec.substr(colon + 1));
+    for (std::string part; std::getline(ss, part, ',');) {
+      try {
+        o.mlp_sizes.push_back(std::stoll(part));
+      } catch (const std::exception&) {
+        throw ValueError("--model '" + spec + "': sizes must be integers");
+      }
+    }
+  }
+  return build_model(spec.substr(0, colon), o);
+}
+
 bool same_file(const fs::path& a, const fs::path& b) {
   std::error_code ec;
   if (fs::exists(a, ec) && fs::exists(b, ec)) return fs::equivalent(a, b, ec);
@@ -97,12 +114,23 @@ bool same_file(const fs::path& a, const fs::path& b) {
 
 int cmd_explain(const ExplainArgs& a, std::ostream& out) {
   for (const auto* given : {&a.graph, &a.weights, &a.input})
-    if (same_file(a.out, *given))
+    if (!given->empty() && same_file(a.out, *given))
       throw ValueError("--out '" + a.out + "' is one of the input files; refusing to overwrite it");
 
-  Graph graph = Graph::load(a.graph);
+  if (a.graph.empty() == a.model.empty()) throw ValueError("give one of --graph and --model");
+  Graph graph = a.model.empty() ? Graph::load(a.graph) : model_graph(a.model);
   const SafetensorsFile weights = SafetensorsFile::open(a.weights);
   graph.bind(weights);
+  if (!a.model.empty()) {
+    // A checkpoint for a built-in model must be that model's: extra tensors mean another one.
+    const auto unused = graph.unused_weights(weights);
+    if (!unused.empty()) {
+      std::string list;
+      for (std::size_t k = 0; k < unused.size() && k < 10; ++k) list += (k ? ", " : "") + unused[k];
+      if (unused.size() > 10) list += ", ... (" + std::to_string(unused.size()) + " in all)";
+      throw GraphError("'" + a.weights + "' holds tensors that " + a.model + " does not have: " + list);
+    }
+  }
   const SafetensorsFile input_file = SafetensorsFile::open(a.input);
 
   std::map<std::string, Tensor> inputs;
@@ -196,7 +224,8 @@ int cmd_explain(const ExplainArgs& a, std::ostream& out) {
   for (std::size_t i = 0; i < seed.targets.size() && i < 8; ++i)
     targets += (i ? ", " : "") + std::to_string(seed.targets[i]);
   if (seed.targets.size() > 8) targets += ", ...";
-  out << "model     " << a.graph << " (" << graph.nodes().size() << " nodes)\n";
+  out << "model     " << (a.model.empty() ? a.graph : a.model) << " (" << graph.nodes().size() << " nodes"
+      << (graph.folded().empty() ? "" : ", " + std::to_string(graph.folded().size()) + " batch norms folded") << ")\n";
   out << "output    " << graph.outputs()[out_index] << " " << describe(y) << "\n";
   if (a.task == "classification") out << "target    " << targets << (a.target ? "" : " (arg-max)") << "\n";
   else out << "task      " << a.task << ", seed sum " << fmt_fixed(sum_all(seed.seed)) << "\n";
@@ -230,7 +259,10 @@ int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& 
 
   ExplainArgs ex;
   auto* explain = app.add_subcommand("explain", "Explain a model's prediction on an input");
-  explain->add_option("--graph", ex.graph, "Model graph (graph.json)")->required();
+  explain->add_option("--graph", ex.graph, "Model graph (graph.json)");
+  explain->add_option("--model", ex.model,
+                      "Built-in model instead of --graph: vgg11, vgg11_bn, vgg16, vgg16_bn, resnet18, resnet50, "
+                      "mlp:IN,HIDDEN,...,OUT (weights by torchvision's names)");
   explain->add_option("--weights", ex.weights, "Model weights (.safetensors)")->required();
   explain->add_option("--input", ex.input, "Input tensors by graph input name (.safetensors)")->required();
   explain->add_option("--out", ex.out, "Where to write the relevance (.safetensors)")->required();

@@ -1,5 +1,6 @@
 #include "nn/graph.hpp"
 
+#include <algorithm>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -98,7 +99,7 @@ Graph Graph::parse(std::string_view text, const std::string& origin) {
     const json& in = j["inputs"][i];
     const std::string where = "input #" + std::to_string(i);
     if (!in.is_object()) fail(origin, where + " must be an object");
-    check_keys(in, {"name", "shape", "dtype"}, origin, where);
+    check_keys(in, {"name", "shape", "dtype", "example_shape"}, origin, where);
     GraphInput gi;
     gi.name = get_string(in, "name", origin, where);
     if (!in.contains("shape") || !in["shape"].is_array())
@@ -107,6 +108,19 @@ Graph Graph::parse(std::string_view text, const std::string& origin) {
       if (!d.is_number_integer() || d.get<std::int64_t>() < -1)
         fail(origin, "input '" + gi.name + "': shape entries must be integers >= 0, or -1 for any size");
       gi.shape.push_back(d.get<std::int64_t>());
+    }
+    gi.example = declared_to_concrete(gi.shape);
+    if (in.contains("example_shape")) {
+      Shape ex;
+      for (const auto& d : in["example_shape"]) {
+        if (!d.is_number_integer() || d.get<std::int64_t>() < 0)
+          fail(origin, "input '" + gi.name + "': example_shape entries must be integers >= 0");
+        ex.push_back(d.get<std::int64_t>());
+      }
+      bool fits = ex.size() == gi.shape.size();
+      for (std::size_t k = 0; fits && k < ex.size(); ++k) fits = gi.shape[k] < 0 || gi.shape[k] == ex[k];
+      if (!fits) fail(origin, "input '" + gi.name + "': example_shape does not fit the declared shape");
+      gi.example = ex;
     }
     if (in.contains("dtype") && in["dtype"] != "F32")
       fail(origin, "input '" + gi.name + "': only F32 inputs are supported");
@@ -197,7 +211,18 @@ template <class Lookup>
 void Graph::bind_with(Lookup&& lookup, const std::string& source) {
   std::vector<std::map<std::string, Tensor>> params(nodes_.size());
   std::map<std::string, Shape> shapes;
-  for (const auto& in : inputs_) shapes[in.name] = declared_to_concrete(in.shape);
+  for (const auto& in : inputs_) shapes[in.name] = in.example;
+  // Every missing weight at once: a wrong checkpoint usually misses many.
+  std::vector<std::string> missing;
+  for (const auto& n : nodes_)
+    for (const auto& [role, key] : n.params)
+      if (!lookup(key).defined()) missing.push_back("'" + key + "' (" + n.name + ")");
+  if (missing.size() > 1) {
+    std::string list;
+    for (std::size_t k = 0; k < missing.size() && k < 20; ++k) list += (k ? ", " : "") + missing[k];
+    if (missing.size() > 20) list += ", ... (" + std::to_string(missing.size()) + " in all)";
+    fail(origin_, std::to_string(missing.size()) + " weights are not in " + source + ": " + list);
+  }
   for (std::size_t i = 0; i < nodes_.size(); ++i) {
     const GraphNode& n = nodes_[i];
     const OpSpec& spec = op_spec(n.op);
@@ -269,6 +294,23 @@ void Graph::fold_batch_norms(const std::map<std::string, Shape>& shapes) {
     pp["bias"] = b2;
     folded_[i] = 1;
   }
+}
+
+std::vector<std::string> Graph::weight_names() const {
+  std::set<std::string> keys;
+  for (const auto& n : nodes_)
+    for (const auto& [role, key] : n.params) keys.insert(key);
+  return {keys.begin(), keys.end()};
+}
+
+std::vector<std::string> Graph::unused_weights(const SafetensorsFile& weights) const {
+  const auto used = weight_names();
+  std::vector<std::string> unused;
+  for (const auto& name : weights.names()) {
+    const bool counter = name.size() >= 20 && name.compare(name.size() - 20, 20, ".num_batches_tracked") == 0;
+    if (!counter && !std::binary_search(used.begin(), used.end(), name)) unused.push_back(name);
+  }
+  return unused;
 }
 
 std::vector<std::string> Graph::folded() const {

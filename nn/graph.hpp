@@ -26,7 +26,9 @@ class SafetensorsFile;
 
 struct GraphInput {
   std::string name;
-  Shape shape;  // -1: any size
+  Shape shape;    // -1: any size
+  Shape example;  // the shape bind() checks the graph with ("example_shape"; default:
+                  // `shape` with every -1 taken as 1)
 };
 
 struct GraphNode {
@@ -45,7 +47,8 @@ class Graph {
   static Graph load(const std::filesystem::path& json_path);
 
   // Resolves every param from `weights` and checks all shapes through the graph, from the
-  // declared input shapes. GraphError naming the node on a missing or mis-shaped weight.
+  // inputs' example shapes. GraphError listing every missing weight, or naming the node of
+  // a mis-shaped one.
   void bind(const SafetensorsFile& weights);
   // Same, from named tensors (for graphs built in code).
   void bind(const std::map<std::string, Tensor>& weights);
@@ -57,6 +60,10 @@ class Graph {
   // they are); the batch norm node then passes values and relevance through unchanged.
   // On by default; call before bind().
   void set_fold_batch_norm(bool fold) { fold_batch_norm_ = fold; }
+  // Tensors of `weights` that no node reads (batch norms' num_batches_tracked aside).
+  std::vector<std::string> unused_weights(const SafetensorsFile& weights) const;
+  // Every safetensors key the graph's nodes read.
+  std::vector<std::string> weight_names() const;
   // Names of the batch-norm nodes that bind() folded.
   std::vector<std::string> folded() const;
 

@@ -141,6 +141,29 @@ TEST_SUITE("apps.cli") {
     CHECK(cli(args).status == 1);
   }
 
+  TEST_CASE("--model builds a known architecture and refuses a checkpoint of another") {
+    const fs::path w = scratch("mlp.safetensors"), in = scratch("mlp_in.safetensors"), out = scratch("mlp_out.safetensors");
+    save_safetensors(w, {{"layers.0.weight", Tensor::full({2, 3}, 0.5)}, {"layers.0.bias", Tensor::zeros({2})},
+                         {"layers.2.weight", Tensor::full({1, 2}, 1.0)}, {"layers.2.bias", Tensor::zeros({1})}});
+    save_safetensors(in, {{"x", Tensor::from_vector({1.f, 2.f, 3.f}, {1, 3})}});
+    const std::vector<std::string> base = {"explain", "--model", "mlp:3,2,1", "--weights", w.string(), "--input",
+                                           in.string(), "--out", out.string(), "--composite", "zero"};
+    Run r = cli(base);
+    CAPTURE(r.err);
+    REQUIRE(r.status == 0);
+    // y = 2 * 0.5 * (1 + 2 + 3) = 6; LRP-0 with the value seed gives x * dy/dx = x * 1.
+    CHECK(SafetensorsFile::open(out).get("x").to_vector() == std::vector<float>{1.f, 2.f, 3.f});
+    save_safetensors(w, {{"layers.0.weight", Tensor::full({2, 3}, 0.5)}, {"layers.0.bias", Tensor::zeros({2})},
+                         {"layers.2.weight", Tensor::full({1, 2}, 1.0)}, {"layers.2.bias", Tensor::zeros({1})},
+                         {"head.weight", Tensor::zeros({1})}});
+    r = cli(base);
+    CHECK(r.status == 1);
+    CHECK(contains(r.err, "does not have: head.weight"));
+    auto both = base;
+    both.insert(both.end(), {"--graph", kDir + "graph.json"});
+    CHECK(contains(cli(both).err, "give one of --graph and --model"));
+  }
+
   TEST_CASE("inspect lists names / dtypes / shapes and sizes") {
     const Run r = cli({"inspect", kDir + "weights.safetensors"});
     REQUIRE(r.status == 0);

@@ -1,0 +1,160 @@
+// Model builders. Each writes the architecture in the graph format (node names are
+// torchvision's module paths) and hands it to Graph::parse, so a built model is checked
+// exactly like one read from a file.
+
+#include "nn/models.hpp"
+
+#include <nlohmann/json.hpp>
+
+
+namespace relprop {
+
+using json = nlohmann::json;
+
+namespace {
+
+class Builder {
+ public:
+  explicit Builder(json input_shape, json example = nullptr) {
+    json in = {{"name", "x"}, {"shape", input_shape}};
+    if (!example.is_null()) in["example_shape"] = example;
+    graph_ = {{"format", "relprop-graph"}, {"version", 1}, {"inputs", json::array({in})}, {"nodes", json::array()}};
+  }
+  // Appends a node reading `inputs`; returns its name (the value it produces).
+  std::string add(const std::string& name, const std::string& op, std::vector<std::string> inputs,
+                  json params = json::object(), json attrs = json::object()) {
+    json n = {{"name", name}, {"op", op}, {"inputs", inputs}};
+    if (!params.empty()) n["params"] = params;
+    if (!attrs.empty()) n["attrs"] = attrs;
+    graph_["nodes"].push_back(n);
+    return name;
+  }
+  std::string conv(const std::string& name, const std::string& in, json attrs, bool bias) {
+    json p = {{"weight", name + ".weight"}};
+    if (bias) p["bias"] = name + ".bias";
+    return add(name, "conv2d", {in}, p, attrs);
+  }
+  std::string bn(const std::string& name, const std::string& in) {
+    return add(name, "batch_norm2d", {in},
+               {{"weight", name + ".weight"}, {"bias", name + ".bias"}, {"running_mean", name + ".running_mean"},
+                {"running_var", name + ".running_var"}});
+  }
+  std::string linear(const std::string& name, const std::string& in) {
+    return add(name, "linear", {in}, {{"weight", name + ".weight"}, {"bias", name + ".bias"}});
+  }
+  Graph finish(const std::string& output, const std::string& model) {
+    graph_["outputs"] = json::array({output});
+    return Graph::parse(graph_.dump(), model);
+  }
+
+ private:
+  json graph_;
+};
+
+// CNN inputs take any size; shapes are checked at bind time on an ImageNet-sized example.
+json image_input() { return json::array({-1, 3, -1, -1}); }
+json image_example() { return json::array({1, 3, 224, 224}); }
+
+Graph vgg(const std::string& model, const std::vector<int>& cfg, bool batch_norm) {
+  Builder b(image_input(), image_example());
+  std::string v = "x";
+  int i = 0;
+  for (int c : cfg) {
+    const std::string idx = "features." + std::to_string(i);
+    if (c == 0) {
+      v = b.add(idx, "max_pool2d", {v}, json::object(), {{"kernel_size", 2}, {"stride", 2}});
+      ++i;
+      continue;
+    }
+    v = b.conv(idx, v, {{"padding", 1}}, true);
+    ++i;
+    if (batch_norm) {
+      v = b.bn("features." + std::to_string(i), v);
+      ++i;
+    }
+    v = b.add("features." + std::to_string(i), "relu", {v});
+    ++i;
+  }
+  v = b.add("avgpool", "adaptive_avg_pool2d", {v}, json::object(), {{"output_size", {7, 7}}});
+  v = b.add("flatten", "flatten", {v});
+  v = b.linear("classifier.0", v);
+  v = b.add("classifier.1", "relu", {v});
+  v = b.add("classifier.2", "dropout", {v});
+  v = b.linear("classifier.3", v);
+  v = b.add("classifier.4", "relu", {v});
+  v = b.add("classifier.5", "dropout", {v});
+  v = b.linear("classifier.6", v);
+  return b.finish(v, model);
+}
+
+Graph resnet(const std::string& model, bool bottleneck, const std::vector<int>& blocks) {
+  Builder b(image_input(), image_example());
+  std::string v = b.conv("conv1", "x", {{"stride", 2}, {"padding", 3}}, false);
+  v = b.bn("bn1", v);
+  v = b.add("relu", "relu", {v});
+  v = b.add("maxpool", "max_pool2d", {v}, json::object(), {{"kernel_size", 3}, {"stride", 2}, {"padding", 1}});
+  std::int64_t inplanes = 64;
+  const int expansion = bottleneck ? 4 : 1;
+  for (int layer = 0; layer < 4; ++layer) {
+    const std::int64_t planes = 64 << layer;
+    for (int j = 0; j < blocks[layer]; ++j) {
+      const std::string p = "layer" + std::to_string(layer + 1) + "." + std::to_string(j);
+      const int stride = (j == 0 && layer > 0) ? 2 : 1;
+      const std::string in = v;
+      std::string out;
+      if (bottleneck) {  // torchvision (v1.5): the stride sits on the 3x3 convolution
+        out = b.add(p + ".relu", "relu", {b.bn(p + ".bn1", b.conv(p + ".conv1", in, json::object(), false))});
+        out = b.add(p + ".relu_1", "relu",
+                    {b.bn(p + ".bn2", b.conv(p + ".conv2", out, {{"stride", stride}, {"padding", 1}}, false))});
+        out = b.bn(p + ".bn3", b.conv(p + ".conv3", out, json::object(), false));
+      } else {
+        out = b.add(p + ".relu", "relu",
+                    {b.bn(p + ".bn1", b.conv(p + ".conv1", in, {{"stride", stride}, {"padding", 1}}, false))});
+        out = b.bn(p + ".bn2", b.conv(p + ".conv2", out, {{"padding", 1}}, false));
+      }
+      std::string skip = in;
+      if (stride != 1 || inplanes != planes * expansion)
+        skip = b.bn(p + ".downsample.1", b.conv(p + ".downsample.0", in, {{"stride", stride}}, false));
+      v = b.add(p + ".add", "add", {out, skip});
+      v = b.add(p + (bottleneck ? ".relu_2" : ".relu_1"), "relu", {v});
+      inplanes = planes * expansion;
+    }
+  }
+  v = b.add("avgpool", "adaptive_avg_pool2d", {v}, json::object(), {{"output_size", {1, 1}}});
+  v = b.add("flatten", "flatten", {v});
+  v = b.linear("fc", v);
+  return b.finish(v, model);
+}
+
+Graph mlp(const ModelOptions& o) {
+  if (o.mlp_sizes.size() < 2) throw ValueError("mlp: give at least the input and output sizes (mlp_sizes)");
+  Builder b(json::array({-1, o.mlp_sizes[0]}));
+  std::string v = "x";
+  for (std::size_t i = 0; i + 1 < o.mlp_sizes.size(); ++i) {
+    v = b.linear("layers." + std::to_string(2 * i), v);
+    if (i + 2 < o.mlp_sizes.size()) v = b.add("layers." + std::to_string(2 * i + 1), "relu", {v});
+  }
+  return b.finish(v, "mlp");
+}
+
+const std::vector<int> kVgg11 = {64, 0, 128, 0, 256, 256, 0, 512, 512, 0, 512, 512, 0};
+const std::vector<int> kVgg16 = {64, 64, 0, 128, 128, 0, 256, 256, 256, 0, 512, 512, 512, 0, 512, 512, 512, 0};
+
+}  // namespace
+
+std::vector<std::string> model_names() { return {"mlp", "vgg11", "vgg11_bn", "vgg16", "vgg16_bn", "resnet18", "resnet50"}; }
+
+Graph build_model(std::string_view name, const ModelOptions& o) {
+  if (name == "vgg11") return vgg("vgg11", kVgg11, false);
+  if (name == "vgg11_bn") return vgg("vgg11_bn", kVgg11, true);
+  if (name == "vgg16") return vgg("vgg16", kVgg16, false);
+  if (name == "vgg16_bn") return vgg("vgg16_bn", kVgg16, true);
+  if (name == "resnet18") return resnet("resnet18", false, {2, 2, 2, 2});
+  if (name == "resnet50") return resnet("resnet50", true, {3, 4, 6, 3});
+  if (name == "mlp") return mlp(o);
+  std::string known;
+  for (const auto& n : model_names()) known += (known.empty() ? "" : ", ") + n;
+  throw NotFoundError("unknown model '" + std::string(name) + "' (known: " + known + ")");
+}
+
+}  // namespace relprop
