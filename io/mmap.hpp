@@ -1,28 +1,36 @@
 #pragma once
-// A read-only memory-mapped file (RAII). An empty file maps to an empty span.
+// A memory-mapped file (RAII). The file is opened read-only and never written; an empty
+// file has no mapping (mmap of 0 bytes is invalid) and reads as an empty span.
 
 #include <cstddef>
 #include <filesystem>
 #include <span>
-#include <string>
 
 namespace relprop {
 
 class MappedFile {
  public:
-  // IoError naming the path and the system's reason when the file cannot be mapped.
-  explicit MappedFile(const std::filesystem::path& path);
+  // Maps the whole of `path`. IoError naming the path and the system's reason when it
+  // cannot be opened, is not a regular file, or cannot be mapped.
+  static MappedFile open(const std::filesystem::path& path);
+
+  MappedFile() = default;  // nothing mapped
   ~MappedFile();
+  MappedFile(MappedFile&& other) noexcept;
+  MappedFile& operator=(MappedFile&& other) noexcept;
   MappedFile(const MappedFile&) = delete;
   MappedFile& operator=(const MappedFile&) = delete;
 
   std::span<const std::byte> bytes() const { return {static_cast<const std::byte*>(data_), size_}; }
-  const std::string& path() const { return path_; }
+  std::size_t size() const { return size_; }
+  const std::filesystem::path& path() const { return path_; }
 
  private:
-  void* data_ = nullptr;
+  void unmap() noexcept;
+
+  void* data_ = nullptr;  // null when nothing is mapped (also for empty files)
   std::size_t size_ = 0;
-  std::string path_;
+  std::filesystem::path path_;
 };
 
 }  // namespace relprop

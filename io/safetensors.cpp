@@ -1,5 +1,6 @@
 // safetensors reader and writer. Every size read from a file is untrusted: lengths,
-// shapes and offsets are range-checked and multiplied with overflow checks before use.
+// shapes and offsets are range-checked, and multiplied only with overflow checks, before
+// anything is allocated or indexed with them.
 
 #include "io/safetensors.hpp"
 
@@ -12,14 +13,18 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <limits>
+#include <optional>
 #include <set>
+#include <tuple>
 
 #include <nlohmann/json.hpp>
 
 #include "io/mmap.hpp"
 
-static_assert(std::endian::native == std::endian::little, "safetensors data is little-endian");
+// The data section is little-endian; tensors are handed out as views of it unchanged.
+static_assert(std::endian::native == std::endian::little, "relprop reads safetensors data in place");
 
 namespace relprop {
 
@@ -28,135 +33,338 @@ using Kind = SafetensorsErrorKind;
 
 namespace {
 
-constexpr std::uint64_t kMaxHeader = 100'000'000;
-constexpr std::uint64_t kMaxValue = std::uint64_t{1} << 48;  // dims and offsets
+constexpr std::uint64_t kMaxHeaderSize = 100'000'000;
+constexpr std::uint64_t kMaxValue = std::uint64_t{1} << 48;  // bound on dimensions and offsets
 constexpr std::size_t kMaxRank = 8;
+// A valid header nests 3 levels (root object, entry, shape list); anything far deeper is
+// garbage, and refusing it early keeps recursive JSON code (dump, destructors) shallow.
+constexpr int kMaxDepth = 16;
+constexpr std::size_t kMaxNamesListed = 10;
 
 [[noreturn]] void fail(Kind kind, const std::string& msg) { throw SafetensorsError(kind, msg); }
 
-// Strict UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF.
-bool valid_utf8(std::span<const std::byte> s) {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    std::size_t n;
-    std::uint32_t cp;
-    if ((c & 0xE0) == 0xC0) {
-      n = 1;
-      cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      n = 2;
-      cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      n = 3;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (i + n >= s.size()) return false;  // truncated sequence
-    for (std::size_t k = 1; k <= n; ++k) {
-      const auto cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    static constexpr std::uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
-    if (cp < kMin[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
-    i += n + 1;
+// A name or value quoted for a message, cut short: a header may hold 100 MB strings.
+std::string quote(std::string_view s) {
+  constexpr std::size_t kMax = 80;
+  if (s.size() <= kMax) return "'" + std::string(s) + "'";
+  return "'" + std::string(s.substr(0, kMax)) + "...' (" + std::to_string(s.size()) + " bytes)";
+}
+std::string brief(const json& v) {
+  const std::string s = v.dump();
+  return s.size() <= 40 ? s : s.substr(0, 40) + "...";
+}
+std::string who(const std::string& name) { return "tensor " + quote(name); }
+
+// ---- UTF-8 ------------------------------------------------------------------------------
+
+// Length of the well-formed UTF-8 sequence at s[i], or 0 when it is malformed. Follows the
+// Unicode table of well-formed byte sequences, so overlong forms, surrogates (ED A0..BF),
+// values above U+10FFFF and truncated sequences are all rejected.
+std::size_t utf8_sequence_length(std::string_view s, std::size_t i) {
+  const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
+  const unsigned char c = byte(i);
+  if (c < 0x80) return 1;
+  std::size_t len;
+  unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the second byte
+  if (c >= 0xC2 && c <= 0xDF) {
+    len = 2;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    len = 3;
+    if (c == 0xE0) lo = 0xA0;  // overlong below U+0800
+    if (c == 0xED) hi = 0x9F;  // surrogates U+D800..DFFF
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    len = 4;
+    if (c == 0xF0) lo = 0x90;  // overlong below U+10000
+    if (c == 0xF4) hi = 0x8F;  // above U+10FFFF
+  } else {
+    return 0;  // continuation byte as lead, C0/C1 (overlong), F5..FF
   }
-  return true;
+  if (s.size() - i < len) return 0;
+  if (byte(i + 1) < lo || byte(i + 1) > hi) return 0;
+  for (std::size_t k = 2; k < len; ++k)
+    if (byte(i + k) < 0x80 || byte(i + k) > 0xBF) return 0;
+  return len;
 }
 
-bool parse_dtype(const std::string& s, StDType& out) {
-#define X(e, name, b)    \
-  if (s == name) {       \
-    out = StDType::e;    \
-    return true;         \
+// Offset of the first malformed byte, or nullopt when all of `s` is UTF-8.
+std::optional<std::size_t> utf8_error_at(std::string_view s) {
+  for (std::size_t i = 0; i < s.size();) {
+    const std::size_t n = utf8_sequence_length(s, i);
+    if (n == 0) return i;
+    i += n;
   }
-  RELPROP_ST_DTYPES(X)
-#undef X
+  return std::nullopt;
+}
+
+// ---- the length prefix --------------------------------------------------------------------
+
+std::uint64_t read_u64_le(std::span<const std::byte> b) {
+  std::uint64_t v = 0;
+  for (int k = 7; k >= 0; --k) v = (v << 8) | static_cast<std::uint64_t>(b[static_cast<std::size_t>(k)]);
+  return v;
+}
+
+// N, checked against the file it claims to describe.
+std::uint64_t header_length(std::span<const std::byte> file) {
+  if (file.size() < 8)
+    fail(Kind::FileTooSmall, "file has " + std::to_string(file.size()) +
+                                 " bytes; the 8-byte header length alone needs more");
+  const std::uint64_t n = read_u64_le(file.first(8));
+  if (n == 0) fail(Kind::HeaderLengthZero, "header length is 0; even an empty header '{}' has 2 bytes");
+  // Before the size limit, so that this case stays distinguishable.
+  if (n > std::numeric_limits<std::uint64_t>::max() - 8)
+    fail(Kind::HeaderLengthOverflow, "header length " + std::to_string(n) + " overflows 64 bits when 8 is added");
+  if (n > kMaxHeaderSize)
+    fail(Kind::HeaderTooLarge, "header length " + std::to_string(n) + " is above the limit of " +
+                                   std::to_string(kMaxHeaderSize) + " bytes");
+  if (8 + n > file.size())
+    fail(Kind::HeaderLengthExceedsFile, "header length " + std::to_string(n) + " runs past the end of the " +
+                                            std::to_string(file.size()) + "-byte file");
+  return n;
+}
+
+// ---- the header text ----------------------------------------------------------------------
+
+// nlohmann::json keeps the last of duplicate keys silently, so the parser callback records
+// every key per open object, and refuses nesting no valid header has.
+class KeyTracker {
+ public:
+  bool operator()(int depth, json::parse_event_t event, json& parsed) {
+    switch (event) {
+      case json::parse_event_t::object_start:
+      case json::parse_event_t::array_start:
+        if (depth >= kMaxDepth)
+          fail(Kind::NestingTooDeep, "header JSON nests more than " + std::to_string(kMaxDepth) +
+                                         " levels deep; a valid header has 3");
+        if (event == json::parse_event_t::object_start) open_.emplace_back();
+        break;
+      case json::parse_event_t::object_end:
+        open_.pop_back();
+        break;
+      case json::parse_event_t::key:
+        if (!open_.back().insert(parsed.get<std::string>()).second && !duplicate_)
+          duplicate_ = Duplicate{open_.size() == 1, parsed.get<std::string>(), top_key_};
+        if (open_.size() == 1) top_key_ = parsed.get<std::string>();
+        break;
+      default:
+        break;
+    }
+    return true;
+  }
+
+  // After a successful parse: a duplicate key, if any was seen.
+  void check() const {
+    if (!duplicate_) return;
+    if (duplicate_->top_level)
+      fail(Kind::DuplicateName, who(duplicate_->key) + " is declared twice in the header");
+    fail(Kind::DuplicateKey, "key " + quote(duplicate_->key) + " appears twice in the entry " +
+                                 quote(duplicate_->within));
+  }
+
+ private:
+  struct Duplicate {
+    bool top_level;
+    std::string key, within;
+  };
+  std::vector<std::set<std::string>> open_;  // keys of each object being parsed
+  std::string top_key_;                      // the top-level key whose value is being parsed
+  std::optional<Duplicate> duplicate_;
+};
+
+json parse_header_json(std::span<const std::byte> header) {
+  const std::string_view text(reinterpret_cast<const char*>(header.data()), header.size());
+  if (const auto at = utf8_error_at(text))
+    fail(Kind::HeaderNotUtf8, "header is not valid UTF-8 (malformed sequence at header byte " +
+                                  std::to_string(*at) + ")");
+  // nlohmann's lexer takes a NUL byte for the end of the input and would ignore whatever
+  // follows it; JSON never allows a raw NUL, so refuse it here.
+  if (const auto nul = text.find('\0'); nul != std::string_view::npos)
+    fail(Kind::InvalidJson, "header is not valid JSON: NUL byte at header byte " + std::to_string(nul));
+  // The callback is copied into the parser: keep the state behind a shared pointer.
+  auto keys = std::make_shared<KeyTracker>();
+  json j;
+  try {
+    // JSON's own whitespace (spaces, tabs, newlines) may pad the text on either side.
+    j = json::parse(text.begin(), text.end(),
+                    [keys](int depth, json::parse_event_t event, json& parsed) {
+                      return (*keys)(depth, event, parsed);
+                    });
+  } catch (const json::exception& e) {
+    fail(Kind::InvalidJson, std::string("header is not valid JSON: ") + e.what());
+  }
+  if (!j.is_object()) fail(Kind::HeaderNotObject, "header JSON is a " + std::string(j.type_name()) + ", not an object");
+  keys->check();
+  return j;
+}
+
+// ---- __metadata__ ---------------------------------------------------------------------------
+
+// "__metadata__" is reserved for the string map; an entry shaped like a tensor under that
+// name is someone trying to store a tensor there.
+bool looks_like_tensor(const json& v) {
+  if (!v.is_object()) return false;
+  for (const char* field : {"shape", "data_offsets"})
+    if (v.contains(field) && !v[field].is_string()) return true;
   return false;
 }
 
-// A JSON value that must be a non-negative integer below 2^48.
-bool as_u48(const json& v, std::uint64_t& out, bool& too_large) {
-  too_large = false;
-  if (!v.is_number_unsigned()) return false;  // negatives, floats (1.0, 1e3) and others
-  out = v.get<std::uint64_t>();
-  too_large = out >= kMaxValue;
-  return true;
+std::map<std::string, std::string> parse_metadata(const json& v) {
+  if (looks_like_tensor(v))
+    fail(Kind::MetadataNameAsTensor, "a tensor may not be named '__metadata__' (reserved for the metadata map)");
+  if (!v.is_object())
+    fail(Kind::MetadataNotObject, "__metadata__ is a " + std::string(v.type_name()) + ", not an object of strings");
+  std::map<std::string, std::string> out;
+  for (auto it = v.begin(); it != v.end(); ++it) {
+    if (!it.value().is_string())
+      fail(Kind::MetadataValueNotString, "__metadata__ value of " + quote(it.key()) + " is " + brief(it.value()) +
+                                             ", not a string");
+    out.emplace(it.key(), it.value().get<std::string>());
+  }
+  return out;
 }
 
-SafetensorsTensorInfo parse_entry(const std::string& name, const json& e) {
-  const std::string who = "tensor '" + name + "'";
-  if (!e.is_object()) fail(Kind::EntryNotObject, who + ": entry is not an object");
-  for (auto it = e.begin(); it != e.end(); ++it)
-    if (it.key() != "dtype" && it.key() != "shape" && it.key() != "data_offsets")
-      fail(Kind::UnknownEntryKey, who + ": unknown key '" + it.key() + "' (known: dtype, shape, data_offsets)");
+// ---- one tensor entry -------------------------------------------------------------------------
+
+std::optional<StDType> dtype_from_name(std::string_view s) {
+#define X(e, name, b) \
+  if (s == name) return StDType::e;
+  RELPROP_ST_DTYPES(X)
+#undef X
+  return std::nullopt;
+}
+
+// A dimension or offset: a JSON integer literal >= 0 (nlohmann reads "-0", "1.0" and "1e3"
+// as signed or floating numbers, which are refused), below 2^48.
+std::uint64_t small_count(const json& v, const std::string& what, const std::string& name, Kind too_large) {
+  if (!v.is_number_unsigned())
+    fail(Kind::NotNonNegativeInteger,
+         who(name) + ": " + what + " " + brief(v) + " is not a non-negative integer");
+  const auto x = v.get<std::uint64_t>();
+  if (x >= kMaxValue) fail(too_large, who(name) + ": " + what + " " + std::to_string(x) + " is 2^48 or more");
+  return x;
+}
+
+const json& field(const json& entry, const char* key, Kind missing, const std::string& name) {
+  const auto it = entry.find(key);
+  if (it == entry.end()) fail(missing, who(name) + " has no \"" + key + "\"");
+  return *it;
+}
+
+StDType parse_dtype(const json& entry, const std::string& name) {
+  const json& d = field(entry, "dtype", Kind::MissingDtype, name);
+  if (!d.is_string()) fail(Kind::DtypeNotString, who(name) + ": \"dtype\" is " + brief(d) + ", not a string");
+  const auto s = d.get<std::string>();
+  const auto dt = dtype_from_name(s);
+  if (!dt) fail(Kind::UnknownDtype, who(name) + ": unknown dtype " + quote(s));
+  return *dt;
+}
+
+Shape parse_shape(const json& entry, const std::string& name) {
+  const json& sh = field(entry, "shape", Kind::MissingShape, name);
+  if (!sh.is_array()) fail(Kind::ShapeNotArray, who(name) + ": \"shape\" is " + brief(sh) + ", not a list");
+  if (sh.size() > kMaxRank)
+    fail(Kind::RankTooLarge,
+         who(name) + ": rank " + std::to_string(sh.size()) + " is above " + std::to_string(kMaxRank));
+  Shape shape;
+  for (const auto& d : sh)
+    shape.push_back(static_cast<std::int64_t>(small_count(d, "dimension", name, Kind::DimensionTooLarge)));
+  return shape;
+}
+
+std::pair<std::uint64_t, std::uint64_t> parse_offsets(const json& entry, const std::string& name) {
+  const json& off = field(entry, "data_offsets", Kind::MissingDataOffsets, name);
+  if (!off.is_array())
+    fail(Kind::DataOffsetsNotArray, who(name) + ": \"data_offsets\" is " + brief(off) + ", not [BEGIN, END]");
+  if (off.size() != 2)
+    fail(Kind::DataOffsetsNotPair,
+         who(name) + ": \"data_offsets\" has " + std::to_string(off.size()) + " elements, not 2 ([BEGIN, END])");
+  const std::uint64_t begin = small_count(off[0], "offset", name, Kind::OffsetTooLarge);
+  const std::uint64_t end = small_count(off[1], "offset", name, Kind::OffsetTooLarge);
+  return {begin, end};
+}
+
+// The size in bytes that `shape` of `dtype` occupies, every product overflow-checked.
+std::uint64_t byte_size(const std::string& name, StDType dtype, const Shape& shape) {
+  // Zero dimensions count as 1 here: Tensor's strides multiply the others even when the
+  // element count is 0, so they must not overflow either.
+  std::int64_t extent = 1;
+  bool empty = false;
+  for (const std::int64_t d : shape) {
+    empty = empty || d == 0;
+    if (d > 1 && extent > std::numeric_limits<std::int64_t>::max() / d)
+      fail(Kind::ShapeOverflow, who(name) + ": the element count of shape " + shape_str(shape) + " overflows");
+    extent *= std::max<std::int64_t>(d, 1);
+  }
+  const auto numel = static_cast<std::uint64_t>(empty ? 0 : extent);
+  const std::uint64_t bits_each = st_dtype_bits(dtype);
+  if (numel != 0 && bits_each > std::numeric_limits<std::uint64_t>::max() / numel)
+    fail(Kind::BitSizeOverflow, who(name) + ": " + std::to_string(numel) + " elements of " +
+                                    std::string(st_dtype_name(dtype)) + " overflow a 64-bit count of bits");
+  const std::uint64_t bits = numel * bits_each;
+  if (bits % 8 != 0)
+    fail(Kind::FractionalByteSize, who(name) + ": " + std::to_string(numel) + " elements of " +
+                                       std::string(st_dtype_name(dtype)) + " are " + std::to_string(bits) +
+                                       " bits, not a whole number of bytes");
+  return bits / 8;
+}
+
+SafetensorsTensorInfo parse_entry(const std::string& name, const json& entry) {
+  if (!entry.is_object())
+    fail(Kind::EntryNotObject, who(name) + ": entry is " + brief(entry) + ", not an object");
   SafetensorsTensorInfo t;
   t.name = name;
-
-  if (!e.contains("dtype")) fail(Kind::MissingDtype, who + ": no \"dtype\"");
-  if (!e["dtype"].is_string()) fail(Kind::InvalidDtypeType, who + ": \"dtype\" must be a string");
-  const auto ds = e["dtype"].get<std::string>();
-  if (!parse_dtype(ds, t.dtype)) fail(Kind::UnknownDtype, who + ": unknown dtype '" + ds + "'");
-
-  if (!e.contains("shape")) fail(Kind::MissingShape, who + ": no \"shape\"");
-  const json& sh = e["shape"];
-  if (!sh.is_array()) fail(Kind::InvalidShapeType, who + ": \"shape\" must be a list of integers");
-  if (sh.size() > kMaxRank)
-    fail(Kind::RankTooLarge, who + ": rank " + std::to_string(sh.size()) + " is above " + std::to_string(kMaxRank));
-  for (const auto& d : sh) {
-    std::uint64_t v;
-    bool big;
-    if (!as_u48(d, v, big)) fail(Kind::InvalidShapeType, who + ": shape entry " + d.dump() + " is not an integer >= 0");
-    if (big) fail(Kind::DimensionTooLarge, who + ": dimension " + d.dump() + " is 2^48 or more");
-    t.shape.push_back(static_cast<std::int64_t>(v));
-  }
-
-  if (!e.contains("data_offsets")) fail(Kind::MissingDataOffsets, who + ": no \"data_offsets\"");
-  const json& off = e["data_offsets"];
-  if (!off.is_array() || off.size() != 2)
-    fail(Kind::InvalidDataOffsetsType, who + ": \"data_offsets\" must be [BEGIN, END]");
-  std::uint64_t be[2];
-  for (int k = 0; k < 2; ++k) {
-    bool big;
-    if (!as_u48(off[k], be[k], big))
-      fail(Kind::InvalidDataOffsetsType, who + ": offset " + off[k].dump() + " is not an integer >= 0");
-    if (big) fail(Kind::OffsetTooLarge, who + ": offset " + off[k].dump() + " is 2^48 or more");
-  }
-  t.begin = be[0];
-  t.end = be[1];
+  t.dtype = parse_dtype(entry, name);
+  t.shape = parse_shape(entry, name);
+  std::tie(t.begin, t.end) = parse_offsets(entry, name);
+  for (auto it = entry.begin(); it != entry.end(); ++it)
+    if (it.key() != "dtype" && it.key() != "shape" && it.key() != "data_offsets")
+      fail(Kind::UnknownEntryKey,
+           who(name) + ": unknown key " + quote(it.key()) + " (an entry has dtype, shape and data_offsets)");
   if (t.end < t.begin)
-    fail(Kind::EndBeforeBegin, who + ": data_offsets [" + std::to_string(t.begin) + ", " + std::to_string(t.end) +
-                                   "] end before they begin");
-
-  std::uint64_t numel = 1;
-  for (auto d : t.shape) {
-    const auto ud = static_cast<std::uint64_t>(d);
-    if (ud != 0 && numel > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()) / ud)
-      fail(Kind::ShapeOverflow, who + ": the element count of shape " + shape_str(t.shape) + " overflows");
-    numel *= ud;
-  }
-  const std::uint64_t bits_per = st_dtype_bits(t.dtype);
-  if (numel != 0 && bits_per > std::numeric_limits<std::uint64_t>::max() / numel)
-    fail(Kind::BitSizeOverflow, who + ": the bit size of shape " + shape_str(t.shape) + " overflows");
-  const std::uint64_t bits = numel * bits_per;
-  if (bits % 8 != 0)
-    fail(Kind::FractionalByteSize, who + ": " + std::to_string(numel) + " elements of " + ds + " are " +
-                                       std::to_string(bits) + " bits, not a whole number of bytes");
-  if (t.end - t.begin != bits / 8)
-    fail(Kind::SizeMismatch, who + ": data_offsets span " + std::to_string(t.end - t.begin) + " bytes, " +
-                                 shape_str(t.shape) + " of " + ds + " needs " + std::to_string(bits / 8));
+    fail(Kind::EndBeforeBegin, who(name) + ": data_offsets [" + std::to_string(t.begin) + ", " +
+                                   std::to_string(t.end) + "] end before they begin");
+  const std::uint64_t need = byte_size(name, t.dtype, t.shape);
+  if (t.end - t.begin != need)
+    fail(Kind::SizeMismatch, who(name) + ": data_offsets [" + std::to_string(t.begin) + ", " + std::to_string(t.end) +
+                                 "] span " + std::to_string(t.end - t.begin) + " bytes, but " + shape_str(t.shape) +
+                                 " of " + std::string(st_dtype_name(t.dtype)) + " needs " + std::to_string(need));
   return t;
 }
 
-bool looks_like_tensor(const json& v) {
-  return v.is_object() && (v.contains("dtype") || v.contains("shape") || v.contains("data_offsets")) &&
-         std::any_of(v.begin(), v.end(), [](const json& x) { return !x.is_string(); });
+// ---- the data section -------------------------------------------------------------------------
+
+// The tensors, in offset order, must cover [0, data_len) exactly once. Zero-size tensors
+// cover nothing and may sit at any offset another tensor starts or ends at.
+void check_tiling(std::vector<SafetensorsTensorInfo>& tensors, std::uint64_t data_len) {
+  // END as the second key puts empty tensors before a non-empty one at the same offset.
+  std::sort(tensors.begin(), tensors.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.begin, a.end, a.name) < std::tie(b.begin, b.end, b.name);
+  });
+  std::uint64_t covered = 0;  // [0, covered) is tiled so far
+  const SafetensorsTensorInfo* prev = nullptr;
+  for (const auto& t : tensors) {
+    const std::string range = " [" + std::to_string(t.begin) + ", " + std::to_string(t.end) + ")";
+    if (t.begin > covered && covered == 0)
+      fail(Kind::GapAtStart, who(t.name) + range + " leaves data bytes [0, " + std::to_string(t.begin) +
+                                 ") to no tensor");
+    if (t.begin > covered)
+      fail(Kind::GapBetweenTensors, "data bytes [" + std::to_string(covered) + ", " + std::to_string(t.begin) +
+                                        ") between " + who(prev->name) + " and " + who(t.name) +
+                                        " belong to no tensor");
+    if (t.begin < covered && prev->begin == t.begin && prev->end == t.end)
+      fail(Kind::AliasedTensors, who(t.name) + " and " + who(prev->name) + " share the bytes" + range);
+    if (t.begin < covered)
+      fail(Kind::OverlappingTensors, who(t.name) + range + " overlaps " + who(prev->name) + " [" +
+                                         std::to_string(prev->begin) + ", " + std::to_string(prev->end) + ")");
+    covered = t.end;
+    prev = &t;
+  }
+  if (covered < data_len)
+    fail(Kind::TrailingBytes, std::to_string(data_len - covered) + " bytes follow the last tensor (the tensors use " +
+                                  std::to_string(covered) + " of the data section's " + std::to_string(data_len) + ")");
+  if (covered > data_len)
+    fail(Kind::MissingBytes, "the tensors need " + std::to_string(covered) + " bytes of data, the file holds " +
+                                 std::to_string(data_len) + " (truncated?)");
 }
 
 }  // namespace
@@ -174,7 +382,7 @@ std::string_view to_string(SafetensorsErrorKind kind) {
 
 std::string_view st_dtype_name(StDType d) {
   switch (d) {
-#define X(e, s, b)     \
+#define X(e, s, b) \
   case StDType::e: \
     return s;
     RELPROP_ST_DTYPES(X)
@@ -185,7 +393,7 @@ std::string_view st_dtype_name(StDType d) {
 
 std::size_t st_dtype_bits(StDType d) {
   switch (d) {
-#define X(e, s, b)     \
+#define X(e, s, b) \
   case StDType::e: \
     return b;
     RELPROP_ST_DTYPES(X)
@@ -201,196 +409,156 @@ const SafetensorsTensorInfo* SafetensorsHeader::find(std::string_view name) cons
 }
 
 SafetensorsHeader parse_safetensors_header(std::span<const std::byte> file) {
-  if (file.size() < 8)
-    fail(Kind::FileTooSmall, "file has " + std::to_string(file.size()) + " bytes; at least 8 are needed");
-  std::uint64_t n = 0;
-  std::memcpy(&n, file.data(), 8);
-  if (n == 0) fail(Kind::HeaderLengthZero, "header length is 0");
-  if (n > std::numeric_limits<std::uint64_t>::max() - 8)
-    fail(Kind::HeaderLengthOverflow, "header length " + std::to_string(n) + " overflows when 8 is added");
-  if (n > kMaxHeader)
-    fail(Kind::HeaderTooLarge, "header length " + std::to_string(n) + " is above the limit of 100,000,000 bytes");
-  if (8 + n > file.size())
-    fail(Kind::HeaderLengthExceedsFile, "header length " + std::to_string(n) + " runs past the end of the " +
-                                            std::to_string(file.size()) + "-byte file");
-  const auto header_bytes = file.subspan(8, n);
-  if (!valid_utf8(header_bytes)) fail(Kind::HeaderNotUtf8, "header is not valid UTF-8");
-
-  // nlohmann keeps the last of duplicate keys silently; the callback sees every key.
-  bool duplicate = false;
-  std::string duplicate_name;
-  std::set<std::string> seen;
-  const json::parser_callback_t cb = [&](int depth, json::parse_event_t event, json& parsed) {
-    if (event == json::parse_event_t::key && depth == 1) {
-      const auto key = parsed.get<std::string>();
-      if (!seen.insert(key).second && !duplicate) {
-        duplicate = true;
-        duplicate_name = key;
-      }
-    }
-    return true;
-  };
-  json j;
-  try {
-    const char* p = reinterpret_cast<const char*>(header_bytes.data());
-    j = json::parse(p, p + header_bytes.size(), cb);
-  } catch (const json::exception& e) {
-    fail(Kind::InvalidJson, std::string("header is not valid JSON: ") + e.what());
-  }
-  if (!j.is_object()) fail(Kind::HeaderNotObject, "header JSON is not an object");
-  if (duplicate) fail(Kind::DuplicateName, "tensor '" + duplicate_name + "' is declared twice");
-
   SafetensorsHeader h;
-  h.header_size = n;
-  h.data_offset = 8 + n;
+  h.header_size = header_length(file);
+  h.data_offset = 8 + h.header_size;
+  const json j = parse_header_json(file.subspan(8, h.header_size));
   for (auto it = j.begin(); it != j.end(); ++it) {
-    if (it.key() == "__metadata__") {
-      if (looks_like_tensor(it.value()))
-        fail(Kind::MetadataNameAsTensor, "a tensor may not be named __metadata__");
-      if (!it.value().is_object()) fail(Kind::InvalidMetadata, "__metadata__ must be an object of strings");
-      for (auto m = it.value().begin(); m != it.value().end(); ++m) {
-        if (!m.value().is_string())
-          fail(Kind::InvalidMetadata, "__metadata__ value of '" + m.key() + "' is not a string");
-        h.metadata[m.key()] = m.value().get<std::string>();
-      }
-      continue;
-    }
-    h.tensors.push_back(parse_entry(it.key(), it.value()));
+    if (it.key() == "__metadata__")
+      h.metadata = parse_metadata(it.value());
+    else
+      h.tensors.push_back(parse_entry(it.key(), it.value()));
   }
-
-  // The tensors must tile the data section exactly, in offset order.
-  std::sort(h.tensors.begin(), h.tensors.end(), [](const auto& a, const auto& b) {
-    return std::tie(a.begin, a.end, a.name) < std::tie(b.begin, b.end, b.name);
-  });
-  std::uint64_t expected = 0;
-  const SafetensorsTensorInfo* prev = nullptr;
-  for (const auto& t : h.tensors) {
-    if (t.begin != expected) {
-      if (!prev)
-        fail(Kind::GapAtStart, "tensor '" + t.name + "' starts at " + std::to_string(t.begin) +
-                                   "; the data section's first bytes belong to no tensor");
-      if (t.begin > expected)
-        fail(Kind::GapBetweenTensors, "bytes " + std::to_string(expected) + ".." + std::to_string(t.begin) +
-                                          " between '" + prev->name + "' and '" + t.name + "' belong to no tensor");
-      fail(Kind::OverlappingTensors, "tensor '" + t.name + "' [" + std::to_string(t.begin) + ", " +
-                                         std::to_string(t.end) + ") overlaps '" + prev->name + "'");
-    }
-    expected = t.end;
-    prev = &t;
-  }
-  const std::uint64_t data_len = file.size() - h.data_offset;
-  if (expected < data_len)
-    fail(Kind::TrailingBytes, std::to_string(data_len - expected) + " bytes follow the last tensor");
-  if (expected > data_len)
-    fail(Kind::MissingBytes, "the tensors need " + std::to_string(expected) + " bytes of data, the file holds " +
-                                 std::to_string(data_len));
+  check_tiling(h.tensors, file.size() - h.data_offset);
+  // The documented order: by offset, then name (tiling needed END before the name).
+  std::stable_sort(h.tensors.begin(), h.tensors.end(),
+                   [](const auto& a, const auto& b) { return std::tie(a.begin, a.name) < std::tie(b.begin, b.name); });
   return h;
 }
 
-// ---- reading tensors ------------------------------------------------------------------
+// ---- reading tensors ----------------------------------------------------------------------------
 
 namespace {
 
-// FP8 E4M3 (no infinities, 0x7F/0xFF NaN) and E5M2 (IEEE-like) to float.
+// FP8 E4M3 ("FN": no infinities, S.1111.111 is NaN), bias 7.
 float f8_e4m3_to_float(std::uint8_t v) {
-  const int sign = v >> 7, exp = (v >> 3) & 0xF, man = v & 0x7;
+  const int exp = (v >> 3) & 0xF, man = v & 0x7;
   if (exp == 0xF && man == 0x7) return std::numeric_limits<float>::quiet_NaN();
-  const float mag = exp == 0 ? std::ldexp(static_cast<float>(man), -9)
+  const float mag = exp == 0 ? std::ldexp(static_cast<float>(man), -9)  // subnormal: man/8 * 2^-6
                              : std::ldexp(1.0f + static_cast<float>(man) / 8.0f, exp - 7);
-  return sign ? -mag : mag;
+  return (v & 0x80) ? -mag : mag;
 }
-float f8_e5m2_to_float(std::uint8_t v) { return half_to_float(static_cast<std::uint16_t>(v) << 8); }
+// FP8 E5M2 is the upper byte of an IEEE half.
+float f8_e5m2_to_float(std::uint8_t v) { return half_to_float(static_cast<std::uint16_t>(v << 8)); }
 
-struct DtypeMap {
-  bool ok;
-  DType dtype;
-};
-DtypeMap relprop_dtype(StDType d) {
+// relprop's dtype for the file's, when relprop has one.
+std::optional<DType> relprop_dtype(StDType d) {
   switch (d) {
-    case StDType::F32: return {true, DType::F32};
-    case StDType::F64: return {true, DType::F64};
-    case StDType::F16: return {true, DType::F16};
-    case StDType::BF16: return {true, DType::BF16};
-    case StDType::I32: return {true, DType::I32};
-    case StDType::I64: return {true, DType::I64};
-    case StDType::U8: return {true, DType::U8};
-    case StDType::BOOL: return {true, DType::BOOL};
-    default: return {false, DType::F32};
+    case StDType::F32: return DType::F32;
+    case StDType::F64: return DType::F64;
+    case StDType::F16: return DType::F16;
+    case StDType::BF16: return DType::BF16;
+    case StDType::I32: return DType::I32;
+    case StDType::I64: return DType::I64;
+    case StDType::U8: return DType::U8;
+    case StDType::BOOL: return DType::BOOL;
+    default: return std::nullopt;
   }
 }
 
-template <class T>
-T load(const std::byte* p) {
-  T v;
-  std::memcpy(&v, p, sizeof(T));
-  return v;
+// A new tensor of `shape` holding convert(x) for each little-endian Src x in `bytes`.
+// memcpy loads: the bytes may be unaligned for Src.
+template <class Src, class Dst, class Convert>
+Tensor convert_all(std::span<const std::byte> bytes, const Shape& shape, Convert convert) {
+  Tensor out = Tensor::empty(shape, dtype_of<Dst>::value);
+  const std::size_t n = bytes.size() / sizeof(Src);
+  RELPROP_ASSERT(static_cast<std::int64_t>(n) == out.numel(), "validated sizes disagree with the shape");
+  Dst* o = n ? out.data<Dst>() : nullptr;
+  for (std::size_t i = 0; i < n; ++i) {
+    Src x;
+    std::memcpy(&x, bytes.data() + i * sizeof(Src), sizeof(Src));
+    o[i] = convert(x);
+  }
+  return out;
+}
+
+template <class Src>
+Tensor to_i64(std::span<const std::byte> bytes, const Shape& shape) {
+  return convert_all<Src, std::int64_t>(bytes, shape, [](Src x) { return static_cast<std::int64_t>(x); });
 }
 
 }  // namespace
 
-SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
-  auto mapped = std::make_shared<MappedFile>(path);
+SafetensorsFile SafetensorsFile::make(std::shared_ptr<const void> owner, std::span<const std::byte> bytes,
+                                      std::string origin) {
   SafetensorsFile f;
-  f.origin_ = path.string();
   try {
-    f.header_ = parse_safetensors_header(mapped->bytes());
+    f.header_ = parse_safetensors_header(bytes);
   } catch (const SafetensorsError& e) {
-    throw SafetensorsError(e.kind(), f.origin_ + ": " + e.what());
+    throw SafetensorsError(e.kind(), origin + ": " + e.what());
   }
-  f.bytes_ = mapped->bytes();
-  f.owner_ = std::move(mapped);
+  f.owner_ = std::move(owner);
+  f.bytes_ = bytes;
+  f.origin_ = std::move(origin);
+  f.by_name_.resize(f.header_.tensors.size());
+  for (std::size_t i = 0; i < f.by_name_.size(); ++i) f.by_name_[i] = i;
+  std::sort(f.by_name_.begin(), f.by_name_.end(),
+            [&](std::size_t a, std::size_t b) { return f.header_.tensors[a].name < f.header_.tensors[b].name; });
   return f;
+}
+
+SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
+  auto mapped = std::make_shared<MappedFile>(MappedFile::open(path));
+  const auto bytes = mapped->bytes();
+  return make(std::move(mapped), bytes, path.string());
 }
 
 SafetensorsFile SafetensorsFile::from_bytes(std::vector<std::byte> bytes, std::string origin) {
+  // Shared so that tensors borrowing from the bytes keep them alive.
   auto owned = std::make_shared<std::vector<std::byte>>(std::move(bytes));
-  SafetensorsFile f;
-  f.origin_ = std::move(origin);
-  try {
-    f.header_ = parse_safetensors_header(*owned);
-  } catch (const SafetensorsError& e) {
-    throw SafetensorsError(e.kind(), f.origin_ + ": " + e.what());
-  }
-  f.bytes_ = std::span<const std::byte>(*owned);
-  f.owner_ = std::move(owned);
-  return f;
+  const std::span<const std::byte> view(*owned);
+  return make(std::move(owned), view, std::move(origin));
 }
 
 std::vector<std::string> SafetensorsFile::names() const {
-  std::vector<std::string> n;
-  for (const auto& t : header_.tensors) n.push_back(t.name);
-  std::sort(n.begin(), n.end());
-  return n;
+  std::vector<std::string> out;
+  out.reserve(by_name_.size());
+  for (const std::size_t i : by_name_) out.push_back(header_.tensors[i].name);
+  return out;
+}
+
+const SafetensorsTensorInfo* SafetensorsFile::lookup(std::string_view name) const {
+  const auto it = std::lower_bound(by_name_.begin(), by_name_.end(), name, [&](std::size_t i, std::string_view n) {
+    return header_.tensors[i].name < n;
+  });
+  if (it == by_name_.end() || header_.tensors[*it].name != name) return nullptr;
+  return &header_.tensors[*it];
 }
 
 const SafetensorsTensorInfo& SafetensorsFile::info(std::string_view name) const {
-  if (const auto* t = header_.find(name)) return *t;
-  std::string some;
-  const auto all = names();
-  for (std::size_t i = 0; i < all.size() && i < 10; ++i) some += (i ? ", " : "") + all[i];
-  if (all.size() > 10) some += ", ... (" + std::to_string(all.size()) + " in all)";
-  throw NotFoundError("no tensor '" + std::string(name) + "' in '" + origin_ + "'" +
-                      (all.empty() ? std::string(" (it holds none)") : " (it holds " + some + ")"));
+  if (const auto* t = lookup(name)) return *t;
+  std::string listed;
+  for (std::size_t i = 0; i < by_name_.size() && i < kMaxNamesListed; ++i)
+    listed += (i ? ", " : "") + header_.tensors[by_name_[i]].name;
+  if (by_name_.size() > kMaxNamesListed) listed += ", ... (" + std::to_string(by_name_.size()) + " in all)";
+  throw NotFoundError("no tensor " + quote(name) + " in '" + origin_ + "'" +
+                      (by_name_.empty() ? std::string(" (it holds no tensors)") : " (it holds " + listed + ")"));
 }
 
 std::span<const std::byte> SafetensorsFile::data(const SafetensorsTensorInfo& t) const {
+  // In range: parsing checked data_offset + end <= file size.
   return bytes_.subspan(header_.data_offset + t.begin, t.end - t.begin);
+}
+
+void SafetensorsFile::unsupported(const SafetensorsTensorInfo& t) const {
+  throw UnsupportedError(who(t.name) + " in '" + origin_ + "' has dtype " + std::string(st_dtype_name(t.dtype)) +
+                         ", which relprop does not load");
 }
 
 Tensor SafetensorsFile::get_raw(std::string_view name) const {
   const SafetensorsTensorInfo& t = info(name);
-  const DtypeMap m = relprop_dtype(t.dtype);
-  if (!m.ok)
-    throw UnsupportedError("tensor '" + t.name + "' in '" + origin_ + "' has dtype " +
-                           std::string(st_dtype_name(t.dtype)) + ", which relprop does not load");
+  const std::optional<DType> dt = relprop_dtype(t.dtype);
+  if (!dt) unsupported(t);
   const auto bytes = data(t);
-  const std::size_t esize = dtype_size(m.dtype);
-  if (reinterpret_cast<std::uintptr_t>(bytes.data()) % esize == 0) {
-    // Zero-copy: a view of the mapping, which the storage keeps alive.
-    auto st = Storage::borrow(const_cast<std::byte*>(bytes.data()), bytes.size(), owner_);
-    return Tensor::from_storage(std::move(st), t.shape, m.dtype);
+  // A bool holding anything but 0 or 1 is undefined behaviour to read: normalise a copy.
+  if (*dt == DType::BOOL && std::any_of(bytes.begin(), bytes.end(), [](std::byte b) { return b > std::byte{1}; }))
+    return convert_all<std::uint8_t, bool>(bytes, t.shape, [](std::uint8_t x) { return x != 0; });
+  if (reinterpret_cast<std::uintptr_t>(bytes.data()) % dtype_size(*dt) == 0) {
+    // Zero-copy: a view of the mapping (or the bytes), which the storage keeps alive.
+    auto storage = Storage::borrow(const_cast<std::byte*>(bytes.data()), bytes.size(), owner_);
+    return Tensor::from_storage(std::move(storage), t.shape, *dt);
   }
-  Tensor out = Tensor::empty(t.shape, m.dtype);
+  Tensor out = Tensor::empty(t.shape, *dt);
   if (!bytes.empty()) std::memcpy(out.raw_data(), bytes.data(), bytes.size());
   return out;
 }
@@ -398,48 +566,30 @@ Tensor SafetensorsFile::get_raw(std::string_view name) const {
 Tensor SafetensorsFile::get(std::string_view name) const {
   const SafetensorsTensorInfo& t = info(name);
   const auto bytes = data(t);
-  const std::int64_t n = shape_numel(t.shape);
-  const std::byte* p = bytes.data();
-  auto to_f32 = [&](auto&& decode) {
-    Tensor out = Tensor::empty(t.shape);
-    float* o = out.data<float>();
-    for (std::int64_t i = 0; i < n; ++i) o[i] = decode(i);
-    return out;
-  };
-  auto to_i64 = [&](auto&& decode) {
-    Tensor out = Tensor::empty(t.shape, DType::I64);
-    std::int64_t* o = out.data<std::int64_t>();
-    for (std::int64_t i = 0; i < n; ++i) o[i] = decode(i);
-    return out;
-  };
   switch (t.dtype) {
-    case StDType::F32: return get_raw(name);
-    case StDType::F64: return to_f32([&](std::int64_t i) { return static_cast<float>(load<double>(p + 8 * i)); });
-    case StDType::F16: return to_f32([&](std::int64_t i) { return half_to_float(load<std::uint16_t>(p + 2 * i)); });
-    case StDType::BF16: return to_f32([&](std::int64_t i) { return bf16_to_float(load<std::uint16_t>(p + 2 * i)); });
-    case StDType::F8_E4M3: return to_f32([&](std::int64_t i) { return f8_e4m3_to_float(load<std::uint8_t>(p + i)); });
-    case StDType::F8_E5M2: return to_f32([&](std::int64_t i) { return f8_e5m2_to_float(load<std::uint8_t>(p + i)); });
-    case StDType::U8: return to_i64([&](std::int64_t i) { return std::int64_t{load<std::uint8_t>(p + i)}; });
-    case StDType::I8: return to_i64([&](std::int64_t i) { return std::int64_t{load<std::int8_t>(p + i)}; });
-    case StDType::I16: return to_i64([&](std::int64_t i) { return std::int64_t{load<std::int16_t>(p + 2 * i)}; });
-    case StDType::U16: return to_i64([&](std::int64_t i) { return std::int64_t{load<std::uint16_t>(p + 2 * i)}; });
-    case StDType::I32: return to_i64([&](std::int64_t i) { return std::int64_t{load<std::int32_t>(p + 4 * i)}; });
-    case StDType::U32: return to_i64([&](std::int64_t i) { return std::int64_t{load<std::uint32_t>(p + 4 * i)}; });
-    case StDType::I64: return get_raw(name);
+    case StDType::F32:
+    case StDType::I64:
+    case StDType::BOOL:
+      return get_raw(name);  // already the target dtype
+    case StDType::F64:
+      return convert_all<double, float>(bytes, t.shape, [](double x) { return static_cast<float>(x); });
+    case StDType::F16: return convert_all<std::uint16_t, float>(bytes, t.shape, half_to_float);
+    case StDType::BF16: return convert_all<std::uint16_t, float>(bytes, t.shape, bf16_to_float);
+    case StDType::F8_E4M3: return convert_all<std::uint8_t, float>(bytes, t.shape, f8_e4m3_to_float);
+    case StDType::F8_E5M2: return convert_all<std::uint8_t, float>(bytes, t.shape, f8_e5m2_to_float);
+    case StDType::U8: return to_i64<std::uint8_t>(bytes, t.shape);
+    case StDType::I8: return to_i64<std::int8_t>(bytes, t.shape);
+    case StDType::I16: return to_i64<std::int16_t>(bytes, t.shape);
+    case StDType::U16: return to_i64<std::uint16_t>(bytes, t.shape);
+    case StDType::I32: return to_i64<std::int32_t>(bytes, t.shape);
+    case StDType::U32: return to_i64<std::uint32_t>(bytes, t.shape);
     case StDType::U64:
-      return to_i64([&](std::int64_t i) {
-        const auto v = load<std::uint64_t>(p + 8 * i);
-        if (v > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
-          throw ValueError("tensor '" + t.name + "' in '" + origin_ + "': U64 value " + std::to_string(v) +
+      return convert_all<std::uint64_t, std::int64_t>(bytes, t.shape, [&](std::uint64_t x) {
+        if (x > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+          throw ValueError(who(t.name) + " in '" + origin_ + "': U64 value " + std::to_string(x) +
                            " does not fit in I64");
-        return static_cast<std::int64_t>(v);
+        return static_cast<std::int64_t>(x);
       });
-    case StDType::BOOL: {
-      Tensor out = Tensor::empty(t.shape, DType::BOOL);
-      auto* o = static_cast<std::uint8_t*>(out.raw_data());
-      for (std::int64_t i = 0; i < n; ++i) o[i] = load<std::uint8_t>(p + i) != 0 ? 1 : 0;
-      return out;
-    }
     case StDType::F8_E8M0:
     case StDType::C64:
     case StDType::F4:
@@ -447,34 +597,56 @@ Tensor SafetensorsFile::get(std::string_view name) const {
     case StDType::F6_E3M2:
       break;
   }
-  throw UnsupportedError("tensor '" + t.name + "' in '" + origin_ + "' has dtype " +
-                         std::string(st_dtype_name(t.dtype)) + ", which relprop does not load");
+  unsupported(t);
 }
 
-// ---- writing --------------------------------------------------------------------------
+// ---- writing ------------------------------------------------------------------------------------
 
-std::vector<std::byte> serialize_safetensors(const std::vector<std::pair<std::string, Tensor>>& tensors,
-                                             const std::map<std::string, std::string>& metadata) {
+namespace {
+
+// What a file will hold: the header text (padded) and the tensors in data order.
+struct Layout {
+  std::string header;
   std::vector<const std::pair<std::string, Tensor>*> order;
-  std::set<std::string> names;
+};
+
+void check_writable(const std::string& name, const Tensor& t, std::set<std::string_view>& seen) {
+  if (name.empty()) throw ValueError("safetensors: tensor names must not be empty");
+  if (name == "__metadata__") throw ValueError("safetensors: '__metadata__' is reserved, not a tensor name");
+  if (utf8_error_at(name)) throw ValueError("safetensors: tensor name " + quote(name) + " is not UTF-8");
+  if (!seen.insert(name).second) throw ValueError("safetensors: tensor " + quote(name) + " is given twice");
+  if (!t.defined()) throw ValueError("safetensors: tensor " + quote(name) + " is undefined");
+  if (t.device() != Device::CPU)
+    throw UnsupportedError("safetensors: tensor " + quote(name) + " is not on the CPU; copy it there first");
+  // Refuse what the reader would refuse, rather than write a file nobody can load.
+  if (t.shape().size() > kMaxRank)
+    throw ValueError("safetensors: tensor " + quote(name) + " has rank " + std::to_string(t.dim()) +
+                     "; files hold at most " + std::to_string(kMaxRank));
+  for (const std::int64_t d : t.shape())
+    if (static_cast<std::uint64_t>(d) >= kMaxValue)
+      throw ValueError("safetensors: tensor " + quote(name) + " has a dimension of 2^48 or more");
+}
+
+Layout plan(const std::vector<std::pair<std::string, Tensor>>& tensors,
+            const std::map<std::string, std::string>& metadata) {
+  Layout out;
+  std::set<std::string_view> seen;
   for (const auto& item : tensors) {
-    if (item.first.empty()) throw ValueError("safetensors: tensor names must not be empty");
-    if (item.first == "__metadata__") throw ValueError("safetensors: '__metadata__' is reserved, not a tensor name");
-    if (!names.insert(item.first).second)
-      throw ValueError("safetensors: tensor '" + item.first + "' is given twice");
-    if (!item.second.defined()) throw ValueError("safetensors: tensor '" + item.first + "' is undefined");
-    if (item.second.device() != Device::CPU)
-      throw UnsupportedError("safetensors: tensor '" + item.first + "' is not on the CPU");
-    order.push_back(&item);
+    check_writable(item.first, item.second, seen);
+    out.order.push_back(&item);
   }
-  // Largest alignment first keeps every tensor aligned to its element size.
-  std::sort(order.begin(), order.end(), [](const auto* a, const auto* b) {
+  for (const auto& [k, v] : metadata)
+    if (utf8_error_at(k) || utf8_error_at(v))
+      throw ValueError("safetensors: metadata entry " + quote(k) + " is not UTF-8");
+  // Element sizes are powers of two and each tensor's size a multiple of its own, so
+  // largest first leaves every tensor aligned to its element size.
+  std::sort(out.order.begin(), out.order.end(), [](const auto* a, const auto* b) {
     const auto sa = dtype_size(a->second.dtype()), sb = dtype_size(b->second.dtype());
     return sa != sb ? sa > sb : a->first < b->first;
   });
   json h = json::object();
   std::uint64_t offset = 0;
-  for (const auto* item : order) {
+  for (const auto* item : out.order) {
     const Tensor& t = item->second;
     h[item->first] = {{"dtype", std::string(dtype_name(t.dtype()))},
                       {"shape", t.shape()},
@@ -482,55 +654,109 @@ std::vector<std::byte> serialize_safetensors(const std::vector<std::pair<std::st
     offset += t.nbytes();
   }
   if (!metadata.empty()) h["__metadata__"] = metadata;
-  std::string text = h.dump();
-  text.append((8 - text.size() % 8) % 8, ' ');
-  std::vector<std::byte> out(8 + text.size() + offset);
-  const std::uint64_t n = text.size();
-  std::memcpy(out.data(), &n, 8);
-  std::memcpy(out.data() + 8, text.data(), text.size());
-  std::byte* p = out.data() + 8 + text.size();
-  for (const auto* item : order) {
-    const Tensor c = item->second.contiguous();
-    if (c.nbytes()) std::memcpy(p, c.raw_data(), c.nbytes());
-    p += c.nbytes();
+  out.header = h.dump();
+  // Padding to 8 keeps the data section, and so every tensor, aligned in the file.
+  out.header.append((8 - out.header.size() % 8) % 8, ' ');
+  return out;
+}
+
+// Hands the file's bytes to `sink` in order: length, header, each tensor's data.
+void emit(const Layout& layout, const std::function<void(const void*, std::size_t)>& sink) {
+  std::byte prefix[8];
+  std::uint64_t n = layout.header.size();
+  for (auto& b : prefix) {
+    b = static_cast<std::byte>(n & 0xFF);
+    n >>= 8;
   }
+  sink(prefix, sizeof prefix);
+  sink(layout.header.data(), layout.header.size());
+  for (const auto* item : layout.order) {
+    const Tensor c = item->second.contiguous();
+    if (c.nbytes()) sink(c.raw_data(), c.nbytes());
+  }
+}
+
+// A temporary file beside the target; removed unless commit() renamed it into place.
+class TempFile {
+ public:
+  explicit TempFile(const std::filesystem::path& target) : target_(target) {
+    const auto dir = target.has_parent_path() ? target.parent_path() : std::filesystem::path(".");
+    name_ = (dir / ("." + target.filename().string() + ".tmp.XXXXXX")).string();
+    fd_ = ::mkstemp(name_.data());
+    if (fd_ < 0) fail_io("create a temporary file for");
+  }
+  ~TempFile() {
+    if (fd_ >= 0) ::close(fd_);
+    if (!committed_) ::unlink(name_.c_str());
+  }
+  TempFile(const TempFile&) = delete;
+  TempFile& operator=(const TempFile&) = delete;
+
+  void write(const void* p, std::size_t n) {
+    const auto* c = static_cast<const char*>(p);
+    while (n > 0) {
+      const ssize_t w = ::write(fd_, c, n);
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0) fail_io("write");
+      c += w;
+      n -= static_cast<std::size_t>(w);
+    }
+  }
+
+  void commit() {
+    // mkstemp creates 0600; keep a replaced file's permissions, else make an ordinary
+    // readable file (the umask cannot be read without racing other threads).
+    struct stat st {};
+    const mode_t mode = ::stat(target_.c_str(), &st) == 0 ? (st.st_mode & 07777) : 0644;
+    if (::fchmod(fd_, mode) != 0) fail_io("set permissions of");
+    if (::fsync(fd_) != 0) fail_io("flush");
+    const int fd = std::exchange(fd_, -1);
+    if (::close(fd) != 0) fail_io("write");
+    if (::rename(name_.c_str(), target_.c_str()) != 0) fail_io("replace");
+    committed_ = true;
+    sync_directory();
+  }
+
+ private:
+  [[noreturn]] void fail_io(const char* what) const {
+    const int err = errno;  // before anything else can overwrite it
+    throw IoError(std::string("cannot ") + what + " '" + target_.string() + "': " + std::strerror(err));
+  }
+  // Makes the rename durable; best effort, as the new file is complete either way.
+  void sync_directory() const {
+    const auto dir = target_.has_parent_path() ? target_.parent_path() : std::filesystem::path(".");
+    const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return;
+    (void)::fsync(fd);
+    ::close(fd);
+  }
+
+  std::filesystem::path target_;
+  std::string name_;
+  int fd_ = -1;
+  bool committed_ = false;
+};
+
+}  // namespace
+
+std::vector<std::byte> serialize_safetensors(const std::vector<std::pair<std::string, Tensor>>& tensors,
+                                             const std::map<std::string, std::string>& metadata) {
+  const Layout layout = plan(tensors, metadata);
+  std::vector<std::byte> out;
+  emit(layout, [&](const void* p, std::size_t n) {
+    const std::size_t at = out.size();
+    out.resize(at + n);  // resize + memcpy: GCC 12 misreads insert() of a byte range here
+    std::memcpy(out.data() + at, p, n);
+  });
   return out;
 }
 
 void save_safetensors(const std::filesystem::path& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
                       const std::map<std::string, std::string>& metadata) {
-  const std::vector<std::byte> bytes = serialize_safetensors(tensors, metadata);
-  const std::filesystem::path dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
-  std::string tmpl = (dir / ("." + path.filename().string() + ".tmp.XXXXXX")).string();
-  const int fd = ::mkstemp(tmpl.data());
-  if (fd < 0) throw IoError("cannot write '" + path.string() + "': " + std::strerror(errno));
-  auto fail_io = [&](const char* what) {
-    const int e = errno;
-    ::close(fd);
-    ::unlink(tmpl.c_str());
-    throw IoError(std::string("cannot ") + what + " '" + path.string() + "': " + std::strerror(e));
-  };
-  std::size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t w = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      fail_io("write");
-    }
-    done += static_cast<std::size_t>(w);
-  }
-  if (::fsync(fd) != 0) fail_io("flush");
-  (void)::fchmod(fd, 0644);  // mkstemp creates 0600; results are ordinary files
-  if (::close(fd) != 0) {
-    const int e = errno;
-    ::unlink(tmpl.c_str());
-    throw IoError("cannot write '" + path.string() + "': " + std::strerror(e));
-  }
-  if (::rename(tmpl.c_str(), path.c_str()) != 0) {
-    const int e = errno;
-    ::unlink(tmpl.c_str());
-    throw IoError("cannot replace '" + path.string() + "': " + std::strerror(e));
-  }
+  const Layout layout = plan(tensors, metadata);  // bad names fail before the disk is touched
+  TempFile tmp(path);
+  emit(layout, [&](const void* p, std::size_t n) { tmp.write(p, n); });
+  tmp.commit();
 }
 
 }  // namespace relprop
