@@ -205,7 +205,11 @@ int cmd_explain(const ExplainArgs& a, std::ostream& out) {
     if (k == "all") popts.keep_all = true;
     else popts.keep.push_back(k);
   }
-  RelevanceMap R = propagate(tape, y, seed.seed, composite, popts);
+  RelevanceMap R = composite.contrastive
+                       ? propagate_contrastive(tape, y, seed.seed,
+                                               contrastive_negative_seed(y, seed.seed, form, multiplier), composite,
+                                               popts)
+                       : propagate(tape, y, seed.seed, composite, popts);
   R.rescale(a.scaler, a.max_unit);
 
   // Result file: inputs by name, the model output, kept nodes by name.
@@ -235,10 +239,14 @@ int cmd_explain(const ExplainArgs& a, std::ostream& out) {
   for (const auto& [name, r] : R.inputs()) out << "  " << name << "  " << describe(r) << "\n";
   out << "conservation (sum of relevance per node)\n";
   std::size_t w = 4;
-  for (const auto& rep : R.report()) w = std::max(w, rep.name.size());
+  std::size_t wr = 8;
+  for (const auto& rep : R.report()) {
+    w = std::max(w, rep.name.size());
+    wr = std::max(wr, rep.rule.size());
+  }
   for (const auto& rep : R.report())
     out << "  " << std::left << std::setw(static_cast<int>(w)) << rep.name << "  " << std::setw(8) << rep.op
-        << std::setw(14) << rep.rule << " out " << std::right << std::setw(10) << fmt_fixed(rep.relevance_out)
+        << std::setw(static_cast<int>(wr)) << rep.rule << " out " << std::right << std::setw(10) << fmt_fixed(rep.relevance_out)
         << "  in " << std::setw(10) << fmt_fixed(rep.relevance_in) << "  absorbed "
         << fmt_fixed(100.0 * rep.absorbed_share(), 1) << "%\n"
         << std::left;
@@ -268,7 +276,8 @@ int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& 
   explain->add_option("--out", ex.out, "Where to write the relevance (.safetensors)")->required();
   explain->add_option("--composite", ex.composite,
                       "Rule set: zero, epsilon, epsilon-plus, epsilon-plus-flat, epsilon-gamma-box, "
-                      "epsilon-alpha2-beta1, epsilon-alpha2-beta1-flat, backtrace, gradient (default epsilon)");
+                      "epsilon-alpha2-beta1, epsilon-alpha2-beta1-flat, backtrace, backtrace-contrastive (results NAME.positive "
+                      "and NAME.negative), gradient, gradient-x-input (default epsilon)");
   explain->add_option("--target", ex.target, "Output index to explain (default: arg-max)");
   explain->add_option("--seed", ex.seed, "value | one-hot (default: the composite's)");
   explain->add_option("--multiplier", ex.multiplier, "Seed multiplier (default 1; backtrace 100)");

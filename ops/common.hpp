@@ -48,4 +48,34 @@ inline std::string label(std::string_view name, std::string_view op) {
   return std::string(name.empty() ? op : name);
 }
 
+// DLBacktrace contrastive mode, one output with contributions summing to P > 0 (positive
+// ones) and N > 0 (|negative| ones) and value t: the factor by which a positive
+// contribution c gets c * pos_p of R+ and c * neg_p of R-, a negative one |c| * pos_n and
+// |c| * neg_n. One-signed outputs spread both maps over their side; mixed ones give the
+// winning side (positive when t > 0) max(R+, R-) and the other min(R+, R-), R+ always in
+// the positive map. Ties go as in DLBacktrace (crossed).
+struct ContrastiveShares {
+  float pos_p = 0, pos_n = 0, neg_p = 0, neg_n = 0;
+};
+inline ContrastiveShares contrastive_shares(float P, float N, float t, float rp, float rn) {
+  ContrastiveShares s;
+  if (P > 0.0f && N == 0.0f) {
+    s.pos_p = rp / P;
+    s.neg_p = rn / P;
+  } else if (N > 0.0f && P == 0.0f) {
+    s.pos_n = rp / N;
+    s.neg_n = rn / N;
+  } else if (P > 0.0f && N > 0.0f) {
+    const bool straight = t > 0.0f ? rp > rn : rp < rn;
+    if (straight) {
+      s.pos_p = rp / P;
+      s.neg_n = rn / N;
+    } else {
+      s.neg_p = rn / P;
+      s.pos_n = rp / N;
+    }
+  }
+  return s;
+}
+
 }  // namespace relprop::detail

@@ -203,9 +203,22 @@ class ConvNode final : public Node {
       out[0] = R.reshape(in_shape_);
       return out;
     }
-    auto r = detail::linear_type_relevance(rule, conv_maps(g_), x_, w_, b_, z_, R, cache_);
+    auto r = detail::linear_type_relevance(rule, conv_maps(g_), x_, w_, b_, z_, R, cache_, ctx);
     if (!r) unsupported(rule, kRules);
     out[0] = r->reshape(in_shape_);
+    return out;
+  }
+
+  RelevancePair relevance_contrastive(const Rule& rule, const Tensor& Rp, const Tensor& Rn,
+                                      const RelevanceContext& ctx) const override {
+    if (!ctx.needs(0)) return Node::relevance_contrastive(rule, Rp, Rn, ctx);
+    auto r = detail::linear_type_contrastive(rule, conv_maps(g_), x_, w_, b_, z_,
+                                             detail::as_f32(Rp, op_, "relevance").reshape(z_.shape()),
+                                             detail::as_f32(Rn, op_, "relevance").reshape(z_.shape()), cache_);
+    if (!r) return Node::relevance_contrastive(rule, Rp, Rn, ctx);
+    RelevancePair out{std::vector<Tensor>(inputs.size()), std::vector<Tensor>(inputs.size())};
+    out.positive[0] = r->first.reshape(in_shape_);
+    out.negative[0] = r->second.reshape(in_shape_);
     return out;
   }
 

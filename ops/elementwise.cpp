@@ -94,6 +94,52 @@ class BinaryNode final : public Node {
     return out;
   }
 
+  // Backtrace contrastive on a sum: the summands are the contributions (weights 1, no
+  // bias), split as at a linear node. Products move each map on its own (50/50).
+  RelevancePair relevance_contrastive(const Rule& rule, const Tensor& Rp_out, const Tensor& Rn_out,
+                                      const RelevanceContext& ctx) const override {
+    const auto* bt = std::get_if<BacktraceRule>(&rule);
+    if (!bt || bt->mode != BacktraceRule::Mode::Contrastive || kind_ == Bin::Mul)
+      return Node::relevance_contrastive(rule, Rp_out, Rn_out, ctx);
+    const Tensor Rp = detail::as_f32(Rp_out, op(), "relevance"), Rn = detail::as_f32(Rn_out, op(), "relevance");
+    const Shape& ys = Rp.shape();
+    const std::int64_t n = Rp.numel();
+    const Tensor a = detail::broadcast_f32(a_, ys), b = detail::broadcast_f32(b_, ys);
+    const float *ap = a.data<float>(), *bp = b.data<float>(), *rp = Rp.data<float>(), *rn = Rn.data<float>();
+    const float sign_b = kind_ == Bin::Sub ? -1.0f : 1.0f;
+    Tensor pa = Tensor::empty(ys), pb = Tensor::empty(ys), na = Tensor::empty(ys), nb = Tensor::empty(ys);
+    float *pap = pa.data<float>(), *pbp = pb.data<float>(), *nap = na.data<float>(), *nbp = nb.data<float>();
+    for (std::int64_t i = 0; i < n; ++i) {
+      const float ca = ap[i], cb = sign_b * bp[i];
+      const float P = (ca > 0.0f ? ca : 0.0f) + (cb > 0.0f ? cb : 0.0f);
+      const float N = (ca < 0.0f ? -ca : 0.0f) + (cb < 0.0f ? -cb : 0.0f);
+      const detail::ContrastiveShares s = detail::contrastive_shares(P, N, ca + cb, rp[i], rn[i]);
+      auto share = [&](float c, float* pos, float* negm) {
+        if (c > 0.0f) {
+          *pos = c * s.pos_p;
+          *negm = c * s.neg_p;
+        } else if (c < 0.0f) {
+          *pos = -c * s.pos_n;
+          *negm = -c * s.neg_n;
+        } else {
+          *pos = *negm = 0.0f;
+        }
+      };
+      share(ca, pap + i, nap + i);
+      share(cb, pbp + i, nbp + i);
+    }
+    RelevancePair out{std::vector<Tensor>(2), std::vector<Tensor>(2)};
+    if (ctx.needs(0)) {
+      out.positive[0] = detail::reduce_to_shape(pa, a_.shape());
+      out.negative[0] = detail::reduce_to_shape(na, a_.shape());
+    }
+    if (ctx.needs(1)) {
+      out.positive[1] = detail::reduce_to_shape(pb, b_.shape());
+      out.negative[1] = detail::reduce_to_shape(nb, b_.shape());
+    }
+    return out;
+  }
+
   void release() override { a_ = b_ = Tensor(); }
 
  private:

@@ -72,9 +72,22 @@ class LinearNode final : public Node {
       out[0] = R.reshape(x_.shape());
       return out;
     }
-    auto r = detail::linear_type_relevance(rule, linear_maps(x_.shape(), w_.size(0)), x_, w_, b_, z_, R, cache_);
+    auto r = detail::linear_type_relevance(rule, linear_maps(x_.shape(), w_.size(0)), x_, w_, b_, z_, R, cache_, ctx);
     if (!r) unsupported(rule, kRules);
     out[0] = std::move(*r);
+    return out;
+  }
+
+  RelevancePair relevance_contrastive(const Rule& rule, const Tensor& Rp, const Tensor& Rn,
+                                      const RelevanceContext& ctx) const override {
+    if (!ctx.needs(0)) return Node::relevance_contrastive(rule, Rp, Rn, ctx);
+    auto r = detail::linear_type_contrastive(rule, linear_maps(x_.shape(), w_.size(0)), x_, w_, b_, z_,
+                                             detail::as_f32(Rp, "linear", "relevance"),
+                                             detail::as_f32(Rn, "linear", "relevance"), cache_);
+    if (!r) return Node::relevance_contrastive(rule, Rp, Rn, ctx);
+    RelevancePair out{std::vector<Tensor>(inputs.size()), std::vector<Tensor>(inputs.size())};
+    out.positive[0] = std::move(r->first);
+    out.negative[0] = std::move(r->second);
     return out;
   }
 

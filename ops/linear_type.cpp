@@ -61,6 +61,8 @@ void axpy(Tensor& acc, const Tensor& t, float scale = 1.0f) {
 float pos(float v) { return v > 0.0f ? v : 0.0f; }
 float neg(float v) { return v < 0.0f ? v : 0.0f; }
 
+using Bounds = std::optional<std::pair<double, double>>;
+
 struct Skeleton {
   const LinearMaps& maps;
   const Tensor& x;
@@ -228,14 +230,88 @@ struct Skeleton {
     return T(divide(den, stab, R), ww);
   }
 
-  Tensor backtrace(const BacktraceRule& r) {
-    if (r.mode != BacktraceRule::Mode::Default || r.gate)
-      throw UnsupportedError("backtrace: the contrastive mode and the saturation gate are not built yet");
+  Tensor backtrace(const BacktraceRule& r, const Bounds& bounds) {
+    if (r.mode != BacktraceRule::Mode::Default)
+      throw UnsupportedError("backtrace-contrastive moves two maps together: run it with propagate_contrastive "
+                             "(the CLI's --composite backtrace-contrastive), not propagate");
+    if (r.gate && bounds) return backtrace_gated(*bounds);
+    // R_j = sum_k R_k |x_j w_jk| / (P_k + N_k + |b_k|): two GEMMs with |x| and |W|.
     const Tensor ax = map1(x, [](float v) { return std::fabs(v); });
     const Tensor& aw = weight("|w|", [](float v) { return std::fabs(v); });
     Tensor den = F(ax, aw);
     add_bias(den, [](float v) { return std::fabs(v); }, true);
     return map2(ax, T(divide(den, {0.0, Stabilizer::Sign}, R), aw), [](float a, float c) { return a * c; });
+  }
+
+  // P_k (sum of the positive contributions x_j w_jk) and the sum of the negative ones
+  // (<= 0), from the sign-split inputs and weights.
+  std::pair<Tensor, Tensor> sides(const Tensor& xp, const Tensor& xn, bool has_neg) {
+    Tensor P = F(xp, w_pos());
+    if (has_neg) axpy(P, F(xn, w_neg()));
+    Tensor N = F(xp, w_neg());
+    if (has_neg) axpy(N, F(xn, w_pos()));
+    return {std::move(P), std::move(N)};
+  }
+
+  // R_j = sum_k [z_jk > 0] z_jk sP_k + [z_jk < 0] |z_jk| sN_k.
+  Tensor spread(const Tensor& sP, const Tensor& sN, const Tensor& xp, const Tensor& xn, bool has_neg) {
+    const auto mul = [](float a, float c) { return a * c; };
+    Tensor out = map2(xp, T(sP, w_pos()), mul);
+    axpy(out, map2(xp, T(sN, w_neg()), mul), -1.0f);
+    if (has_neg) {
+      axpy(out, map2(xn, T(sP, w_neg()), mul));
+      axpy(out, map2(xn, T(sN, w_pos()), mul), -1.0f);
+    }
+    return out;
+  }
+
+  // |b| broadcast onto z (zeros without a bias).
+  Tensor abs_bias() const {
+    if (!b.defined()) return Tensor::zeros(z.shape());
+    return broadcast_f32(map1(b, [](float v) { return std::fabs(v); }).view(maps.bias_view), z.shape());
+  }
+
+  // Saturation gate: with t_k = z_k, P_k := 0 when t_k < l and N_k := 0 when t_k > u;
+  // the kept side(s) share R_k by |z_jk| / (kept sides + |b_k|).
+  Tensor backtrace_gated(const std::pair<double, double>& lu) {
+    const bool has_neg = !nonnegative();
+    const Tensor xp = has_neg ? map1(x, pos) : x, xn = has_neg ? map1(x, neg) : Tensor();
+    const auto [P, N] = sides(xp, xn, has_neg);
+    const Tensor ab = abs_bias();
+    Tensor sP = Tensor::empty(z.shape()), sN = Tensor::empty(z.shape());
+    const float *p = P.data<float>(), *q = N.data<float>(), *t = z.data<float>(), *r = R.data<float>(),
+                *bb = ab.data<float>();
+    float *op = sP.data<float>(), *on = sN.data<float>();
+    for (std::int64_t k = 0; k < z.numel(); ++k) {
+      const bool keep_p = !(t[k] < lu.first), keep_n = !(t[k] > lu.second);
+      const double den = (keep_p ? p[k] : 0.0) + (keep_n ? -static_cast<double>(q[k]) : 0.0) + bb[k];
+      const float s = den == 0.0 ? 0.0f : static_cast<float>(r[k] / den);
+      op[k] = keep_p ? s : 0.0f;
+      on[k] = keep_n ? s : 0.0f;
+    }
+    return spread(sP, sN, xp, xn, has_neg);
+  }
+
+  // Contrastive mode (RULES.md): both maps spread by |z_jk| within a side; when both
+  // signs contribute, the winning side (positive when z_k > 0) takes max(R+, R-) and the
+  // other side min(R+, R-), R+ always landing in the positive map. No bias sink.
+  std::pair<Tensor, Tensor> backtrace_contrastive(const Tensor& Rn) {
+    const bool has_neg = !nonnegative();
+    const Tensor xp = has_neg ? map1(x, pos) : x, xn = has_neg ? map1(x, neg) : Tensor();
+    const auto [P, N] = sides(xp, xn, has_neg);
+    Tensor pp = Tensor::zeros(z.shape()), pn = Tensor::zeros(z.shape());  // positive map from P / N side
+    Tensor np = Tensor::zeros(z.shape()), nn = Tensor::zeros(z.shape());  // negative map from P / N side
+    const float *p = P.data<float>(), *q = N.data<float>(), *t = z.data<float>(), *rp = R.data<float>(),
+                *rn = Rn.data<float>();
+    float *a = pp.data<float>(), *b2 = pn.data<float>(), *c = np.data<float>(), *d = nn.data<float>();
+    for (std::int64_t k = 0; k < z.numel(); ++k) {
+      const ContrastiveShares sh = contrastive_shares(p[k], -q[k], t[k], rp[k], rn[k]);
+      a[k] = sh.pos_p;
+      b2[k] = sh.pos_n;
+      c[k] = sh.neg_p;
+      d[k] = sh.neg_n;
+    }
+    return {spread(pp, pn, xp, xn, has_neg), spread(np, nn, xp, xn, has_neg)};
   }
 };
 
@@ -243,7 +319,7 @@ struct Skeleton {
 
 std::optional<Tensor> linear_type_relevance(const Rule& rule, const LinearMaps& maps, const Tensor& x,
                                             const Tensor& w, const Tensor& b, const Tensor& z, const Tensor& R,
-                                            WeightCache& cache) {
+                                            WeightCache& cache, const RelevanceContext& ctx) {
   Skeleton k{maps, x, w, b, z, R, cache};
   return std::visit(
       [&](const auto& r) -> std::optional<Tensor> {
@@ -259,10 +335,25 @@ std::optional<Tensor> linear_type_relevance(const Rule& rule, const LinearMaps& 
         else if constexpr (std::is_same_v<T, FlatRule>)
           return k.by_weights(k.weight("ones", [](float) { return 1.0f; }), {r.epsilon, r.stabilizer}, false);
         else if constexpr (std::is_same_v<T, GradientRule>) return k.T(R, w);
-        else if constexpr (std::is_same_v<T, BacktraceRule>) return k.backtrace(r);
+        else if constexpr (std::is_same_v<T, BacktraceRule>) return k.backtrace(r, ctx.activation_bounds);
         else return std::nullopt;  // Pass, Norm: not linear-type rules (the op decides)
       },
       rule);
+}
+
+}  // namespace relprop::detail
+
+namespace relprop::detail {
+
+std::optional<std::pair<Tensor, Tensor>> linear_type_contrastive(const Rule& rule, const LinearMaps& maps,
+                                                                 const Tensor& x, const Tensor& w, const Tensor& b,
+                                                                 const Tensor& z, const Tensor& Rp, const Tensor& Rn,
+                                                                 WeightCache& cache) {
+  const auto* bt = std::get_if<BacktraceRule>(&rule);
+  if (!bt || bt->mode != BacktraceRule::Mode::Contrastive) return std::nullopt;
+  RELPROP_ASSERT(Rp.shape() == z.shape() && Rn.shape() == z.shape(), "contrastive maps must have z's shape");
+  Skeleton k{maps, x, w, b, z, Rp, cache};
+  return k.backtrace_contrastive(Rn);
 }
 
 }  // namespace relprop::detail

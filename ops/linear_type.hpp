@@ -11,6 +11,7 @@
 #include <string>
 
 #include "relevance/rules.hpp"
+#include "relevance/tape.hpp"
 #include "tensor/tensor.hpp"
 
 namespace relprop::detail {
@@ -42,8 +43,17 @@ class WeightCache {
 // Relevance of x for a linear-type node under `rule`. z is the forward output (bias
 // included); b may be undefined. Returns nullopt when the rule is not a linear-type rule
 // (the node then reports it as unsupported).
+// `ctx` carries the saturation-gate bounds for Backtrace with `gate`.
 std::optional<Tensor> linear_type_relevance(const Rule& rule, const LinearMaps& maps, const Tensor& x,
                                             const Tensor& w, const Tensor& b, const Tensor& z, const Tensor& R,
-                                            WeightCache& cache);
+                                            WeightCache& cache, const RelevanceContext& ctx);
+
+// Backtrace contrastive mode: the positive and negative maps of x from those of z (`Rp`,
+// `Rn`, both contiguous float32 of z's shape). nullopt for any other rule (the caller then
+// moves each map on its own).
+std::optional<std::pair<Tensor, Tensor>> linear_type_contrastive(const Rule& rule, const LinearMaps& maps,
+                                                                 const Tensor& x, const Tensor& w, const Tensor& b,
+                                                                 const Tensor& z, const Tensor& Rp, const Tensor& Rn,
+                                                                 WeightCache& cache);
 
 }  // namespace relprop::detail

@@ -96,7 +96,7 @@ Rule Composite::rule_for(const NodeInfo& node) const {
 std::vector<std::string> Composite::names() {
   return {"zero",           "epsilon",           "epsilon-plus",          "epsilon-plus-flat",
           "epsilon-gamma-box", "epsilon-alpha2-beta1", "epsilon-alpha2-beta1-flat", "backtrace",
-          "gradient"};
+          "backtrace-contrastive", "gradient", "gradient-x-input"};
 }
 
 Composite Composite::by_name(std::string_view name, const CompositeOptions& options) {
@@ -150,19 +150,25 @@ Composite Composite::by_name(std::string_view name, const CompositeOptions& opti
     c.for_first_linear(box, {"conv1d", "conv2d", "conv_transpose2d"});  // Zennit: the first convolution
     return c;
   }
-  if (name == "backtrace") {
-    Composite c("backtrace");
-    c.set_fallback(BacktraceRule{});
+  if (name == "backtrace" || name == "backtrace-contrastive") {
+    Composite c{std::string(name)};
+    BacktraceRule bt;
+    if (name == "backtrace-contrastive") {
+      bt.mode = BacktraceRule::Mode::Contrastive;
+      c.contrastive = true;
+    }
+    c.set_fallback(bt);
     c.for_class(OpClass::Activation, PassRule{});
     c.for_class(OpClass::Shape, PassRule{});
     c.seed_form = SeedForm::OneHot;
     c.multiplier = 100.0;
     return c;
   }
-  if (name == "gradient") {
-    Composite c("gradient");
+  if (name == "gradient" || name == "gradient-x-input") {
+    Composite c{std::string(name)};
     c.set_fallback(GradientRule{});
     c.seed_form = SeedForm::OneHot;
+    c.times_input = name == "gradient-x-input";
     return c;
   }
   std::string known;

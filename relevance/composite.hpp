@@ -45,7 +45,8 @@ class Composite {
   explicit Composite(std::string name = "custom");
 
   // Built-in composites: zero, epsilon, epsilon-plus, epsilon-plus-flat, epsilon-gamma-box,
-  // epsilon-alpha2-beta1, epsilon-alpha2-beta1-flat, backtrace, gradient. As in Zennit,
+  // epsilon-alpha2-beta1, epsilon-alpha2-beta1-flat, backtrace, backtrace-contrastive, gradient,
+  // gradient-x-input. As in Zennit,
   // dense layers (linear) take epsilon and convolutions the composite's other rule; the
   // -flat and -box variants give the first linear-type node flat / z^B. NotFoundError
   // lists the names.
@@ -71,6 +72,10 @@ class Composite {
   // Seed defaults: LRP composites use the output value x 1, Backtrace one-hot x 100.
   SeedForm seed_form = SeedForm::Value;
   double multiplier = 1.0;
+  // Gradient x input: the engine multiplies the input relevance by the input.
+  bool times_input = false;
+  // Backtrace contrastive: two maps (propagate_contrastive, contrastive_seed).
+  bool contrastive = false;
 
  private:
   std::string name_;

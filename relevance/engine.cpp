@@ -81,8 +81,10 @@ bool wants_kept(const PropagateOptions& o, const std::string& name) {
 
 }  // namespace
 
-RelevanceMap propagate(Tape& tape, const Tensor& output, const Tensor& seed,
-                       const Composite& composite, const PropagateOptions& options) {
+// One backward pass moving `seeds.size()` maps (1: ordinary; 2: contrastive, positive
+// then negative). Results carry `suffixes[m]` after each name.
+RelevanceMap propagate_maps(Tape& tape, const Tensor& output, const std::vector<Tensor>& seeds, const Composite& composite,
+                 const PropagateOptions& options, const std::vector<std::string>& suffixes) {
   if (tape.consumed())
     throw ValueError("propagate: the tape's saved tensors were released by an earlier propagate; "
                      "pass PropagateOptions::retain to propagate a tape more than once");
@@ -90,69 +92,124 @@ RelevanceMap propagate(Tape& tape, const Tensor& output, const Tensor& seed,
   if (out_id < 0)
     throw ValueError("propagate: the output tensor was not recorded on this tape "
                      "(run the forward pass inside a Recording scope of the same tape)");
-  if (!seed.defined() || seed.shape() != output.shape())
-    throw ShapeError("propagate: seed shape " + (seed.defined() ? seed.str_shape() : "<undefined>") +
-                     " differs from output shape " + output.str_shape());
+  for (const Tensor& seed : seeds)
+    if (!seed.defined() || seed.shape() != output.shape())
+      throw ShapeError("propagate: seed shape " + (seed.defined() ? seed.str_shape() : "<undefined>") +
+                       " differs from output shape " + output.str_shape());
 
+  const std::size_t maps = seeds.size();
   const auto& values = tape.values();
-  std::vector<Tensor> R(values.size());
-  R[out_id] = seed.to(DType::F32).contiguous();
+  std::vector<std::vector<Tensor>> R(maps, std::vector<Tensor>(values.size()));
+  for (std::size_t m = 0; m < maps; ++m) R[m][out_id] = seeds[m].to(DType::F32).contiguous();
 
-  // Positions among linear-type nodes, for first/last-layer composites.
+  // Positions among linear-type nodes, for first/last-layer composites; readers of each
+  // value, for the saturation gate (the activation that alone reads a node's output).
   std::vector<int> linear_index(tape.size(), -1);
   std::vector<std::string_view> linear_ops;
+  std::vector<int> readers(values.size(), 0);
+  std::vector<std::int32_t> reader(values.size(), -1);
   int linear_count = 0;
-  for (std::size_t i = 0; i < tape.size(); ++i)
-    if (tape.node(i).op_class() == OpClass::LinearType) {
+  for (std::size_t i = 0; i < tape.size(); ++i) {
+    const Node& n = tape.node(i);
+    if (n.op_class() == OpClass::LinearType) {
       linear_index[i] = linear_count++;
-      linear_ops.push_back(tape.node(i).op());
+      linear_ops.push_back(n.op());
     }
+    for (ValueId v : n.inputs)
+      if (v >= 0) {
+        ++readers[v];
+        reader[v] = static_cast<std::int32_t>(i);
+      }
+  }
 
   RelevanceMap result;
   std::vector<std::uint8_t> needs;
   for (std::size_t i = tape.size(); i-- > 0;) {
     Node& node = tape.node(i);
-    Tensor r_out = std::move(R[node.output]);
-    R[node.output] = Tensor();
-    if (!r_out.defined()) {  // no relevance reached this node (e.g. a dead branch)
+    std::vector<Tensor> r_out(maps);
+    bool any = false;
+    for (std::size_t m = 0; m < maps; ++m) {
+      r_out[m] = std::move(R[m][node.output]);
+      R[m][node.output] = Tensor();
+      any = any || r_out[m].defined();
+    }
+    if (!any) {  // no relevance reached this node (e.g. a dead branch)
       if (!options.retain) node.release();
       continue;
     }
-    if (wants_kept(options, node.name)) result.nodes_[node.name] = r_out;
+    for (std::size_t m = 0; m < maps; ++m)
+      if (!r_out[m].defined()) r_out[m] = Tensor::zeros(values[node.output].shape);
+    if (wants_kept(options, node.name))
+      for (std::size_t m = 0; m < maps; ++m) result.nodes_[node.name + suffixes[m]] = r_out[m];
 
     const NodeInfo info{node.name, node.op(), node.op_class(), linear_index[i], linear_count, linear_ops};
     const Rule rule = composite.rule_for(info);
     needs.assign(node.inputs.size(), 0);
     for (std::size_t k = 0; k < node.inputs.size(); ++k) needs[k] = node.inputs[k] >= 0 ? 1 : 0;
-    const RelevanceContext ctx{needs};
+    RelevanceContext ctx{needs, std::nullopt};
+    if (const auto* bt = std::get_if<BacktraceRule>(&rule); bt && bt->gate && readers[node.output] == 1)
+      ctx.activation_bounds = backtrace_gate_bounds(tape.node(reader[node.output]).op());
 
-    std::vector<Tensor> r_in = node.relevance(rule, r_out, ctx);
-    RELPROP_ASSERT(r_in.size() == node.inputs.size(), "relevance kernel returned a wrong count");
-
-    NodeReport rep{node.name, std::string(node.op()), rule_str(rule), sum_all(r_out), 0.0};
-    for (std::size_t k = 0; k < node.inputs.size(); ++k) {
-      const ValueId v = node.inputs[k];
-      if (v < 0 || !r_in[k].defined()) continue;
-      if (r_in[k].shape() != values[v].shape)
-        throw ShapeError("node '" + node.name + "': relevance for input " + std::to_string(k) +
-                         " has shape " + r_in[k].str_shape() + ", the input has " +
-                         shape_str(values[v].shape));
-      rep.relevance_in += sum_all(r_in[k]);
-      accumulate(R[v], r_in[k]);
+    std::vector<std::vector<Tensor>> r_in(maps);
+    if (maps == 1) {
+      r_in[0] = node.relevance(rule, r_out[0], ctx);
+    } else {
+      RelevancePair pair = node.relevance_contrastive(rule, r_out[0], r_out[1], ctx);
+      r_in[0] = std::move(pair.positive);
+      r_in[1] = std::move(pair.negative);
     }
-    result.report_.push_back(std::move(rep));
+    for (std::size_t m = 0; m < maps; ++m) {
+      RELPROP_ASSERT(r_in[m].size() == node.inputs.size(), "relevance kernel returned a wrong count");
+      NodeReport rep{node.name + suffixes[m], std::string(node.op()), rule_str(rule), sum_all(r_out[m]), 0.0};
+      for (std::size_t k = 0; k < node.inputs.size(); ++k) {
+        const ValueId v = node.inputs[k];
+        if (v < 0 || !r_in[m][k].defined()) continue;
+        if (r_in[m][k].shape() != values[v].shape)
+          throw ShapeError("node '" + node.name + "': relevance for input " + std::to_string(k) + " has shape " +
+                           r_in[m][k].str_shape() + ", the input has " + shape_str(values[v].shape));
+        rep.relevance_in += sum_all(r_in[m][k]);
+        accumulate(R[m][v], r_in[m][k]);
+      }
+      result.report_.push_back(std::move(rep));
+    }
     if (!options.retain) node.release();
   }
-  // Reports in tape order read top-down like the model.
+  // Reports in tape order read top-down like the model (positive before negative).
   std::reverse(result.report_.begin(), result.report_.end());
+  if (maps == 2)
+    for (std::size_t k = 0; k + 1 < result.report_.size(); k += 2) std::swap(result.report_[k], result.report_[k + 1]);
 
   for (ValueId v : tape.graph_inputs()) {
-    Tensor r = R[v];
-    if (!r.defined()) r = Tensor::zeros(values[v].shape);  // the input received nothing
-    result.inputs_[values[v].name] = r;
+    for (std::size_t m = 0; m < maps; ++m) {
+      Tensor r = R[m][v];
+      if (!r.defined()) r = Tensor::zeros(values[v].shape);  // the input received nothing
+      if (composite.times_input) {
+        // Gradient x input: the relevance so far is the gradient.
+        const Tensor& x = tape.input_tensor(v);
+        RELPROP_ASSERT(x.defined(), "graph input tensor missing on the tape");
+        const Tensor xf = x.to(DType::F32).contiguous(), g = r.to(DType::F32).contiguous();
+        Tensor prod = Tensor::empty(values[v].shape);
+        const float *xp = xf.data<float>(), *gp = g.data<float>();
+        float* o = prod.data<float>();
+        for (std::int64_t k = 0; k < prod.numel(); ++k) o[k] = xp[k] * gp[k];
+        r = prod;
+      }
+      result.inputs_[values[v].name + suffixes[m]] = r;
+    }
   }
   if (!options.retain) tape.mark_consumed();
   return result;
+}
+
+RelevanceMap propagate(Tape& tape, const Tensor& output, const Tensor& seed, const Composite& composite,
+                       const PropagateOptions& options) {
+  return propagate_maps(tape, output, {seed}, composite, options, {""});
+}
+
+RelevanceMap propagate_contrastive(Tape& tape, const Tensor& output, const Tensor& seed_positive,
+                                   const Tensor& seed_negative, const Composite& composite,
+                                   const PropagateOptions& options) {
+  return propagate_maps(tape, output, {seed_positive, seed_negative}, composite, options, {".positive", ".negative"});
 }
 
 }  // namespace relprop

@@ -33,6 +33,12 @@ struct NodeReport {
   double absorbed_share() const;
 };
 
+class RelevanceMap;
+// The engine's one backward pass over any number of maps (propagate: 1, contrastive: 2).
+RelevanceMap propagate_maps(Tape& tape, const Tensor& output, const std::vector<Tensor>& seeds,
+                            const Composite& composite, const PropagateOptions& options,
+                            const std::vector<std::string>& suffixes);
+
 class RelevanceMap {
  public:
   // Relevance of the graph input `name`; NotFoundError naming the known inputs.
@@ -50,8 +56,8 @@ class RelevanceMap {
   void rescale(double scaler, double max_unit);
 
  private:
-  friend RelevanceMap propagate(Tape&, const Tensor&, const Tensor&, const Composite&,
-                                const PropagateOptions&);
+  friend RelevanceMap propagate_maps(Tape&, const Tensor&, const std::vector<Tensor>&, const Composite&,
+                          const PropagateOptions&, const std::vector<std::string>&);
   std::map<std::string, Tensor> inputs_;
   std::map<std::string, Tensor> nodes_;
   std::vector<NodeReport> report_;
@@ -65,5 +71,13 @@ class RelevanceMap {
 // runs only after every reader has contributed (reverse creation order guarantees it).
 RelevanceMap propagate(Tape& tape, const Tensor& output, const Tensor& seed,
                        const Composite& composite, const PropagateOptions& options = {});
+
+// DLBacktrace's contrastive mode: the positive and negative maps travel back together
+// (seeds from contrastive_seed), each node's rule applied to the pair
+// (Node::relevance_contrastive). Inputs and kept nodes come out as "NAME.positive" and
+// "NAME.negative"; the report has one row per map per node, positive first.
+RelevanceMap propagate_contrastive(Tape& tape, const Tensor& output, const Tensor& seed_positive,
+                                   const Tensor& seed_negative, const Composite& composite,
+                                   const PropagateOptions& options = {});
 
 }  // namespace relprop

@@ -1,5 +1,7 @@
 #include "relevance/rules.hpp"
 
+#include <limits>
+
 #include <charconv>
 #include <cmath>
 #include <sstream>
@@ -116,8 +118,18 @@ std::string rule_str(const Rule& rule) {
       rule);
 }
 
+std::optional<std::pair<double, double>> backtrace_gate_bounds(std::string_view op) {
+  constexpr double inf = std::numeric_limits<double>::infinity();
+  if (op == "relu") return std::pair{0.0, inf};
+  if (op == "sigmoid") return std::pair{-4.0, 4.0};
+  if (op == "tanh") return std::pair{-2.0, 2.0};
+  if (op == "softmax") return std::pair{-1.0, 2.0};
+  if (op == "silu") return std::pair{-6.0, inf};
+  return std::nullopt;
+}
+
 std::string rule_names() {
-  return "zero, epsilon[:E], pass, gradient, norm[:E], backtrace, zplus, alpha-beta[:A,B], gamma[:G], "
+  return "zero, epsilon[:E], pass, gradient, norm[:E], backtrace[:gate], backtrace-contrastive[:gate], zplus, alpha-beta[:A,B], gamma[:G], "
          "zbox[:LOW,HIGH] (LOW/HIGH: one value or per-channel values separated by '/'), wsquare, flat";
 }
 
@@ -150,9 +162,16 @@ Rule parse_rule(std::string_view spec) {
   } else if (name == "gradient") {
     no_param();
     rule = GradientRule{};
-  } else if (name == "backtrace") {
-    no_param();
-    rule = BacktraceRule{};
+  } else if (name == "backtrace" || name == "backtrace-contrastive") {
+    BacktraceRule r;
+    if (name == "backtrace-contrastive") r.mode = BacktraceRule::Mode::Contrastive;
+    if (has_param) {
+      if (param != "gate")
+        throw ValueError("rule '" + std::string(name) + "': the only parameter is 'gate' (the saturation gate), got '" +
+                         std::string(spec) + "'");
+      r.gate = true;
+    }
+    rule = r;
   } else if (name == "zplus") {
     no_param();
     rule = ZPlusRule{};

@@ -2,8 +2,10 @@
 // Rules are data: small validated descriptors. The equations they stand for are in
 // shared/RULES.md; the kernels that apply them live with each op in ops/.
 
+#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -102,12 +104,17 @@ struct FlatRule {
 using Rule = std::variant<ZeroRule, EpsilonRule, PassRule, GradientRule, NormRule, BacktraceRule, ZPlusRule,
                           AlphaBetaRule, GammaRule, ZBoxRule, WSquareRule, FlatRule>;
 
+// The saturation-gate bounds (l, u) of an activation op for the Backtrace rule (RULES.md):
+// relu (0, inf), sigmoid (-4, 4), tanh (-2, 2), softmax (-1, 2), silu (-6, inf); nullopt
+// for other ops.
+std::optional<std::pair<double, double>> backtrace_gate_bounds(std::string_view op);
+
 // Throws ValueError when a parameter is out of range (negative epsilon, ...).
 void validate(const Rule& rule);
 // "epsilon:1e-06", "backtrace", ... — the form `parse_rule` reads back.
 std::string rule_str(const Rule& rule);
 // Parses the CLI form NAME[:PARAMS]: zero, epsilon[:E], pass, gradient, norm[:E],
-// backtrace, zplus, alpha-beta[:A,B], gamma[:G], zbox[:LOW,HIGH], wsquare, flat. Throws NotFoundError listing the known names, ValueError on bad
+// backtrace[:gate], backtrace-contrastive[:gate], zplus, alpha-beta[:A,B], gamma[:G], zbox[:LOW,HIGH], wsquare, flat. Throws NotFoundError listing the known names, ValueError on bad
 // parameters.
 Rule parse_rule(std::string_view spec);
 // The rule names parse_rule knows, comma separated.

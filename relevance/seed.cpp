@@ -71,4 +71,32 @@ Tensor segmentation_seed(const Tensor& output, double threshold, SeedForm form, 
   return seed;
 }
 
+Tensor contrastive_negative_seed(const Tensor& output, const Tensor& positive, SeedForm form, double multiplier) {
+  if (!output.defined() || output.dim() == 0)
+    throw ShapeError("contrastive seed: the output must have at least one dimension");
+  if (!positive.defined() || positive.shape() != output.shape())
+    throw ShapeError("contrastive seed: the positive seed's shape " +
+                     (positive.defined() ? positive.str_shape() : std::string("<undefined>")) +
+                     " differs from the output's " + output.str_shape());
+  const Tensor y = output.to(DType::F32).contiguous(), p = positive.to(DType::F32).contiguous();
+  const std::int64_t cols = output.size(-1);
+  Tensor seed = Tensor::zeros(output.shape());
+  const float *yp = y.data<float>(), *pp = p.data<float>();
+  float* sp = seed.data<float>();
+  for (std::int64_t r = 0; cols > 0 && r < y.numel() / cols; ++r) {
+    double sum = 0;
+    for (std::int64_t c = 0; c < cols; ++c) {
+      const std::int64_t i = r * cols + c;
+      double v = 0;
+      if (pp[i] == 0.0f) v = yp[i];
+      else if (cols == 1 && yp[i] < 1.0f) v = 1.0 - yp[i];
+      sp[i] = static_cast<float>(v);
+      sum += v;
+    }
+    const double factor = form == SeedForm::OneHot ? (sum > 0 ? multiplier / sum : 1.0) : multiplier;
+    for (std::int64_t c = 0; c < cols; ++c) sp[r * cols + c] = static_cast<float>(sp[r * cols + c] * factor);
+  }
+  return seed;
+}
+
 }  // namespace relprop

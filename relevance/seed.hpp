@@ -32,4 +32,12 @@ Tensor regression_seed(const Tensor& output, const std::vector<std::int64_t>& ou
 // 1 for OneHot); the rest 0.
 Tensor segmentation_seed(const Tensor& output, double threshold, SeedForm form, double multiplier);
 
+// Contrastive seeding (DLBacktrace): the positive map starts with an ordinary seed
+// (`positive`, from one of the functions above); the negative map starts on every output
+// the positive seed leaves at 0, with that output's value. A row with one output (a
+// binary classifier's probability) gets 1 - value when the value is below 1. With
+// OneHot each row of the negative seed is scaled to sum to `multiplier` (when its sum is
+// positive); with Value it is multiplied by `multiplier`.
+Tensor contrastive_negative_seed(const Tensor& output, const Tensor& positive, SeedForm form, double multiplier);
+
 }  // namespace relprop

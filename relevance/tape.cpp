@@ -29,6 +29,13 @@ void Node::unsupported(const Rule& rule, std::string_view supported) const {
                          rule_str(rule) + "' (supported: " + std::string(supported) + ")");
 }
 
+RelevancePair Node::relevance_contrastive(const Rule& rule, const Tensor& Rp, const Tensor& Rn,
+                                          const RelevanceContext& ctx) const {
+  Rule each = rule;
+  if (auto* bt = std::get_if<BacktraceRule>(&each)) bt->mode = BacktraceRule::Mode::Default;
+  return {relevance(each, Rp, ctx), relevance(each, Rn, ctx)};
+}
+
 Tape::Tape() : id_(g_next_tape_id.fetch_add(1)) {}
 Tape::~Tape() = default;
 
@@ -48,7 +55,15 @@ Tensor Tape::input(const Tensor& t, std::string name) {
   inputs_.push_back(id);
   Tensor tagged = t;
   tagged.set_trace(TraceTag{id_, id});
+  input_tensors_.push_back(tagged);
   return tagged;
+}
+
+const Tensor& Tape::input_tensor(ValueId v) const {
+  static const Tensor none;
+  for (std::size_t k = 0; k < inputs_.size(); ++k)
+    if (inputs_[k] == v) return input_tensors_[k];
+  return none;
 }
 
 ValueId Tape::value_of(const Tensor& t) const {

@@ -6,9 +6,11 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "relevance/rules.hpp"
@@ -37,6 +39,16 @@ struct RelevanceContext {
   // relevance, so kernels may skip their work.
   std::span<const std::uint8_t> needs_input;
   bool needs(std::size_t i) const { return i < needs_input.size() && needs_input[i] != 0; }
+  // Backtrace saturation gate: the bounds (l, u) of the activation that alone reads this
+  // node's output (RULES.md); +-infinity where the activation has no bound. Absent when
+  // no gated activation follows.
+  std::optional<std::pair<double, double>> activation_bounds;
+};
+
+// The two maps of DLBacktrace's contrastive mode, per input.
+struct RelevancePair {
+  std::vector<Tensor> positive;
+  std::vector<Tensor> negative;
 };
 
 class Node {
@@ -50,6 +62,12 @@ class Node {
   // Throws UnsupportedError for a rule the op does not implement.
   virtual std::vector<Tensor> relevance(const Rule& rule, const Tensor& R,
                                         const RelevanceContext& ctx) const = 0;
+  // Contrastive mode: moves the positive map `Rp` and the negative map `Rn` together.
+  // The default moves each map on its own by `rule` (a Backtrace rule in its default
+  // mode), which is what shape ops, pooling and activations do; linear-type nodes and
+  // sums override it with DLBacktrace's winner/loser split.
+  virtual RelevancePair relevance_contrastive(const Rule& rule, const Tensor& Rp, const Tensor& Rn,
+                                              const RelevanceContext& ctx) const;
   // Drops the tensors saved for relevance (the engine calls it once the node has run).
   virtual void release() = 0;
 
@@ -81,6 +99,8 @@ class Tape {
 
   // Declares `t` a graph input called `name`; returns a copy that ops will track.
   Tensor input(const Tensor& t, std::string name);
+  // The tensor declared as graph input `v` (for gradient x input); undefined if unknown.
+  const Tensor& input_tensor(ValueId v) const;
   // Value id of `t` if it was produced on this tape, else -1 (a constant).
   ValueId value_of(const Tensor& t) const;
   // Appends `node` (whose `inputs` are set) producing `out`; names it (a unique module
@@ -111,6 +131,7 @@ class Tape {
   std::vector<std::unique_ptr<Node>> nodes_;
   std::vector<Value> values_;
   std::vector<ValueId> inputs_;
+  std::vector<Tensor> input_tensors_;  // parallel to inputs_
   std::vector<std::string> scope_;
   std::vector<std::string> names_;  // sorted, for uniqueness checks
   bool consumed_ = false;

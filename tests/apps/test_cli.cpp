@@ -71,6 +71,38 @@ TEST_SUITE("apps.cli") {
     }
   }
 
+  TEST_CASE("backtrace-contrastive writes NAME.positive and NAME.negative, each conserved (no bias sink)") {
+    const fs::path out = scratch("contrast.safetensors");
+    auto args = explain_args(out);
+    args.insert(args.end(), {"--composite", "backtrace-contrastive", "--keep", "fc"});
+    const Run r = cli(args);
+    CAPTURE(r.err);
+    REQUIRE(r.status == 0);
+    CHECK(contains(r.out, "x.positive"));
+    const SafetensorsFile f = SafetensorsFile::open(out);
+    CHECK(f.names() == std::vector<std::string>{"fc.negative", "fc.positive", "output", "x.negative", "x.positive"});
+    // R+ = 100 on output 1 (z = 2.6); R- = output 0's value, scaled to 100. Every
+    // contribution is positive, so each map spreads by x_j w_kj / P_k (bias not a sink).
+    const Tensor p = f.get("x.positive"), n = f.get("x.negative");
+    CHECK(p.get({0, 0}) == doctest::Approx(100 * 0.1 / 2.4).epsilon(1e-5));
+    CHECK(p.get({0, 2}) == doctest::Approx(100 * 1.5 / 2.4).epsilon(1e-5));
+    CHECK(n.get({0, 0}) == doctest::Approx(100 * 0.5 / 1.7).epsilon(1e-5));
+    CHECK(n.get({0, 1}) == doctest::Approx(100 * 0.6 / 1.7).epsilon(1e-5));
+    CHECK(sum_all(p) == doctest::Approx(100.0).epsilon(1e-5));
+    CHECK(sum_all(n) == doctest::Approx(100.0).epsilon(1e-5));
+  }
+
+  TEST_CASE("gradient-x-input: x times the one-hot gradient of the arg-max class") {
+    const fs::path out = scratch("gxi.safetensors");
+    auto args = explain_args(out);
+    args.insert(args.end(), {"--composite", "gradient-x-input", "--quiet"});
+    REQUIRE(cli(args).status == 0);
+    const Tensor x = SafetensorsFile::open(out).get("x");
+    CHECK(x.get({0, 0}) == doctest::Approx(1 * 0.1));
+    CHECK(x.get({0, 1}) == doctest::Approx(2 * 0.4));
+    CHECK(x.get({0, 2}) == doctest::Approx(3 * 0.5));
+  }
+
   TEST_CASE("keep all / target / epsilon and per-node rules") {
     const fs::path out = scratch("keep.safetensors");
     auto args = explain_args(out);
@@ -90,7 +122,7 @@ TEST_SUITE("apps.cli") {
 
   TEST_CASE("every composite runs on the worked example / epsilon-gamma-box takes --low and --high") {
     for (const char* c : {"zero", "epsilon", "epsilon-plus", "epsilon-plus-flat", "epsilon-gamma-box", "epsilon-alpha2-beta1",
-                          "epsilon-alpha2-beta1-flat", "backtrace", "gradient"}) {
+                          "epsilon-alpha2-beta1-flat", "backtrace", "backtrace-contrastive", "gradient", "gradient-x-input"}) {
       auto args = explain_args(scratch("all.safetensors"));
       args.insert(args.end(), {"--composite", c, "--low", "0/0/0", "--high", "4/4/4"});
       const Run r = cli(args);

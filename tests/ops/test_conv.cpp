@@ -3,6 +3,9 @@
 
 #include <doctest/doctest.h>
 
+#include <limits>
+
+#include "ops/activation.hpp"
 #include "ops/conv.hpp"
 #include "relevance/engine.hpp"
 #include "reference/oracle.hpp"
@@ -62,6 +65,34 @@ Tensor relevance(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2d
   return propagate(tape, y, R.reshape(y.shape()), c).input("x");
 }
 
+// Backtrace contrastive on one conv node: (positive, negative) maps of x.
+std::pair<Tensor, Tensor> contrastive(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dParams& p,
+                                      const Tensor& Rp, const Tensor& Rn) {
+  Tape tape;
+  Tensor y;
+  {
+    Recording rec(tape);
+    y = conv2d(tape.input(x, "x"), w, b, p, "conv");
+  }
+  const RelevanceMap R = propagate_contrastive(tape, y, Rp.reshape(y.shape()), Rn.reshape(y.shape()),
+                                               Composite::by_name("backtrace-contrastive"));
+  return {R.input("x.positive"), R.input("x.negative")};
+}
+
+// Backtrace with the saturation gate on conv -> activation (the gate reads the activation).
+Tensor gated(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dParams& p, const Tensor& R,
+             Tensor (*act)(const Tensor&, std::string_view)) {
+  Tape tape;
+  Tensor y;
+  {
+    Recording rec(tape);
+    y = act(conv2d(tape.input(x, "x"), w, b, p, "conv"), "act");
+  }
+  Composite c = Composite::by_name("backtrace");
+  c.for_class(OpClass::LinearType, parse_rule("backtrace:gate"));
+  return propagate(tape, y, R.reshape(y.shape()), c).input("x");
+}
+
 }  // namespace
 
 TEST_SUITE("ops.conv") {
@@ -110,6 +141,18 @@ TEST_SUITE("ops.conv") {
       check(WSquareRule{0.1}, o::linear_wsquare(c.N, D, bd, Rm, 0.1, false));
       check(FlatRule{0.1}, o::linear_wsquare(c.N, dense(c, w, HO, WO, true), {}, Rm, 0.1, false));
       check(BacktraceRule{}, o::linear_backtrace(X, D, bd, Rm));
+      {
+        const Tensor Rn = o::random_tensor(ys, c.seed + 40);
+        const auto [P, N] = contrastive(x, w, b, c.p, R, Rn);
+        const auto [Pe, Ne] = o::linear_backtrace_contrastive(X, D, bd, Rm, o::from_tensor(Rn, c.N, D.rows));
+        CHECK(o::rel_err(P.reshape(xs), o::to_tensor(Pe, xs)) < 2e-5);
+        CHECK(o::rel_err(N.reshape(xs), o::to_tensor(Ne, xs)) < 2e-5);
+        const double inf = std::numeric_limits<double>::infinity();
+        CHECK(o::rel_err(gated(x, w, b, c.p, R, &relprop::relu).reshape(xs),
+                         o::to_tensor(o::linear_backtrace_gated(X, D, bd, Rm, 0.0, inf), xs)) < 2e-5);
+        CHECK(o::rel_err(gated(x, w, b, c.p, R, &relprop::tanh).reshape(xs),
+                         o::to_tensor(o::linear_backtrace_gated(X, D, bd, Rm, -2.0, 2.0), xs)) < 2e-5);
+      }
       check(GradientRule{}, o::linear_gradient(D, Rm));
       // z^B with one bound per input channel.
       std::vector<double> lo, hi, lo_f, hi_f;

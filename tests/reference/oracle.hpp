@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 #include <random>
+#include <utility>
 #include <vector>
 
 #include "tensor/tensor.hpp"
@@ -87,6 +88,69 @@ inline Mat linear_backtrace(const Mat& x, const Mat& W, const std::vector<double
       for (std::int64_t j = 0; j < x.cols; ++j) out(m, j) += R(m, k) * std::fabs(x(m, j) * W(k, j)) / den;
     }
   return out;
+}
+
+// DLBacktrace default with the saturation gate: t_k = z_k (bias included); when t_k < l
+// the positive contributions are dropped (P_k := 0), when t_k > u the negative ones; the
+// kept contributions share R_k by |z_jk| / (kept sums + |b_k|).
+inline Mat linear_backtrace_gated(const Mat& x, const Mat& W, const std::vector<double>& b, const Mat& R, double l,
+                                  double u) {
+  Mat out(x.rows, x.cols);
+  for (std::int64_t m = 0; m < x.rows; ++m)
+    for (std::int64_t k = 0; k < W.rows; ++k) {
+      double P = 0, N = 0, t = b.empty() ? 0.0 : b[k];
+      for (std::int64_t j = 0; j < x.cols; ++j) {
+        const double zjk = x(m, j) * W(k, j);
+        t += zjk;
+        if (zjk > 0) P += zjk;
+        if (zjk < 0) N -= zjk;
+      }
+      const bool keep_p = !(t < l), keep_n = !(t > u);
+      const double den = (keep_p ? P : 0.0) + (keep_n ? N : 0.0) + (b.empty() ? 0.0 : std::fabs(b[k]));
+      if (den == 0) continue;
+      for (std::int64_t j = 0; j < x.cols; ++j) {
+        const double zjk = x(m, j) * W(k, j);
+        if ((zjk > 0 && keep_p) || (zjk < 0 && keep_n)) out(m, j) += R(m, k) * std::fabs(zjk) / den;
+      }
+    }
+  return out;
+}
+
+// DLBacktrace contrastive mode, as its per-output loops read: returns (positive map,
+// negative map). One-signed outputs spread R+ and R- over their contributors by
+// z_jk / side sum; mixed outputs compare t_k = sum_j z_jk + b_k with 0 and R+ with R-:
+// t > 0 and R+ > R-, or t <= 0 and R+ < R-: R+ to the positive contributors (positive map)
+// and R- to the negative ones (negative map); otherwise R- to the positive contributors
+// (negative map) and R+ to the negative ones (positive map).
+inline std::pair<Mat, Mat> linear_backtrace_contrastive(const Mat& x, const Mat& W, const std::vector<double>& b,
+                                                        const Mat& Rp, const Mat& Rn) {
+  Mat pos_map(x.rows, x.cols), neg_map(x.rows, x.cols);
+  for (std::int64_t m = 0; m < x.rows; ++m)
+    for (std::int64_t k = 0; k < W.rows; ++k) {
+      double P = 0, N = 0;
+      int np = 0, nn = 0;
+      for (std::int64_t j = 0; j < x.cols; ++j) {
+        const double zjk = x(m, j) * W(k, j);
+        if (zjk > 0) P += zjk, ++np;
+        if (zjk < 0) N -= zjk, ++nn;
+      }
+      const double t = P - N + (b.empty() ? 0.0 : b[k]);
+      const double rp = Rp(m, k), rn = Rn(m, k);
+      for (std::int64_t j = 0; j < x.cols; ++j) {
+        const double zjk = x(m, j) * W(k, j);
+        if (zjk == 0) continue;
+        const double share = zjk > 0 ? zjk / P : -zjk / N;
+        if (nn == 0 || np == 0) {  // one-signed
+          pos_map(m, j) += share * rp;
+          neg_map(m, j) += share * rn;
+          continue;
+        }
+        const bool straight = t > 0 ? rp > rn : rp < rn;
+        if (zjk > 0) (straight ? pos_map(m, j) : neg_map(m, j)) += share * (straight ? rp : rn);
+        else (straight ? neg_map(m, j) : pos_map(m, j)) += share * (straight ? rn : rp);
+      }
+    }
+  return {pos_map, neg_map};
 }
 
 inline double pos(double v) { return v > 0 ? v : 0.0; }

@@ -76,8 +76,15 @@ TEST_SUITE("relevance.composite") {
   }
 
   TEST_CASE("built-in composites and their seed defaults") {
-    CHECK(Composite::names().size() == 9);
+    CHECK(Composite::names().size() == 11);
     for (const auto& n : Composite::names()) CHECK(Composite::by_name(n).name() == n);
+    const Composite bc = Composite::by_name("backtrace-contrastive");
+    CHECK(bc.contrastive);
+    CHECK(bc.seed_form == SeedForm::OneHot);
+    CHECK(bc.multiplier == 100.0);
+    CHECK(rule_str(bc.rule_for(node("fc", "linear", OpClass::LinearType, 0))) == "backtrace-contrastive");
+    CHECK(Composite::by_name("gradient-x-input").times_input);
+    CHECK_FALSE(Composite::by_name("gradient").times_input);
     const Composite e = Composite::by_name("epsilon", {0.125});
     CHECK(rule_str(e.rule_for(node("fc", "linear", OpClass::LinearType, 0))) == "epsilon:0.125");
     CHECK(rule_str(e.rule_for(node("res", "add", OpClass::Elementwise))) == "norm:1e-06");
