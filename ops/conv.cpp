@@ -58,7 +58,12 @@ void for_row_runs(const Geom& g, std::int64_t p0, std::int64_t PB, F&& f) {
 
 // cols (K, PB) <- the receptive fields of output pixels [p0, p0 + PB) of group `gi` of one
 // sample x (C, H, W).
+// Channels are spread over the threads unless the caller already runs in parallel (one
+// sample per thread).
+bool split_channels(const Geom& g, std::int64_t PB) { return !omp_in_parallel() && g.CG > 1 && g.K * PB > (1 << 14); }
+
 void im2col(const Geom& g, const float* x, std::int64_t gi, std::int64_t p0, std::int64_t PB, float* cols) {
+#pragma omp parallel for schedule(static) if (split_channels(g, PB))
   for (std::int64_t c = 0; c < g.CG; ++c) {
     const float* xc = x + (gi * g.CG + c) * g.H * g.W;
     for (std::int64_t kh = 0; kh < g.KH; ++kh)
@@ -84,6 +89,8 @@ void im2col(const Geom& g, const float* x, std::int64_t gi, std::int64_t p0, std
 // x (C, H, W) of group `gi` += the columns (K, PB) of pixels [p0, p0 + PB) scattered back
 // (the adjoint of im2col).
 void col2im(const Geom& g, const float* cols, std::int64_t gi, std::int64_t p0, std::int64_t PB, float* x) {
+  // Each channel scatters into its own plane: no two threads write the same element.
+#pragma omp parallel for schedule(static) if (split_channels(g, PB))
   for (std::int64_t c = 0; c < g.CG; ++c) {
     float* xc = x + (gi * g.CG + c) * g.H * g.W;
     for (std::int64_t kh = 0; kh < g.KH; ++kh)
@@ -151,7 +158,8 @@ Tensor conv_forward(const Geom& g, const Tensor& x, const Tensor& w) {
 
 // c (N, C, H, W) = conv^T(s, w): backward-data.
 Tensor conv_transpose(const Geom& g, const Tensor& s, const Tensor& w) {
-  Tensor c = Tensor::zeros({g.N, g.C, g.H, g.W});
+  // Pointwise layers write every element; the others accumulate (col2im) into zeros.
+  Tensor c = g.pointwise ? Tensor::empty({g.N, g.C, g.H, g.W}) : Tensor::zeros({g.N, g.C, g.H, g.W});
   const float* sp = s.data<float>();
   const float* wp = w.data<float>();
   float* cp = c.data<float>();
@@ -178,10 +186,21 @@ Tensor conv_transpose(const Geom& g, const Tensor& s, const Tensor& w) {
 
 detail::LinearMaps conv_maps(const Geom& g) {
   detail::LinearMaps m;
-  m.forward = [g](const Tensor& x, const Tensor& w) { return conv_forward(g, x, w); };
-  m.transpose = [g](const Tensor& s, const Tensor& w) { return conv_transpose(g, s, w); };
+  // The output channels are read from the weight, so stacked weights (2O, C, KH, KW) of
+  // an ungrouped convolution work too.
+  auto with_outputs = [](Geom h, const Tensor& w) {
+    h.O = w.size(0);
+    h.OG = h.O / h.G;
+    return h;
+  };
+  m.forward = [g, with_outputs](const Tensor& x, const Tensor& w) { return conv_forward(with_outputs(g, w), x, w); };
+  m.transpose = [g, with_outputs](const Tensor& s, const Tensor& w) {
+    return conv_transpose(with_outputs(g, w), s, w);
+  };
   m.bias_view = {g.O, 1, 1};
   m.channel_dim = 1;
+  m.out_dim = 1;
+  m.stackable = g.G == 1;
   return m;
 }
 

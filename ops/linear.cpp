@@ -36,22 +36,26 @@ namespace {
 //   transpose: (M, O) x (O, I)   -> (M, I)
 detail::LinearMaps linear_maps(const Shape& x_shape, std::int64_t O) {
   detail::LinearMaps m;
-  m.forward = [x_shape, O](const Tensor& x, const Tensor& w) {
-    const std::int64_t I = w.size(1), M = x.numel() / I;
+  // The output count is read from the weight, so stacked weights (2O, I) work too.
+  (void)O;
+  m.forward = [x_shape](const Tensor& x, const Tensor& w) {
+    const std::int64_t I = w.size(1), Ow = w.size(0), M = x.numel() / I;
     Shape zs = x_shape;
-    zs.back() = O;
+    zs.back() = Ow;
     Tensor z = Tensor::empty(zs);
-    mmat(z, M, O).noalias() = cmat(x, M, I) * cmat(w, O, I).transpose();
+    mmat(z, M, Ow).noalias() = cmat(x, M, I) * cmat(w, Ow, I).transpose();
     return z;
   };
-  m.transpose = [x_shape, O](const Tensor& s, const Tensor& w) {
-    const std::int64_t I = w.size(1), M = s.numel() / O;
+  m.transpose = [x_shape](const Tensor& s, const Tensor& w) {
+    const std::int64_t I = w.size(1), Ow = w.size(0), M = s.numel() / Ow;
     Tensor c = Tensor::empty(x_shape);
-    mmat(c, M, I).noalias() = cmat(s, M, O) * cmat(w, O, I);
+    mmat(c, M, I).noalias() = cmat(s, M, Ow) * cmat(w, Ow, I);
     return c;
   };
   m.bias_view = {O};
   m.channel_dim = static_cast<int>(x_shape.size()) - 1;  // features
+  m.out_dim = static_cast<int>(x_shape.size()) - 1;
+  m.stackable = true;
   return m;
 }
 

@@ -5,6 +5,7 @@
 #include "ops/linear_type.hpp"
 
 #include <cmath>
+#include <cstring>
 
 #include "ops/common.hpp"
 
@@ -58,6 +59,30 @@ void axpy(Tensor& acc, const Tensor& t, float scale = 1.0f) {
   for (std::int64_t i = 0; i < n; ++i) a[i] += scale * p[i];
 }
 
+// c *= x, in place when c's storage is its own (a fresh transpose result): saves the
+// allocation and one pass over memory that map2 would cost.
+Tensor times(const Tensor& x, Tensor c) {
+  RELPROP_ASSERT(x.numel() == c.numel(), "times: element counts differ");
+  if (!c.is_contiguous() || c.storage().use_count() > 1) c = c.clone();
+  float* o = c.data<float>();
+  const float* p = x.data<float>();
+  const std::int64_t n = c.numel();
+#pragma omp parallel for if (n > (1 << 16)) schedule(static)
+  for (std::int64_t i = 0; i < n; ++i) o[i] *= p[i];
+  return c;
+}
+
+// acc += scale * x * c, fused.
+void add_times(Tensor& acc, const Tensor& x, const Tensor& c, float scale = 1.0f) {
+  RELPROP_ASSERT(acc.numel() == x.numel() && x.numel() == c.numel(), "add_times: element counts differ");
+  float* a = acc.data<float>();
+  const float* p = x.data<float>();
+  const float* q = c.data<float>();
+  const std::int64_t n = acc.numel();
+#pragma omp parallel for if (n > (1 << 16)) schedule(static)
+  for (std::int64_t i = 0; i < n; ++i) a[i] += scale * p[i] * q[i];
+}
+
 float pos(float v) { return v > 0.0f ? v : 0.0f; }
 float neg(float v) { return v < 0.0f ? v : 0.0f; }
 
@@ -90,6 +115,69 @@ struct Skeleton {
   Tensor F(const Tensor& xx, const Tensor& ww) const { return maps.forward(xx, ww).contiguous(); }
   Tensor T(const Tensor& s, const Tensor& ww) const { return maps.transpose(s, ww).contiguous(); }
 
+  // [wa; wb] stacked along dimension 0, cached under `key`.
+  const Tensor& stacked(const std::string& key, const Tensor& wa, const Tensor& wb) {
+    return cache.get(key, [&] {
+      Shape sh = wa.shape();
+      sh[0] *= 2;
+      Tensor st = Tensor::empty(sh);
+      std::memcpy(st.data<float>(), wa.data<float>(), wa.nbytes());
+      std::memcpy(st.data<float>() + wa.numel(), wb.data<float>(), wb.nbytes());
+      return st;
+    });
+  }
+
+  // Outer / inner extents of z around its output dimension.
+  std::pair<std::int64_t, std::int64_t> around_out(const Shape& zs) const {
+    const int d = maps.out_dim < 0 ? static_cast<int>(zs.size()) + maps.out_dim : maps.out_dim;
+    std::int64_t outer = 1, inner = 1;
+    for (int i = 0; i < d; ++i) outer *= zs[i];
+    for (std::size_t i = d + 1; i < zs.size(); ++i) inner *= zs[i];
+    return {outer, inner};
+  }
+
+  // (F(x, wa), F(x, wb)): one pass with the stacked weight when the map allows it.
+  std::pair<Tensor, Tensor> F2(const Tensor& xx, const std::string& key, const Tensor& wa, const Tensor& wb) {
+    if (!maps.stackable) return {F(xx, wa), F(xx, wb)};
+    const Tensor both = F(xx, stacked(key, wa, wb));
+    const auto [outer, inner] = around_out(z.shape());
+    const std::int64_t block = z.numel() / outer;  // O * inner
+    Tensor a = Tensor::empty(z.shape()), b2 = Tensor::empty(z.shape());
+    const float* src = both.data<float>();
+    float *pa = a.data<float>(), *pb = b2.data<float>();
+#pragma omp parallel for if (outer > 1 && z.numel() > (1 << 16)) schedule(static)
+    for (std::int64_t o = 0; o < outer; ++o) {
+      std::memcpy(pa + o * block, src + 2 * o * block, block * sizeof(float));
+      std::memcpy(pb + o * block, src + (2 * o + 1) * block, block * sizeof(float));
+    }
+    (void)inner;
+    return {std::move(a), std::move(b2)};
+  }
+
+  // T(sa, wa) + T(sb, wb): one pass with the stacked weight when the map allows it.
+  Tensor T2(const Tensor& sa, const Tensor& sb, const std::string& key, const Tensor& wa, const Tensor& wb) {
+    if (!maps.stackable) {
+      Tensor out = T(sa, wa);
+      axpy(out, T(sb, wb));
+      return out;
+    }
+    const auto [outer, inner] = around_out(z.shape());
+    const std::int64_t block = z.numel() / outer;
+    Shape sh = z.shape();
+    const int d = maps.out_dim < 0 ? static_cast<int>(sh.size()) + maps.out_dim : maps.out_dim;
+    sh[d] *= 2;
+    Tensor both = Tensor::empty(sh);
+    float* dst = both.data<float>();
+    const float *pa = sa.data<float>(), *pb = sb.data<float>();
+#pragma omp parallel for if (outer > 1 && z.numel() > (1 << 16)) schedule(static)
+    for (std::int64_t o = 0; o < outer; ++o) {
+      std::memcpy(dst + 2 * o * block, pa + o * block, block * sizeof(float));
+      std::memcpy(dst + (2 * o + 1) * block, pb + o * block, block * sizeof(float));
+    }
+    (void)inner;
+    return T(both, stacked(key, wa, wb));
+  }
+
   // z += f(b) broadcast over z (nothing when there is no bias or it is dropped).
   void add_bias(Tensor& zz, float (*f)(float), bool use) const {
     if (!use || !b.defined()) return;
@@ -112,7 +200,7 @@ struct Skeleton {
       zz = z.clone();
       axpy(zz, broadcast_f32(b.view(maps.bias_view), z.shape()), -1.0f);
     }
-    return map2(x, T(divide(zz, stab, R), w), [](float a, float c) { return a * c; });
+    return times(x, T(divide(zz, stab, R), w));
   }
 
   // z+ : positive contributions x+ w+ and x- w- (and b+).
@@ -124,8 +212,27 @@ struct Skeleton {
     if (has_neg) axpy(zp, F(xn, w_neg()));
     add_bias(zp, pos, !zero_bias);
     const Tensor s = divide(zp, stab, R);
-    Tensor out = map2(xp, T(s, w_pos()), [](float a, float c) { return a * c; });
-    if (has_neg) axpy(out, map2(xn, T(s, w_neg()), [](float a, float c) { return a * c; }));
+    Tensor out = times(xp, T(s, w_pos()));
+    if (has_neg) add_times(out, xn, T(s, w_neg()));
+    return out;
+  }
+
+  // Sums of the positive contributions x_j w_jk and of the negative ones (<= 0) per
+  // output: one stacked pass with [W+; W-] per input sign.
+  std::pair<Tensor, Tensor> signed_sums(const Tensor& xp, const Tensor& xn, bool has_neg) {
+    auto [P, N] = F2(xp, "w+|w-", w_pos(), w_neg());
+    if (has_neg) {
+      auto [Nb, Pb] = F2(xn, "w+|w-", w_pos(), w_neg());  // x- W+ <= 0, x- W- >= 0
+      axpy(P, Pb);
+      axpy(N, Nb);
+    }
+    return {std::move(P), std::move(N)};
+  }
+
+  // R_j = sum_k [z_jk > 0] z_jk a_k + [z_jk < 0] z_jk b_k, one stacked transpose per sign.
+  Tensor by_sign(const Tensor& a, const Tensor& bb, const Tensor& xp, const Tensor& xn, bool has_neg) {
+    Tensor out = times(xp, T2(a, bb, "w+|w-", w_pos(), w_neg()));
+    if (has_neg) add_times(out, xn, T2(bb, a, "w+|w-", w_pos(), w_neg()));
     return out;
   }
 
@@ -134,30 +241,28 @@ struct Skeleton {
     // After a ReLU (x >= 0) x- is exactly 0: its terms are skipped, the result is the same.
     const bool has_neg = !nonnegative();
     const Tensor xp = has_neg ? map1(x, pos) : x, xn = has_neg ? map1(x, neg) : Tensor();
-    const auto mul = [](float a, float c) { return a * c; };
-    Tensor zp = F(xp, w_pos());
-    if (has_neg) axpy(zp, F(xn, w_neg()));
-    add_bias(zp, pos, !r.zero_bias);
-    const Tensor sp = divide(zp, stab, R);
-    Tensor out = map2(xp, T(sp, w_pos()), mul);
-    if (has_neg) axpy(out, map2(xn, T(sp, w_neg()), mul));
-    if (r.beta != 0.0) {
-      Tensor zn = F(xp, w_neg());
-      if (has_neg) axpy(zn, F(xn, w_pos()));
-      add_bias(zn, neg, !r.zero_bias);
-      const Tensor sn = divide(zn, stab, R);
-      Tensor negative = map2(xp, T(sn, w_neg()), mul);
-      if (has_neg) axpy(negative, map2(xn, T(sn, w_pos()), mul));
-      // alpha * positive - beta * negative
-      float* o = out.data<float>();
-      const float* q = negative.data<float>();
-      const float a = static_cast<float>(r.alpha), be = static_cast<float>(r.beta);
-      for (std::int64_t i = 0; i < out.numel(); ++i) o[i] = a * o[i] - be * q[i];
-    } else if (r.alpha != 1.0) {
-      const float a = static_cast<float>(r.alpha);
-      out = map1(out, [a](float v) { return a * v; });
+    if (r.beta == 0.0) {
+      Tensor zp = F(xp, w_pos());
+      if (has_neg) axpy(zp, F(xn, w_neg()));
+      add_bias(zp, pos, !r.zero_bias);
+      const Tensor sp = divide(zp, stab, R);
+      Tensor out = times(xp, T(sp, w_pos()));
+      if (has_neg) add_times(out, xn, T(sp, w_neg()));
+      if (r.alpha != 1.0) {
+        const float al = static_cast<float>(r.alpha);
+        out = map1(out, [al](float v) { return al * v; });
+      }
+      return out;
     }
-    return out;
+    auto [zp, zn] = signed_sums(xp, xn, has_neg);
+    add_bias(zp, pos, !r.zero_bias);
+    add_bias(zn, neg, !r.zero_bias);
+    // alpha * (positive contributions / z+) - beta * (negative contributions / z-).
+    Tensor sp = divide(zp, stab, R), sn = divide(zn, stab, R);
+    const float al = static_cast<float>(r.alpha), be = static_cast<float>(r.beta);
+    sp = map1(sp, [al](float v) { return al * v; });
+    sn = map1(sn, [be](float v) { return -be * v; });
+    return by_sign(sp, sn, xp, xn, has_neg);
   }
 
   // Generalised gamma: outputs with z > 0 use (w up for x+, w down for x-), outputs with
@@ -165,10 +270,7 @@ struct Skeleton {
   Tensor gamma(const GammaRule& r) {
     const Stab stab{r.epsilon, r.stabilizer};
     const float g = static_cast<float>(r.gamma);
-    const auto mul = [](float a, float c) { return a * c; };
     const std::string tag = std::to_string(r.gamma);
-    const Tensor& w_up = cache.get("gamma-up:" + tag, [&] { return map1(w, [g](float v) { return v + g * pos(v); }); });
-    const Tensor& w_dn = cache.get("gamma-dn:" + tag, [&] { return map1(w, [g](float v) { return v + g * neg(v); }); });
     // After a ReLU (x >= 0) x- is exactly 0: its terms are skipped, the result is the same.
     const bool has_neg = !nonnegative();
     const Tensor xp = has_neg ? map1(x, pos) : x, xn = has_neg ? map1(x, neg) : Tensor();
@@ -177,24 +279,90 @@ struct Skeleton {
       const Tensor fb = map1(b, [g, up](float v) { return v + g * (up ? pos(v) : neg(v)); }).view(maps.bias_view);
       axpy(zz, broadcast_f32(fb, zz.shape()));
     };
-    Tensor u = F(xp, w_up);
-    if (has_neg) axpy(u, F(xn, w_dn));
+    if (!has_neg && maps.stackable) {
+      // x >= 0: with z0 = x W (the forward's z less the bias) and P = x W+,
+      //   u = x (W + g W+) = z0 + g P,  v = x (W + g W-) = (1 + g) z0 - g P,
+      // and T(s, W_up) + T(t, W_dn) = T(s + (1 + g) t, W) + g T(s - t, W+): one forward
+      // pass and one stacked transpose instead of two of each.
+      const Tensor P = F(x, w_pos());
+      if (stab.kind != Stabilizer::Scaled) {
+        // One fused pass: u, v, s, t and the stacked [A; B] the transpose reads.
+        const auto [outer, inner] = around_out(z.shape());
+        const std::int64_t O = z.numel() / (outer * inner);
+        Shape sh = z.shape();
+        sh[maps.out_dim < 0 ? sh.size() + maps.out_dim : maps.out_dim] *= 2;
+        Tensor both = Tensor::empty(sh);
+        const bool bias = b.defined() && !r.zero_bias;
+        const Tensor bf = b.defined() ? b.contiguous() : Tensor();
+        const float* bp = b.defined() ? bf.data<float>() : nullptr;
+        const float *zp = z.data<float>(), *pp = P.data<float>(), *rp = R.data<float>();
+        float* out = both.data<float>();
+        const float e = static_cast<float>(stab.epsilon);
+        const bool clip = stab.kind == Stabilizer::Clip;
+        auto divide1 = [e, clip](float rr, float den) {
+          const float sg = den >= 0.0f ? 1.0f : -1.0f;
+          const float d = clip ? sg * std::max(std::fabs(den), e) : den + e * sg;
+          return d == 0.0f ? 0.0f : rr / d;
+        };
+#pragma omp parallel for collapse(2) if (z.numel() > (1 << 16)) schedule(static)
+        for (std::int64_t o = 0; o < outer; ++o)
+          for (std::int64_t k = 0; k < O; ++k) {
+            const float bk = bp ? bp[k] : 0.0f;
+            const float bu = bias ? bk + g * pos(bk) : 0.0f, bd = bias ? bk + g * neg(bk) : 0.0f;
+            const std::int64_t base = (o * O + k) * inner;
+            float* A = out + (2 * o * O + k) * inner;
+            float* B = A + O * inner;
+            for (std::int64_t q = 0; q < inner; ++q) {
+              const std::int64_t i = base + q;
+              const float zi = zp[i], z0 = zi - bk;
+              const float u = (z0 + g * pp[i]) + bu, v = ((1.0f + g) * z0 - g * pp[i]) + bd;
+              const float sv = divide1(zi > 0.0f ? rp[i] : 0.0f, u), tv = divide1(zi < 0.0f ? rp[i] : 0.0f, v);
+              A[q] = sv + (1.0f + g) * tv;
+              B[q] = g * (sv - tv);
+            }
+          }
+        return times(x, T(both, stacked("w|w+", w, w_pos())));
+      }
+      Tensor z0 = z.clone();
+      if (b.defined()) axpy(z0, broadcast_f32(b.view(maps.bias_view), z.shape()), -1.0f);
+      Tensor u = Tensor::empty(z.shape()), v = Tensor::empty(z.shape());
+      {
+        const float *zp = z0.data<float>(), *pp = P.data<float>();
+        float *up = u.data<float>(), *vp = v.data<float>();
+        const std::int64_t n = z.numel();
+#pragma omp parallel for if (n > (1 << 16)) schedule(static)
+        for (std::int64_t i = 0; i < n; ++i) {
+          up[i] = zp[i] + g * pp[i];
+          vp[i] = (1.0f + g) * zp[i] - g * pp[i];
+        }
+      }
+      add_gamma_bias(u, true);
+      add_gamma_bias(v, false);
+      // s = R [z > 0] / stab(u), t = R [z < 0] / stab(v); then A = s + (1 + g) t, B = g (s - t).
+      const Tensor Rp = map2(R, z, [](float r0, float z1) { return z1 > 0.0f ? r0 : 0.0f; });
+      const Tensor Rn = map2(R, z, [](float r0, float z1) { return z1 < 0.0f ? r0 : 0.0f; });
+      const Tensor s = divide(u, stab, Rp), t = divide(v, stab, Rn);
+      const Tensor A = map2(s, t, [g](float a, float c) { return a + (1.0f + g) * c; });
+      const Tensor B = map2(s, t, [g](float a, float c) { return g * (a - c); });
+      return times(x, T2(A, B, "w|w+", w, w_pos()));
+    }
+    const Tensor& w_up = cache.get("gamma-up:" + tag, [&] { return map1(w, [g](float v) { return v + g * pos(v); }); });
+    const Tensor& w_dn = cache.get("gamma-dn:" + tag, [&] { return map1(w, [g](float v) { return v + g * neg(v); }); });
+    // u = x+ w_up + x- w_dn, v = x+ w_dn + x- w_up: one stacked pass per input sign.
+    auto [u, v] = F2(xp, "gamma-up|dn:" + tag, w_up, w_dn);
+    if (has_neg) {
+      auto [un, vn] = F2(xn, "gamma-dn|up:" + tag, w_dn, w_up);
+      axpy(u, un);
+      axpy(v, vn);
+    }
     add_gamma_bias(u, true);
-    Tensor v = F(xp, w_dn);
-    if (has_neg) axpy(v, F(xn, w_up));
     add_gamma_bias(v, false);
     // R split by the sign of the forward z.
     const Tensor Rp = map2(R, z, [](float rr, float zz) { return zz > 0.0f ? rr : 0.0f; });
     const Tensor Rn = map2(R, z, [](float rr, float zz) { return zz < 0.0f ? rr : 0.0f; });
     const Tensor s = divide(u, stab, Rp), t = divide(v, stab, Rn);
-    Tensor cp = T(s, w_up);
-    axpy(cp, T(t, w_dn));
-    Tensor out = map2(xp, cp, mul);
-    if (has_neg) {
-      Tensor cn = T(s, w_dn);
-      axpy(cn, T(t, w_up));
-      axpy(out, map2(xn, cn, mul));
-    }
+    Tensor out = times(xp, T2(s, t, "gamma-up|dn:" + tag, w_up, w_dn));
+    if (has_neg) add_times(out, xn, T2(s, t, "gamma-dn|up:" + tag, w_dn, w_up));
     return out;
   }
 
@@ -216,10 +384,9 @@ struct Skeleton {
     axpy(d, F(lo, w_pos()), -1.0f);
     axpy(d, F(hi, w_neg()), -1.0f);
     const Tensor s = divide(d, {r.epsilon, r.stabilizer}, R);
-    const auto mul = [](float a, float c) { return a * c; };
-    Tensor out = map2(x, T(s, w), mul);
-    axpy(out, map2(lo, T(s, w_pos()), mul), -1.0f);
-    axpy(out, map2(hi, T(s, w_neg()), mul), -1.0f);
+    Tensor out = times(x, T(s, w));
+    add_times(out, lo, T(s, w_pos()), -1.0f);
+    add_times(out, hi, T(s, w_neg()), -1.0f);
     return out;
   }
 
@@ -240,29 +407,12 @@ struct Skeleton {
     const Tensor& aw = weight("|w|", [](float v) { return std::fabs(v); });
     Tensor den = F(ax, aw);
     add_bias(den, [](float v) { return std::fabs(v); }, true);
-    return map2(ax, T(divide(den, {0.0, Stabilizer::Sign}, R), aw), [](float a, float c) { return a * c; });
-  }
-
-  // P_k (sum of the positive contributions x_j w_jk) and the sum of the negative ones
-  // (<= 0), from the sign-split inputs and weights.
-  std::pair<Tensor, Tensor> sides(const Tensor& xp, const Tensor& xn, bool has_neg) {
-    Tensor P = F(xp, w_pos());
-    if (has_neg) axpy(P, F(xn, w_neg()));
-    Tensor N = F(xp, w_neg());
-    if (has_neg) axpy(N, F(xn, w_pos()));
-    return {std::move(P), std::move(N)};
+    return times(ax, T(divide(den, {0.0, Stabilizer::Sign}, R), aw));
   }
 
   // R_j = sum_k [z_jk > 0] z_jk sP_k + [z_jk < 0] |z_jk| sN_k.
   Tensor spread(const Tensor& sP, const Tensor& sN, const Tensor& xp, const Tensor& xn, bool has_neg) {
-    const auto mul = [](float a, float c) { return a * c; };
-    Tensor out = map2(xp, T(sP, w_pos()), mul);
-    axpy(out, map2(xp, T(sN, w_neg()), mul), -1.0f);
-    if (has_neg) {
-      axpy(out, map2(xn, T(sP, w_neg()), mul));
-      axpy(out, map2(xn, T(sN, w_pos()), mul), -1.0f);
-    }
-    return out;
+    return by_sign(sP, map1(sN, [](float v) { return -v; }), xp, xn, has_neg);
   }
 
   // |b| broadcast onto z (zeros without a bias).
@@ -276,7 +426,7 @@ struct Skeleton {
   Tensor backtrace_gated(const std::pair<double, double>& lu) {
     const bool has_neg = !nonnegative();
     const Tensor xp = has_neg ? map1(x, pos) : x, xn = has_neg ? map1(x, neg) : Tensor();
-    const auto [P, N] = sides(xp, xn, has_neg);
+    const auto [P, N] = signed_sums(xp, xn, has_neg);
     const Tensor ab = abs_bias();
     Tensor sP = Tensor::empty(z.shape()), sN = Tensor::empty(z.shape());
     const float *p = P.data<float>(), *q = N.data<float>(), *t = z.data<float>(), *r = R.data<float>(),
@@ -298,7 +448,7 @@ struct Skeleton {
   std::pair<Tensor, Tensor> backtrace_contrastive(const Tensor& Rn) {
     const bool has_neg = !nonnegative();
     const Tensor xp = has_neg ? map1(x, pos) : x, xn = has_neg ? map1(x, neg) : Tensor();
-    const auto [P, N] = sides(xp, xn, has_neg);
+    const auto [P, N] = signed_sums(xp, xn, has_neg);
     Tensor pp = Tensor::zeros(z.shape()), pn = Tensor::zeros(z.shape());  // positive map from P / N side
     Tensor np = Tensor::zeros(z.shape()), nn = Tensor::zeros(z.shape());  // negative map from P / N side
     const float *p = P.data<float>(), *q = N.data<float>(), *t = z.data<float>(), *rp = R.data<float>(),

@@ -26,6 +26,11 @@ struct LinearMaps {
   Shape bias_view;
   // Dimension of x that holds channels (per-channel z^B bounds).
   int channel_dim = 1;
+  // Dimension of z that holds the outputs (O).
+  int out_dim = 1;
+  // forward/transpose accept weights stacked along dimension 0 ((2O, ...): two weights in
+  // one pass, outputs stacked along out_dim). False for grouped convolutions.
+  bool stackable = false;
 };
 
 // Modified weights (W+, W-, |W|, W^2, W + gamma W+, ...) computed once per node and rule

@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
+#include <map>
 #include <limits>
 #include <new>
 #include <numeric>
@@ -66,15 +68,102 @@ Shape contiguous_strides(std::span<const std::int64_t> shape) {
 
 // ---- storage --------------------------------------------------------------------------
 
+namespace {
+
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kCacheAllowed = false;  // cached blocks would hide use-after-free from ASan
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool kCacheAllowed = false;
+#else
+constexpr bool kCacheAllowed = true;
+#endif
+#else
+constexpr bool kCacheAllowed = true;
+#endif
+
+constexpr std::size_t kCacheMin = std::size_t{256} << 10;  // blocks below this go to the heap
+constexpr std::size_t kCacheGrain = std::size_t{64} << 10;
+
+class HostCache {
+ public:
+  static HostCache& get() {
+    static HostCache* cache = new HostCache();  // never destroyed: storages may outlive statics
+    return *cache;
+  }
+  // A cached block of at least `bytes` and at most 5/4 of it, or nullptr.
+  void* take(std::size_t bytes, std::size_t& capacity) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = free_.lower_bound(bytes);
+    if (it == free_.end() || it->first > bytes + bytes / 4) return nullptr;
+    capacity = it->first;
+    void* p = it->second;
+    cached_ -= it->first;
+    free_.erase(it);
+    return p;
+  }
+  // Keeps the block unless that would pass the cap; false: the caller frees it.
+  bool give(void* p, std::size_t capacity) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (cached_ + capacity > cap_) return false;
+    free_.emplace(capacity, p);
+    cached_ += capacity;
+    return true;
+  }
+  void release() {
+    std::multimap<std::size_t, void*> blocks;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      blocks.swap(free_);
+      cached_ = 0;
+    }
+    for (auto& [n, p] : blocks) ::operator delete(p, std::align_val_t{64});
+  }
+  std::size_t bytes() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return cached_;
+  }
+  bool enabled() const { return cap_ > 0; }
+
+ private:
+  HostCache() {
+    cap_ = kCacheAllowed ? std::size_t{512} << 20 : 0;
+    if (const char* env = std::getenv("RELPROP_HOST_CACHE_MB"); env && kCacheAllowed) {
+      char* end = nullptr;
+      const unsigned long long mb = std::strtoull(env, &end, 10);
+      if (end != env && *end == '\0') cap_ = static_cast<std::size_t>(mb) << 20;
+    }
+  }
+  std::mutex mutex_;
+  std::multimap<std::size_t, void*> free_;
+  std::size_t cached_ = 0;
+  std::size_t cap_ = 0;
+};
+
+}  // namespace
+
+std::size_t host_cache_bytes() { return HostCache::get().bytes(); }
+void host_cache_release() { HostCache::get().release(); }
+
 std::shared_ptr<Storage> Storage::allocate(std::size_t nbytes, Device device, bool zero) {
   if (device != Device::CPU)
     throw UnsupportedError("Storage::allocate: device '" + std::string(device_name(device)) +
                            "' needs the CUDA backend's allocator");
   auto s = std::shared_ptr<Storage>(new Storage());
-  const std::size_t rounded = (std::max<std::size_t>(nbytes, 1) + 63) / 64 * 64;
-  s->data_ = ::operator new(rounded, std::align_val_t{64});
+  std::size_t rounded = (std::max<std::size_t>(nbytes, 1) + 63) / 64 * 64;
+  HostCache& cache = HostCache::get();
+  if (rounded >= kCacheMin && cache.enabled()) {
+    rounded = (rounded + kCacheGrain - 1) / kCacheGrain * kCacheGrain;
+    std::size_t capacity = 0;
+    if (void* p = cache.take(rounded, capacity)) {
+      s->data_ = p;
+      rounded = capacity;
+    }
+  }
+  if (!s->data_) s->data_ = ::operator new(rounded, std::align_val_t{64});
   if (zero) std::memset(s->data_, 0, rounded);
   s->nbytes_ = nbytes;
+  s->capacity_ = rounded;
   s->device_ = device;
   s->owned_ = true;
   return s;
@@ -92,7 +181,9 @@ std::shared_ptr<Storage> Storage::borrow(void* data, std::size_t nbytes,
 }
 
 Storage::~Storage() {
-  if (owned_ && data_) ::operator delete(data_, std::align_val_t{64});
+  if (!owned_ || !data_) return;
+  if (capacity_ >= kCacheMin && HostCache::get().enabled() && HostCache::get().give(data_, capacity_)) return;
+  ::operator delete(data_, std::align_val_t{64});
 }
 
 // ---- element conversion ---------------------------------------------------------------
@@ -600,9 +691,27 @@ double max_abs_diff(const Tensor& a, const Tensor& b) {
 
 double sum_all(const Tensor& t) {
   if (t.dtype() == DType::F32 && t.is_contiguous()) {
+    // Fixed chunks, eight lanes each, chunk sums added in order: the same result for any
+    // thread count, and no loop-carried dependency on one accumulator.
     const float* p = t.data<float>();
+    const std::int64_t n = t.numel();
+    constexpr std::int64_t kChunk = 1 << 15;
+    const std::int64_t chunks = (n + kChunk - 1) / kChunk;
+    std::vector<double> part(static_cast<std::size_t>(chunks));
+#pragma omp parallel for if (chunks > 4) schedule(static)
+    for (std::int64_t c = 0; c < chunks; ++c) {
+      const std::int64_t lo = c * kChunk, hi = std::min(n, lo + kChunk);
+      double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+      std::int64_t i = lo;
+      for (; i + 8 <= hi; i += 8)
+        for (int k = 0; k < 8; ++k) lane[k] += p[i + k];
+      double s = 0;
+      for (; i < hi; ++i) s += p[i];
+      part[static_cast<std::size_t>(c)] = s + ((lane[0] + lane[1]) + (lane[2] + lane[3])) +
+                                          ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+    }
     double s = 0;
-    for (std::int64_t i = 0; i < t.numel(); ++i) s += p[i];
+    for (double v : part) s += v;
     return s;
   }
   double s = 0;

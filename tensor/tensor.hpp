@@ -54,10 +54,18 @@ class Storage {
   Storage() = default;
   void* data_ = nullptr;
   std::size_t nbytes_ = 0;
+  std::size_t capacity_ = 0;  // bytes actually allocated (owned storage)
   Device device_ = Device::CPU;
   bool owned_ = false;
   std::shared_ptr<const void> owner_;
 };
+
+// Host memory cache. Freed CPU blocks of 256 KiB and more are kept (up to a cap) and
+// handed out again, so repeated explanations of one model do not page-fault fresh memory
+// in on every tensor. The cap is 512 MiB, or RELPROP_HOST_CACHE_MB (0 turns caching off);
+// it is off under AddressSanitizer. `host_cache_release` frees every cached block.
+std::size_t host_cache_bytes();
+void host_cache_release();
 
 // Opaque identity a recording tape stamps on the tensors it produced. The tensor layer
 // only carries it; copies keep it, views and new tensors start without it.

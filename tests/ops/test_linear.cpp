@@ -118,6 +118,10 @@ TEST_SUITE("ops.linear") {
         CAPTURE(g);
         CHECK(o::rel_err(run_rule(x, W, b, R, GammaRule{g, 0.1}),
                          o::to_tensor(o::linear_gamma(X, Wm, bv, Rm, g, 0.1), xs)) < 1e-5);
+        CHECK(o::rel_err(run_rule(x, W, b, R, GammaRule{g, 0.1, Stabilizer::Clip}),
+                         o::to_tensor(o::linear_gamma(X, Wm, bv, Rm, g, 0.1, o::Stab::Clip), xs)) < 1e-5);
+        CHECK(o::rel_err(run_rule(x, W, b, R, GammaRule{g, 0.1, Stabilizer::Scaled}),
+                         o::to_tensor(o::linear_gamma(X, Wm, bv, Rm, g, 0.1, o::Stab::Scaled), xs)) < 1e-5);
       }
       // z^B: scalar bounds, then one bound per input feature.
       const std::vector<double> lo(tc.I, -1.0), hi(tc.I, 1.0);

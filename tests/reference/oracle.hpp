@@ -194,22 +194,44 @@ inline Mat linear_alpha_beta(const Mat& x, const Mat& W, const std::vector<doubl
 
 // Generalised gamma (RULES.md): w_up = w + g w+, w_dn = w + g w-; outputs with z > 0 use
 // u = x+ w_up + x- w_dn + b_up, outputs with z < 0 use v = x+ w_dn + x- w_up + b_dn.
-inline Mat linear_gamma(const Mat& x, const Mat& W, const std::vector<double>& b, const Mat& R, double g, double eps) {
+inline Mat linear_gamma(const Mat& x, const Mat& W, const std::vector<double>& b, const Mat& R, double g, double eps,
+                        Stab kind = Stab::Sign) {
   const Mat z = linear_forward(x, W, b);
   Mat out(x.rows, x.cols);
-  for (std::int64_t m = 0; m < x.rows; ++m)
+  for (std::int64_t m = 0; m < x.rows; ++m) {
+    // u_k (outputs that favour positive contributions) and v_k, for every k.
+    std::vector<double> u(W.rows), v(W.rows);
+    for (std::int64_t k = 0; k < W.rows; ++k) {
+      u[k] = b.empty() ? 0.0 : b[k] + g * pos(b[k]);
+      v[k] = b.empty() ? 0.0 : b[k] + g * neg(b[k]);
+      for (std::int64_t j = 0; j < x.cols; ++j) {
+        const double wu = W(k, j) + g * pos(W(k, j)), wd = W(k, j) + g * neg(W(k, j));
+        u[k] += pos(x(m, j)) * wu + neg(x(m, j)) * wd;
+        v[k] += pos(x(m, j)) * wd + neg(x(m, j)) * wu;
+      }
+    }
+    // Scaled: eps times the root mean square of u (resp. v) over the row.
+    double eu = eps, ev = eps;
+    if (kind == Stab::Scaled) {
+      double su = 0, sv = 0;
+      for (std::int64_t k = 0; k < W.rows; ++k) su += u[k] * u[k], sv += v[k] * v[k];
+      eu *= std::sqrt(su / static_cast<double>(W.rows));
+      ev *= std::sqrt(sv / static_cast<double>(W.rows));
+    }
+    auto st = [kind](double d, double e) {
+      return kind == Stab::Clip ? sgn0(d) * std::max(std::fabs(d), e) : d + e * sgn0(d);
+    };
     for (std::int64_t k = 0; k < W.rows; ++k) {
       if (z(m, k) == 0) continue;
       const bool up = z(m, k) > 0;
-      double den = b.empty() ? 0.0 : b[k] + g * (up ? pos(b[k]) : neg(b[k]));
-      std::vector<double> c(x.cols);
+      const double den = up ? st(u[k], eu) : st(v[k], ev);
       for (std::int64_t j = 0; j < x.cols; ++j) {
         const double wu = W(k, j) + g * pos(W(k, j)), wd = W(k, j) + g * neg(W(k, j));
-        c[j] = up ? pos(x(m, j)) * wu + neg(x(m, j)) * wd : pos(x(m, j)) * wd + neg(x(m, j)) * wu;
-        den += c[j];
+        const double c = up ? pos(x(m, j)) * wu + neg(x(m, j)) * wd : pos(x(m, j)) * wd + neg(x(m, j)) * wu;
+        out(m, j) += c * R(m, k) / den;
       }
-      for (std::int64_t j = 0; j < x.cols; ++j) out(m, j) += c[j] * R(m, k) / stab(den, eps);
     }
+  }
   return out;
 }
 
