@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <limits>
+#include <vector>
 
 #include "ops/common.hpp"
 #include "ops/registry.hpp"
@@ -46,39 +47,53 @@ void clip_dilated(std::int64_t start, std::int64_t k, std::int64_t dil, std::int
   e = kmax >= kmin ? start + kmax * dil + 1 : b;
 }
 
-Window window(const Geom& g, std::int64_t oh, std::int64_t ow) {
-  Window w{};
-  if (g.kind == PoolKind::Adaptive) {
-    w.h0 = oh * g.H / g.HO;
-    w.h1 = ((oh + 1) * g.H + g.HO - 1) / g.HO;
-    w.w0 = ow * g.W / g.WO;
-    w.w1 = ((ow + 1) * g.W + g.WO - 1) / g.WO;
-    w.hs = w.ws = 1;
-    w.divisor = static_cast<double>((w.h1 - w.h0) * (w.w1 - w.w0));
-    return w;
+// One dimension of the windows: valid input indices b, b + step, ... < e, and the
+// divisor's factor (padded or valid count) for average pooling.
+struct Span {
+  std::int64_t b, e, step;
+  double count;
+};
+
+// Windows are separable: rows depend on oh only, columns on ow only. Computed once per
+// call, so the per-output work is two table reads.
+struct Windows {
+  std::vector<Span> rows, cols;
+  Windows(const Geom& g) : rows(g.HO), cols(g.WO) {
+    for (std::int64_t o = 0; o < g.HO; ++o) rows[o] = span(g, o, 0);
+    for (std::int64_t o = 0; o < g.WO; ++o) cols[o] = span(g, o, 1);
   }
-  const auto& p = g.p;
-  const std::int64_t hstart = oh * p.stride[0] - p.padding[0], wstart = ow * p.stride[1] - p.padding[1];
-  if (g.kind == PoolKind::Max) {
-    clip_dilated(hstart, p.kernel[0], p.dilation[0], g.H, w.h0, w.h1);
-    clip_dilated(wstart, p.kernel[1], p.dilation[1], g.W, w.w0, w.w1);
-    w.hs = p.dilation[0];
-    w.ws = p.dilation[1];
-    w.divisor = 1.0;
-    return w;
+  static Span span(const Geom& g, std::int64_t o, int d) {
+    const std::int64_t in = d == 0 ? g.H : g.W, out = d == 0 ? g.HO : g.WO;
+    Span s{};
+    if (g.kind == PoolKind::Adaptive) {
+      s.b = o * in / out;
+      s.e = ((o + 1) * in + out - 1) / out;
+      s.step = 1;
+      s.count = static_cast<double>(s.e - s.b);
+      return s;
+    }
+    const auto& p = g.p;
+    const std::int64_t start = o * p.stride[d] - p.padding[d];
+    if (g.kind == PoolKind::Max) {
+      clip_dilated(start, p.kernel[d], p.dilation[d], in, s.b, s.e);
+      s.step = p.dilation[d];
+      s.count = 1.0;
+      return s;
+    }
+    // Average: the divisor counts padding (up to the padded edge) unless told not to.
+    const std::int64_t end = std::min(start + p.kernel[d], in + p.padding[d]);
+    s.b = std::max<std::int64_t>(start, 0);
+    s.e = std::min(end, in);
+    s.step = 1;
+    s.count = static_cast<double>(p.count_include_pad ? end - start : s.e - s.b);
+    return s;
   }
-  // Average: the divisor counts padding (up to the padded edge) unless told not to.
-  const std::int64_t hend = std::min(hstart + p.kernel[0], g.H + p.padding[0]);
-  const std::int64_t wend = std::min(wstart + p.kernel[1], g.W + p.padding[1]);
-  const std::int64_t padded = (hend - hstart) * (wend - wstart);
-  w.h0 = std::max<std::int64_t>(hstart, 0);
-  w.h1 = std::min(hend, g.H);
-  w.w0 = std::max<std::int64_t>(wstart, 0);
-  w.w1 = std::min(wend, g.W);
-  w.hs = w.ws = 1;
-  w.divisor = static_cast<double>(p.count_include_pad ? padded : (w.h1 - w.h0) * (w.w1 - w.w0));
-  return w;
-}
+  Window operator()(std::int64_t oh, std::int64_t ow) const {
+    const Span& r = rows[oh];
+    const Span& c = cols[ow];
+    return Window{r.b, r.e, r.step, c.b, c.e, c.step, r.count * c.count};
+  }
+};
 
 template <class F>
 void each(const Window& w, F&& f) {  // f(h, w) over the window's valid elements
@@ -93,19 +108,42 @@ void for_planes(const Geom& g, Body&& body) {
   for (std::int64_t plane = 0; plane < g.N * g.C; ++plane) body(plane);
 }
 
-Tensor pool_forward(const Geom& g, const Tensor& x) {
+constexpr std::int32_t kEmptyWindow = std::numeric_limits<std::int32_t>::min();
+
+// Max pooling can also write, per output, the position of its maximum inside the plane
+// (h * W + w; the first in scan order), negated minus one when the maximum is tied:
+// relevance then goes straight to that element, and only tied windows are scanned again.
+Tensor pool_forward(const Geom& g, const Tensor& x, std::int32_t* argmax = nullptr) {
   Tensor y = Tensor::empty({g.N, g.C, g.HO, g.WO});
   const float* xp = x.data<float>();
   float* yp = y.data<float>();
+  const Windows win(g);
   for_planes(g, [&](std::int64_t plane) {
     const float* xi = xp + plane * g.H * g.W;
     float* yo = yp + plane * g.HO * g.WO;
     for (std::int64_t oh = 0; oh < g.HO; ++oh)
       for (std::int64_t ow = 0; ow < g.WO; ++ow) {
-        const Window w = window(g, oh, ow);
+        const Window w = win(oh, ow);
         if (g.kind == PoolKind::Max) {
           float m = -std::numeric_limits<float>::infinity();
-          each(w, [&](std::int64_t h, std::int64_t c) { m = std::max(m, xi[h * g.W + c]); });
+          if (argmax) {
+            std::int64_t at = -1;
+            bool tied = false;
+            each(w, [&](std::int64_t h, std::int64_t c) {
+              const float v = xi[h * g.W + c];
+              if (v > m || at < 0) {
+                m = v;
+                at = h * g.W + c;
+                tied = false;
+              } else if (v == m) {
+                tied = true;
+              }
+            });
+            argmax[plane * g.HO * g.WO + oh * g.WO + ow] =
+                at < 0 ? kEmptyWindow : static_cast<std::int32_t>(tied ? -at - 1 : at);
+          } else {
+            each(w, [&](std::int64_t h, std::int64_t c) { m = std::max(m, xi[h * g.W + c]); });
+          }
           yo[oh * g.WO + ow] = m;
         } else {
           double s = 0;
@@ -119,7 +157,8 @@ Tensor pool_forward(const Geom& g, const Tensor& x) {
 
 class PoolNode final : public Node {
  public:
-  PoolNode(std::string_view op, Geom g, Tensor x, Tensor y) : op_(op), g_(g), x_(std::move(x)), y_(std::move(y)) {}
+  PoolNode(std::string_view op, Geom g, Tensor x, Tensor y, Tensor argmax)
+      : op_(op), g_(g), x_(std::move(x)), y_(std::move(y)), argmax_(std::move(argmax)) {}
   std::string_view op() const override { return op_; }
   OpClass op_class() const override { return OpClass::Pooling; }
 
@@ -144,6 +183,8 @@ class PoolNode final : public Node {
     const float* rp = R.data<float>();
     float* op = r_in.data<float>();
     const Geom& g = g_;
+    const Windows win(g);
+    const std::int32_t* am = argmax_.defined() ? argmax_.data<std::int32_t>() : nullptr;
     for_planes(g, [&](std::int64_t plane) {
       const float* xi = xp + plane * g.H * g.W;
       float* ri = op + plane * g.H * g.W;
@@ -152,7 +193,15 @@ class PoolNode final : public Node {
           const std::int64_t k = plane * g.HO * g.WO + oh * g.WO + ow;
           const float r = rp[k];
           if (r == 0.0f) continue;
-          const Window w = window(g, oh, ow);
+          const Window w = win(oh, ow);
+          if (am && (mode == Mode::WinnerTakeAll || mode == Mode::FirstMax)) {
+            const std::int32_t a = am[k];
+            if (a == kEmptyWindow) continue;
+            if (a >= 0 || mode == Mode::FirstMax) {  // a unique maximum, or the first of tied ones
+              ri[a >= 0 ? a : -a - 1] += r;
+              continue;
+            }
+          }
           switch (mode) {
             case Mode::WinnerTakeAll: {  // ties share equally
               const float m = yp[k];
@@ -183,7 +232,14 @@ class PoolNode final : public Node {
               each(w, [&](std::int64_t h, std::int64_t c) { sum += xi[h * g.W + c]; });
               const float den = mode == Mode::Norm ? static_cast<float>(yp[k]) : static_cast<float>(sum);
               float s = 0;
-              detail::stabilized_divide(&r, &den, &s, 1, 1, stab);
+              {  // as detail::stabilized_divide, for one element (no parallel region per window)
+                // Scaled: the root mean square of a one-element group is |den|.
+                const float e = static_cast<float>(stab.kind == Stabilizer::Scaled ? stab.epsilon * std::fabs(den)
+                                                                                    : stab.epsilon);
+                const float sg = den >= 0.0f ? 1.0f : -1.0f;
+                const float d = stab.kind == Stabilizer::Clip ? sg * std::max(std::fabs(den), e) : den + e * sg;
+                s = d == 0.0f ? 0.0f : r / d;
+              }
               if (mode == Mode::Norm) s /= static_cast<float>(w.divisor);
               each(w, [&](std::int64_t h, std::int64_t c) { ri[h * g.W + c] += xi[h * g.W + c] * s; });
               break;
@@ -213,12 +269,13 @@ class PoolNode final : public Node {
     return out;
   }
 
-  void release() override { x_ = y_ = Tensor(); }
+  void release() override { x_ = y_ = argmax_ = Tensor(); }
 
  private:
   std::string_view op_;
   Geom g_;
   Tensor x_, y_;  // x (N, C, H, W), y (N, C, HO, WO)
+  Tensor argmax_;  // max pooling: I32 (N, C, HO, WO), see pool_forward
 };
 
 Shape check_input(const Shape& x, std::string_view op, std::string_view name) {
@@ -250,9 +307,13 @@ Geom strided_geom(PoolKind kind, const Shape& x, const Pool2dParams& p, std::str
 
 Tensor run_pool(std::string_view op, const Geom& g, const Tensor& x_in, std::string_view name) {
   const Tensor x = detail::as_f32(x_in, op, "input");
-  Tensor y = pool_forward(g, x);
-  if (Tape* tape = detail::recording_tape({&x_in})) {
-    auto node = std::make_unique<PoolNode>(op, g, x, y);
+  Tape* tape = detail::recording_tape({&x_in});
+  Tensor argmax;
+  if (tape && g.kind == PoolKind::Max && g.H * g.W < (std::int64_t{1} << 31))
+    argmax = Tensor::empty({g.N, g.C, g.HO, g.WO}, DType::I32);
+  Tensor y = pool_forward(g, x, argmax.defined() ? argmax.data<std::int32_t>() : nullptr);
+  if (tape) {
+    auto node = std::make_unique<PoolNode>(op, g, x, y, argmax);
     node->inputs = detail::value_ids(*tape, {&x_in});
     tape->record(std::move(node), y, name);
   }
