@@ -5,6 +5,7 @@
 #include "ops/activation.hpp"
 
 #include <cmath>
+#include <type_traits>
 
 #include "ops/common.hpp"
 #include "ops/registry.hpp"
@@ -15,11 +16,32 @@ namespace {
 
 enum class Act { Relu, LeakyRelu, Relu6, Elu, Gelu, GeluTanh, Silu, Sigmoid, Tanh };
 
+// Calls fn(std::integral_constant<Act, K>{}) for the runtime kind, so that loops over
+// elements are compiled once per activation (and vectorised) instead of switching per
+// element.
+template <class Fn>
+void with_kind(Act kind, Fn&& fn) {
+  switch (kind) {
+    case Act::Relu: return fn(std::integral_constant<Act, Act::Relu>{});
+    case Act::LeakyRelu: return fn(std::integral_constant<Act, Act::LeakyRelu>{});
+    case Act::Relu6: return fn(std::integral_constant<Act, Act::Relu6>{});
+    case Act::Elu: return fn(std::integral_constant<Act, Act::Elu>{});
+    case Act::Gelu: return fn(std::integral_constant<Act, Act::Gelu>{});
+    case Act::GeluTanh: return fn(std::integral_constant<Act, Act::GeluTanh>{});
+    case Act::Silu: return fn(std::integral_constant<Act, Act::Silu>{});
+    case Act::Sigmoid: return fn(std::integral_constant<Act, Act::Sigmoid>{});
+    case Act::Tanh: return fn(std::integral_constant<Act, Act::Tanh>{});
+  }
+}
+
 struct ActFn {
   Act kind;
   float a = 0.0f;  // LeakyReLU slope, ELU alpha
 
-  float f(float x) const {
+  float f(float x) const { return f_of(kind, x, a); }
+  float df(float x) const { return df_of(kind, x, a); }
+
+  static inline float f_of(Act kind, float x, float a) {
     switch (kind) {
       case Act::Relu: return x > 0.0f ? x : 0.0f;
       case Act::LeakyRelu: return x > 0.0f ? x : a * x;
@@ -35,7 +57,7 @@ struct ActFn {
   }
 
   // f'(x), with PyTorch's conventions at the kinks (ReLU'(0) = 0).
-  float df(float x) const {
+  static inline float df_of(Act kind, float x, float a) {
     switch (kind) {
       case Act::Relu: return x > 0.0f ? 1.0f : 0.0f;
       case Act::LeakyRelu: return x > 0.0f ? 1.0f : a;
@@ -84,8 +106,11 @@ class ActivationNode final : public Node {
       const float* xp = x_.data<float>();
       float* gp = g.data<float>();
       const std::int64_t n = r.numel();
+      const float a = fn_.a;
+      with_kind(fn_.kind, [&](auto k) {
 #pragma omp parallel for if (n > (1 << 16)) schedule(static)
-      for (std::int64_t i = 0; i < n; ++i) gp[i] = rp[i] * fn_.df(xp[i]);
+        for (std::int64_t i = 0; i < n; ++i) gp[i] = rp[i] * ActFn::df_of(decltype(k)::value, xp[i], a);
+      });
       out[0] = g;
     } else {
       unsupported(rule, "pass, backtrace, gradient");
@@ -106,8 +131,11 @@ Tensor activation(std::string_view op, ActFn fn, const Tensor& x_in, std::string
   const float* xp = x.data<float>();
   float* yp = y.data<float>();
   const std::int64_t n = x.numel();
+  const float a = fn.a;
+  with_kind(fn.kind, [&](auto k) {
 #pragma omp parallel for if (n > (1 << 16)) schedule(static)
-  for (std::int64_t i = 0; i < n; ++i) yp[i] = fn.f(xp[i]);
+    for (std::int64_t i = 0; i < n; ++i) yp[i] = ActFn::f_of(decltype(k)::value, xp[i], a);
+  });
   if (Tape* tape = detail::recording_tape({&x_in})) {
     auto node = std::make_unique<ActivationNode>(op, fn, x);
     node->inputs = detail::value_ids(*tape, {&x_in});

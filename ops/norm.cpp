@@ -57,7 +57,12 @@ class BatchNormNode final : public Node {
       const float* r = R.data<float>();
       const float* sc = scale_.data<float>();
       float* o = g.data<float>();
-      for (std::int64_t i = 0; i < R.numel(); ++i) o[i] = r[i] * sc[(i / S) % C];
+      const std::int64_t planes = R.numel() / S;  // (n, c) planes of S elements
+#pragma omp parallel for schedule(static) if (R.numel() > (1 << 16))
+      for (std::int64_t pl = 0; pl < planes; ++pl) {
+        const float k = sc[pl % C];
+        for (std::int64_t i = pl * S; i < (pl + 1) * S; ++i) o[i] = r[i] * k;
+      }
       out[0] = g;
     } else {
       unsupported(rule, "pass, backtrace, gradient (fold it into the preceding linear layer for LRP rules)");

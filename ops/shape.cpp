@@ -3,6 +3,8 @@
 
 #include "ops/shape.hpp"
 
+#include <vector>
+
 #include <array>
 #include <cmath>
 #include <functional>
@@ -187,7 +189,7 @@ int wrap(int d, int rank, std::string_view op, std::string_view name) {
 Tensor permute(const Tensor& x, const std::vector<int>& dims, std::string_view name) {
   Tensor y;
   try {
-    y = x.permute(std::span<const int>(dims)).contiguous().clone();
+    y = x.permute(std::span<const int>(dims)).clone();
   } catch (const Error& e) {
     throw ShapeError("permute '" + detail::label(name, "permute") + "': " + e.what());
   }
@@ -200,7 +202,7 @@ Tensor permute(const Tensor& x, const std::vector<int>& dims, std::string_view n
 
 Tensor transpose(const Tensor& x, int dim0, int dim1, std::string_view name) {
   const int a = wrap(dim0, x.dim(), "transpose", name), b = wrap(dim1, x.dim(), "transpose", name);
-  const Tensor y = x.transpose(a, b).contiguous().clone();
+  const Tensor y = x.transpose(a, b).clone();
   return record_move("transpose", {&x}, y,
                      [a, b](const Tensor& R) { return std::vector<Tensor>{R.transpose(a, b).contiguous()}; }, name);
 }
@@ -208,7 +210,7 @@ Tensor transpose(const Tensor& x, int dim0, int dim1, std::string_view name) {
 Tensor slice(const Tensor& x, int dim, std::int64_t start, std::int64_t end, std::int64_t step, std::string_view name) {
   const int d = wrap(dim, x.dim(), "slice", name);
   if (step < 1) throw ValueError("slice '" + detail::label(name, "slice") + "': step must be >= 1");
-  const Tensor y = x.slice(d, start, end, step).contiguous().clone();
+  const Tensor y = x.slice(d, start, end, step).clone();
   const Shape in = x.shape();
   return record_move("slice", {&x}, y,
                      [in, d, start, end, step](const Tensor& R) {
@@ -289,21 +291,35 @@ Tensor upsample_nearest2d(const Tensor& x_in, std::int64_t OH, std::int64_t OW, 
   Tensor y = Tensor::empty({x.size(0), x.size(1), OH, OW});
   const float* xp = x.data<float>();
   float* yp = y.data<float>();
+  // Source row / column of every output row / column (PyTorch's floor(o * in / out)).
+  auto source = [](std::int64_t out, std::int64_t in) {
+    std::vector<std::int64_t> m(static_cast<std::size_t>(out));
+    for (std::int64_t o = 0; o < out; ++o) m[static_cast<std::size_t>(o)] = o * in / out;
+    return m;
+  };
+  const auto rows = source(OH, H), cols = source(OW, W);
+#pragma omp parallel for schedule(static) if (P * OH * OW > (1 << 16))
   for (std::int64_t p = 0; p < P; ++p)
-    for (std::int64_t oh = 0; oh < OH; ++oh)
-      for (std::int64_t ow = 0; ow < OW; ++ow)
-        yp[(p * OH + oh) * OW + ow] = xp[(p * H + oh * H / OH) * W + ow * W / OW];
+    for (std::int64_t oh = 0; oh < OH; ++oh) {
+      const float* xr = xp + (p * H + rows[oh]) * W;
+      float* yr = yp + (p * OH + oh) * OW;
+      for (std::int64_t ow = 0; ow < OW; ++ow) yr[ow] = xr[cols[ow]];
+    }
   const Shape in = x.shape();
   return record_move("upsample_nearest2d", {&x_in}, y,
-                     [in, OH, OW](const Tensor& R) {
+                     [in, OH, OW, rows, cols](const Tensor& R) {
                        Tensor r = Tensor::zeros(in);
                        const std::int64_t P2 = in[0] * in[1], H2 = in[2], W2 = in[3];
                        const float* rp = R.data<float>();
                        float* o = r.data<float>();
+                       // Planes in parallel: each scatters only into its own input plane.
+#pragma omp parallel for schedule(static) if (P2 * OH * OW > (1 << 16))
                        for (std::int64_t p = 0; p < P2; ++p)
-                         for (std::int64_t oh = 0; oh < OH; ++oh)
-                           for (std::int64_t ow = 0; ow < OW; ++ow)
-                             o[(p * H2 + oh * H2 / OH) * W2 + ow * W2 / OW] += rp[(p * OH + oh) * OW + ow];
+                         for (std::int64_t oh = 0; oh < OH; ++oh) {
+                           float* orow = o + (p * H2 + rows[oh]) * W2;
+                           const float* rr = rp + (p * OH + oh) * OW;
+                           for (std::int64_t ow = 0; ow < OW; ++ow) orow[cols[ow]] += rr[ow];
+                         }
                        return std::vector<Tensor>{r};
                      },
                      name);

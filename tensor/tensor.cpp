@@ -642,6 +642,54 @@ Tensor Tensor::to(DType dtype) const {
   return out;
 }
 
+namespace {
+
+// Same-dtype strided copy: dimensions are coalesced where both layouts allow, then rows
+// of the innermost dimension are copied (memcpy when both are unit-stride), rows spread
+// over the threads for large tensors. Source and destination must not overlap.
+template <class T>
+void copy_strided(const T* src, Shape shape, Shape sst, T* dst, Shape dstr) {
+  // Drop size-1 dimensions, then merge d into d + 1 where both layouts are row-major there.
+  Shape sh, ss, ds;
+  for (std::size_t d = 0; d < shape.size(); ++d) {
+    if (shape[d] == 1) continue;
+    if (!sh.empty() && ss.back() == sst[d] * shape[d] && ds.back() == dstr[d] * shape[d]) {
+      sh.back() *= shape[d];
+      ss.back() = sst[d];
+      ds.back() = dstr[d];
+      continue;
+    }
+    sh.push_back(shape[d]);
+    ss.push_back(sst[d]);
+    ds.push_back(dstr[d]);
+  }
+  if (sh.empty()) {
+    dst[0] = src[0];
+    return;
+  }
+  const int r = static_cast<int>(sh.size());
+  const std::int64_t inner = sh[r - 1], is = ss[r - 1], id = ds[r - 1];
+  std::int64_t rows = 1;
+  for (int d = 0; d + 1 < r; ++d) rows *= sh[d];
+#pragma omp parallel for schedule(static) if (rows > 1 && rows * inner > (1 << 16))
+  for (std::int64_t row = 0; row < rows; ++row) {
+    std::int64_t so = 0, dof = 0, rem = row;
+    for (int d = r - 2; d >= 0; --d) {
+      const std::int64_t i = rem % sh[d];
+      rem /= sh[d];
+      so += i * ss[d];
+      dof += i * ds[d];
+    }
+    if (is == 1 && id == 1) {
+      std::memcpy(dst + dof, src + so, static_cast<std::size_t>(inner) * sizeof(T));
+    } else {
+      for (std::int64_t k = 0; k < inner; ++k) dst[dof + k * id] = src[so + k * is];
+    }
+  }
+}
+
+}  // namespace
+
 void Tensor::copy_from(const Tensor& src) const {
   if (!defined() || !src.defined()) throw ValueError("copy_from: undefined tensor");
   if (device() != Device::CPU || src.device() != Device::CPU)
@@ -650,6 +698,20 @@ void Tensor::copy_from(const Tensor& src) const {
   if (s.dtype_ == dtype_ && s.is_contiguous() && is_contiguous()) {
     if (numel_) std::memmove(raw_data(), s.raw_data(), nbytes());
     return;
+  }
+  // Same dtype, distinct storage: a strided copy without a staging buffer.
+  if (s.dtype_ == dtype_ && numel_ > 0 && s.storage_ != storage_) {
+    switch (dtype_size(dtype_)) {
+      case 1: copy_strided(static_cast<const std::uint8_t*>(s.raw_data()), shape_, s.strides_,
+                           static_cast<std::uint8_t*>(raw_data()), strides_); return;
+      case 2: copy_strided(static_cast<const std::uint16_t*>(s.raw_data()), shape_, s.strides_,
+                           static_cast<std::uint16_t*>(raw_data()), strides_); return;
+      case 4: copy_strided(static_cast<const std::uint32_t*>(s.raw_data()), shape_, s.strides_,
+                           static_cast<std::uint32_t*>(raw_data()), strides_); return;
+      case 8: copy_strided(static_cast<const std::uint64_t*>(s.raw_data()), shape_, s.strides_,
+                           static_cast<std::uint64_t*>(raw_data()), strides_); return;
+      default: break;
+    }
   }
   // Gather the source in row-major order, then scatter into this layout.
   const void* sb = s.raw_data();
@@ -673,6 +735,10 @@ void Tensor::copy_from(const Tensor& src) const {
 void Tensor::fill(double value) const {
   if (!defined()) throw ValueError("fill: undefined tensor");
   void* db = raw_data();
+  if (dtype_ == DType::F32 && is_contiguous()) {
+    std::fill(static_cast<float*>(db), static_cast<float*>(db) + numel_, static_cast<float>(value));
+    return;
+  }
   walk(shape_, strides_, 0, [&](std::int64_t o) { write_elem(db, dtype_, o, value); });
 }
 
