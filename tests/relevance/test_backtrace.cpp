@@ -270,3 +270,30 @@ TEST_SUITE("relevance.gradient_x_input") {
     }
   }
 }
+
+TEST_SUITE("relevance.determinism") {
+  TEST_CASE("an explanation is bit-identical run to run (threaded kernels / chunked sums)") {
+    // Large enough that the OpenMP paths (conv, pooling, element-wise, sums) run threaded.
+    const Tensor x = o::random_tensor({2, 16, 64, 64}, 3);
+    const Tensor w1 = o::random_tensor({32, 16, 3, 3}, 4, -0.2, 0.2), b1 = o::random_tensor({32}, 5, -0.1, 0.1);
+    const Tensor W2 = o::random_tensor({10, 32 * 32 * 32}, 6, -0.01, 0.01);
+    auto explain = [&](const char* composite) {
+      Tape tape;
+      Tensor y;
+      {
+        Recording rec(tape);
+        const Tensor h = max_pool2d(relu(conv2d(tape.input(x, "x"), w1, b1, {{1, 1}, {1, 1}})), {});
+        y = linear(flatten(h, 1), W2);
+      }
+      const Composite c = Composite::by_name(composite);
+      const auto seed = classification_seed(y, std::nullopt, c.seed_form, c.multiplier);
+      return propagate(tape, y, seed.seed, c).input("x");
+    };
+    for (const char* c : {"epsilon", "epsilon-gamma-box", "epsilon-alpha2-beta1", "backtrace"}) {
+      CAPTURE(c);
+      const Tensor a = explain(c), b = explain(c);
+      CHECK(max_abs_diff(a, b) == 0.0);
+      CHECK(sum_all(a) == sum_all(b));
+    }
+  }
+}
