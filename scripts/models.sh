@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Exports whole torchvision models (ResNet-18, ResNet-50, VGG-16; random weights) with
+# PyTorch's outputs and Zennit's relevance into tests/data/models/, for the model-scale
+# checks of tests/nn/test_model_parity.cpp (which skip when this was not run).
+#   scripts/models.sh            (as root it installs Debian's python3-torch and
+#                                 python3-torchvision, and Zennit 0.5.1 from PyPI in a venv)
+# Exits 0 with a message when the Python side cannot be set up: the exports are optional.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+source scripts/deps.sh
+out=tests/data/models
+if [ -f "$out/vgg16/expected.safetensors" ] && [ -f "$out/resnet50/expected.safetensors" ] &&
+   [ -f "$out/resnet18/expected.safetensors" ]; then
+  echo "models: already exported in $out"
+  exit 0
+fi
+if ! relprop_ensure_packages python3-torch python3-torchvision python3-venv python3-click python3-pil; then
+  echo "models: skipped (python3-torch / python3-torchvision are not installed and cannot be installed here)"
+  exit 0
+fi
+venv=build/pyenv
+if [ ! -x "$venv/bin/python" ]; then
+  # Debian's interpreter: the venv must see its dist-packages (torch, torchvision).
+  py=/usr/bin/python3
+  [ -x "$py" ] || py=python3
+  "$py" -m venv --system-site-packages "$venv" || { echo "models: skipped (no venv)"; exit 0; }
+fi
+if ! "$venv/bin/python" -c "import zennit" 2>/dev/null; then
+  "$venv/bin/pip" install -q --no-deps zennit==0.5.1 || { echo "models: skipped (zennit not installable)"; exit 0; }
+fi
+# Debian's OpenBLAS misdetects this CPU kind (see shared/BENCHMARKING.md); name the core
+# when the CPU has AVX-512, or the float64 reference runs take minutes.
+if grep -q avx512f /proc/cpuinfo 2>/dev/null && [ -z "${OPENBLAS_CORETYPE:-}" ]; then
+  export OPENBLAS_CORETYPE=SkylakeX
+fi
+start=$(date +%s)
+if ! "$venv/bin/python" tools/export_torchvision_models.py --out "$out" --models resnet18,resnet50,vgg16; then
+  echo "models: export failed; removing partial output" >&2
+  rm -rf "$out"
+  exit 1
+fi
+echo "models: exported to $out in $(( $(date +%s) - start )) s"
