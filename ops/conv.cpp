@@ -32,11 +32,13 @@ Geom geometry(const Shape& x, const Shape& w, const Conv2dParams& p) {
   g.sh = p.stride[0], g.sw = p.stride[1], g.ph = p.padding[0], g.pw = p.padding[1];
   g.dh = p.dilation[0], g.dw = p.dilation[1];
   g.G = p.groups, g.CG = g.C / g.G, g.OG = g.O / g.G;
-  g.HO = (g.H + 2 * g.ph - g.dh * (g.KH - 1) - 1) / g.sh + 1;
-  g.WO = (g.W + 2 * g.pw - g.dw * (g.KW - 1) - 1) / g.sw + 1;
+  // The im2col offsets are the leading pads; trailing ones only lengthen the output.
+  g.HO = (g.H + g.ph + p.pad_end(0) - g.dh * (g.KH - 1) - 1) / g.sh + 1;
+  g.WO = (g.W + g.pw + p.pad_end(1) - g.dw * (g.KW - 1) - 1) / g.sw + 1;
   g.K = g.CG * g.KH * g.KW;
   g.P = g.HO * g.WO;
-  g.pointwise = g.KH == 1 && g.KW == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0;
+  g.pointwise = g.KH == 1 && g.KW == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0 && p.pad_end(0) == 0 &&
+                p.pad_end(1) == 0;
   return g;
 }
 
@@ -284,7 +286,9 @@ Tensor conv_impl(std::string_view op, const Tensor& x_in, const Tensor& x4, cons
 }
 
 Conv2dParams to_2d(const Conv1dParams& p) {
-  return Conv2dParams{{1, p.stride}, {0, p.padding}, {1, p.dilation}, p.groups};
+  Conv2dParams q{{1, p.stride}, {0, p.padding}, {1, p.dilation}, p.groups};
+  q.padding_end = {0, p.padding_end};
+  return q;
 }
 
 }  // namespace
@@ -294,7 +298,7 @@ Shape conv2d_shape(const Shape& x, const Shape& w, const Shape* b, const Conv2dP
   if (x.size() != 4) throw ShapeError(who + ": input must be (N, C, H, W), got " + shape_str(x));
   if (w.size() != 4) throw ShapeError(who + ": weight must be (O, C/groups, KH, KW), got " + shape_str(w));
   for (int i = 0; i < 2; ++i) {
-    if (p.stride[i] < 1 || p.dilation[i] < 1 || p.padding[i] < 0)
+    if (p.stride[i] < 1 || p.dilation[i] < 1 || p.padding[i] < 0 || p.padding_end[i] < -1)
       throw ValueError(who + ": stride and dilation must be >= 1 and padding >= 0");
   }
   if (p.groups < 1 || x[1] % p.groups != 0 || w[0] % p.groups != 0)
@@ -308,7 +312,7 @@ Shape conv2d_shape(const Shape& x, const Shape& w, const Shape* b, const Conv2dP
     throw ShapeError(who + ": bias must be (" + std::to_string(w[0]) + ",), got " + shape_str(*b));
   Shape y{x[0], w[0], 0, 0};
   for (int i = 0; i < 2; ++i) {
-    const std::int64_t span = p.dilation[i] * (w[2 + i] - 1) + 1, avail = x[2 + i] + 2 * p.padding[i];
+    const std::int64_t span = p.dilation[i] * (w[2 + i] - 1) + 1, avail = x[2 + i] + p.padding[i] + p.pad_end(i);
     if (span > avail)
       throw ShapeError(who + ": kernel " + shape_str(w) + " (dilated extent " + std::to_string(span) +
                        ") is larger than the padded input " + shape_str(x));
@@ -371,24 +375,32 @@ Conv2dParams params_of(const Call& c, int dims, const Shape& w) {
     if (mode == "valid") {
       p.padding = {0, 0};
     } else if (mode == "same") {
-      // Symmetric padding keeps the size when the dilated kernel extent is odd.
+      // As PyTorch: stride 1, dilation x (k - 1) zeros in all, the odd one after.
       for (int i = 0; i < 2; ++i) {
         const std::int64_t k = w[w.size() - 2 + i];
         const std::int64_t extent = p.dilation[i] * (k - 1);
-        if (p.stride[i] != 1 || extent % 2 != 0)
-          throw ValueError("node '" + node + "': padding \"same\" needs stride 1 and an odd dilated kernel");
+        if (p.stride[i] != 1) throw ValueError("node '" + node + "': padding \"same\" needs stride 1");
         p.padding[i] = extent / 2;
+        p.padding_end[i] = extent - extent / 2;
       }
+      if (dims == 1) p.padding[0] = 0, p.padding_end[0] = 0;
     } else {
       throw ValueError("node '" + node + "': padding must be integers, \"valid\" or \"same\", got \"" + mode + "\"");
     }
   } else {
     p.padding = pair("padding", 0);
   }
+  // relprop's own attribute: zeros after (bottom, right) when they differ from `padding`,
+  // for TensorFlow-style SAME convolutions exported from Keras / EfficientNet ports.
+  if (c.attrs.has("padding_end")) {
+    p.padding_end = pair("padding_end", 0);
+    if (dims == 1) p.padding_end[0] = 0;
+  }
   return p;
 }
 
-const std::vector<std::string_view> kConvAttrs = {"stride", "padding", "dilation", "groups", "padding_mode"};
+const std::vector<std::string_view> kConvAttrs = {"stride", "padding", "dilation", "groups", "padding_mode",
+                                                  "padding_end"};
 
 Shape conv2d_infer(const OpShapeCall& c) {
   const auto b = c.params.find("bias");
@@ -401,7 +413,11 @@ Tensor conv2d_run(const OpCall& c) {
   return conv2d(c.inputs[0], w, b == c.params.end() ? Tensor() : b->second, params_of(c, 2, w.shape()), c.node);
 }
 
-Conv1dParams to_1d(const Conv2dParams& p) { return Conv1dParams{p.stride[1], p.padding[1], p.dilation[1], p.groups}; }
+Conv1dParams to_1d(const Conv2dParams& p) {
+  Conv1dParams q{p.stride[1], p.padding[1], p.dilation[1], p.groups};
+  q.padding_end = p.padding_end[1];
+  return q;
+}
 
 Shape conv1d_infer(const OpShapeCall& c) {
   const auto b = c.params.find("bias");

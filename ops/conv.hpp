@@ -14,9 +14,13 @@ namespace relprop {
 
 struct Conv2dParams {
   std::array<std::int64_t, 2> stride{1, 1};
-  std::array<std::int64_t, 2> padding{0, 0};  // zeros on both sides
+  std::array<std::int64_t, 2> padding{0, 0};  // zeros before (top, left), and after unless padding_end says
   std::array<std::int64_t, 2> dilation{1, 1};
   std::int64_t groups = 1;
+  // Zeros after (bottom, right) when they differ from `padding` (TensorFlow's SAME, PyTorch's
+  // "same" with an even kernel extent); -1: as `padding`.
+  std::array<std::int64_t, 2> padding_end{-1, -1};
+  std::int64_t pad_end(int i) const { return padding_end[i] < 0 ? padding[i] : padding_end[i]; }
 };
 
 // Output shape; ShapeError naming `name` when the arguments do not fit.
@@ -28,6 +32,7 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = {}, co
 
 struct Conv1dParams {
   std::int64_t stride = 1, padding = 0, dilation = 1, groups = 1;
+  std::int64_t padding_end = -1;  // zeros after, when they differ from `padding`; -1: as padding
 };
 
 // conv1d is conv2d over a height of 1 (recorded as its own op, "conv1d").

