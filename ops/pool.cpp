@@ -157,15 +157,15 @@ Tensor pool_forward(const Geom& g, const Tensor& x, std::int32_t* argmax = nullp
 
 class PoolNode final : public Node {
  public:
-  PoolNode(std::string_view op, Geom g, Tensor x, Tensor y, Tensor argmax)
-      : op_(op), g_(g), x_(std::move(x)), y_(std::move(y)), argmax_(std::move(argmax)) {}
+  PoolNode(std::string_view op, Geom g, Tensor x, Tensor y, Tensor argmax, Shape in_shape)
+      : op_(op), g_(g), x_(std::move(x)), y_(std::move(y)), argmax_(std::move(argmax)), in_shape_(std::move(in_shape)) {}
   std::string_view op() const override { return op_; }
   OpClass op_class() const override { return OpClass::Pooling; }
 
   std::vector<Tensor> relevance(const Rule& rule, const Tensor& R_out, const RelevanceContext& ctx) const override {
     std::vector<Tensor> out(1);
     if (!ctx.needs(0)) return out;
-    const Tensor R = detail::as_f32(R_out, op_, "relevance");
+    const Tensor R = detail::as_f32(R_out, op_, "relevance").reshape(y_.shape()).contiguous();
     enum class Mode { WinnerTakeAll, FirstMax, Proportional, Norm, AbsShare, Uniform } mode;
     detail::Stab stab = detail::stab_of(rule);
     const bool is_max = g_.kind == PoolKind::Max;
@@ -265,7 +265,7 @@ class PoolNode final : public Node {
           }
         }
     });
-    out[0] = r_in;
+    out[0] = r_in.reshape(in_shape_);
     return out;
   }
 
@@ -276,6 +276,7 @@ class PoolNode final : public Node {
   Geom g_;
   Tensor x_, y_;  // x (N, C, H, W), y (N, C, HO, WO)
   Tensor argmax_;  // max pooling: I32 (N, C, HO, WO), see pool_forward
+  Shape in_shape_;  // the recorded input's shape ((N, C, L) for the 1-d pools)
 };
 
 Shape check_input(const Shape& x, std::string_view op, std::string_view name) {
@@ -305,15 +306,20 @@ Geom strided_geom(PoolKind kind, const Shape& x, const Pool2dParams& p, std::str
   return g;
 }
 
+// `x_in` may be 3-d (N, C, L) for the 1-d pools: it is pooled as (N, C, 1, L) and the
+// output comes back 3-d.
 Tensor run_pool(std::string_view op, const Geom& g, const Tensor& x_in, std::string_view name) {
-  const Tensor x = detail::as_f32(x_in, op, "input");
+  const bool one_d = x_in.dim() == 3;
+  const Tensor x = one_d ? detail::as_f32(x_in, op, "input").unsqueeze(2).contiguous() : detail::as_f32(x_in, op, "input");
   Tape* tape = detail::recording_tape({&x_in});
   Tensor argmax;
   if (tape && g.kind == PoolKind::Max && g.H * g.W < (std::int64_t{1} << 31))
     argmax = Tensor::empty({g.N, g.C, g.HO, g.WO}, DType::I32);
   Tensor y = pool_forward(g, x, argmax.defined() ? argmax.data<std::int32_t>() : nullptr);
+  const Tensor y4 = y;
+  if (one_d) y = y.reshape({g.N, g.C, g.WO});
   if (tape) {
-    auto node = std::make_unique<PoolNode>(op, g, x, y, argmax);
+    auto node = std::make_unique<PoolNode>(op, g, x, y4, argmax, x_in.shape());
     node->inputs = detail::value_ids(*tape, {&x_in});
     tape->record(std::move(node), y, name);
   }
@@ -340,6 +346,36 @@ Tensor avg_pool2d(const Tensor& x, const Pool2dParams& p, std::string_view name)
 
 Tensor adaptive_avg_pool2d(const Tensor& x, std::array<std::int64_t, 2> output_size, std::string_view name) {
   return run_pool("adaptive_avg_pool2d", adaptive_geom(x.shape(), output_size, name), x, name);
+}
+
+namespace {
+// A 1-d pool as a 2-d one over (N, C, 1, L).
+Pool2dParams as_2d(const Pool1dParams& p) {
+  Pool2dParams q;
+  q.kernel = {1, p.kernel};
+  q.stride = {1, p.stride > 0 ? p.stride : p.kernel};
+  q.padding = {0, p.padding};
+  q.dilation = {1, p.dilation};
+  q.ceil_mode = p.ceil_mode;
+  q.count_include_pad = p.count_include_pad;
+  return q;
+}
+Shape as_4d(const Shape& x, std::string_view op, std::string_view name) {
+  if (x.size() != 3)
+    throw ShapeError(std::string(op) + " '" + detail::label(name, op) + "': input must be (N, C, L), got " +
+                     shape_str(x));
+  return {x[0], x[1], 1, x[2]};
+}
+}  // namespace
+
+Tensor max_pool1d(const Tensor& x, const Pool1dParams& p, std::string_view name) {
+  return run_pool("max_pool1d", strided_geom(PoolKind::Max, as_4d(x.shape(), "max_pool1d", name), as_2d(p), "max_pool1d", name),
+                  x, name);
+}
+
+Tensor avg_pool1d(const Tensor& x, const Pool1dParams& p, std::string_view name) {
+  return run_pool("avg_pool1d", strided_geom(PoolKind::Avg, as_4d(x.shape(), "avg_pool1d", name), as_2d(p), "avg_pool1d", name),
+                  x, name);
 }
 
 // ---- graph format ---------------------------------------------------------------------
@@ -393,6 +429,36 @@ std::array<std::int64_t, 2> adaptive_size(const Call& c) {
     throw ValueError("node '" + std::string(c.node) + "': attribute 'output_size' is required");
   return pair(c, "output_size", {1, 1});
 }
+template <class Call>
+Pool1dParams pool1d_params(const Call& c, bool is_max) {
+  const Pool2dParams q = pool_params(c, is_max);
+  auto one = [&](const std::array<std::int64_t, 2>& v, const char* key) {
+    if (v[0] != v[1])
+      throw ValueError("node '" + std::string(c.node) + "': attribute '" + key + "' takes one value for a 1-d pool");
+    return v[1];
+  };
+  Pool1dParams p;
+  p.kernel = one(q.kernel, "kernel_size");
+  p.stride = one(q.stride, "stride");
+  p.padding = one(q.padding, "padding");
+  p.dilation = one(q.dilation, "dilation");
+  p.ceil_mode = q.ceil_mode;
+  p.count_include_pad = q.count_include_pad;
+  return p;
+}
+Shape max1d_infer(const OpShapeCall& c) {
+  const Geom g = strided_geom(PoolKind::Max, as_4d(c.inputs[0], "max_pool1d", c.node), as_2d(pool1d_params(c, true)),
+                              "max_pool1d", c.node);
+  return {g.N, g.C, g.WO};
+}
+Tensor max1d_run(const OpCall& c) { return max_pool1d(c.inputs[0], pool1d_params(c, true), c.node); }
+Shape avg1d_infer(const OpShapeCall& c) {
+  const Geom g = strided_geom(PoolKind::Avg, as_4d(c.inputs[0], "avg_pool1d", c.node), as_2d(pool1d_params(c, false)),
+                              "avg_pool1d", c.node);
+  return {g.N, g.C, g.WO};
+}
+Tensor avg1d_run(const OpCall& c) { return avg_pool1d(c.inputs[0], pool1d_params(c, false), c.node); }
+
 Shape adaptive_infer(const OpShapeCall& c) {
   const Geom g = adaptive_geom(c.inputs[0], adaptive_size(c), c.node);
   return {g.N, g.C, g.HO, g.WO};
@@ -409,6 +475,15 @@ OpSpec op_spec_avg_pool2d() {
   return OpSpec{OpKind::AvgPool2d, "avg_pool2d", OpClass::Pooling, 1, 1, {}, {},
                 {"kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override"}, avg_infer,
                 avg_run};
+}
+OpSpec op_spec_max_pool1d() {
+  return OpSpec{OpKind::MaxPool1d, "max_pool1d", OpClass::Pooling, 1, 1, {}, {},
+                {"kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices"}, max1d_infer, max1d_run};
+}
+OpSpec op_spec_avg_pool1d() {
+  return OpSpec{OpKind::AvgPool1d, "avg_pool1d", OpClass::Pooling, 1, 1, {}, {},
+                {"kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override"}, avg1d_infer,
+                avg1d_run};
 }
 OpSpec op_spec_adaptive_avg_pool2d() {
   return OpSpec{OpKind::AdaptiveAvgPool2d, "adaptive_avg_pool2d", OpClass::Pooling, 1, 1, {}, {}, {"output_size"},

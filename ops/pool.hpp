@@ -23,6 +23,15 @@ struct Pool2dParams {
   bool count_include_pad = true;  // average pooling only
 };
 
+// 1-d pooling over (N, C, L), PyTorch's MaxPool1d / AvgPool1d (stride 0: the kernel size).
+struct Pool1dParams {
+  std::int64_t kernel = 2, stride = 0, padding = 0, dilation = 1;
+  bool ceil_mode = false;
+  bool count_include_pad = true;
+};
+
+Tensor max_pool1d(const Tensor& x, const Pool1dParams& p, std::string_view name = {});
+Tensor avg_pool1d(const Tensor& x, const Pool1dParams& p, std::string_view name = {});
 Tensor max_pool2d(const Tensor& x, const Pool2dParams& p, std::string_view name = {});
 Tensor avg_pool2d(const Tensor& x, const Pool2dParams& p, std::string_view name = {});
 // Any output size; output {1, 1} is global average pooling.

@@ -109,6 +109,7 @@ Composite Composite::by_name(std::string_view name, const CompositeOptions& opti
     c.for_class(OpClass::Elementwise, NormRule{});
     c.for_class(OpClass::Pooling, NormRule{});  // average pooling: the epsilon rule of a mean
     c.for_op("max_pool2d", PassRule{});         // winner-take-all
+    c.for_op("max_pool1d", PassRule{});
     return c;
   };
   if (name == "zero") {

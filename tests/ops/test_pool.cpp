@@ -191,3 +191,48 @@ TEST_SUITE("ops.pool") {
     }
   }
 }
+
+TEST_SUITE("ops.pool1d") {
+  TEST_CASE("max_pool1d / avg_pool1d equal the 2-d pools over (N / C / 1 / L): forward and every rule") {
+    const Tensor x = relprop::oracle::random_tensor({2, 3, 11}, 5);
+    const Tensor x4 = x.reshape({2, 3, 1, 11});
+    struct Case {
+      Pool1dParams p;
+      bool is_max;
+    };
+    for (const Case& c : {Case{{3, 2, 1, 1, false, true}, true}, Case{{2, 0, 0, 2, true, true}, true},
+                          Case{{3, 2, 1, 1, false, false}, false}, Case{{4, 3, 0, 1, true, true}, false}}) {
+      Pool2dParams q;
+      q.kernel = {1, c.p.kernel};
+      q.stride = {1, c.p.stride > 0 ? c.p.stride : c.p.kernel};
+      q.padding = {0, c.p.padding};
+      q.dilation = {1, c.p.dilation};
+      q.ceil_mode = c.p.ceil_mode;
+      q.count_include_pad = c.p.count_include_pad;
+      for (const Rule& rule : {Rule{NormRule{}}, Rule{BacktraceRule{}}, Rule{GradientRule{}}}) {
+        CAPTURE(rule_str(rule));
+        auto run = [&](bool one_d) {
+          Tape tape;
+          Tensor y;
+          {
+            Recording rec(tape);
+            const Tensor in = tape.input(one_d ? x : x4, "x");
+            y = one_d ? (c.is_max ? max_pool1d(in, c.p) : avg_pool1d(in, c.p)) : (c.is_max ? max_pool2d(in, q) : avg_pool2d(in, q));
+          }
+          Composite comp("t");
+          comp.set_fallback(rule);
+          return std::pair{y, propagate(tape, y, y, comp).input("x")};
+        };
+        const auto [y1, r1] = run(true);
+        const auto [y2, r2] = run(false);
+        CAPTURE(c.p.kernel);
+        CAPTURE(c.p.dilation);
+        CAPTURE(c.is_max);
+        CHECK(y1.dim() == 3);
+        CHECK(max_abs_diff(y1, y2.reshape(y1.shape())) == 0.0);
+        CHECK(max_abs_diff(r1, r2.reshape(r1.shape())) == 0.0);
+      }
+    }
+    CHECK_THROWS_AS(max_pool1d(x4, {}), ShapeError);
+  }
+}
