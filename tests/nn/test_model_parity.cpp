@@ -102,38 +102,41 @@ TEST_SUITE("nn.model_parity") {
     if (found == 0) MESSAGE("no exported torchvision model found: model-scale parity skipped");
   }
 
-  TEST_CASE("relprop explain runs every composite on the exported ResNet-50 and writes its relevance") {
-    const fs::path dir = models_dir() / "resnet50";
-    if (!fs::exists(dir / "weights.safetensors")) {
-      MESSAGE("skipped: no ResNet-50 export in " << dir.string() << " (run tools/export_torchvision_models.py)");
-      return;
-    }
-    const fs::path out = fs::temp_directory_path() / "relprop_resnet50_relevance.safetensors";
-    for (const auto& composite : Composite::names()) {
-      CAPTURE(composite);
-      std::vector<std::string> args{"relprop", "explain", "--model", "resnet50", "--weights",
-                                    (dir / "weights.safetensors").string(), "--input",
-                                    (dir / "input.safetensors").string(), "--out", out.string(),
-                                    "--composite", composite, "--quiet"};
-      std::vector<const char*> argv;
-      for (const auto& a : args) argv.push_back(a.c_str());
-      std::ostringstream o, e;
-      const int status = run_cli(static_cast<int>(argv.size()), argv.data(), o, e);
-      CAPTURE(e.str());
-      REQUIRE(status == 0);
-      const SafetensorsFile f = SafetensorsFile::open(out);
-      const bool contrastive = composite == "backtrace-contrastive";
-      const Tensor r = f.get(contrastive ? "x.positive" : "x");
-      CHECK(r.shape() == Shape{1, 3, 224, 224});
-      double mass = 0;
-      std::size_t bad = 0;
-      for (double v : r.to_vector_f64()) {
-        bad += std::isfinite(v) ? 0 : 1;
-        mass += std::fabs(v);
+  TEST_CASE("relprop explain runs every composite on the exported ResNet-50 and EfficientNet-Lite0") {
+    for (const std::string model : {"resnet50", "efficientnet_lite0"}) {
+      const fs::path dir = models_dir() / model;
+      if (!fs::exists(dir / "weights.safetensors")) {
+        MESSAGE("skipped " << model << ": no export in " << dir.string() << " (run scripts/models.sh)");
+        continue;
       }
-      CHECK(bad == 0);
-      CHECK(mass > 0.0);
+      const fs::path out = fs::temp_directory_path() / ("relprop_" + model + "_relevance.safetensors");
+      for (const auto& composite : Composite::names()) {
+        CAPTURE(model);
+        CAPTURE(composite);
+        std::vector<std::string> args{"relprop", "explain", "--model", model, "--weights",
+                                      (dir / "weights.safetensors").string(), "--input",
+                                      (dir / "input.safetensors").string(), "--out", out.string(),
+                                      "--composite", composite, "--quiet"};
+        std::vector<const char*> argv;
+        for (const auto& a : args) argv.push_back(a.c_str());
+        std::ostringstream o, e;
+        const int status = run_cli(static_cast<int>(argv.size()), argv.data(), o, e);
+        CAPTURE(e.str());
+        REQUIRE(status == 0);
+        const SafetensorsFile f = SafetensorsFile::open(out);
+        const bool contrastive = composite == "backtrace-contrastive";
+        const Tensor r = f.get(contrastive ? "x.positive" : "x");
+        CHECK(r.shape() == Shape{1, 3, 224, 224});
+        double mass = 0;
+        std::size_t bad = 0;
+        for (double v : r.to_vector_f64()) {
+          bad += std::isfinite(v) ? 0 : 1;
+          mass += std::fabs(v);
+        }
+        CHECK(bad == 0);
+        CHECK(mass > 0.0);
+      }
+      fs::remove(out);
     }
-    fs::remove(out);
   }
 }
