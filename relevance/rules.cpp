@@ -112,7 +112,9 @@ std::string rule_str(const Rule& rule) {
                [](const BacktraceRule& r) {
                  std::string s = r.mode == BacktraceRule::Mode::Contrastive ? "backtrace-contrastive"
                                                                            : "backtrace";
-                 if (r.gate) s += ":gate";
+                 if (r.gate || r.equal_split) s += ":";
+                 if (r.gate) s += "gate";
+                 if (r.equal_split) s += r.gate ? ",equal" : "equal";
                  return s;
                }},
       rule);
@@ -129,7 +131,7 @@ std::optional<std::pair<double, double>> backtrace_gate_bounds(std::string_view 
 }
 
 std::string rule_names() {
-  return "zero, epsilon[:E], pass, gradient, norm[:E], backtrace[:gate], backtrace-contrastive[:gate], zplus, alpha-beta[:A,B], gamma[:G], "
+  return "zero, epsilon[:E], pass, gradient, norm[:E], backtrace[:gate,equal], backtrace-contrastive[:gate,equal], zplus, alpha-beta[:A,B], gamma[:G], "
          "zbox[:LOW,HIGH] (LOW/HIGH: one value or per-channel values separated by '/'), wsquare, flat";
 }
 
@@ -165,12 +167,15 @@ Rule parse_rule(std::string_view spec) {
   } else if (name == "backtrace" || name == "backtrace-contrastive") {
     BacktraceRule r;
     if (name == "backtrace-contrastive") r.mode = BacktraceRule::Mode::Contrastive;
-    if (has_param) {
-      if (param != "gate")
-        throw ValueError("rule '" + std::string(name) + "': the only parameter is 'gate' (the saturation gate), got '" +
-                         std::string(spec) + "'");
-      r.gate = true;
-    }
+    // Flags, comma separated: gate (the saturation gate), equal (residual adds split 50/50).
+    if (has_param)
+      for (auto flag : split(param, ',')) {
+        if (flag == "gate") r.gate = true;
+        else if (flag == "equal") r.equal_split = true;
+        else
+          throw ValueError("rule '" + std::string(name) + "': parameters are 'gate' and 'equal' (comma separated), got '" +
+                           std::string(spec) + "'");
+      }
     rule = r;
   } else if (name == "zplus") {
     no_param();

@@ -238,6 +238,10 @@ TEST_SUITE("relevance.backtrace") {
     CHECK(rule_str(parse_rule("backtrace-contrastive")) == "backtrace-contrastive");
     CHECK(std::get<BacktraceRule>(parse_rule("backtrace-contrastive:gate")).gate);
     CHECK_THROWS_AS(parse_rule("backtrace:1"), ValueError);
+    const Rule both = parse_rule("backtrace:gate,equal");
+    CHECK(std::get<BacktraceRule>(both).equal_split);
+    CHECK(rule_str(both) == "backtrace:gate,equal");
+    CHECK(rule_str(parse_rule("backtrace:equal")) == "backtrace:equal");
     CHECK(backtrace_gate_bounds("softmax") == std::pair{-1.0, 2.0});
     CHECK_FALSE(backtrace_gate_bounds("gelu"));
   }
