@@ -32,3 +32,5 @@
 #include "io/safetensors.hpp"
 #include "nn/graph.hpp"
 #include "nn/models.hpp"
+#include "viz/image.hpp"
+#include "viz/chart.hpp"

@@ -52,6 +52,19 @@ void RelevanceMap::rescale(double scaler, double max_unit) {
   for (auto& [name, t] : nodes_) apply(t);
 }
 
+RelevanceMap RelevanceMap::sample(std::int64_t index, std::int64_t batch) const {
+  if (batch < 1 || index < 0 || index >= batch)
+    throw IndexError("sample " + std::to_string(index) + " of a batch of " + std::to_string(batch));
+  RelevanceMap out;
+  auto cut = [&](const Tensor& t) {
+    return t.dim() >= 1 && t.shape()[0] == batch ? t.slice(0, index, index + 1).contiguous() : t;
+  };
+  for (const auto& [k, t] : inputs_) out.inputs_[k] = cut(t);
+  for (const auto& [k, t] : nodes_) out.nodes_[k] = cut(t);
+  out.report_ = report_;
+  return out;
+}
+
 namespace {
 
 // The `=` versus `+=` rule of a value's relevance buffer: the first contribution is

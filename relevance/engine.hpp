@@ -55,6 +55,11 @@ class RelevanceMap {
   // largest magnitude is `max_unit`. A map that sums to 0 (or is all 0) is left as it is.
   void rescale(double scaler, double max_unit);
 
+  // Sample `index` of a batch of `batch`: every map whose first dimension is `batch`
+  // sliced to that sample (keeping the dimension, size 1); others kept whole. The
+  // report stays the whole batch's.
+  RelevanceMap sample(std::int64_t index, std::int64_t batch) const;
+
  private:
   friend RelevanceMap propagate_maps(Tape&, const Tensor&, const std::vector<Tensor>&, const Composite&,
                           const PropagateOptions&, const std::vector<std::string>&);
