@@ -252,31 +252,39 @@ std::vector<double> normalized_map(const Tensor& relevance, Normalization norm, 
   const std::int64_t C = r.shape()[0], H = r.shape()[1], W = r.shape()[2];
   if (H <= 0 || W <= 0 || H > 1 << 15 || W > 1 << 15)
     throw ShapeError("heatmap of relevance " + relevance.str_shape() + ": bad image size");
-  const auto v = r.contiguous().to_vector_f64();
-  std::vector<double> m(static_cast<std::size_t>(H * W), 0.0);
+  // In float32 and in the order Zennit's examples use (channel sum, then the
+  // normalisation), so that the palette indices come out identical.
+  const auto v = r.contiguous().to_vector();
+  std::vector<float> m(static_cast<std::size_t>(H * W), 0.0f);
   for (std::int64_t c = 0; c < C; ++c)
     for (std::int64_t i = 0; i < H * W; ++i) m[i] += v[c * H * W + i];
-  double lo = m[0], hi = m[0], amax = 0.0;
-  for (double x : m) {
+  float lo = m[0], hi = m[0], amax = 0.0f;
+  for (float x : m) {
     lo = std::min(lo, x);
     hi = std::max(hi, x);
     amax = std::max(amax, std::abs(x));
   }
-  for (double& x : m) {
+  std::vector<double> out(m.size());
+  for (std::size_t i = 0; i < m.size(); ++i) {
+    const float x = m[i];
+    float y = 0.0f;
     switch (norm) {
-      case Normalization::Symmetric: x = amax > 0 ? (x + amax) / (2 * amax) : 0.5; break;
-      case Normalization::Absolute: x = amax > 0 ? std::abs(x) / amax : 0.0; break;
-      case Normalization::Unaligned: x = hi > lo ? (x - lo) / (hi - lo) : 0.0; break;
+      case Normalization::Symmetric: y = amax > 0 ? (x + amax) / 2.0f / amax : 0.5f; break;
+      case Normalization::Absolute: y = amax > 0 ? std::abs(x) / amax : 0.0f; break;
+      case Normalization::Unaligned: y = hi > lo ? (x - lo) / (hi - lo) : 0.0f; break;
     }
+    out[i] = y;
   }
   *height = static_cast<int>(H);
   *width = static_cast<int>(W);
-  return m;
+  return out;
 }
 
 namespace {
+// Zennit's imgify: (v * 255).clip(0, 255).astype(uint8), in float32.
 std::uint8_t palette_index(double v) {
-  return static_cast<std::uint8_t>(std::clamp(std::floor(v * 255.0), 0.0, 255.0));
+  const float x = std::clamp(static_cast<float>(v) * 255.0f, 0.0f, 255.0f);
+  return static_cast<std::uint8_t>(x);
 }
 }  // namespace
 

@@ -3,12 +3,16 @@
 
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <sstream>
 
 #include "apps/cli.hpp"
 #include "io/safetensors.hpp"
+#include "nn/graph.hpp"
+#include "viz/image.hpp"
 
 using namespace relprop;
 namespace fs = std::filesystem;
@@ -259,5 +263,223 @@ TEST_SUITE("apps.cli") {
     r = cli(args);
     CHECK(r.status == 1);
     CHECK(contains(r.err, "'y' is not an input of the graph"));
+  }
+}
+
+// ---- the demo, pictures, many inputs ----------------------------------------------------
+
+namespace {
+
+const std::string kDemo = std::string(RELPROP_SOURCE_DIR) + "/examples/demo/";
+
+fs::path fresh_dir(const std::string& name) {
+  const fs::path d = scratch(name);
+  fs::remove_all(d);
+  fs::create_directories(d);
+  return d;
+}
+
+double max_rel_diff(const Tensor& a, const Tensor& b) {
+  const auto x = a.to_vector_f64(), y = b.to_vector_f64();
+  REQUIRE(x.size() == y.size());
+  double d = 0, m = 0;
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    d = std::max(d, std::abs(x[i] - y[i]));
+    m = std::max(m, std::abs(y[i]));
+  }
+  return m > 0 ? d / m : d;
+}
+
+// The demo's digits written out as 8x8 PNG files (grey, 0..255).
+std::vector<fs::path> digit_pngs(const fs::path& dir, int count) {
+  const auto f = SafetensorsFile::open(kDemo + "digits/samples.safetensors");
+  const Tensor x = f.get("x");
+  std::vector<fs::path> files;
+  for (int i = 0; i < count; ++i) {
+    viz::Image im = viz::Image::blank(8, 8, 1);
+    for (int k = 0; k < 64; ++k)
+      im.pixels[k] = static_cast<std::uint8_t>(std::lround(x.get({i, 0, k / 8, k % 8}) * 255.0));
+    char name[32];
+    std::snprintf(name, sizeof name, "digit%02d.png", i);
+    files.push_back(dir / name);
+    viz::write_png(files.back().string(), im);
+  }
+  return files;
+}
+
+std::vector<std::string> digits_args(const std::string& input, const std::string& out) {
+  // The PNGs hold 0..255; the model reads 0..1: mean 0, std 1 (the default for grey).
+  return {"explain", "--graph", kDemo + "digits/graph.json", "--weights", kDemo + "digits/weights.safetensors",
+          "--input", input, "--out", out, "--composite", "epsilon-plus", "--crop", "1"};
+}
+
+}  // namespace
+
+TEST_SUITE("apps.demo") {
+  TEST_CASE("the demo models (exported by tools/export_torch.py) give PyTorch's outputs") {
+    for (const char* m : {"digits", "cancer"}) {
+      CAPTURE(m);
+      Graph g = Graph::load(kDemo + m + "/graph.json");
+      g.bind(SafetensorsFile::open(kDemo + m + "/weights.safetensors"));
+      const Tensor x = SafetensorsFile::open(kDemo + m + "/samples.safetensors").get("x");
+      const Tensor want = SafetensorsFile::open(kDemo + m + "/expected.safetensors").get("output");
+      CHECK(max_rel_diff(g.forward({{"x", x}})[0], want) <= 1e-5);
+    }
+  }
+
+  TEST_CASE("relprop demo: digits, breast cancer, their pictures, and heatmaps on the strokes") {
+    const fs::path out = fresh_dir("demo");
+    const Run r = cli({"demo", "--out", out.string()});
+    CAPTURE(r.err);
+    REQUIRE(r.status == 0);
+    CHECK(contains(r.out, "20/20 predicted correctly"));
+    // The share of positive relevance on the pen strokes, averaged over the digits.
+    std::smatch m;
+    REQUIRE(std::regex_search(r.out, m, std::regex("on average ([0-9.]+)% of the positive relevance")));
+    CHECK(std::stod(m[1]) >= 90.0);
+    CHECK(contains(r.out, "patient 0: predicted"));
+    CHECK(contains(r.out, "most relevant:"));
+    const viz::Image grid = viz::read_image((out / "digits" / "grid.png").string());
+    CHECK(grid.width == 10 * 128 + 9 * 4);
+    CHECK(grid.height == 4 * 128 + 3 * 4);
+    CHECK(fs::exists(out / "digits" / "digit_00_label0.png"));
+    CHECK(fs::exists(out / "digits" / "digit_19_label9.overlay.png"));
+    CHECK(fs::exists(out / "cancer" / "patient_7.png"));
+    std::ifstream csv(out / "cancer" / "patient_0.csv");
+    std::string header, first;
+    std::getline(csv, header);
+    std::getline(csv, first);
+    CHECK(header == "rank,feature,value,relevance");
+    CHECK(first.rfind("1,", 0) == 0);
+    // Not a folder: a typed error, nothing written.
+    const fs::path file = scratch("demo_file");
+    std::ofstream(file) << "x";
+    const Run bad = cli({"demo", "--out", file.string()});
+    CHECK(bad.status == 1);
+    CHECK(contains(bad.err, "not a folder"));
+    CHECK(cli({"demo", "--data", "/nonexistent"}).status == 1);
+  }
+
+  TEST_CASE("explain an image file: heatmap and overlay beside the result") {
+    const fs::path dir = fresh_dir("one_image");
+    const auto files = digit_pngs(dir, 1);
+    auto args = digits_args(files[0].string(), (dir / "r.safetensors").string());
+    args.insert(args.end(), {"--heatmap", "--overlay", "--cmap", "coldnhot"});
+    const Run r = cli(args);
+    CAPTURE(r.err);
+    REQUIRE(r.status == 0);
+    CHECK(contains(r.out, "target    0 (arg-max)"));
+    const viz::Image h = viz::read_image((dir / "r.png").string());
+    CHECK(h.width == 128);  // 8 px magnified to >= 128
+    CHECK(fs::exists(dir / "r.overlay.png"));
+    // The input relevance equals explaining the same tensor from a safetensors file.
+    const Tensor R = SafetensorsFile::open(dir / "r.safetensors").get("x");
+    CHECK(R.shape() == Shape{1, 1, 8, 8});
+    CHECK(cli({"explain", "--graph", kDemo + "digits/graph.json", "--weights", kDemo + "digits/weights.safetensors",
+               "--input", files[0].string(), "--out", (dir / "r2.safetensors").string(), "--cmap", "nope"})
+              .status == 1);
+  }
+
+  TEST_CASE("a table with feature names: ranked CSV and chart") {
+    const fs::path dir = fresh_dir("table");
+    // One patient as its own input file.
+    const Tensor x = SafetensorsFile::open(kDemo + "cancer/samples.safetensors").get("x").slice(0, 1, 2).contiguous();
+    save_safetensors(dir / "patient.safetensors", {{"x", x}});
+    const Run r = cli({"explain", "--graph", kDemo + "cancer/graph.json", "--weights", kDemo + "cancer/weights.safetensors",
+                       "--input", (dir / "patient.safetensors").string(), "--out", (dir / "r.safetensors").string(),
+                       "--features", kDemo + "cancer/meta.json", "--summary"});
+    CAPTURE(r.err);
+    REQUIRE(r.status == 0);
+    CHECK(contains(r.out, "top features of x"));
+    CHECK(fs::exists(dir / "r.features.png"));
+    CHECK(fs::exists(dir / "r.layers.png"));
+    std::ifstream csv(dir / "r.features.csv");
+    int rows = 0;
+    for (std::string line; std::getline(csv, line);) ++rows;
+    CHECK(rows == 31);
+    std::ifstream layers(dir / "r.layers.csv");
+    std::string header;
+    std::getline(layers, header);
+    CHECK(header == "node,op,rule,relevance_out,relevance_in,absorbed_percent");
+    // Wrong number of names: a typed error.
+    std::ofstream(dir / "names.txt") << "a\nb\n";
+    const Run bad = cli({"explain", "--graph", kDemo + "cancer/graph.json", "--weights", kDemo + "cancer/weights.safetensors",
+                         "--input", (dir / "patient.safetensors").string(), "--out", (dir / "r3.safetensors").string(),
+                         "--features", (dir / "names.txt").string()});
+    CHECK(bad.status == 1);
+    CHECK(contains(bad.err, "names 2"));
+    // --heatmap on a table is refused.
+    CHECK(cli({"explain", "--graph", kDemo + "cancer/graph.json", "--weights", kDemo + "cancer/weights.safetensors",
+               "--input", (dir / "patient.safetensors").string(), "--out", (dir / "r4.safetensors").string(), "--heatmap"})
+              .status == 1);
+  }
+
+  TEST_CASE("a folder of inputs: batched like one by one, resumed, sharded") {
+    const fs::path in = fresh_dir("many_in");
+    digit_pngs(in, 7);
+    const fs::path one = scratch("many_one"), batched = scratch("many_batched");
+    fs::remove_all(one);
+    fs::remove_all(batched);
+    Run r = cli(digits_args(in.string(), one.string()));
+    CAPTURE(r.err);
+    REQUIRE(r.status == 0);
+    CHECK(contains(r.out, "explained 7 inputs"));
+    auto args = digits_args(in.string(), batched.string());
+    args.insert(args.end(), {"--batch-size", "3", "--heatmap"});
+    r = cli(args);
+    REQUIRE(r.status == 0);
+    for (int i = 0; i < 7; ++i) {
+      char name[32];
+      std::snprintf(name, sizeof name, "digit%02d", i);
+      CAPTURE(name);
+      const Tensor a = SafetensorsFile::open(one / (std::string(name) + ".safetensors")).get("x");
+      const Tensor b = SafetensorsFile::open(batched / (std::string(name) + ".safetensors")).get("x");
+      CHECK(a.shape() == Shape{1, 1, 8, 8});
+      CHECK(max_rel_diff(b, a) <= 1e-5);
+      CHECK(fs::exists(batched / (std::string(name) + ".png")));
+    }
+    // Re-run: everything is already there.
+    r = cli(args);
+    REQUIRE(r.status == 0);
+    CHECK(contains(r.out, "explained 0 inputs (7 already done, skipped)"));
+    // Remove two results: only those are redone.
+    fs::remove(batched / "digit02.safetensors");
+    fs::remove(batched / "digit05.safetensors");
+    r = cli(args);
+    CHECK(contains(r.out, "explained 2 inputs (5 already done, skipped)"));
+
+    // Shards 0/2 and 1/2 split the sorted list: 4 + 3, no overlap.
+    const fs::path sharded = scratch("many_sharded");
+    fs::remove_all(sharded);
+    auto s0 = digits_args(in.string(), sharded.string());
+    s0.insert(s0.end(), {"--shard", "0/2"});
+    r = cli(s0);
+    CHECK(contains(r.out, "explained 4 inputs"));
+    CHECK(fs::exists(sharded / "digit00.safetensors"));
+    CHECK_FALSE(fs::exists(sharded / "digit01.safetensors"));
+    auto s1 = digits_args(in.string(), sharded.string());
+    s1.insert(s1.end(), {"--shard", "1/2"});
+    r = cli(s1);
+    CHECK(contains(r.out, "explained 3 inputs"));
+    CHECK(fs::exists(sharded / "digit01.safetensors"));
+    for (const char* bad : {"2/2", "x", "1/0", "-1/2"}) {
+      auto b = digits_args(in.string(), sharded.string());
+      b.insert(b.end(), {"--shard", bad});
+      CHECK(cli(b).status == 1);
+    }
+
+    // A list file, relative paths and comments; a missing entry is named.
+    std::ofstream(in / "list.txt") << "# two digits\ndigit01.png\n\ndigit03.png\n";
+    const fs::path listed = scratch("many_listed");
+    fs::remove_all(listed);
+    r = cli(digits_args((in / "list.txt").string(), listed.string()));
+    CHECK(contains(r.out, "explained 2 inputs"));
+    std::ofstream(in / "bad.txt") << "digit01.png\nnope.png\n";
+    r = cli(digits_args((in / "bad.txt").string(), listed.string()));
+    CHECK(r.status == 1);
+    CHECK(contains(r.err, "line 2"));
+    // --out a file while the input is a folder: refused.
+    r = cli(digits_args(in.string(), (in / "digit00.png").string()));
+    CHECK(r.status == 1);
   }
 }
