@@ -115,6 +115,12 @@ def main():
     write_safetensors(folder / "weights.safetensors",
                       {k: v for k, v in state.items() if not k.endswith("num_batches_tracked")})
     write_safetensors(folder / "input.safetensors", {"x": x})
+    try:  # ImageNet's class names, for relprop demo's printout (torchvision ships them)
+        import torchvision
+        categories = torchvision.models.ResNet50_Weights.IMAGENET1K_V1.meta["categories"]
+        (folder / "classes.txt").write_text("\n".join(categories) + "\n")
+    except Exception as e:  # noqa: BLE001 - optional
+        print(f"efficientnet_lite0: no class names ({e})")
     sum_canonize(model)
     pairs = merge_pairs(model)
     expected = {"output": output}

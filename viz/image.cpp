@@ -311,6 +311,18 @@ Image overlay(const Tensor& relevance, const Image& base, const HeatmapOptions& 
   std::vector<double> weight(m.size());
   for (std::size_t i = 0; i < m.size(); ++i)
     weight[i] = o.normalization == Normalization::Symmetric ? std::abs(2 * m[i] - 1) : m[i];
+  // Pixel relevance is sparse: opacity saturates at the 99th percentile of the non-zero
+  // magnitudes, not at the single largest, so that the map shows over the picture.
+  std::vector<double> nz;
+  for (double w : weight)
+    if (w > 0) nz.push_back(w);
+  double q = 1.0;
+  if (!nz.empty()) {
+    const std::size_t k = static_cast<std::size_t>(0.99 * static_cast<double>(nz.size() - 1));
+    std::nth_element(nz.begin(), nz.begin() + static_cast<std::ptrdiff_t>(k), nz.end());
+    q = nz[k];
+  }
+  for (double& w : weight) w = q > 0 ? std::min(1.0, w / q) : 0.0;
   const int scale = std::max(1, o.scale);
   const int OW = W * scale, OH = H * scale;
   Image pic = base.to_rgb();

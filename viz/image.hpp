@@ -79,8 +79,9 @@ std::vector<double> normalized_map(const Tensor& relevance, Normalization norm, 
 Image heatmap(const Tensor& relevance, const HeatmapOptions& options = {});
 
 // The heatmap over `base` (resized to the heatmap when sizes differ): each pixel blends
-// toward the heatmap colour by `opacity` × the pixel's relevance magnitude relative to
-// the map's largest, so irrelevant regions show the picture and relevant ones the colour.
+// toward its heatmap colour by `opacity` × its relevance magnitude relative to the 99th
+// percentile of the non-zero magnitudes (capped at 1), so irrelevant regions show the
+// picture and relevant ones the colour.
 Image overlay(const Tensor& relevance, const Image& base, const HeatmapOptions& options = {},
               double opacity = 0.85);
 
