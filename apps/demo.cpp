@@ -265,8 +265,9 @@ void photograph(const std::string& given, const fs::path& outdir, bool quiet, st
     if (k == pred) label += " (" + line + ")";
   fs::create_directories(outdir / "photo");
   const Tensor R = e.R.input("x");
+  const viz::Preprocess imagenet;  // the export normalised the photograph with ImageNet's mean and std
   viz::write_png((outdir / "photo" / "heatmap.png").string(), viz::heatmap(R));
-  viz::write_png((outdir / "photo" / "overlay.png").string(), viz::overlay(R, viz::tensor_to_image(x)));
+  viz::write_png((outdir / "photo" / "overlay.png").string(), viz::overlay(R, viz::tensor_to_image(x, &imagenet)));
   if (!quiet)
     out << "\nphoto    EfficientNet-Lite0 (pretrained) on a scikit-image photograph: " << label << ", " << pct(p[pred])
         << "\n         composite epsilon-plus-flat, " << fmt_fixed(ms, 0) << " ms; wrote "

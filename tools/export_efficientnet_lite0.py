@@ -115,6 +115,12 @@ def main():
     write_safetensors(folder / "weights.safetensors",
                       {k: v for k, v in state.items() if not k.endswith("num_batches_tracked")})
     write_safetensors(folder / "input.safetensors", {"x": x})
+    try:  # the photograph itself, for examples/explain_image and `relprop explain IMAGE`
+        from PIL import Image
+        from skimage import data
+        Image.fromarray(data.chelsea()).save(folder / "photo.png")
+    except ImportError:
+        pass
     try:  # ImageNet's class names, for relprop demo's printout (torchvision ships them)
         import torchvision
         categories = torchvision.models.ResNet50_Weights.IMAGENET1K_V1.meta["categories"]
