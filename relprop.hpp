@@ -29,6 +29,7 @@
 #include "ops/norm.hpp"
 #include "ops/activation.hpp"
 #include "ops/elementwise.hpp"
+#include "ops/attention.hpp"
 #include "io/safetensors.hpp"
 #include "nn/graph.hpp"
 #include "nn/models.hpp"

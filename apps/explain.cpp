@@ -367,15 +367,25 @@ class Explainer {
         const std::int64_t side = std::min(r.shape()[r.dim() - 1], r.shape()[r.dim() - 2]);
         ho.scale = a_.scale > 0 ? a_.scale : side >= 128 ? 1 : static_cast<int>((128 + side - 1) / side);
         const std::string tag = R.inputs().size() > (composite_.contrastive ? 2u : 1u) ? "." + in_name : "";
+        // A batch in one file: each sample normalised on its own, side by side in a grid.
+        const std::int64_t n = r.dim() == 4 ? r.shape()[0] : 1;
+        auto per_sample = [&](auto&& draw) {
+          std::vector<viz::Image> cells;
+          for (std::int64_t k = 0; k < n; ++k) cells.push_back(draw(n == 1 ? r : r.slice(0, k, k + 1), k));
+          return n == 1 ? cells[0] : viz::grid(cells, 0, 4);
+        };
         if (a_.heatmap) {
           const std::string p = b + tag + suffix + ".png";
-          viz::write_png(p, viz::heatmap(r, ho));
+          viz::write_png(p, per_sample([&](const Tensor& rk, std::int64_t) { return viz::heatmap(rk, ho); }));
           written.push_back(p);
         }
         if (a_.overlay) {
-          const viz::Image pic = item.picture ? *item.picture : viz::tensor_to_image(it->second);
           const std::string p = b + tag + suffix + ".overlay.png";
-          viz::write_png(p, viz::overlay(r, pic, ho));
+          viz::write_png(p, per_sample([&](const Tensor& rk, std::int64_t k) {
+            const viz::Image pic = item.picture ? *item.picture
+                                                : viz::tensor_to_image(n == 1 ? it->second : it->second.slice(0, k, k + 1));
+            return viz::overlay(rk, pic, ho);
+          }));
           written.push_back(p);
         }
       }

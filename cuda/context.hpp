@@ -29,16 +29,18 @@ std::string device_description(int device);
 // The stream and library handles kernels run with, bound to one device.
 class Context {
  public:
+  // Creates the stream and handles on GPU `device`; UnsupportedError when there is no
+  // such device or no CUDA backend, CudaError when a call fails.
   explicit Context(int device = 0);
-  ~Context();
+  ~Context();  // destroys the handles and the stream
   Context(const Context&) = delete;
   Context& operator=(const Context&) = delete;
 
-  int device() const;
-  void* stream() const;         // cudaStream_t
-  void* cublas() const;         // cublasHandle_t
-  void* cudnn() const;          // cudnnHandle_t
-  void synchronize() const;
+  int device() const;           // the GPU index
+  void* stream() const;         // the context's stream, a cudaStream_t
+  void* cublas() const;         // cuBLAS handle bound to the stream, a cublasHandle_t
+  void* cudnn() const;          // cuDNN handle bound to the stream, a cudnnHandle_t
+  void synchronize() const;     // waits until the stream's work is done
 
  private:
   struct Impl;

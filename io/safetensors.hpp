@@ -69,6 +69,7 @@ namespace relprop {
   X(TrailingBytes, "bytes after the last tensor")                                              \
   X(MissingBytes, "the data section is shorter than the tensors need")
 
+// One enumerator per malformation, in RELPROP_SAFETENSORS_ERRORS' order.
 enum class SafetensorsErrorKind {
 #define X(e, s) e,
   RELPROP_SAFETENSORS_ERRORS(X)
@@ -78,10 +79,11 @@ enum class SafetensorsErrorKind {
 // A short description of the kind ("header is not valid UTF-8").
 std::string_view to_string(SafetensorsErrorKind kind);
 
+// A malformed safetensors file; kind() says which check failed.
 class SafetensorsError : public FormatError {
  public:
   SafetensorsError(SafetensorsErrorKind kind, const std::string& msg) : FormatError(msg), kind_(kind) {}
-  SafetensorsErrorKind kind() const { return kind_; }
+  SafetensorsErrorKind kind() const { return kind_; }  // what was wrong
 
  private:
   SafetensorsErrorKind kind_;
@@ -116,9 +118,10 @@ enum class StDType {
   RELPROP_ST_DTYPES(X)
 #undef X
 };
-std::string_view st_dtype_name(StDType d);
-std::size_t st_dtype_bits(StDType d);
+std::string_view st_dtype_name(StDType d);  // as the header spells it ("BF16")
+std::size_t st_dtype_bits(StDType d);       // bits per element (4 for F4)
 
+// One tensor entry of a header.
 struct SafetensorsTensorInfo {
   std::string name;
   StDType dtype = StDType::F32;
@@ -126,6 +129,7 @@ struct SafetensorsTensorInfo {
   std::uint64_t begin = 0, end = 0;  // offsets in the data section
 };
 
+// A validated header: sizes, tensor entries and metadata.
 struct SafetensorsHeader {
   std::uint64_t header_size = 0;  // N
   std::uint64_t data_offset = 0;  // 8 + N
@@ -143,6 +147,7 @@ struct SafetensorsHeader {
 // when another dimension is 0 (their strides would overflow).
 SafetensorsHeader parse_safetensors_header(std::span<const std::byte> file);
 
+// A validated safetensors file, memory-mapped (or in memory), handing out its tensors.
 class SafetensorsFile {
  public:
   // Memory-maps `path` and validates it. IoError (naming the path) if it cannot be read;
@@ -158,10 +163,11 @@ class SafetensorsFile {
   SafetensorsFile(const SafetensorsFile&) = delete;
   SafetensorsFile& operator=(const SafetensorsFile&) = delete;
 
-  const SafetensorsHeader& header() const { return header_; }
+  const SafetensorsHeader& header() const { return header_; }  // the parsed header
+  // The header's __metadata__ (empty when absent).
   const std::map<std::string, std::string>& metadata() const { return header_.metadata; }
-  std::vector<std::string> names() const;  // sorted
-  bool contains(std::string_view name) const { return lookup(name) != nullptr; }
+  std::vector<std::string> names() const;  // the tensor names, sorted
+  bool contains(std::string_view name) const { return lookup(name) != nullptr; }  // has `name`
   // NotFoundError naming the tensor and the file, listing up to 10 of the names present.
   const SafetensorsTensorInfo& info(std::string_view name) const;
   // Floating dtypes (F32, F64, F16, BF16, F8_E4M3, F8_E5M2) -> F32, aligned F32 as a
@@ -172,7 +178,7 @@ class SafetensorsFile {
   // BOOL): zero-copy when aligned, else copied. UnsupportedError otherwise. BOOL bytes
   // other than 0 and 1 are read as true (a copy, so the tensor only ever holds 0 or 1).
   Tensor get_raw(std::string_view name) const;
-  const std::string& origin() const { return origin_; }
+  const std::string& origin() const { return origin_; }  // the path, or from_bytes' origin
   // The whole file as mapped (or as given to from_bytes); zero-copy tensors point into it.
   std::span<const std::byte> bytes() const { return bytes_; }
 

@@ -122,8 +122,8 @@ Graph Graph::parse(std::string_view text, const std::string& origin) {
       if (!fits) fail(origin, "input '" + gi.name + "': example_shape does not fit the declared shape");
       gi.example = ex;
     }
-    if (in.contains("dtype") && in["dtype"] != "F32")
-      fail(origin, "input '" + gi.name + "': only F32 inputs are supported");
+    if (in.contains("dtype") && in["dtype"] != "F32" && in["dtype"] != "I64")
+      fail(origin, "input '" + gi.name + "': dtype must be \"F32\" or \"I64\" (token ids, masks)");
     if (!defined.insert(gi.name).second) fail(origin, "input '" + gi.name + "' is declared twice");
     g.inputs_.push_back(std::move(gi));
   }

@@ -24,6 +24,7 @@ namespace relprop {
 
 class SafetensorsFile;
 
+// A declared graph input.
 struct GraphInput {
   std::string name;
   Shape shape;    // -1: any size
@@ -31,19 +32,22 @@ struct GraphInput {
                   // `shape` with every -1 taken as 1)
 };
 
+// One node as the graph file declares it.
 struct GraphNode {
-  std::string name;
+  std::string name;  // also the name of the value it produces
   OpKind op;
-  std::vector<std::string> inputs;
+  std::vector<std::string> inputs;  // graph inputs or earlier nodes, by name
   std::map<std::string, std::string> params;  // role ("weight") -> safetensors key
   Attrs attrs;
 };
 
+// A model as data: declared inputs, nodes, outputs, and once bound, their weights.
 class Graph {
  public:
   // Parses and checks the structure (ops, names, definitions before use). `origin` names
   // the source in messages. GraphError / FormatError otherwise.
   static Graph parse(std::string_view json_text, const std::string& origin = "graph");
+  // parse() of a file's contents; IoError when it cannot be read.
   static Graph load(const std::filesystem::path& json_path);
 
   // Resolves every param from `weights` and checks all shapes through the graph, from the
@@ -52,13 +56,13 @@ class Graph {
   void bind(const SafetensorsFile& weights);
   // Same, from named tensors (for graphs built in code).
   void bind(const std::map<std::string, Tensor>& weights);
-  bool bound() const { return bound_; }
+  bool bound() const { return bound_; }  // bind() succeeded
 
-  // Batch norms that directly follow a linear or convolution whose output nothing else
-  // reads are folded into it at bind time (W' = W * gamma / sqrt(var + eps), b' = (b -
-  // mean) * gamma / sqrt(var + eps) + beta; new tensors, the loaded weights are left as
-  // they are); the batch norm node then passes values and relevance through unchanged.
-  // On by default; call before bind().
+  // Batch norms that directly follow a linear (with a 2-d output) or a convolution whose
+  // output nothing else reads are folded into it at bind time (W' = W * gamma /
+  // sqrt(var + eps), b' = (b - mean) * gamma / sqrt(var + eps) + beta; new tensors, the
+  // loaded weights are left as they are); the batch norm node then passes values and
+  // relevance through unchanged. On by default; call before bind().
   void set_fold_batch_norm(bool fold) { fold_batch_norm_ = fold; }
   // Tensors of `weights` that no node reads (batch norms' num_batches_tracked aside).
   std::vector<std::string> unused_weights(const SafetensorsFile& weights) const;
@@ -70,11 +74,12 @@ class Graph {
   // Runs the graph. `inputs` holds one tensor per graph input, by name; their shapes must
   // match the declared ones. Inside a Recording scope the inputs are declared on the tape
   // and every node is recorded under its graph name. Returns the outputs in order.
+  // GraphError when not bound, or naming the node that failed.
   std::vector<Tensor> forward(const std::map<std::string, Tensor>& inputs) const;
 
-  const std::vector<GraphInput>& inputs() const { return inputs_; }
-  const std::vector<GraphNode>& nodes() const { return nodes_; }
-  const std::vector<std::string>& outputs() const { return outputs_; }
+  const std::vector<GraphInput>& inputs() const { return inputs_; }   // as declared
+  const std::vector<GraphNode>& nodes() const { return nodes_; }       // in file order
+  const std::vector<std::string>& outputs() const { return outputs_; }  // node names
   // Checks `t` against input `name`'s declared shape; ShapeError / NotFoundError otherwise.
   void check_input(const std::string& name, const Tensor& t) const;
 

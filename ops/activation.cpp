@@ -164,7 +164,7 @@ Axis axis_of(const Tensor& x, int dim, std::string_view op, std::string_view nam
 
 class SoftmaxNode final : public Node {
  public:
-  SoftmaxNode(std::string_view op, Axis a, Tensor s) : op_(op), a_(a), s_(std::move(s)) {}
+  SoftmaxNode(std::string_view op, Axis a, Tensor s, Tensor x) : op_(op), a_(a), s_(std::move(s)), x_(std::move(x)) {}
   std::string_view op() const override { return op_; }
   OpClass op_class() const override { return OpClass::Activation; }
 
@@ -175,36 +175,46 @@ class SoftmaxNode final : public Node {
       out[0] = R_in;
       return out;
     }
-    if (!std::holds_alternative<GradientRule>(rule)) unsupported(rule, "pass, backtrace, gradient");
+    const bool log = op_ == "log_softmax";
+    // AttnLRP (softmax only): R_x = x (R - s ΣR).
+    const bool attn = !log && (std::holds_alternative<EpsilonRule>(rule) || std::holds_alternative<ZeroRule>(rule));
+    if (!attn && !std::holds_alternative<GradientRule>(rule))
+      unsupported(rule, log ? "pass, backtrace, gradient" : "pass, backtrace, epsilon / zero (AttnLRP), gradient");
     // softmax: g = s * (R - sum(R s)); log_softmax: g = R - s * sum(R).
     const Tensor R = detail::as_f32(R_in, op_, "relevance");
     Tensor g = Tensor::empty(R.shape());
     const float* r = R.data<float>();
     const float* s = s_.data<float>();
     float* o = g.data<float>();
-    const bool log = op_ == "log_softmax";
+    const float* x = attn ? x_.data<float>() : nullptr;
     for (std::int64_t i = 0; i < a_.outer; ++i)
       for (std::int64_t j = 0; j < a_.inner; ++j) {
         const std::int64_t base = i * a_.D * a_.inner + j;
         double acc = 0;
         for (std::int64_t d = 0; d < a_.D; ++d) {
           const std::int64_t k = base + d * a_.inner;
-          acc += log ? r[k] : r[k] * s[k];
+          acc += (log || attn) ? r[k] : r[k] * s[k];
         }
         for (std::int64_t d = 0; d < a_.D; ++d) {
           const std::int64_t k = base + d * a_.inner;
-          o[k] = log ? static_cast<float>(r[k] - s[k] * acc) : static_cast<float>(s[k] * (r[k] - acc));
+          o[k] = attn  ? static_cast<float>(x[k] * (r[k] - s[k] * acc))
+                 : log ? static_cast<float>(r[k] - s[k] * acc)
+                       : static_cast<float>(s[k] * (r[k] - acc));
         }
       }
     out[0] = g;
     return out;
   }
-  void release() override { s_ = Tensor(); }
+  void release() override {
+    s_ = Tensor();
+    x_ = Tensor();
+  }
 
  private:
   std::string_view op_;
   Axis a_;
   Tensor s_;  // softmax probabilities (for log_softmax too)
+  Tensor x_;  // the input (softmax only: AttnLRP's rule reads it)
 };
 
 Tensor softmax_impl(std::string_view op, const Tensor& x_in, int dim, std::string_view name) {
@@ -232,7 +242,7 @@ Tensor softmax_impl(std::string_view op, const Tensor& x_in, int dim, std::strin
       }
     }
   if (Tape* tape = detail::recording_tape({&x_in})) {
-    auto node = std::make_unique<SoftmaxNode>(op, a, s);
+    auto node = std::make_unique<SoftmaxNode>(op, a, s, log ? Tensor() : x);
     node->inputs = detail::value_ids(*tape, {&x_in});
     tape->record(std::move(node), y, name);
   }

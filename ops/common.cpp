@@ -36,6 +36,7 @@ std::vector<ValueId> value_ids(const Tape& tape, std::initializer_list<const Ten
 Stab stab_of(const Rule& rule) {
   if (auto* e = std::get_if<EpsilonRule>(&rule)) return {e->epsilon, e->stabilizer};
   if (auto* n = std::get_if<NormRule>(&rule)) return {n->epsilon, n->stabilizer};
+  if (auto* c = std::get_if<ConstantRule>(&rule)) return {c->epsilon, Stabilizer::Sign};
   return {0.0, Stabilizer::Sign};  // ZeroRule: no epsilon, zero denominators still guarded
 }
 

@@ -24,17 +24,18 @@ Tape* recording_tape(std::initializer_list<const Tensor*> inputs);
 // Value ids of `inputs` on `tape` (-1 for constants).
 std::vector<ValueId> value_ids(const Tape& tape, std::initializer_list<const Tensor*> inputs);
 
-// Rows of `group` elements each share a stabiliser scale (Stabilizer::Scaled): the
-// non-batch size of the tensor.
+// A denominator stabiliser: its epsilon and kind (RULES.md, "Stabiliser").
 struct Stab {
   double epsilon = 0.0;
   Stabilizer kind = Stabilizer::Sign;
 };
 // s[i] = R[i] / stab(z[i]) for i < n; a denominator of exactly 0 gives s = 0.
-// R, z, s: (n,), grouped in rows of `group` for the Scaled variant.
+// R, z, s: (n,). For Stabilizer::Scaled, rows of `group` elements (the tensor's non-batch
+// size) share one epsilon scale; group <= 0 means one row of all n.
 void stabilized_divide(const float* R, const float* z, float* s, std::int64_t n, std::int64_t group,
                        Stab stab);
-// The stabiliser a Zero / Epsilon / Norm rule asks for.
+// The stabiliser a Zero / Epsilon / Norm / Constant rule asks for (epsilon 0, Sign for
+// any other rule).
 Stab stab_of(const Rule& rule);
 
 // Sum of `t` over the dimensions along which a tensor of shape `target` was broadcast to
@@ -57,6 +58,7 @@ inline std::string label(std::string_view name, std::string_view op) {
 struct ContrastiveShares {
   float pos_p = 0, pos_n = 0, neg_p = 0, neg_n = 0;
 };
+// The shares for one output: P, N and t as above; rp, rn its R+ and R-.
 inline ContrastiveShares contrastive_shares(float P, float N, float t, float rp, float rn) {
   ContrastiveShares s;
   if (P > 0.0f && N == 0.0f) {

@@ -3,7 +3,8 @@
 // skeleton applies. Shapes:
 //   conv2d: x (N, C, H, W), weight (O, C/groups, KH, KW), bias (O,) -> (N, O, HO, WO)
 //   conv1d: x (N, C, L),    weight (O, C/groups, K),      bias (O,) -> (N, O, LO)
-// with HO = (H + 2 PH - DH (KH - 1) - 1) / SH + 1 (floor), the same for W.
+// with HO = (H + PH + PH_end - DH (KH - 1) - 1) / SH + 1 (floor; PH_end = PH unless
+// padding_end says otherwise), the same for W.
 
 #include <array>
 #include <string_view>
@@ -12,6 +13,7 @@
 
 namespace relprop {
 
+// conv2d's geometry, (height, width) pairs as PyTorch's Conv2d.
 struct Conv2dParams {
   std::array<std::int64_t, 2> stride{1, 1};
   std::array<std::int64_t, 2> padding{0, 0};  // zeros before (top, left), and after unless padding_end says
@@ -20,6 +22,7 @@ struct Conv2dParams {
   // Zeros after (bottom, right) when they differ from `padding` (TensorFlow's SAME, PyTorch's
   // "same" with an even kernel extent); -1: as `padding`.
   std::array<std::int64_t, 2> padding_end{-1, -1};
+  // The zeros after dimension i (0: height, 1: width), `padding_end` resolved.
   std::int64_t pad_end(int i) const { return padding_end[i] < 0 ? padding[i] : padding_end[i]; }
 };
 
@@ -27,9 +30,14 @@ struct Conv2dParams {
 Shape conv2d_shape(const Shape& x, const Shape& weight, const Shape* bias, const Conv2dParams& p,
                    std::string_view name = {});
 
+// 2-d cross-correlation of x with weight, plus bias (optional). Records a node when any
+// argument is being recorded. Relevance: every linear-type rule of the skeleton (zero,
+// epsilon, zplus, alpha-beta, gamma, zbox, wsquare, flat, gradient, backtrace), and pass
+// when the output has the input's shape.
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = {}, const Conv2dParams& p = {},
               std::string_view name = {});
 
+// conv1d's geometry, as PyTorch's Conv1d.
 struct Conv1dParams {
   std::int64_t stride = 1, padding = 0, dilation = 1, groups = 1;
   std::int64_t padding_end = -1;  // zeros after, when they differ from `padding`; -1: as padding

@@ -12,8 +12,8 @@ namespace relprop {
 Tensor add(const Tensor& a, const Tensor& b, std::string_view name = {});
 // y = a - b, relevance as add of a and -b.
 Tensor sub(const Tensor& a, const Tensor& b, std::string_view name = {});
-// y = a * b. Relevance: of two computed tensors R/2 to each (any LRP rule, backtrace); with
-// a constant all of R goes to the computed side; gradient: R b and R a.
+// y = a * b. Relevance: of two computed tensors R/2 to each (norm, epsilon, zero, pass,
+// backtrace); with a constant all of R goes to the computed side; gradient: R b and R a.
 Tensor mul(const Tensor& a, const Tensor& b, std::string_view name = {});
 
 }  // namespace relprop

@@ -1,5 +1,5 @@
 #pragma once
-// The LRP skeleton shared by every linear-type op (linear now; convolutions next):
+// The LRP skeleton shared by every linear-type op (linear, conv1d, conv2d):
 // modify the weights / inputs, forward, stabilise the denominator, transpose, multiply.
 // An op supplies its two linear maps and the skeleton implements every rule of
 // shared/RULES.md on top of them, so a new linear-type op gets all rules at once.
@@ -37,8 +37,9 @@ struct LinearMaps {
 // and kept until the node is released; never written into the model. Thread-safe.
 class WeightCache {
  public:
+  // The tensor cached under `key`, made by `make` on first use.
   const Tensor& get(const std::string& key, const std::function<Tensor()>& make);
-  void clear();
+  void clear();  // drops every cached tensor
 
  private:
   std::mutex mutex_;

@@ -15,7 +15,8 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
                   const Tensor& bias, double eps = 1e-5, std::string_view name = {});
 
 // Per-channel scale and shift of an inference batch norm: y = x * scale + shift.
-// scale = weight / sqrt(var + eps), shift = bias - mean * scale.
+// scale = weight / sqrt(var + eps), shift = bias - mean * scale (weight 1 and bias 0 when
+// undefined). Writes both into `scale` and `shift`.
 void batch_norm_affine(const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
                        const Tensor& bias, double eps, Tensor& scale, Tensor& shift);
 

@@ -93,10 +93,23 @@ Shape shape_attr(const Attrs& a, std::string_view node) {
   if (!a.has("shape")) throw ValueError("node '" + std::string(node) + "': attribute 'shape' is required");
   return a.get_ints(node, "shape", {});
 }
+// The graph's reshape: 0 copies the input's size at that position (ONNX's convention),
+// so (N, T, D) -> (N, T, H, D/H) is written [0, 0, H, D/H] whatever N and T are.
+Shape graph_shape(const Attrs& a, std::string_view node, const Shape& in) {
+  Shape s = shape_attr(a, node);
+  for (std::size_t i = 0; i < s.size(); ++i)
+    if (s[i] == 0) {
+      if (i >= in.size())
+        throw ShapeError("reshape '" + std::string(node) + "': 0 at position " + std::to_string(i) +
+                         " copies an input dimension, but the input " + shape_str(in) + " has none there");
+      s[i] = in[i];
+    }
+  return s;
+}
 Shape reshape_infer(const OpShapeCall& c) {
   // Checked on a zero-size-free stand-in: only the element count matters.
   const std::int64_t n = shape_numel(c.inputs[0]);
-  Shape s = shape_attr(c.attrs, c.node);
+  Shape s = graph_shape(c.attrs, c.node, c.inputs[0]);
   std::int64_t known = 1;
   int infer = -1;
   for (std::size_t i = 0; i < s.size(); ++i) {
@@ -110,7 +123,9 @@ Shape reshape_infer(const OpShapeCall& c) {
                      shape_str(shape_attr(c.attrs, c.node)));
   return s;
 }
-Tensor reshape_run(const OpCall& c) { return reshape(c.inputs[0], shape_attr(c.attrs, c.node), c.node); }
+Tensor reshape_run(const OpCall& c) {
+  return reshape(c.inputs[0], graph_shape(c.attrs, c.node, c.inputs[0].shape()), c.node);
+}
 }  // namespace
 
 OpSpec op_spec_flatten() {

@@ -9,7 +9,8 @@
 
 namespace relprop {
 
-// Merges dimensions start_dim..end_dim (as torch.flatten).
+// Merges dimensions start_dim..end_dim (as torch.flatten; the default start_dim 1 is
+// nn.Flatten's, keeping the batch dimension).
 Tensor flatten(const Tensor& x, int start_dim = 1, int end_dim = -1, std::string_view name = {});
 // y = x (a no-op at inference: identity, dropout, a folded batch norm), recorded as `op`
 // so the node keeps its name; relevance passes through unchanged.
@@ -19,6 +20,7 @@ Tensor reshape(const Tensor& x, const Shape& shape, std::string_view name = {});
 
 // Dimensions reordered; relevance permuted back.
 Tensor permute(const Tensor& x, const std::vector<int>& dims, std::string_view name = {});
+// Dimensions dim0 and dim1 swapped; relevance swapped back.
 Tensor transpose(const Tensor& x, int dim0, int dim1, std::string_view name = {});
 // x[..., start:end:step, ...] along `dim` (negative start / end count from the end, as
 // Python); relevance is scattered back, zero elsewhere.

@@ -96,7 +96,7 @@ Rule Composite::rule_for(const NodeInfo& node) const {
 std::vector<std::string> Composite::names() {
   return {"zero",           "epsilon",           "epsilon-plus",          "epsilon-plus-flat",
           "epsilon-gamma-box", "epsilon-alpha2-beta1", "epsilon-alpha2-beta1-flat", "backtrace",
-          "backtrace-contrastive", "gradient", "gradient-x-input"};
+          "backtrace-contrastive", "gradient", "gradient-x-input", "attnlrp", "cp-lrp"};
 }
 
 Composite Composite::by_name(std::string_view name, const CompositeOptions& options) {
@@ -110,6 +110,11 @@ Composite Composite::by_name(std::string_view name, const CompositeOptions& opti
     c.for_class(OpClass::Pooling, NormRule{});  // average pooling: the epsilon rule of a mean
     c.for_op("max_pool2d", PassRule{});         // winner-take-all
     c.for_op("max_pool1d", PassRule{});
+    // Transformer pieces in the CNN composites: products of computed tensors by the
+    // bilinear rule, the attention softmax passed through, embeddings summed.
+    c.for_class(OpClass::Attention, EpsilonRule{});
+    c.for_op("attention_softmax", PassRule{});
+    c.for_class(OpClass::Other, PassRule{});
     return c;
   };
   if (name == "zero") {
@@ -149,6 +154,26 @@ Composite Composite::by_name(std::string_view name, const CompositeOptions& opti
     box.low = options.low;
     box.high = options.high;
     c.for_first_linear(box, {"conv1d", "conv2d", "conv_transpose2d"});  // Zennit: the first convolution
+    return c;
+  }
+  if (name == "attnlrp" || name == "cp-lrp") {
+    // AttnLRP (Achtibat et al. 2024): ε for linear layers and the bilinear products, the
+    // softmax rule x (R - s ΣR), layer norm with 1/std constant, RMS norm and element-wise
+    // non-linearities identity, gated products uniform, residual adds by Norm.
+    // CP-LRP: the attention weights are constants (A·V passes everything to V; nothing
+    // flows through the softmax or the q/k path).
+    Composite c = lrp_base(Composite(std::string(name)));
+    c.for_class(OpClass::LinearType, EpsilonRule{options.epsilon});
+    if (name == "attnlrp") {
+      c.for_op("matmul", EpsilonRule{options.epsilon});
+      c.for_op("attention_softmax", EpsilonRule{options.epsilon});
+      c.for_op("softmax", EpsilonRule{options.epsilon});
+    } else {
+      c.for_op("matmul", ConstantRule{0, options.epsilon});
+      c.for_op("attention_softmax", ConstantRule{0, options.epsilon});
+    }
+    c.for_op("layer_norm", EpsilonRule{options.epsilon});
+    c.for_op("rms_norm", PassRule{});
     return c;
   }
   if (name == "backtrace" || name == "backtrace-contrastive") {

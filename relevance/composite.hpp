@@ -22,8 +22,8 @@ enum class SeedForm {
 
 // What a composite needs to know about a node to choose its rule.
 struct NodeInfo {
-  std::string_view name;
-  std::string_view op;
+  std::string_view name;  // module path, e.g. "features.0"
+  std::string_view op;    // op name, e.g. "conv2d"
   OpClass op_class = OpClass::Other;
   int linear_index = -1;  // position among linear-type nodes (0 = first), -1 if not one
   int linear_count = 0;   // number of linear-type nodes on the tape
@@ -40,22 +40,29 @@ struct CompositeOptions {
   std::vector<double> high{3.0};
 };
 
+// Chooses the rule of every node of a tape (see the top of this file). Matchers validate
+// their rule (ValueError) and return *this, so they chain.
 class Composite {
  public:
+  // An empty composite called `name`: add matchers and / or a fallback.
   explicit Composite(std::string name = "custom");
 
   // Built-in composites: zero, epsilon, epsilon-plus, epsilon-plus-flat, epsilon-gamma-box,
-  // epsilon-alpha2-beta1, epsilon-alpha2-beta1-flat, backtrace, backtrace-contrastive, gradient,
-  // gradient-x-input. As in Zennit,
-  // dense layers (linear) take epsilon and convolutions the composite's other rule; the
-  // -flat and -box variants give the first linear-type node flat / z^B. NotFoundError
-  // lists the names.
+  // epsilon-alpha2-beta1, epsilon-alpha2-beta1-flat, backtrace, backtrace-contrastive,
+  // gradient, gradient-x-input, and for transformers attnlrp and cp-lrp (AttnLRP; CP-LRP
+  // with the attention weights held constant). As in Zennit, dense layers (linear) take
+  // epsilon and convolutions the composite's other rule; the -flat variants give the first
+  // linear-type node flat, epsilon-gamma-box gives the first convolution z^B.
+  // NotFoundError lists the names.
   static Composite by_name(std::string_view name, const CompositeOptions& options = {});
+  // The names by_name knows.
   static std::vector<std::string> names();
 
   // Matchers, from weakest to strongest: class < op < position < name glob; among
-  // matchers of one kind the one added last wins.
+  // matchers of one kind the one added last wins (of the positions, last beats first).
+  // Every node of op class `c`.
   Composite& for_class(OpClass c, Rule rule);
+  // Every node of op `op` ("conv2d", ...).
   Composite& for_op(std::string op, Rule rule);
   // The first / last linear-type node; with `ops`, the first / last among nodes of those
   // ops only (Zennit's z^B goes to the first convolution, not a dense layer).
@@ -63,13 +70,15 @@ class Composite {
   Composite& for_last_linear(Rule rule, std::vector<std::string> ops = {});
   // `pattern` is a glob over node names: `*` any run, `?` one character.
   Composite& for_name(std::string pattern, Rule rule);
+  // The rule for a node that no matcher takes.
   Composite& set_fallback(Rule rule);
 
   // The rule for a node. Throws NotFoundError when nothing matches and there is no fallback.
   Rule rule_for(const NodeInfo& node) const;
 
-  const std::string& name() const { return name_; }
-  // Seed defaults: LRP composites use the output value x 1, Backtrace one-hot x 100.
+  const std::string& name() const { return name_; }  // e.g. "epsilon-plus"
+  // Seed defaults: LRP composites use the output value x 1, Backtrace one-hot x 100,
+  // gradient one-hot x 1.
   SeedForm seed_form = SeedForm::Value;
   double multiplier = 1.0;
   // Gradient x input: the engine multiplies the input relevance by the input.

@@ -10,6 +10,7 @@
 
 namespace relprop {
 
+// What propagate keeps: saved tensors, and which nodes' relevance.
 struct PropagateOptions {
   // Keep every node's saved tensors, so the tape can be propagated again (another
   // target, another composite). Otherwise they are released as each node runs.
@@ -23,12 +24,12 @@ struct PropagateOptions {
 // Conservation figures of one node: what arrived on its output, what it sent to its
 // inputs, and what it absorbed (bias share, relevance sent to constants).
 struct NodeReport {
-  std::string name;
-  std::string op;
-  std::string rule;
+  std::string name;  // node name (with ".positive" / ".negative" in contrastive mode)
+  std::string op;    // op name
+  std::string rule;  // the rule applied, as rule_str writes it
   double relevance_out = 0;  // sum of R on the node's output
   double relevance_in = 0;   // sum of R over the relevance it passed to its inputs
-  double absorbed() const { return relevance_out - relevance_in; }
+  double absorbed() const { return relevance_out - relevance_in; }  // out - in
   // Share of the arriving relevance that was absorbed (0 when nothing arrived).
   double absorbed_share() const;
 };
@@ -39,20 +40,23 @@ RelevanceMap propagate_maps(Tape& tape, const Tensor& output, const std::vector<
                             const Composite& composite, const PropagateOptions& options,
                             const std::vector<std::string>& suffixes);
 
+// The result of a propagation: relevance of the graph inputs, of the kept nodes, and the
+// per-node conservation report.
 class RelevanceMap {
  public:
   // Relevance of the graph input `name`; NotFoundError naming the known inputs.
   const Tensor& input(const std::string& name) const;
   // Relevance of node `name`'s output (kept on request); NotFoundError otherwise.
   const Tensor& node(const std::string& name) const;
-  const std::map<std::string, Tensor>& inputs() const { return inputs_; }
-  const std::map<std::string, Tensor>& nodes() const { return nodes_; }
+  const std::map<std::string, Tensor>& inputs() const { return inputs_; }  // by input name
+  const std::map<std::string, Tensor>& nodes() const { return nodes_; }    // kept, by node name
   // One report per node that received relevance, in tape order.
   const std::vector<NodeReport>& report() const { return report_; }
 
   // Post-scaling of every map (inputs and kept nodes), each on its own (RULES.md):
   // `scaler` > 0 rescales a map to sum to `scaler`; `max_unit` > 0 then scales it so its
-  // largest magnitude is `max_unit`. A map that sums to 0 (or is all 0) is left as it is.
+  // largest magnitude is `max_unit`. A map that sums to 0 skips the `scaler` step; an
+  // all-zero map is left as it is. ValueError for a negative argument.
   void rescale(double scaler, double max_unit);
 
   // Sample `index` of a batch of `batch`: every map whose first dimension is `batch`

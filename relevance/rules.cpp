@@ -59,6 +59,11 @@ std::vector<std::string_view> split(std::string_view s, char sep) {
 void validate(const Rule& rule) {
   std::visit(Overload{[](const ZeroRule&) {}, [](const PassRule&) {}, [](const GradientRule&) {},
                       [](const BacktraceRule&) {},
+                      [](const ConstantRule& r) {
+                        check_eps(r.epsilon, "constant");
+                        if (r.input != 0 && r.input != 1)
+                          throw ValueError("constant: the constant input is 0 or 1, got " + std::to_string(r.input));
+                      },
                       [](const EpsilonRule& r) { check_eps(r.epsilon, "epsilon"); },
                       [](const NormRule& r) { check_eps(r.epsilon, "norm"); },
                       [](const ZPlusRule& r) { check_eps(r.epsilon, "zplus"); },
@@ -109,6 +114,7 @@ std::string rule_str(const Rule& rule) {
                [&](const ZBoxRule& r) { return "zbox:" + list(r.low) + "," + list(r.high); },
                [](const WSquareRule&) { return std::string("wsquare"); },
                [](const FlatRule&) { return std::string("flat"); },
+               [](const ConstantRule& r) { return "constant:" + std::to_string(r.input); },
                [](const BacktraceRule& r) {
                  std::string s = r.mode == BacktraceRule::Mode::Contrastive ? "backtrace-contrastive"
                                                                            : "backtrace";
@@ -176,6 +182,14 @@ Rule parse_rule(std::string_view spec) {
           throw ValueError("rule '" + std::string(name) + "': parameters are 'gate' and 'equal' (comma separated), got '" +
                            std::string(spec) + "'");
       }
+    rule = r;
+  } else if (name == "constant") {
+    ConstantRule r;
+    if (has_param) {
+      const double v = parse_number(param, name);
+      if (v != 0.0 && v != 1.0) throw ValueError("rule 'constant': the constant input is 0 or 1, got '" + std::string(spec) + "'");
+      r.input = static_cast<int>(v);
+    }
     rule = r;
   } else if (name == "zplus") {
     no_param();

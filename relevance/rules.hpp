@@ -18,6 +18,7 @@ enum class Stabilizer {
   Scaled,  // as Sign, eps multiplied by sqrt(mean(z^2)) over the non-batch dimensions
 };
 
+// Default stabiliser epsilon of the rules below.
 inline constexpr double kDefaultStabilizerEps = 1e-6;
 
 // LRP-0: x_j w_jk R_k / z_k (a zero z_k sends nothing).
@@ -47,6 +48,8 @@ struct NormRule {
 // DLBacktrace. Default mode: R_j = sum_k R_k |z_jk| / (P_k + N_k + |b_k|). Residual adds
 // split by |a| / (|a| + |b|), or equally when `equal_split`.
 struct BacktraceRule {
+  // Default: one map (propagate); Contrastive: positive and negative maps together
+  // (propagate_contrastive).
   enum class Mode { Default, Contrastive };
   Mode mode = Mode::Default;
   bool gate = false;         // saturation gate from the following activation
@@ -101,8 +104,16 @@ struct FlatRule {
   Stabilizer stabilizer = Stabilizer::Sign;
 };
 
+// A product of two computed tensors with input `input` held constant (CP-LRP: attention
+// weights are constants): all relevance goes to the other factor by the epsilon rule.
+struct ConstantRule {
+  int input = 0;
+  double epsilon = kDefaultStabilizerEps;
+};
+
+// Any one rule; a Composite assigns one to each node.
 using Rule = std::variant<ZeroRule, EpsilonRule, PassRule, GradientRule, NormRule, BacktraceRule, ZPlusRule,
-                          AlphaBetaRule, GammaRule, ZBoxRule, WSquareRule, FlatRule>;
+                          AlphaBetaRule, GammaRule, ZBoxRule, WSquareRule, FlatRule, ConstantRule>;
 
 // The saturation-gate bounds (l, u) of an activation op for the Backtrace rule (RULES.md):
 // relu (0, inf), sigmoid (-4, 4), tanh (-2, 2), softmax (-1, 2), silu (-6, inf); nullopt
@@ -114,8 +125,10 @@ void validate(const Rule& rule);
 // "epsilon:1e-06", "backtrace", ... — the form `parse_rule` reads back.
 std::string rule_str(const Rule& rule);
 // Parses the CLI form NAME[:PARAMS]: zero, epsilon[:E], pass, gradient, norm[:E],
-// backtrace[:gate], backtrace-contrastive[:gate], zplus, alpha-beta[:A,B], gamma[:G], zbox[:LOW,HIGH], wsquare, flat. Throws NotFoundError listing the known names, ValueError on bad
-// parameters.
+// backtrace[:gate,equal], backtrace-contrastive[:gate,equal], zplus, alpha-beta[:A,B],
+// gamma[:G], zbox[:LOW,HIGH] (LOW / HIGH: one value or per-channel values joined by '/'),
+// wsquare, flat, constant[:I] (I: 0 or 1). Throws NotFoundError listing the known names,
+// ValueError on bad parameters.
 Rule parse_rule(std::string_view spec);
 // The rule names parse_rule knows, comma separated.
 std::string rule_names();

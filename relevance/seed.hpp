@@ -11,6 +11,7 @@
 
 namespace relprop {
 
+// A classification seed and the class it chose for each row.
 struct ClassificationSeed {
   Tensor seed;                         // same shape as the output
   std::vector<std::int64_t> targets;   // the class chosen for each row

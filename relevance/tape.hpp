@@ -29,8 +29,10 @@ enum class OpClass {
   Attention,
   Other,
 };
+// The class's name for messages ("linear-type", "activation", ...).
 std::string_view op_class_name(OpClass c);
 
+// Index of a Value on its tape; -1 stands for a constant.
 using ValueId = std::int32_t;
 
 // What a node's relevance kernel gets besides the rule.
@@ -38,6 +40,7 @@ struct RelevanceContext {
   // needs_input[i] != 0: input i is a recorded value (not a constant); constants get no
   // relevance, so kernels may skip their work.
   std::span<const std::uint8_t> needs_input;
+  // Whether input i wants relevance (false past the end).
   bool needs(std::size_t i) const { return i < needs_input.size() && needs_input[i] != 0; }
   // Backtrace saturation gate: the bounds (l, u) of the activation that alone reads this
   // node's output (RULES.md); +-infinity where the activation has no bound. Absent when
@@ -51,12 +54,14 @@ struct RelevancePair {
   std::vector<Tensor> negative;
 };
 
+// One recorded op: what its relevance kernels need, and the kernels. Each op defines its
+// own subclass.
 class Node {
  public:
   virtual ~Node() = default;
   // The op's name as the graph format spells it ("linear", "relu", ...).
   virtual std::string_view op() const = 0;
-  virtual OpClass op_class() const = 0;
+  virtual OpClass op_class() const = 0;  // the op's family, for composites
   // Relevance of each input given the relevance `R` on the output (same shape as the
   // output). Returns one tensor per input, undefined where ctx.needs_input is false.
   // Throws UnsupportedError for a rule the op does not implement.
@@ -87,17 +92,20 @@ struct Value {
   std::int32_t producer = -1;  // node index; -1 for graph inputs
 };
 
+// The recorded computation: nodes in creation order and the values they read and write.
 class Tape {
  public:
-  Tape();
+  Tape();   // empty, with a process-unique id
   ~Tape();
+  // Not copyable: tensors carry the tape's id.
   Tape(const Tape&) = delete;
   Tape& operator=(const Tape&) = delete;
 
   // The tape being recorded on this thread, or nullptr (then ops record nothing).
   static Tape* current();
 
-  // Declares `t` a graph input called `name`; returns a copy that ops will track.
+  // Declares `t` a graph input called `name` ("input<k>" when empty); returns a copy that
+  // ops will track. ValueError for an undefined tensor or a name already in use.
   Tensor input(const Tensor& t, std::string name);
   // The tensor declared as graph input `v` (for gradient x input); undefined if unknown.
   const Tensor& input_tensor(ValueId v) const;
@@ -107,23 +115,23 @@ class Tape {
   // path from `name` and the current name scope) and tags `out` with the new value.
   Node& record(std::unique_ptr<Node> node, Tensor& out, std::string_view name);
 
-  std::uint64_t id() const { return id_; }
-  std::size_t size() const { return nodes_.size(); }
-  Node& node(std::size_t i) { return *nodes_[i]; }
+  std::uint64_t id() const { return id_; }             // stamped on the tensors it tracks
+  std::size_t size() const { return nodes_.size(); }  // number of nodes
+  Node& node(std::size_t i) { return *nodes_[i]; }    // i-th node in creation order
   const Node& node(std::size_t i) const { return *nodes_[i]; }
-  const std::vector<Value>& values() const { return values_; }
-  const std::vector<ValueId>& graph_inputs() const { return inputs_; }
+  const std::vector<Value>& values() const { return values_; }  // indexed by ValueId
+  const std::vector<ValueId>& graph_inputs() const { return inputs_; }  // in declaration order
   // Index of the node called `name`, or -1.
   std::int32_t find_node(std::string_view name) const;
 
   // Set by the engine once saved tensors were released; a consumed tape cannot be
   // propagated again.
   bool consumed() const { return consumed_; }
-  void mark_consumed() { consumed_ = true; }
+  void mark_consumed() { consumed_ = true; }  // called by the engine
 
   // Name-scope stack (module paths): "layer1" + "0" + "conv1" -> "layer1.0.conv1".
-  void push_scope(std::string part);
-  void pop_scope();
+  void push_scope(std::string part);  // appends `part` to the current path
+  void pop_scope();                   // removes the last part (NameScope does both)
 
  private:
   std::string unique_name(std::string_view requested, std::string_view op);
@@ -141,8 +149,8 @@ class Tape {
 // previous tape is restored on exit). Threads record independently.
 class Recording {
  public:
-  explicit Recording(Tape& tape);
-  ~Recording();
+  explicit Recording(Tape& tape);  // makes `tape` this thread's current tape
+  ~Recording();                    // restores the previous one
   Recording(const Recording&) = delete;
   Recording& operator=(const Recording&) = delete;
 
@@ -154,8 +162,8 @@ class Recording {
 // A no-op when nothing is recording.
 class NameScope {
  public:
-  explicit NameScope(std::string part);
-  ~NameScope();
+  explicit NameScope(std::string part);  // pushes `part` on the current tape, if any
+  ~NameScope();                          // pops it
   NameScope(const NameScope&) = delete;
   NameScope& operator=(const NameScope&) = delete;
 

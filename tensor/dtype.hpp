@@ -19,12 +19,14 @@ namespace relprop {
   X(U8, std::uint8_t, 1, "U8")       \
   X(BOOL, bool, 1, "BOOL")
 
+// The element type of a tensor.
 enum class DType : std::uint8_t {
 #define X(e, t, n, s) e,
   RELPROP_DTYPES(X)
 #undef X
 };
 
+// Number of DTypes.
 inline constexpr int kNumDTypes = 0
 #define X(e, t, n, s) +1
     RELPROP_DTYPES(X)
@@ -56,6 +58,7 @@ constexpr std::string_view dtype_name(DType d) {
   return "?";
 }
 
+// True for the floating-point types (F32, F64, F16, BF16).
 constexpr bool is_floating(DType d) {
   return d == DType::F32 || d == DType::F64 || d == DType::F16 || d == DType::BF16;
 }
@@ -76,8 +79,10 @@ std::uint16_t float_to_half(float f);
 float bf16_to_float(std::uint16_t b);
 std::uint16_t float_to_bf16(float f);
 
+// Where a tensor's memory lives.
 enum class Device : std::uint8_t { CPU, CUDA };
 
+// The device's lower-case name ("cpu", "cuda").
 constexpr std::string_view device_name(Device d) {
   switch (d) {
     case Device::CPU:

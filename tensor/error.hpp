@@ -11,7 +11,7 @@ namespace relprop {
 // Base of every error relprop throws on purpose.
 class Error : public std::runtime_error {
  public:
-  explicit Error(const std::string& what) : std::runtime_error(what) {}
+  explicit Error(const std::string& what) : std::runtime_error(what) {}  // `what`: the message
 };
 
 // A tensor shape does not fit what an op or a file expects.
@@ -68,6 +68,7 @@ class GraphError : public Error {
   using Error::Error;
 };
 
+// Prints a failed RELPROP_ASSERT (message, expression, file, line) to stderr and aborts.
 [[noreturn]] void assert_fail(const char* expr, const char* file, int line, const char* msg);
 
 }  // namespace relprop

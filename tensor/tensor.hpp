@@ -20,9 +20,10 @@
 
 namespace relprop {
 
+// A tensor's dimensions, outermost first (also used for strides).
 using Shape = std::vector<std::int64_t>;
 
-// "(2, 3, 4)"
+// The shape as text: "(2, 3, 4)", or "(5,)" for one dimension.
 std::string shape_str(std::span<const std::int64_t> shape);
 // Product of the dimensions, overflow-checked (throws ShapeError on negative or overflow).
 std::int64_t shape_numel(std::span<const std::int64_t> shape);
@@ -41,14 +42,17 @@ class Storage {
   static std::shared_ptr<Storage> borrow(void* data, std::size_t nbytes,
                                          std::shared_ptr<const void> owner,
                                          Device device = Device::CPU);
+  // Frees owned memory (large CPU blocks go back to the host cache); a borrowed block
+  // only drops its reference to the owner.
   ~Storage();
+  // Not copyable: share it through the shared_ptr.
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
 
-  void* data() const { return data_; }
-  std::size_t nbytes() const { return nbytes_; }
-  Device device() const { return device_; }
-  bool owned() const { return owned_; }
+  void* data() const { return data_; }           // start of the block
+  std::size_t nbytes() const { return nbytes_; }  // size as requested (not rounded up)
+  Device device() const { return device_; }       // where the memory lives
+  bool owned() const { return owned_; }           // allocated here (true) or borrowed (false)
 
  private:
   Storage() = default;
@@ -64,8 +68,8 @@ class Storage {
 // handed out again, so repeated explanations of one model do not page-fault fresh memory
 // in on every tensor. The cap is 512 MiB, or RELPROP_HOST_CACHE_MB (0 turns caching off);
 // it is off under AddressSanitizer. `host_cache_release` frees every cached block.
-std::size_t host_cache_bytes();
-void host_cache_release();
+std::size_t host_cache_bytes();  // bytes held in the cache now
+void host_cache_release();       // frees every cached block
 
 // Opaque identity a recording tape stamps on the tensors it produced. The tensor layer
 // only carries it; copies keep it, views and new tensors start without it.
@@ -74,16 +78,23 @@ struct TraceTag {
   std::int32_t value = -1;
 };
 
+// An n-dimensional array viewing a Storage (see the top of this file). Copying a Tensor
+// is cheap: the copy shares the storage.
 class Tensor {
  public:
   Tensor() = default;  // undefined tensor
 
   // ---- creation -------------------------------------------------------------------
+  // New contiguous tensor, contents uninitialised (CPU only for now).
   static Tensor empty(Shape shape, DType dtype = DType::F32, Device device = Device::CPU);
+  // New contiguous tensor filled with zeros (CPU only for now).
   static Tensor zeros(Shape shape, DType dtype = DType::F32, Device device = Device::CPU);
+  // New CPU tensor with every element set to `value` (converted to `dtype`).
   static Tensor full(Shape shape, double value, DType dtype = DType::F32);
+  // New 0-dimensional CPU tensor holding `value`.
   static Tensor scalar(double value, DType dtype = DType::F32);
-  // Copies `values` into a new tensor of `shape` (numel must match).
+  // Copies `values` into a new tensor of `shape` (numel must match, else ShapeError); the
+  // dtype follows the values: float -> F32, double -> F64, int64 -> I64.
   static Tensor from_vector(std::span<const float> values, Shape shape);
   static Tensor from_vector(std::span<const double> values, Shape shape);
   static Tensor from_vector(std::span<const std::int64_t> values, Shape shape);
@@ -95,22 +106,23 @@ class Tensor {
                              Shape strides = {}, std::int64_t offset = 0);
 
   // ---- properties -----------------------------------------------------------------
-  bool defined() const { return storage_ != nullptr; }
-  int dim() const { return static_cast<int>(shape_.size()); }
+  bool defined() const { return storage_ != nullptr; }  // false for Tensor()
+  int dim() const { return static_cast<int>(shape_.size()); }  // rank (0 for a scalar)
   const Shape& shape() const { return shape_; }
   std::int64_t size(int d) const;  // negative d counts from the end
-  const Shape& strides() const { return strides_; }
-  std::int64_t stride(int d) const;
-  std::int64_t offset() const { return offset_; }
-  std::int64_t numel() const { return numel_; }
+  const Shape& strides() const { return strides_; }  // in elements, one per dimension
+  std::int64_t stride(int d) const;  // negative d counts from the end
+  std::int64_t offset() const { return offset_; }  // first element's index into the storage
+  std::int64_t numel() const { return numel_; }    // number of elements
   DType dtype() const { return dtype_; }
-  Device device() const;
+  Device device() const;  // the storage's device (CPU when undefined)
+  // Bytes the elements take (numel x element size), not the storage's size.
   std::size_t nbytes() const { return static_cast<std::size_t>(numel_) * dtype_size(dtype_); }
-  bool is_contiguous() const;
+  bool is_contiguous() const;  // row-major without gaps (size-1 dimensions ignored)
   const std::shared_ptr<Storage>& storage() const { return storage_; }
   // True when both share storage (a view of one another or of a common base).
   bool shares_storage_with(const Tensor& other) const { return storage_ == other.storage_; }
-  std::string str_shape() const { return shape_str(shape_); }
+  std::string str_shape() const { return shape_str(shape_); }  // shape as text, "(2, 3)"
 
   // ---- typed access ---------------------------------------------------------------
   // Pointer to the first element (at `offset`); checks dtype and device.
@@ -128,7 +140,7 @@ class Tensor {
   // Any dtype read as double, by multi-index (bounds-checked).
   double get(std::initializer_list<std::int64_t> index) const;
   double get_flat(std::int64_t i) const;  // i-th element in row-major order
-  void set_flat(std::int64_t i, double v) const;
+  void set_flat(std::int64_t i, double v) const;  // writes the i-th element (converted)
   double item() const;  // single-element tensor's value
   // Every element, row-major, as double / float (copies).
   std::vector<double> to_vector_f64() const;
@@ -137,17 +149,21 @@ class Tensor {
   // ---- views (share storage) --------------------------------------------------------
   Tensor reshape(Shape shape) const;  // -1 allowed once; copies only if not viewable
   Tensor view(Shape shape) const;     // like reshape, throws instead of copying
+  // Merges dimensions start_dim..end_dim into one (a 0-d tensor becomes (1,)).
   Tensor flatten(int start_dim = 0, int end_dim = -1) const;
+  // Dimensions reordered: output dimension i is input dimension dims[i].
   Tensor permute(std::span<const int> dims) const;
   Tensor permute(std::initializer_list<int> dims) const {
     return permute(std::span<const int>(dims.begin(), dims.size()));
   }
-  Tensor transpose(int d0, int d1) const;
+  Tensor transpose(int d0, int d1) const;  // swaps two dimensions
+  // Elements start, start + step, ... < end along d; negative start / end count from the
+  // end and both are clamped to the dimension, as Python slices; step must be positive.
   Tensor slice(int d, std::int64_t start, std::int64_t end, std::int64_t step = 1) const;
   Tensor select(int d, std::int64_t index) const;  // drops dimension d
-  Tensor squeeze() const;
-  Tensor squeeze(int d) const;
-  Tensor unsqueeze(int d) const;
+  Tensor squeeze() const;       // drops every size-1 dimension
+  Tensor squeeze(int d) const;  // drops dimension d if its size is 1, else unchanged
+  Tensor unsqueeze(int d) const;  // inserts a size-1 dimension at d
   Tensor expand(Shape shape) const;  // NumPy broadcast to `shape`, stride 0 on new dims
 
   // ---- copies ---------------------------------------------------------------------
@@ -156,13 +172,14 @@ class Tensor {
   Tensor to(DType dtype) const;  // self when dtype already matches
   // Copies `src` (broadcast to this shape, converted to this dtype) into this tensor.
   void copy_from(const Tensor& src) const;
-  void fill(double value) const;
+  void fill(double value) const;  // sets every element to `value` (converted)
 
   // ---- tracing --------------------------------------------------------------------
-  const TraceTag& trace() const { return trace_; }
-  void set_trace(TraceTag tag) { trace_ = tag; }
+  const TraceTag& trace() const { return trace_; }  // the recording tape's stamp, if any
+  void set_trace(TraceTag tag) { trace_ = tag; }     // set by Tape when it records the tensor
 
-  // Calls fn(flat index into storage) for every element in row-major order.
+  // Calls fn(element index into the storage, offset included) for every element in
+  // row-major order.
   void for_each_offset(const std::function<void(std::int64_t)>& fn) const;
 
  private:

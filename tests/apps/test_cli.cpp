@@ -378,6 +378,18 @@ TEST_SUITE("apps.demo") {
     CHECK(cli({"explain", "--graph", kDemo + "digits/graph.json", "--weights", kDemo + "digits/weights.safetensors",
                "--input", files[0].string(), "--out", (dir / "r2.safetensors").string(), "--cmap", "nope"})
               .status == 1);
+    // A batch of four in one file: one heatmap per sample, in a 2 x 2 grid.
+    const Tensor four = SafetensorsFile::open(kDemo + "digits/samples.safetensors").get("x").slice(0, 0, 4).contiguous();
+    save_safetensors(dir / "four.safetensors", {{"x", four}});
+    const Run b = cli({"explain", "--graph", kDemo + "digits/graph.json", "--weights", kDemo + "digits/weights.safetensors",
+                       "--input", (dir / "four.safetensors").string(), "--out", (dir / "four_r.safetensors").string(),
+                       "--heatmap", "--overlay"});
+    CAPTURE(b.err);
+    REQUIRE(b.status == 0);
+    const viz::Image g = viz::read_image((dir / "four_r.png").string());
+    CHECK(g.width == 2 * 128 + 4);
+    CHECK(g.height == 2 * 128 + 4);
+    CHECK(viz::read_image((dir / "four_r.overlay.png").string()).width == 2 * 128 + 4);
   }
 
   TEST_CASE("a table with feature names: ranked CSV and chart") {

@@ -76,7 +76,7 @@ TEST_SUITE("relevance.composite") {
   }
 
   TEST_CASE("built-in composites and their seed defaults") {
-    CHECK(Composite::names().size() == 11);
+    CHECK(Composite::names().size() == 13);
     for (const auto& n : Composite::names()) CHECK(Composite::by_name(n).name() == n);
     const Composite bc = Composite::by_name("backtrace-contrastive");
     CHECK(bc.contrastive);

@@ -1,0 +1,543 @@
+// Transformer ops (ops/attention.hpp): shape checks, CPU forward, relevance, tape nodes
+// and graph ops. Letters: M, K, N the matmul's row, inner and column sizes; B the
+// flattened batch; D the normalised (last) dimension; R rows of D.
+
+#include "ops/attention.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "ops/common.hpp"
+#include "ops/kernels.hpp"
+#include "ops/registry.hpp"
+#include "tensor/error.hpp"
+
+namespace relprop {
+
+namespace {
+
+std::int64_t prod(const Shape& s, std::size_t from, std::size_t to) {
+  std::int64_t p = 1;
+  for (std::size_t i = from; i < to; ++i) p *= s[i];
+  return p;
+}
+
+// NumPy broadcast of two batch shapes; nullopt when they do not broadcast.
+std::optional<Shape> broadcast_shapes(const Shape& a, const Shape& b) {
+  const std::size_t n = std::max(a.size(), b.size());
+  Shape out(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::int64_t x = i < n - a.size() ? 1 : a[i - (n - a.size())];
+    const std::int64_t y = i < n - b.size() ? 1 : b[i - (n - b.size())];
+    if (x != y && x != 1 && y != 1) return std::nullopt;
+    out[i] = x == 1 ? y : x;
+  }
+  return out;
+}
+
+struct MatmulShape {
+  Shape batch;
+  std::int64_t M, K, N;
+  Shape out;
+};
+
+MatmulShape matmul_shape(const Shape& a, const Shape& b, std::string_view name) {
+  const std::string who = "matmul '" + detail::label(name, "matmul") + "'";
+  if (a.size() < 2 || b.size() < 2)
+    throw ShapeError(who + ": both operands need at least 2 dimensions, got " + shape_str(a) + " and " + shape_str(b));
+  if (a[a.size() - 1] != b[b.size() - 2])
+    throw ShapeError(who + ": " + shape_str(a) + " · " + shape_str(b) + ": inner sizes " +
+                     std::to_string(a.back()) + " and " + std::to_string(b[b.size() - 2]) + " differ");
+  const auto batch = broadcast_shapes(Shape(a.begin(), a.end() - 2), Shape(b.begin(), b.end() - 2));
+  if (!batch) throw ShapeError(who + ": batch dimensions of " + shape_str(a) + " and " + shape_str(b) + " do not broadcast");
+  MatmulShape m{*batch, a[a.size() - 2], a.back(), b.back(), *batch};
+  m.out.push_back(m.M);
+  m.out.push_back(m.N);
+  return m;
+}
+
+Shape with_tail(Shape batch, std::int64_t r, std::int64_t c) {
+  batch.push_back(r);
+  batch.push_back(c);
+  return batch;
+}
+
+// C_b = op(A_b) · op(B_b) for every batch b (row-major (rows, cols) blocks).
+template <typename F>
+void per_batch(std::int64_t B, std::int64_t work, F&& f) {
+  if (B >= 4 && work < (1 << 22)) {
+#pragma omp parallel for schedule(static)
+    for (std::int64_t b = 0; b < B; ++b) f(b);
+  } else {
+    for (std::int64_t b = 0; b < B; ++b) f(b);
+  }
+}
+
+class MatmulNode final : public Node {
+ public:
+  MatmulNode(MatmulShape s, Tensor a, Tensor b, Tensor o, Shape a_shape, Shape b_shape)
+      : s_(std::move(s)), a_(std::move(a)), b_(std::move(b)), o_(std::move(o)), a_shape_(std::move(a_shape)),
+        b_shape_(std::move(b_shape)) {}
+  std::string_view op() const override { return "matmul"; }
+  OpClass op_class() const override { return OpClass::Attention; }
+
+  std::vector<Tensor> relevance(const Rule& rule, const Tensor& R_in, const RelevanceContext& ctx) const override {
+    std::vector<Tensor> out(2);
+    const Tensor R = detail::as_f32(R_in, "matmul", "relevance");
+    const bool grad = std::holds_alternative<GradientRule>(rule);
+    const auto* cr = std::get_if<ConstantRule>(&rule);
+    const bool half = std::holds_alternative<EpsilonRule>(rule) || std::holds_alternative<ZeroRule>(rule) ||
+                      std::holds_alternative<BacktraceRule>(rule);
+    if (!grad && !cr && !half) unsupported(rule, "epsilon, zero, backtrace (bilinear), constant:0/1 (CP-LRP), gradient");
+    bool want_a = ctx.needs(0), want_b = ctx.needs(1);
+    if (cr) (cr->input == 0 ? want_a : want_b) = false;
+    // Both factors computed: each takes half (O / 2 per factor); one: it takes all.
+    const bool split = half && want_a && want_b;
+    Tensor S = R;
+    if (!grad) {
+      const std::int64_t n = R.numel();
+      Tensor den = Tensor::empty(R.shape());
+      const float* o = o_.data<float>();
+      float* d = den.data<float>();
+      const float f = split ? 2.0f : 1.0f;
+      for (std::int64_t i = 0; i < n; ++i) d[i] = f * o[i];
+      S = Tensor::empty(R.shape());
+      const Rule stab_rule = cr ? Rule(EpsilonRule{cr->epsilon}) : rule;
+      detail::stabilized_divide(R.data<float>(), d, S.data<float>(), n, n, detail::stab_of(stab_rule));
+    }
+    const std::int64_t B = prod(s_.batch, 0, s_.batch.size()), M = s_.M, K = s_.K, N = s_.N;
+    if (want_a) {
+      Tensor g = Tensor::empty(with_tail(s_.batch, M, K));  // S Bᵀ
+      per_batch(B, M * K * N, [&](std::int64_t b) {
+        auto G = detail::MutMatMap(g.data<float>() + b * M * K, M, K);
+        G.noalias() = detail::ConstMatMap(S.data<float>() + b * M * N, M, N) *
+                      detail::ConstMatMap(b_.data<float>() + b * K * N, K, N).transpose();
+      });
+      if (!grad) {
+        float* gp = g.data<float>();
+        const float* ap = a_.data<float>();
+        for (std::int64_t i = 0; i < g.numel(); ++i) gp[i] *= ap[i];
+      }
+      out[0] = detail::reduce_to_shape(g, a_shape_);
+    }
+    if (want_b) {
+      Tensor g = Tensor::empty(with_tail(s_.batch, K, N));  // Aᵀ S
+      per_batch(B, M * K * N, [&](std::int64_t b) {
+        auto G = detail::MutMatMap(g.data<float>() + b * K * N, K, N);
+        G.noalias() = detail::ConstMatMap(a_.data<float>() + b * M * K, M, K).transpose() *
+                      detail::ConstMatMap(S.data<float>() + b * M * N, M, N);
+      });
+      if (!grad) {
+        float* gp = g.data<float>();
+        const float* bp = b_.data<float>();
+        for (std::int64_t i = 0; i < g.numel(); ++i) gp[i] *= bp[i];
+      }
+      out[1] = detail::reduce_to_shape(g, b_shape_);
+    }
+    return out;
+  }
+  void release() override {
+    a_ = Tensor();
+    b_ = Tensor();
+    o_ = Tensor();
+  }
+
+ private:
+  MatmulShape s_;
+  Tensor a_, b_, o_;  // operands broadcast to the batch shape (contiguous), the output
+  Shape a_shape_, b_shape_;
+};
+
+// ---- attention softmax --------------------------------------------------------------------
+
+class AttentionSoftmaxNode final : public Node {
+ public:
+  AttentionSoftmaxNode(std::string_view op, Tensor x, Tensor s, std::vector<std::uint8_t> masked, std::int64_t D)
+      : op_(op), x_(std::move(x)), s_(std::move(s)), masked_(std::move(masked)), D_(D) {}
+  std::string_view op() const override { return op_; }
+  OpClass op_class() const override { return op_ == "softmax" ? OpClass::Activation : OpClass::Attention; }
+
+  std::vector<Tensor> relevance(const Rule& rule, const Tensor& R_in, const RelevanceContext& ctx) const override {
+    std::vector<Tensor> out(inputs.size());
+    if (!ctx.needs(0)) return out;
+    if (std::holds_alternative<PassRule>(rule) || std::holds_alternative<BacktraceRule>(rule)) {
+      out[0] = R_in;
+      return out;
+    }
+    if (std::holds_alternative<ConstantRule>(rule)) {
+      out[0] = Tensor::zeros(R_in.shape());
+      return out;
+    }
+    const bool grad = std::holds_alternative<GradientRule>(rule);
+    if (!grad && !std::holds_alternative<EpsilonRule>(rule) && !std::holds_alternative<ZeroRule>(rule))
+      unsupported(rule, "epsilon / zero (AttnLRP), pass, backtrace, constant, gradient");
+    const Tensor R = detail::as_f32(R_in, op_, "relevance");
+    Tensor g = Tensor::empty(R.shape());
+    const float* r = R.data<float>();
+    const float* s = s_.data<float>();
+    const float* x = x_.data<float>();
+    float* o = g.data<float>();
+    const std::int64_t rows = R.numel() / D_;
+#pragma omp parallel for if (R.numel() > (1 << 15)) schedule(static)
+    for (std::int64_t i = 0; i < rows; ++i) {
+      const std::int64_t base = i * D_;
+      double acc = 0;
+      // AttnLRP: x (R - s ΣR); gradient: s (R - Σ R s).
+      for (std::int64_t d = 0; d < D_; ++d) acc += grad ? static_cast<double>(r[base + d]) * s[base + d] : r[base + d];
+      for (std::int64_t d = 0; d < D_; ++d) {
+        const std::int64_t k = base + d;
+        if (!masked_.empty() && masked_[k]) {
+          o[k] = 0.0f;
+          continue;
+        }
+        o[k] = grad ? static_cast<float>(s[k] * (r[k] - acc)) : static_cast<float>(x[k] * (r[k] - s[k] * acc));
+      }
+    }
+    out[0] = g;
+    return out;
+  }
+  void release() override {
+    x_ = Tensor();
+    s_ = Tensor();
+    masked_.clear();
+  }
+
+ private:
+  std::string_view op_;
+  Tensor x_, s_;
+  std::vector<std::uint8_t> masked_;  // per element; empty when nothing is masked
+  std::int64_t D_;
+};
+
+// ---- layer norm / RMS norm ----------------------------------------------------------------
+
+class NormNode final : public Node {
+ public:
+  NormNode(bool rms, Tensor x, Tensor inv, Tensor w, Tensor y, Tensor b, std::int64_t D)
+      : rms_(rms), x_(std::move(x)), inv_(std::move(inv)), w_(std::move(w)), y_(std::move(y)), b_(std::move(b)), D_(D) {}
+  std::string_view op() const override { return rms_ ? "rms_norm" : "layer_norm"; }
+  OpClass op_class() const override { return OpClass::Normalization; }
+
+  std::vector<Tensor> relevance(const Rule& rule, const Tensor& R_in, const RelevanceContext& ctx) const override {
+    std::vector<Tensor> out(inputs.size());
+    if (!ctx.needs(0)) return out;
+    const bool grad = std::holds_alternative<GradientRule>(rule);
+    const bool eps = std::holds_alternative<EpsilonRule>(rule) || std::holds_alternative<ZeroRule>(rule);
+    if (std::holds_alternative<PassRule>(rule) || std::holds_alternative<BacktraceRule>(rule) || (rms_ && eps)) {
+      out[0] = R_in;
+      return out;
+    }
+    if (!grad && !eps) unsupported(rule, rms_ ? "pass / epsilon / zero / backtrace (identity), gradient"
+                                              : "epsilon / zero (AttnLRP), pass, backtrace, gradient");
+    const Tensor R = detail::as_f32(R_in, op(), "relevance");
+    const std::int64_t n = R.numel(), rows = n / D_;
+    const float* r = R.data<float>();
+    const float* x = x_.data<float>();
+    const float* inv = inv_.data<float>();
+    const float* w = w_.defined() ? w_.data<float>() : nullptr;
+    Tensor g = Tensor::empty(R.shape());
+    float* o = g.data<float>();
+    Tensor q;
+    if (eps) {
+      // q = γ · inv · R / stab(y): the ε-rule at the output, the scale element-wise.
+      q = Tensor::empty(R.shape());
+      detail::stabilized_divide(r, y_.data<float>(), q.data<float>(), n, n, detail::stab_of(rule));
+    }
+    const float* qp = eps ? q.data<float>() : nullptr;
+#pragma omp parallel for if (n > (1 << 15)) schedule(static)
+    for (std::int64_t i = 0; i < rows; ++i) {
+      const std::int64_t base = i * D_;
+      const double iv = inv[i];
+      if (eps) {
+        // R_x = x ⊙ (q - mean(q)): the ε-rule through the centring x - mean(x).
+        double mq = 0;
+        for (std::int64_t d = 0; d < D_; ++d) mq += static_cast<double>(qp[base + d]) * (w ? w[d] : 1.0f) * iv;
+        mq /= static_cast<double>(D_);
+        for (std::int64_t d = 0; d < D_; ++d) {
+          const double qd = static_cast<double>(qp[base + d]) * (w ? w[d] : 1.0f) * iv;
+          o[base + d] = static_cast<float>(x[base + d] * (qd - mq));
+        }
+        continue;
+      }
+      // Gradients. g' = γ ⊙ R. Layer norm, x̂ = (x - mean) · inv:
+      //   dx = inv · (g' - mean(g') - x̂ · mean(g' x̂));
+      // RMS norm, x̂ = x · inv: dx = inv · (g' - x̂ · mean(g' x̂)).
+      double mean_x = 0;
+      if (!rms_) {
+        for (std::int64_t d = 0; d < D_; ++d) mean_x += x[base + d];
+        mean_x /= static_cast<double>(D_);
+      }
+      double mg = 0, mgx = 0;
+      for (std::int64_t d = 0; d < D_; ++d) {
+        const double gp = static_cast<double>(r[base + d]) * (w ? w[d] : 1.0f);
+        const double xh = (x[base + d] - mean_x) * iv;
+        mg += gp;
+        mgx += gp * xh;
+      }
+      mg /= static_cast<double>(D_);
+      mgx /= static_cast<double>(D_);
+      for (std::int64_t d = 0; d < D_; ++d) {
+        const double gp = static_cast<double>(r[base + d]) * (w ? w[d] : 1.0f);
+        const double xh = (x[base + d] - mean_x) * iv;
+        o[base + d] = static_cast<float>(iv * (gp - (rms_ ? 0.0 : mg) - xh * mgx));
+      }
+    }
+    out[0] = g;
+    return out;
+  }
+  void release() override {
+    x_ = Tensor();
+    inv_ = Tensor();
+    w_ = Tensor();
+    y_ = Tensor();
+    b_ = Tensor();
+  }
+
+ private:
+  bool rms_;
+  Tensor x_, inv_, w_, y_, b_;  // input, 1/std per row, weight, output, bias
+  std::int64_t D_;
+};
+
+Tensor norm_impl(bool rms, const Tensor& x_in, const Tensor& w_in, const Tensor& b_in, double eps, std::string_view name) {
+  const char* op = rms ? "rms_norm" : "layer_norm";
+  const std::string who = std::string(op) + " '" + detail::label(name, op) + "'";
+  if (x_in.dim() < 1) throw ShapeError(who + ": input needs at least one dimension");
+  const std::int64_t D = x_in.shape().back();
+  for (const Tensor* p : {&w_in, &b_in})
+    if (p->defined() && (p->dim() != 1 || p->size(0) != D))
+      throw ShapeError(who + ": parameters must be (" + std::to_string(D) + ",), got " + p->str_shape());
+  if (!(eps >= 0)) throw ValueError(who + ": eps must be >= 0");
+  const Tensor x = detail::as_f32(x_in, op, "input");
+  const Tensor w = w_in.defined() ? detail::as_f32(w_in, op, "weight") : Tensor();
+  const Tensor b = b_in.defined() ? detail::as_f32(b_in, op, "bias") : Tensor();
+  const std::int64_t rows = D > 0 ? x.numel() / D : 0;
+  Tensor y = Tensor::empty(x.shape()), inv = Tensor::empty({std::max<std::int64_t>(rows, 1)});
+  const float* xp = x.data<float>();
+  float* yp = y.data<float>();
+  float* ip = inv.data<float>();
+  const float* wp = w.defined() ? w.data<float>() : nullptr;
+  const float* bp = b.defined() ? b.data<float>() : nullptr;
+#pragma omp parallel for if (x.numel() > (1 << 15)) schedule(static)
+  for (std::int64_t i = 0; i < rows; ++i) {
+    const float* xr = xp + i * D;
+    double mean = 0, var = 0;
+    if (!rms) {
+      for (std::int64_t d = 0; d < D; ++d) mean += xr[d];
+      mean /= static_cast<double>(D);
+    }
+    for (std::int64_t d = 0; d < D; ++d) var += (xr[d] - mean) * (xr[d] - mean);
+    var /= static_cast<double>(D);
+    const double iv = 1.0 / std::sqrt(var + eps);
+    ip[i] = static_cast<float>(iv);
+    for (std::int64_t d = 0; d < D; ++d)
+      yp[i * D + d] = static_cast<float>((xr[d] - mean) * iv * (wp ? wp[d] : 1.0f) + (bp ? bp[d] : 0.0f));
+  }
+  if (Tape* tape = detail::recording_tape({&x_in, &w_in, &b_in})) {
+    auto node = std::make_unique<NormNode>(rms, x, inv, w, y, b, D);
+    node->inputs = detail::value_ids(*tape, {&x_in, &w_in, &b_in});
+    tape->record(std::move(node), y, name);
+  }
+  return y;
+}
+
+// ---- embedding ----------------------------------------------------------------------------
+
+class EmbeddingNode final : public Node {
+ public:
+  explicit EmbeddingNode(Shape ids_shape) : ids_shape_(std::move(ids_shape)) {}
+  std::string_view op() const override { return "embedding"; }
+  OpClass op_class() const override { return OpClass::Other; }
+  std::vector<Tensor> relevance(const Rule&, const Tensor& R_in, const RelevanceContext& ctx) const override {
+    std::vector<Tensor> out(inputs.size());
+    if (!ctx.needs(0)) return out;
+    const Tensor R = detail::as_f32(R_in, "embedding", "relevance");
+    const std::int64_t D = R.shape().back(), n = R.numel() / std::max<std::int64_t>(D, 1);
+    Tensor r = Tensor::empty(ids_shape_);
+    const float* rp = R.data<float>();
+    float* o = r.data<float>();
+    for (std::int64_t i = 0; i < n; ++i) {
+      double acc = 0;
+      for (std::int64_t d = 0; d < D; ++d) acc += rp[i * D + d];
+      o[i] = static_cast<float>(acc);
+    }
+    out[0] = r;
+    return out;
+  }
+  void release() override {}
+
+ private:
+  Shape ids_shape_;
+};
+
+}  // namespace
+
+// ---- public entry points -----------------------------------------------------------------
+
+Tensor matmul(const Tensor& a_in, const Tensor& b_in, std::string_view name) {
+  const MatmulShape s = matmul_shape(a_in.shape(), b_in.shape(), name);
+  const Tensor a = detail::broadcast_f32(detail::as_f32(a_in, "matmul", "input"), with_tail(s.batch, s.M, s.K));
+  const Tensor b = detail::broadcast_f32(detail::as_f32(b_in, "matmul", "other"), with_tail(s.batch, s.K, s.N));
+  const std::int64_t B = prod(s.batch, 0, s.batch.size()), M = s.M, K = s.K, N = s.N;
+  Tensor o = Tensor::empty(s.out);
+  per_batch(B, M * K * N, [&](std::int64_t i) {
+    auto O = detail::MutMatMap(o.data<float>() + i * M * N, M, N);
+    O.noalias() = detail::ConstMatMap(a.data<float>() + i * M * K, M, K) *
+                  detail::ConstMatMap(b.data<float>() + i * K * N, K, N);
+  });
+  if (Tape* tape = detail::recording_tape({&a_in, &b_in})) {
+    auto node = std::make_unique<MatmulNode>(s, a, b, o, a_in.shape(), b_in.shape());
+    node->inputs = detail::value_ids(*tape, {&a_in, &b_in});
+    tape->record(std::move(node), o, name);
+  }
+  return o;
+}
+
+Tensor attention_softmax(const Tensor& scores, const Tensor& key_mask, bool causal, std::string_view name) {
+  const std::string who = "attention_softmax '" + detail::label(name, "attention_softmax") + "'";
+  if (scores.dim() < 2) throw ShapeError(who + ": scores must be (..., Tq, Tk), got " + scores.str_shape());
+  const Tensor x = detail::as_f32(scores, "attention_softmax", "scores");
+  const Shape& sh = x.shape();
+  const std::int64_t Tk = sh.back(), Tq = sh[sh.size() - 2], n = x.numel(), rows = Tk > 0 ? n / Tk : 0;
+  std::vector<std::uint8_t> masked;
+  if (key_mask.defined() || causal) masked.assign(static_cast<std::size_t>(n), 0);
+  if (key_mask.defined()) {
+    if (key_mask.dim() != 2 || key_mask.size(0) != sh[0] || key_mask.size(1) != Tk)
+      throw ShapeError(who + ": key mask must be (N, Tk) = (" + std::to_string(sh[0]) + ", " + std::to_string(Tk) +
+                       "), got " + key_mask.str_shape());
+    const auto m = key_mask.to_vector_f64();
+    const std::int64_t per_sample = n / sh[0];
+    for (std::int64_t i = 0; i < n; ++i) masked[i] = m[(i / per_sample) * Tk + i % Tk] == 0.0;
+  }
+  if (causal)
+    for (std::int64_t i = 0; i < n; ++i) {
+      const std::int64_t q = (i / Tk) % Tq, k = i % Tk;
+      if (k > q + Tk - Tq) masked[i] = 1;
+    }
+  Tensor s = Tensor::empty(sh);
+  const float* xp = x.data<float>();
+  float* sp = s.data<float>();
+#pragma omp parallel for if (n > (1 << 15)) schedule(static)
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const std::int64_t base = r * Tk;
+    float m = -INFINITY;
+    for (std::int64_t k = 0; k < Tk; ++k)
+      if (masked.empty() || !masked[base + k]) m = std::max(m, xp[base + k]);
+    double sum = 0;
+    for (std::int64_t k = 0; k < Tk; ++k)
+      if (masked.empty() || !masked[base + k]) sum += std::exp(static_cast<double>(xp[base + k] - m));
+    for (std::int64_t k = 0; k < Tk; ++k) {
+      const bool off = !masked.empty() && masked[base + k];
+      sp[base + k] = off || sum == 0 ? 0.0f : static_cast<float>(std::exp(static_cast<double>(xp[base + k] - m)) / sum);
+    }
+  }
+  if (Tape* tape = detail::recording_tape({&scores, &key_mask})) {
+    auto node = std::make_unique<AttentionSoftmaxNode>("attention_softmax", x, s, std::move(masked), Tk);
+    node->inputs = detail::value_ids(*tape, {&scores, &key_mask});
+    tape->record(std::move(node), s, name);
+  }
+  return s;
+}
+
+Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps, std::string_view name) {
+  return norm_impl(false, x, weight, bias, eps, name);
+}
+
+Tensor rms_norm(const Tensor& x, const Tensor& weight, double eps, std::string_view name) {
+  return norm_impl(true, x, weight, Tensor(), eps, name);
+}
+
+Tensor embedding(const Tensor& ids, const Tensor& weight_in, std::string_view name) {
+  const std::string who = "embedding '" + detail::label(name, "embedding") + "'";
+  if (weight_in.dim() != 2) throw ShapeError(who + ": weight must be (V, D), got " + weight_in.str_shape());
+  const Tensor w = detail::as_f32(weight_in, "embedding", "weight");
+  const std::int64_t V = w.size(0), D = w.size(1);
+  const auto idv = ids.to_vector_f64();
+  Shape out_shape = ids.shape();
+  out_shape.push_back(D);
+  Tensor y = Tensor::empty(out_shape);
+  float* yp = y.data<float>();
+  for (std::size_t i = 0; i < idv.size(); ++i) {
+    const double id = idv[i];
+    if (!(id >= 0 && id < static_cast<double>(V)) || id != std::floor(id))
+      throw IndexError(who + ": id " + std::to_string(static_cast<long long>(id)) + " at position " + std::to_string(i) +
+                       " is outside the vocabulary [0, " + std::to_string(V) + ")");
+    std::copy_n(w.data<float>() + static_cast<std::int64_t>(id) * D, D, yp + static_cast<std::int64_t>(i) * D);
+  }
+  if (Tape* tape = detail::recording_tape({&ids, &weight_in})) {
+    auto node = std::make_unique<EmbeddingNode>(ids.shape());
+    node->inputs = detail::value_ids(*tape, {&ids, &weight_in});
+    tape->record(std::move(node), y, name);
+  }
+  return y;
+}
+
+// ---- graph format --------------------------------------------------------------------------
+
+namespace {
+
+Shape matmul_infer(const OpShapeCall& c) { return matmul_shape(c.inputs[0], c.inputs[1], c.node).out; }
+Tensor matmul_run(const OpCall& c) { return matmul(c.inputs[0], c.inputs[1], c.node); }
+
+Shape attention_softmax_infer(const OpShapeCall& c) {
+  if (c.inputs[0].size() < 2)
+    throw ShapeError("attention_softmax '" + std::string(c.node) + "': scores must be (..., Tq, Tk)");
+  return c.inputs[0];
+}
+Tensor attention_softmax_run(const OpCall& c) {
+  return attention_softmax(c.inputs[0], c.inputs.size() > 1 ? c.inputs[1] : Tensor(),
+                           c.attrs.get_bool(c.node, "causal", false), c.node);
+}
+
+Shape norm_infer(const OpShapeCall& c) {
+  const std::int64_t D = c.inputs[0].empty() ? 0 : c.inputs[0].back();
+  for (const auto& [role, s] : c.params)
+    if (s.size() != 1 || s[0] != D)
+      throw ShapeError("node '" + std::string(c.node) + "': " + role + " must be (" + std::to_string(D) + ",), got " +
+                       shape_str(s));
+  return c.inputs[0];
+}
+Tensor param_or_empty(const OpCall& c, const char* role) {
+  const auto it = c.params.find(role);
+  return it == c.params.end() ? Tensor() : it->second;
+}
+Tensor layer_norm_run(const OpCall& c) {
+  return layer_norm(c.inputs[0], param_or_empty(c, "weight"), param_or_empty(c, "bias"),
+                    c.attrs.get_float(c.node, "eps", 1e-5), c.node);
+}
+Tensor rms_norm_run(const OpCall& c) {
+  return rms_norm(c.inputs[0], param_or_empty(c, "weight"), c.attrs.get_float(c.node, "eps", 1e-6), c.node);
+}
+
+Shape embedding_infer(const OpShapeCall& c) {
+  const Shape& w = c.params.at("weight");
+  if (w.size() != 2) throw ShapeError("embedding '" + std::string(c.node) + "': weight must be (V, D)");
+  Shape s = c.inputs[0];
+  s.push_back(w[1]);
+  return s;
+}
+Tensor embedding_run(const OpCall& c) { return embedding(c.inputs[0], c.params.at("weight"), c.node); }
+
+}  // namespace
+
+OpSpec op_spec_matmul() {
+  return OpSpec{OpKind::Matmul, "matmul", OpClass::Attention, 2, 2, {}, {}, {}, matmul_infer, matmul_run};
+}
+OpSpec op_spec_attention_softmax() {
+  return OpSpec{OpKind::AttentionSoftmax, "attention_softmax", OpClass::Attention, 1, 2, {}, {}, {"causal"},
+                attention_softmax_infer, attention_softmax_run};
+}
+OpSpec op_spec_layer_norm() {
+  return OpSpec{OpKind::LayerNorm, "layer_norm", OpClass::Normalization, 1, 1, {}, {"weight", "bias"},
+                {"eps", "normalized_shape", "elementwise_affine"}, norm_infer, layer_norm_run};
+}
+OpSpec op_spec_rms_norm() {
+  return OpSpec{OpKind::RmsNorm, "rms_norm", OpClass::Normalization, 1, 1, {}, {"weight"}, {"eps", "normalized_shape"},
+                norm_infer, rms_norm_run};
+}
+OpSpec op_spec_embedding() {
+  return OpSpec{OpKind::Embedding, "embedding", OpClass::Other, 1, 1, {"weight"}, {},
+                {"padding_idx", "num_embeddings", "embedding_dim"}, embedding_infer, embedding_run};
+}
+
+}  // namespace relprop

@@ -1,0 +1,48 @@
+#pragma once
+// Transformer ops: products of two computed tensors (q·kᵀ, attention·v), the attention
+// softmax with padding and causal masks, layer and RMS normalisation over the last
+// dimension, and token embeddings. Relevance (RULES.md, "Transformers"):
+//   matmul          epsilon / zero / backtrace: AttnLRP's bilinear rule, each factor
+//                   A_ji V_ip R_jp / stab(2 O_jp); constant:I (CP-LRP): input I held
+//                   constant, all relevance to the other by the epsilon rule; gradient.
+//   attention_softmax, softmax
+//                   epsilon / zero: AttnLRP's x (R - s ΣR), masked entries 0;
+//                   pass / backtrace: R unchanged; constant: nothing passes; gradient.
+//   layer_norm      epsilon / zero: 1/std held constant, the ε-rule on (x - mean), the
+//                   scale element-wise, the bias absorbing its share; pass / backtrace:
+//                   identity; gradient (the true one, std included).
+//   rms_norm        epsilon / zero / pass / backtrace: identity; gradient.
+//   embedding       every rule: relevance summed over the hidden dimension onto the ids.
+
+#include <string_view>
+
+#include "tensor/tensor.hpp"
+
+namespace relprop {
+
+// O = A · B over the last two dimensions: A (..., M, K), B (..., K, N) -> (..., M, N);
+// the leading (batch) dimensions broadcast as NumPy's do (grouped-query attention shares
+// K/V heads this way).
+Tensor matmul(const Tensor& a, const Tensor& b, std::string_view name = {});
+
+// Softmax over the last dimension of attention scores (..., Tq, Tk). `key_mask` (may be
+// undefined): (N, Tk) with 0 for padding keys (any dtype), scores (N, ..., Tq, Tk);
+// `causal`: query i sees keys j <= i + Tk - Tq. Masked entries get probability 0 (a row
+// with no visible key is all 0).
+Tensor attention_softmax(const Tensor& scores, const Tensor& key_mask = {}, bool causal = false,
+                         std::string_view name = {});
+
+// y = (x - mean) / sqrt(var + eps) * weight + bias over the last dimension (size D);
+// weight and bias (D,) may be undefined.
+Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps = 1e-5,
+                  std::string_view name = {});
+
+// y = x / sqrt(mean(x²) + eps) * weight over the last dimension; weight (D,) may be
+// undefined.
+Tensor rms_norm(const Tensor& x, const Tensor& weight, double eps = 1e-6, std::string_view name = {});
+
+// Rows of `weight` (V, D) picked by integer `ids` (any shape) -> ids.shape + (D,).
+// IndexError naming the bad id.
+Tensor embedding(const Tensor& ids, const Tensor& weight, std::string_view name = {});
+
+}  // namespace relprop

@@ -1,0 +1,350 @@
+// Transformer ops against float64 oracles written from RULES.md ("Transformers"): matmul
+// (bilinear ε/2, CP-LRP's constant factor, gradient), the attention softmax with padding
+// and causal masks (AttnLRP's rule, gradient), layer norm (1/std constant), RMS norm,
+// embeddings; then a small attention block under the attnlrp / cp-lrp composites.
+
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <vector>
+
+#include "ops/activation.hpp"
+#include "ops/attention.hpp"
+#include "ops/elementwise.hpp"
+#include "ops/linear.hpp"
+#include "ops/shape.hpp"
+#include "reference/oracle.hpp"
+#include "relevance/composite.hpp"
+#include "relevance/engine.hpp"
+#include "relevance/tape.hpp"
+#include "tensor/error.hpp"
+
+using namespace relprop;
+using oracle::random_tensor;
+using oracle::rel_err;
+
+namespace {
+
+// Runs `f` on recorded inputs and returns the relevance the node passes to each of them.
+struct Recorded {
+  Tape tape;
+  std::vector<Tensor> ins;
+  Tensor y;
+};
+
+std::vector<double> v64(const Tensor& t) { return t.to_vector_f64(); }
+
+Tensor from64(const std::vector<double>& v, Shape s) {
+  return Tensor::from_vector(std::span<const double>(v), std::move(s)).to(DType::F32);
+}
+
+double stab(double z, double eps) { return z + eps * (z >= 0 ? 1.0 : -1.0); }
+
+// Batched (B, M, K) x (B, K, N) in float64.
+std::vector<double> bmm(const std::vector<double>& a, const std::vector<double>& b, int B, int M, int K, int N) {
+  std::vector<double> o(static_cast<std::size_t>(B * M * N), 0.0);
+  for (int q = 0; q < B; ++q)
+    for (int i = 0; i < M; ++i)
+      for (int j = 0; j < N; ++j)
+        for (int k = 0; k < K; ++k) o[(q * M + i) * N + j] += a[(q * M + i) * K + k] * b[(q * K + k) * N + j];
+  return o;
+}
+
+// Relevance of every recorded input of a one-node tape for `rule`.
+std::vector<Tensor> node_relevance(Tape& tape, const Rule& rule, const Tensor& R) {
+  const Node& n = tape.node(tape.size() - 1);
+  std::vector<std::uint8_t> needs;
+  for (auto v : n.inputs) needs.push_back(v >= 0);
+  RelevanceContext ctx{needs, std::nullopt};
+  return n.relevance(rule, R, ctx);
+}
+
+}  // namespace
+
+TEST_SUITE("ops.attention") {
+  TEST_CASE("matmul: forward with broadcast batches, bilinear ε/2, constant factor, gradient") {
+    const int B = 6, M = 4, K = 5, N = 3;
+    for (std::uint32_t seed : {1u, 2u, 3u}) {
+      // A (2, 3, M, K) against B (1, 3, K, N): the first batch dim broadcasts (as shared KV heads).
+      const Tensor a = random_tensor({2, 3, M, K}, seed), b = random_tensor({1, 3, K, N}, seed + 10);
+      Tape tape;
+      Tensor o;
+      {
+        Recording rec(tape);
+        o = matmul(tape.input(a, "a"), tape.input(b, "b"), "mm");
+      }
+      REQUIRE(o.shape() == Shape{2, 3, M, N});
+      // Oracle with b expanded to (2, 3, K, N).
+      std::vector<double> av = v64(a), bv1 = v64(b), bv;
+      for (int r = 0; r < 2; ++r) bv.insert(bv.end(), bv1.begin(), bv1.end());
+      const auto ov = bmm(av, bv, B, M, K, N);
+      CHECK(rel_err(o, from64(ov, {2, 3, M, N})) < 1e-6);
+
+      const Tensor R = random_tensor({2, 3, M, N}, seed + 20);
+      const auto rv = v64(R);
+      const double eps = 1e-3;
+      // ε/2: S = R / stab(2 O); R_A = A ⊙ (S Bᵀ); R_B = B ⊙ (Aᵀ S), summed over the broadcast.
+      std::vector<double> ra(av.size(), 0.0), rb_full(bv.size(), 0.0), rb(bv1.size(), 0.0);
+      for (int q = 0; q < B; ++q)
+        for (int i = 0; i < M; ++i)
+          for (int j = 0; j < N; ++j) {
+            const std::size_t oi = (q * M + i) * N + j;
+            const double s = rv[oi] / stab(2 * ov[oi], eps);
+            for (int k = 0; k < K; ++k) {
+              ra[(q * M + i) * K + k] += av[(q * M + i) * K + k] * bv[(q * K + k) * N + j] * s;
+              rb_full[(q * K + k) * N + j] += av[(q * M + i) * K + k] * bv[(q * K + k) * N + j] * s;
+            }
+          }
+      for (std::size_t i = 0; i < rb_full.size(); ++i) rb[i % rb.size()] += rb_full[i];
+      auto out = node_relevance(tape, EpsilonRule{eps}, R);
+      CHECK(rel_err(out[0], from64(ra, a.shape())) < 1e-5);
+      CHECK(rel_err(out[1], from64(rb, b.shape())) < 1e-5);
+      // Conservation with ε → 0: each factor takes half of every output's relevance.
+      out = node_relevance(tape, ZeroRule{}, R);
+      double sr = 0, sa = 0, sb = 0;
+      for (double x : rv) sr += x;
+      for (double x : v64(out[0])) sa += x;
+      for (double x : v64(out[1])) sb += x;
+      CHECK(sa == doctest::Approx(sr / 2).epsilon(1e-4));
+      CHECK(sb == doctest::Approx(sr / 2).epsilon(1e-4));
+
+      // CP-LRP: A constant, B takes all by the ε-rule; A gets nothing.
+      out = node_relevance(tape, ConstantRule{0, eps}, R);
+      CHECK_FALSE(out[0].defined());
+      std::vector<double> rb2(bv1.size(), 0.0);
+      for (int q = 0; q < B; ++q)
+        for (int i = 0; i < M; ++i)
+          for (int j = 0; j < N; ++j) {
+            const std::size_t oi = (q * M + i) * N + j;
+            const double s = rv[oi] / stab(ov[oi], eps);
+            for (int k = 0; k < K; ++k)
+              rb2[((q % 3) * K + k) * N + j] += av[(q * M + i) * K + k] * bv[(q * K + k) * N + j] * s;
+          }
+      CHECK(rel_err(out[1], from64(rb2, b.shape())) < 1e-5);
+
+      // Gradient: R Bᵀ and Aᵀ R.
+      out = node_relevance(tape, GradientRule{}, R);
+      std::vector<double> ga(av.size(), 0.0);
+      for (int q = 0; q < B; ++q)
+        for (int i = 0; i < M; ++i)
+          for (int k = 0; k < K; ++k)
+            for (int j = 0; j < N; ++j) ga[(q * M + i) * K + k] += rv[(q * M + i) * N + j] * bv[(q * K + k) * N + j];
+      CHECK(rel_err(out[0], from64(ga, a.shape())) < 1e-5);
+      CHECK_THROWS_AS(node_relevance(tape, ZPlusRule{}, R), UnsupportedError);
+    }
+    CHECK_THROWS_AS(matmul(random_tensor({2, 3}, 1), random_tensor({4, 2}, 2)), ShapeError);
+    CHECK_THROWS_AS(matmul(random_tensor({2, 2, 3}, 1), random_tensor({3, 3, 2}, 2)), ShapeError);
+  }
+
+  TEST_CASE("attention softmax: padding and causal masks, AttnLRP's x (R - s ΣR), gradient") {
+    const int N = 2, H = 2, Tq = 3, Tk = 4;
+    const Tensor x = random_tensor({N, H, Tq, Tk}, 5, -2, 2);
+    // Sample 0 sees every key; sample 1 has its last key padded.
+    const Tensor mask = Tensor::from_vector(std::vector<float>{1, 1, 1, 1, 1, 1, 1, 0}, {N, Tk});
+    for (bool causal : {false, true}) {
+      CAPTURE(causal);
+      Tape tape;
+      Tensor s;
+      {
+        Recording rec(tape);
+        s = attention_softmax(tape.input(x, "x"), mask, causal, "softmax");
+      }
+      const auto xv = v64(x);
+      std::vector<double> sv(xv.size()), masked(xv.size());
+      for (int n = 0; n < N; ++n)
+        for (int h = 0; h < H; ++h)
+          for (int q = 0; q < Tq; ++q) {
+            const int base = ((n * H + h) * Tq + q) * Tk;
+            double z = 0;
+            for (int k = 0; k < Tk; ++k) {
+              masked[base + k] = (n == 1 && k == Tk - 1) || (causal && k > q + Tk - Tq);
+              if (!masked[base + k]) z += std::exp(xv[base + k]);
+            }
+            for (int k = 0; k < Tk; ++k) sv[base + k] = masked[base + k] ? 0.0 : std::exp(xv[base + k]) / z;
+          }
+      CHECK(rel_err(s, from64(sv, x.shape())) < 1e-6);
+      const Tensor R = random_tensor(x.shape(), 6);
+      const auto rv = v64(R);
+      std::vector<double> want(xv.size()), grad(xv.size());
+      for (std::size_t row = 0; row < xv.size() / Tk; ++row) {
+        double sum_r = 0, sum_rs = 0;
+        for (int k = 0; k < Tk; ++k) {
+          sum_r += rv[row * Tk + k];
+          sum_rs += rv[row * Tk + k] * sv[row * Tk + k];
+        }
+        for (int k = 0; k < Tk; ++k) {
+          const std::size_t i = row * Tk + k;
+          want[i] = masked[i] ? 0.0 : xv[i] * (rv[i] - sv[i] * sum_r);
+          grad[i] = masked[i] ? 0.0 : sv[i] * (rv[i] - sum_rs);
+        }
+      }
+      CHECK(rel_err(node_relevance(tape, EpsilonRule{}, R)[0], from64(want, x.shape())) < 1e-5);
+      CHECK(rel_err(node_relevance(tape, GradientRule{}, R)[0], from64(grad, x.shape())) < 1e-5);
+      CHECK(rel_err(node_relevance(tape, PassRule{}, R)[0], R) == 0.0);
+      CHECK(v64(node_relevance(tape, ConstantRule{}, R)[0]) == std::vector<double>(xv.size(), 0.0));
+    }
+    CHECK_THROWS_AS(attention_softmax(x, Tensor::full({N, Tk + 1}, 1.0)), ShapeError);
+  }
+
+  TEST_CASE("plain softmax supports AttnLRP's rule too") {
+    const Tensor x = random_tensor({3, 5}, 9, -3, 3);
+    Tape tape;
+    {
+      Recording rec(tape);
+      softmax(tape.input(x, "x"), -1, "sm");
+    }
+    const Tensor R = random_tensor({3, 5}, 10);
+    const auto xv = v64(x), rv = v64(R);
+    std::vector<double> want(xv.size());
+    for (int r = 0; r < 3; ++r) {
+      double z = 0, sr = 0;
+      for (int k = 0; k < 5; ++k) {
+        z += std::exp(xv[r * 5 + k]);
+        sr += rv[r * 5 + k];
+      }
+      for (int k = 0; k < 5; ++k) want[r * 5 + k] = xv[r * 5 + k] * (rv[r * 5 + k] - std::exp(xv[r * 5 + k]) / z * sr);
+    }
+    CHECK(rel_err(node_relevance(tape, ZeroRule{}, R)[0], from64(want, x.shape())) < 1e-5);
+  }
+
+  TEST_CASE("layer norm and RMS norm: forward, AttnLRP's rules, gradients") {
+    const int rows = 4, D = 6;
+    const Tensor x = random_tensor({2, 2, D}, 11, -2, 2), w = random_tensor({D}, 12, 0.5, 1.5),
+                 b = random_tensor({D}, 13, -0.3, 0.3);
+    const auto xv = v64(x), wv = v64(w), bv = v64(b);
+    const double eps = 1e-5;
+    // float64 forward, for values and finite-difference gradients.
+    auto ln = [&](const std::vector<double>& in, bool rms) {
+      std::vector<double> y(in.size());
+      for (int r = 0; r < rows; ++r) {
+        double mean = 0, var = 0;
+        if (!rms) {
+          for (int d = 0; d < D; ++d) mean += in[r * D + d];
+          mean /= D;
+        }
+        for (int d = 0; d < D; ++d) var += (in[r * D + d] - mean) * (in[r * D + d] - mean);
+        var /= D;
+        for (int d = 0; d < D; ++d)
+          y[r * D + d] = (in[r * D + d] - mean) / std::sqrt(var + eps) * wv[d] + (rms ? 0.0 : bv[d]);
+      }
+      return y;
+    };
+    const Tensor R = random_tensor(x.shape(), 14);
+    const auto rv = v64(R);
+    for (bool rms : {false, true}) {
+      CAPTURE(rms);
+      Tape tape;
+      Tensor y;
+      {
+        Recording rec(tape);
+        const Tensor xi = tape.input(x, "x");
+        y = rms ? rms_norm(xi, w, eps, "norm") : layer_norm(xi, w, b, eps, "norm");
+      }
+      const auto yv = ln(xv, rms);
+      CHECK(rel_err(y, from64(yv, x.shape())) < 1e-5);
+      // Gradient of Σ R ⊙ y by central differences in float64.
+      std::vector<double> g(xv.size());
+      for (std::size_t i = 0; i < xv.size(); ++i) {
+        auto p = xv, m = xv;
+        p[i] += 1e-6;
+        m[i] -= 1e-6;
+        const auto yp = ln(p, rms), ym = ln(m, rms);
+        double d = 0;
+        for (std::size_t k = 0; k < yv.size(); ++k) d += rv[k] * (yp[k] - ym[k]);
+        g[i] = d / 2e-6;
+      }
+      CHECK(rel_err(node_relevance(tape, GradientRule{}, R)[0], from64(g, x.shape())) < 1e-4);
+      const Tensor r_eps = node_relevance(tape, EpsilonRule{1e-9}, R)[0];
+      if (rms) {
+        CHECK(rel_err(r_eps, R) == 0.0);  // identity
+        continue;
+      }
+      // 1/std constant: q = γ inv R / y, R_x = x ⊙ (q - mean(q)).
+      std::vector<double> want(xv.size());
+      double absorbed = 0, total = 0;
+      for (int r = 0; r < rows; ++r) {
+        double mean = 0, var = 0;
+        for (int d = 0; d < D; ++d) mean += xv[r * D + d];
+        mean /= D;
+        for (int d = 0; d < D; ++d) var += (xv[r * D + d] - mean) * (xv[r * D + d] - mean);
+        const double inv = 1.0 / std::sqrt(var / D + eps);
+        std::vector<double> q(D);
+        double mq = 0;
+        for (int d = 0; d < D; ++d) {
+          q[d] = wv[d] * inv * rv[r * D + d] / stab(yv[r * D + d], 1e-9);
+          mq += q[d] / D;
+        }
+        for (int d = 0; d < D; ++d) {
+          want[r * D + d] = xv[r * D + d] * (q[d] - mq);
+          absorbed += bv[d] * rv[r * D + d] / yv[r * D + d];
+          total += rv[r * D + d];
+        }
+      }
+      CHECK(rel_err(r_eps, from64(want, x.shape())) < 1e-4);
+      // Conservation: what the input receives is the output's relevance less the bias share.
+      double got = 0;
+      for (double v : v64(r_eps)) got += v;
+      CHECK(got == doctest::Approx(total - absorbed).epsilon(1e-3));
+      CHECK(rel_err(node_relevance(tape, PassRule{}, R)[0], R) == 0.0);
+    }
+    CHECK_THROWS_AS(layer_norm(x, random_tensor({D + 1}, 1), Tensor()), ShapeError);
+  }
+
+  TEST_CASE("embedding: rows by id, relevance summed over the hidden dimension, bad ids refused") {
+    const Tensor W = random_tensor({7, 3}, 15);
+    const Tensor ids = Tensor::from_vector(std::span<const std::int64_t>(std::vector<std::int64_t>{2, 0, 6, 2}), {2, 2});
+    Tape tape;
+    Tensor e;
+    {
+      Recording rec(tape);
+      e = embedding(tape.input(ids, "input_ids"), W, "emb");
+    }
+    CHECK(e.shape() == Shape{2, 2, 3});
+    CHECK(e.get({1, 0, 2}) == W.get({6, 2}));
+    const Tensor R = random_tensor({2, 2, 3}, 16);
+    const Tensor r = node_relevance(tape, EpsilonRule{}, R)[0];
+    CHECK(r.shape() == Shape{2, 2});
+    CHECK(r.get({1, 1}) == doctest::Approx(R.get({1, 1, 0}) + R.get({1, 1, 1}) + R.get({1, 1, 2})));
+    const Tensor bad = Tensor::from_vector(std::span<const std::int64_t>(std::vector<std::int64_t>{7}), {1});
+    CHECK_THROWS_WITH_AS(embedding(bad, W), doctest::Contains("id 7"), IndexError);
+  }
+
+  TEST_CASE("an attention block explains: CP-LRP conserves exactly, AttnLRP and gradient run") {
+    const int T = 4, D = 6;
+    const Tensor x = random_tensor({1, T, D}, 20);
+    const Tensor wq = random_tensor({D, D}, 21), wk = random_tensor({D, D}, 22), wv = random_tensor({D, D}, 23),
+                 wo = random_tensor({2, D}, 24);
+    const Tensor scale = Tensor::full({1}, 1.0 / std::sqrt(double(D)));
+    for (const char* name : {"cp-lrp", "attnlrp", "gradient", "backtrace"}) {
+      CAPTURE(name);
+      Tape tape;
+      Tensor y;
+      {
+        Recording rec(tape);
+        const Tensor xi = tape.input(x, "x");
+        const Tensor q = linear(xi, wq, Tensor(), "q"), k = linear(xi, wk, Tensor(), "k"),
+                     v = linear(xi, wv, Tensor(), "v");
+        const Tensor scores = mul(matmul(q, transpose(k, 1, 2, "kT"), "qk"), scale, "scale");
+        const Tensor att = attention_softmax(scores, Tensor(), true, "softmax");
+        const Tensor ctx = matmul(att, v, "av");
+        y = linear(ctx, wo, Tensor(), "out");  // (1, T, 2)
+      }
+      Tensor seed = Tensor::zeros(y.shape());
+      seed.set_flat((T - 1) * 2 + 1, y.get({0, T - 1, 1}));  // the last position's class 1
+      Composite c = Composite::by_name(name);
+      if (std::string(name) == "cp-lrp") c.for_class(OpClass::LinearType, ZeroRule{});
+      const RelevanceMap R = propagate(tape, y, seed, c);
+      const Tensor& r = R.input("x");
+      CHECK(r.shape() == x.shape());
+      double sum = 0;
+      bool finite = true;
+      for (double v : v64(r)) {
+        sum += v;
+        finite = finite && std::isfinite(v);
+      }
+      CHECK(finite);
+      // Bias-free, attention weights constant, LRP-0 everywhere: exactly conserved.
+      if (std::string(name) == "cp-lrp") CHECK(sum == doctest::Approx(y.get({0, T - 1, 1})).epsilon(1e-4));
+    }
+  }
+}
