@@ -33,5 +33,7 @@
 #include "io/safetensors.hpp"
 #include "nn/graph.hpp"
 #include "nn/models.hpp"
+#include "nn/transformers.hpp"
 #include "viz/image.hpp"
 #include "viz/chart.hpp"
+#include "text/tokenizer.hpp"

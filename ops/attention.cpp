@@ -370,7 +370,100 @@ class EmbeddingNode final : public Node {
   Shape ids_shape_;
 };
 
+// ---- masked mean ----------------------------------------------------------------------------
+
+class MaskedMeanNode final : public Node {
+ public:
+  MaskedMeanNode(Tensor x, std::vector<float> weight, Tensor y, std::int64_t T, std::int64_t inner)
+      : x_(std::move(x)), w_(std::move(weight)), y_(std::move(y)), T_(T), inner_(inner) {}
+  std::string_view op() const override { return "masked_mean"; }
+  OpClass op_class() const override { return OpClass::Pooling; }
+  std::vector<Tensor> relevance(const Rule& rule, const Tensor& R_in, const RelevanceContext& ctx) const override {
+    std::vector<Tensor> out(inputs.size());
+    if (!ctx.needs(0)) return out;
+    const bool grad = std::holds_alternative<GradientRule>(rule);
+    const bool eps = std::holds_alternative<EpsilonRule>(rule) || std::holds_alternative<ZeroRule>(rule) ||
+                     std::holds_alternative<NormRule>(rule);
+    const bool absolute = std::holds_alternative<BacktraceRule>(rule) || std::holds_alternative<PassRule>(rule);
+    if (!grad && !eps && !absolute) unsupported(rule, "epsilon / zero / norm, backtrace / pass (by |x|), gradient");
+    const Tensor R = detail::as_f32(R_in, "masked_mean", "relevance");
+    const std::int64_t N = x_.size(0), n = R.numel();
+    Tensor S = R;
+    if (eps) {
+      S = Tensor::empty(R.shape());
+      detail::stabilized_divide(R.data<float>(), y_.data<float>(), S.data<float>(), n, n, detail::stab_of(rule));
+    }
+    const float* s = S.data<float>();
+    const float* x = x_.data<float>();
+    Tensor g = Tensor::empty(x_.shape());
+    float* o = g.data<float>();
+    for (std::int64_t b = 0; b < N; ++b)
+      for (std::int64_t j = 0; j < inner_; ++j) {
+        double total = 0;  // backtrace: Σ_t w_t |x_t|
+        if (absolute)
+          for (std::int64_t t = 0; t < T_; ++t) total += w_[b * T_ + t] * std::fabs(x[(b * T_ + t) * inner_ + j]);
+        for (std::int64_t t = 0; t < T_; ++t) {
+          const std::int64_t i = (b * T_ + t) * inner_ + j;
+          const double w = w_[b * T_ + t], r = s[b * inner_ + j];
+          o[i] = grad ? static_cast<float>(w * r)
+                 : eps ? static_cast<float>(w * x[i] * r)
+                       : static_cast<float>(total > 0 ? r * w * std::fabs(x[i]) / total : 0.0);
+        }
+      }
+    out[0] = g;
+    return out;
+  }
+  void release() override {
+    x_ = Tensor();
+    y_ = Tensor();
+    w_.clear();
+  }
+
+ private:
+  Tensor x_;
+  std::vector<float> w_;  // (N, T): mask_t / Σ mask
+  Tensor y_;
+  std::int64_t T_, inner_;
+};
+
 }  // namespace
+
+Tensor masked_mean(const Tensor& x_in, const Tensor& mask, std::string_view name) {
+  const std::string who = "masked_mean '" + detail::label(name, "masked_mean") + "'";
+  if (x_in.dim() < 2) throw ShapeError(who + ": input must be (N, T, ...), got " + x_in.str_shape());
+  const Tensor x = detail::as_f32(x_in, "masked_mean", "input");
+  const std::int64_t N = x.size(0), T = x.size(1), inner = T > 0 && N > 0 ? x.numel() / (N * T) : 0;
+  if (mask.defined() && (mask.dim() != 2 || mask.size(0) != N || mask.size(1) != T))
+    throw ShapeError(who + ": mask must be (" + std::to_string(N) + ", " + std::to_string(T) + "), got " +
+                     mask.str_shape());
+  std::vector<float> w(static_cast<std::size_t>(N * T), 1.0f);
+  if (mask.defined()) {
+    const auto m = mask.to_vector_f64();
+    for (std::size_t i = 0; i < w.size(); ++i) w[i] = m[i] != 0 ? 1.0f : 0.0f;
+  }
+  for (std::int64_t b = 0; b < N; ++b) {
+    double c = 0;
+    for (std::int64_t t = 0; t < T; ++t) c += w[b * T + t];
+    for (std::int64_t t = 0; t < T; ++t) w[b * T + t] = c > 0 ? static_cast<float>(w[b * T + t] / c) : 0.0f;
+  }
+  Shape ys = x.shape();
+  ys.erase(ys.begin() + 1);
+  Tensor y = Tensor::zeros(ys);
+  const float* xp = x.data<float>();
+  float* yp = y.data<float>();
+  for (std::int64_t b = 0; b < N; ++b)
+    for (std::int64_t j = 0; j < inner; ++j) {
+      double acc = 0;
+      for (std::int64_t t = 0; t < T; ++t) acc += static_cast<double>(w[b * T + t]) * xp[(b * T + t) * inner + j];
+      yp[b * inner + j] = static_cast<float>(acc);
+    }
+  if (Tape* tape = detail::recording_tape({&x_in, &mask})) {
+    auto node = std::make_unique<MaskedMeanNode>(x, std::move(w), y, T, inner);
+    node->inputs = detail::value_ids(*tape, {&x_in, &mask});
+    tape->record(std::move(node), y, name);
+  }
+  return y;
+}
 
 // ---- public entry points -----------------------------------------------------------------
 
@@ -393,10 +486,20 @@ Tensor matmul(const Tensor& a_in, const Tensor& b_in, std::string_view name) {
   return o;
 }
 
-Tensor attention_softmax(const Tensor& scores, const Tensor& key_mask, bool causal, std::string_view name) {
+Tensor attention_softmax(const Tensor& scores, const Tensor& key_mask, bool causal, double scale,
+                         std::string_view name) {
   const std::string who = "attention_softmax '" + detail::label(name, "attention_softmax") + "'";
   if (scores.dim() < 2) throw ShapeError(who + ": scores must be (..., Tq, Tk), got " + scores.str_shape());
-  const Tensor x = detail::as_f32(scores, "attention_softmax", "scores");
+  if (!std::isfinite(scale) || scale == 0) throw ValueError(who + ": scale must be finite and non-zero");
+  Tensor x = detail::as_f32(scores, "attention_softmax", "scores");
+  if (scale != 1.0) {
+    Tensor scaled = Tensor::empty(x.shape());
+    const float* p = x.data<float>();
+    float* q = scaled.data<float>();
+    const auto f = static_cast<float>(scale);
+    for (std::int64_t i = 0; i < x.numel(); ++i) q[i] = p[i] * f;
+    x = scaled;
+  }
   const Shape& sh = x.shape();
   const std::int64_t Tk = sh.back(), Tq = sh[sh.size() - 2], n = x.numel(), rows = Tk > 0 ? n / Tk : 0;
   std::vector<std::uint8_t> masked;
@@ -486,7 +589,21 @@ Shape attention_softmax_infer(const OpShapeCall& c) {
 }
 Tensor attention_softmax_run(const OpCall& c) {
   return attention_softmax(c.inputs[0], c.inputs.size() > 1 ? c.inputs[1] : Tensor(),
-                           c.attrs.get_bool(c.node, "causal", false), c.node);
+                           c.attrs.get_bool(c.node, "causal", false), c.attrs.get_float(c.node, "scale", 1.0), c.node);
+}
+
+Shape masked_mean_infer(const OpShapeCall& c) {
+  const Shape& x = c.inputs[0];
+  if (x.size() < 2) throw ShapeError("masked_mean '" + std::string(c.node) + "': input must be (N, T, ...)");
+  if (c.inputs.size() > 1 && (c.inputs[1].size() != 2 || c.inputs[1][0] != x[0] || c.inputs[1][1] != x[1]))
+    throw ShapeError("masked_mean '" + std::string(c.node) + "': mask must be (N, T) of the input " + shape_str(x) +
+                     ", got " + shape_str(c.inputs[1]));
+  Shape s = x;
+  s.erase(s.begin() + 1);
+  return s;
+}
+Tensor masked_mean_run(const OpCall& c) {
+  return masked_mean(c.inputs[0], c.inputs.size() > 1 ? c.inputs[1] : Tensor(), c.node);
 }
 
 Shape norm_infer(const OpShapeCall& c) {
@@ -524,8 +641,12 @@ OpSpec op_spec_matmul() {
   return OpSpec{OpKind::Matmul, "matmul", OpClass::Attention, 2, 2, {}, {}, {}, matmul_infer, matmul_run};
 }
 OpSpec op_spec_attention_softmax() {
-  return OpSpec{OpKind::AttentionSoftmax, "attention_softmax", OpClass::Attention, 1, 2, {}, {}, {"causal"},
+  return OpSpec{OpKind::AttentionSoftmax, "attention_softmax", OpClass::Attention, 1, 2, {}, {}, {"causal", "scale"},
                 attention_softmax_infer, attention_softmax_run};
+}
+OpSpec op_spec_masked_mean() {
+  return OpSpec{OpKind::MaskedMean, "masked_mean", OpClass::Pooling, 1, 2, {}, {}, {}, masked_mean_infer,
+                masked_mean_run};
 }
 OpSpec op_spec_layer_norm() {
   return OpSpec{OpKind::LayerNorm, "layer_norm", OpClass::Normalization, 1, 1, {}, {"weight", "bias"},

@@ -25,12 +25,19 @@ namespace relprop {
 // K/V heads this way).
 Tensor matmul(const Tensor& a, const Tensor& b, std::string_view name = {});
 
-// Softmax over the last dimension of attention scores (..., Tq, Tk). `key_mask` (may be
-// undefined): (N, Tk) with 0 for padding keys (any dtype), scores (N, ..., Tq, Tk);
-// `causal`: query i sees keys j <= i + Tk - Tq. Masked entries get probability 0 (a row
-// with no visible key is all 0).
-Tensor attention_softmax(const Tensor& scores, const Tensor& key_mask = {}, bool causal = false,
+// Softmax over the last dimension of attention scores (..., Tq, Tk), of `scale` x scores
+// (1/sqrt(head size) in attention). `key_mask` (may be undefined): (N, Tk) with 0 for
+// padding keys (any dtype), scores (N, ..., Tq, Tk); `causal`: query i sees keys
+// j <= i + Tk - Tq. Masked entries get probability 0 (a row with no visible key is all
+// 0). The constant scale passes relevance unchanged: the rules see the scaled scores.
+Tensor attention_softmax(const Tensor& scores, const Tensor& key_mask = {}, bool causal = false, double scale = 1.0,
                          std::string_view name = {});
+
+// Mean over dimension 1 of x (N, T, ...) counting only the positions where `mask` (N, T)
+// is non-zero (sentence-transformers' mean pooling); all positions when `mask` is
+// undefined. Relevance: epsilon / zero / norm: the ε-rule of the mean (each position its
+// share x_t / (Σ_t' x_t')); backtrace / pass: by |x_t|; gradient.
+Tensor masked_mean(const Tensor& x, const Tensor& mask = {}, std::string_view name = {});
 
 // y = (x - mean) / sqrt(var + eps) * weight + bias over the last dimension (size D);
 // weight and bias (D,) may be undefined.

@@ -147,7 +147,7 @@ TEST_SUITE("ops.attention") {
       Tensor s;
       {
         Recording rec(tape);
-        s = attention_softmax(tape.input(x, "x"), mask, causal, "softmax");
+        s = attention_softmax(tape.input(x, "x"), mask, causal, 1.0, "softmax");
       }
       const auto xv = v64(x);
       std::vector<double> sv(xv.size()), masked(xv.size());
@@ -325,7 +325,7 @@ TEST_SUITE("ops.attention") {
         const Tensor q = linear(xi, wq, Tensor(), "q"), k = linear(xi, wk, Tensor(), "k"),
                      v = linear(xi, wv, Tensor(), "v");
         const Tensor scores = mul(matmul(q, transpose(k, 1, 2, "kT"), "qk"), scale, "scale");
-        const Tensor att = attention_softmax(scores, Tensor(), true, "softmax");
+        const Tensor att = attention_softmax(scores, Tensor(), true, 1.0, "softmax");
         const Tensor ctx = matmul(att, v, "av");
         y = linear(ctx, wo, Tensor(), "out");  // (1, T, 2)
       }

@@ -1,0 +1,217 @@
+// Transformer builders from Hugging Face folders (nn/transformers.hpp). Each writes the
+// architecture in the graph format, node names equal to Hugging Face's module paths, and
+// hands it to Graph::parse, so a built model is checked like one read from a file.
+
+#include "nn/transformers.hpp"
+
+#include <cmath>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "io/safetensors.hpp"
+#include "tensor/error.hpp"
+
+namespace relprop {
+
+using json = nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+json read_json(const fs::path& p) {
+  std::ifstream in(p);
+  if (!in) throw NotFoundError("cannot read '" + p.string() + "'");
+  try {
+    return json::parse(in);
+  } catch (const std::exception& e) {
+    throw FormatError("'" + p.string() + "' is not valid JSON: " + e.what());
+  }
+}
+
+std::int64_t need_int(const json& c, const char* key, const fs::path& p) {
+  if (!c.contains(key) || !c[key].is_number_integer() || c[key].get<std::int64_t>() <= 0)
+    throw FormatError("'" + p.string() + "': \"" + key + "\" must be a positive integer");
+  return c[key].get<std::int64_t>();
+}
+
+class Nodes {
+ public:
+  std::string add(const std::string& name, const std::string& op, std::vector<std::string> inputs,
+                  json params = json::object(), json attrs = json::object()) {
+    json n = {{"name", name}, {"op", op}, {"inputs", inputs}};
+    if (!params.empty()) n["params"] = params;
+    if (!attrs.empty()) n["attrs"] = attrs;
+    nodes_.push_back(n);
+    return name;
+  }
+  std::string linear(const std::string& name, const std::string& in) {
+    return add(name, "linear", {in}, {{"weight", name + ".weight"}, {"bias", name + ".bias"}});
+  }
+  std::string layer_norm(const std::string& name, const std::string& in, double eps) {
+    return add(name, "layer_norm", {in}, {{"weight", name + ".weight"}, {"bias", name + ".bias"}}, {{"eps", eps}});
+  }
+  json& nodes() { return nodes_; }
+
+ private:
+  json nodes_ = json::array();
+};
+
+TransformerConfig read_config(const fs::path& dir) {
+  const fs::path p = dir / "config.json";
+  const json c = read_json(p);
+  TransformerConfig cfg;
+  cfg.model_type = c.value("model_type", std::string());
+  if (c.contains("architectures") && c["architectures"].is_array() && !c["architectures"].empty() &&
+      c["architectures"][0].is_string())
+    cfg.architecture = c["architectures"][0].get<std::string>();
+  if (cfg.model_type != "bert")
+    throw UnsupportedError("'" + p.string() + "': model_type \"" + cfg.model_type +
+                           "\" is not supported yet (supported: bert)");
+  cfg.hidden = need_int(c, "hidden_size", p);
+  cfg.heads = need_int(c, "num_attention_heads", p);
+  cfg.layers = need_int(c, "num_hidden_layers", p);
+  cfg.intermediate = need_int(c, "intermediate_size", p);
+  cfg.vocab = need_int(c, "vocab_size", p);
+  cfg.max_positions = need_int(c, "max_position_embeddings", p);
+  cfg.type_vocab = c.value("type_vocab_size", std::int64_t{2});
+  cfg.layer_norm_eps = c.value("layer_norm_eps", 1e-12);
+  cfg.hidden_act = c.value("hidden_act", std::string("gelu"));
+  if (cfg.hidden % cfg.heads != 0)
+    throw FormatError("'" + p.string() + "': hidden_size " + std::to_string(cfg.hidden) +
+                      " is not a multiple of num_attention_heads " + std::to_string(cfg.heads));
+  if (cfg.hidden_act != "gelu" && cfg.hidden_act != "gelu_new" && cfg.hidden_act != "gelu_pytorch_tanh" &&
+      cfg.hidden_act != "relu")
+    throw UnsupportedError("'" + p.string() + "': hidden_act \"" + cfg.hidden_act + "\" (gelu, gelu_new, relu)");
+  if (c.contains("position_embedding_type") && c["position_embedding_type"] != "absolute")
+    throw UnsupportedError("'" + p.string() + "': position_embedding_type " + c["position_embedding_type"].dump() +
+                           " (absolute only)");
+  if (c.contains("id2label") && c["id2label"].is_object()) {
+    cfg.labels.assign(c["id2label"].size(), "");
+    for (auto it = c["id2label"].begin(); it != c["id2label"].end(); ++it) {
+      std::size_t k = 0;
+      try {
+        k = static_cast<std::size_t>(std::stoul(it.key()));
+      } catch (const std::exception&) {
+        throw FormatError("'" + p.string() + "': id2label key \"" + it.key() + "\" is not an index");
+      }
+      if (k < cfg.labels.size() && it.value().is_string()) cfg.labels[k] = it.value().get<std::string>();
+    }
+  }
+  return cfg;
+}
+
+bool sentence_mean_pooling(const fs::path& dir) {
+  const fs::path p = dir / "1_Pooling" / "config.json";
+  if (!fs::exists(p)) return false;
+  const json c = read_json(p);
+  if (c.value("pooling_mode_mean_tokens", false)) return true;
+  throw UnsupportedError("'" + p.string() + "': only mean pooling (pooling_mode_mean_tokens) is supported");
+}
+
+json bert_graph(const TransformerConfig& cfg, const std::string& prefix, const std::string& head) {
+  Nodes g;
+  const std::int64_t D = cfg.hidden, H = cfg.heads, dh = D / H;
+  const double scale = 1.0 / std::sqrt(static_cast<double>(dh));
+  const std::string e = prefix + "embeddings.";
+  const std::string w = g.add(e + "word_embeddings", "embedding", {"input_ids"}, {{"weight", e + "word_embeddings.weight"}});
+  const std::string p = g.add(e + "position_embeddings", "embedding", {"position_ids"},
+                              {{"weight", e + "position_embeddings.weight"}});
+  const std::string t = g.add(e + "token_type_embeddings", "embedding", {"token_type_ids"},
+                              {{"weight", e + "token_type_embeddings.weight"}});
+  std::string h = g.add(e + "sum", "add", {g.add(e + "sum_positions", "add", {w, p}), t});
+  h = g.layer_norm(e + "LayerNorm", h, cfg.layer_norm_eps);
+  const std::string act = cfg.hidden_act == "relu" ? "relu" : "gelu";
+  const json act_attrs = cfg.hidden_act == "gelu" || cfg.hidden_act == "relu" ? json::object()
+                                                                               : json{{"approximate", "tanh"}};
+  for (std::int64_t l = 0; l < cfg.layers; ++l) {
+    const std::string L = prefix + "encoder.layer." + std::to_string(l) + ".";
+    const std::string a = L + "attention.self.";
+    auto heads = [&](const std::string& name, json perm) {
+      const std::string x = g.linear(a + name, h);
+      const std::string r = g.add(a + name + ".heads", "reshape", {x}, {}, {{"shape", {0, 0, H, dh}}});
+      return g.add(a + name + ".permute", "permute", {r}, {}, {{"dims", perm}});
+    };
+    const std::string q = heads("query", {0, 2, 1, 3}), k = heads("key", {0, 2, 3, 1}), v = heads("value", {0, 2, 1, 3});
+    const std::string scores = g.add(a + "scores", "matmul", {q, k});
+    const std::string probs = g.add(a + "softmax", "attention_softmax", {scores, "attention_mask"}, {}, {{"scale", scale}});
+    const std::string ctx = g.add(a + "context", "matmul", {probs, v});
+    const std::string merged = g.add(
+        a + "context.merge", "reshape",
+        {g.add(a + "context.permute", "permute", {ctx}, {}, {{"dims", {0, 2, 1, 3}}})}, {}, {{"shape", {0, 0, D}}});
+    const std::string o = g.linear(L + "attention.output.dense", merged);
+    const std::string attn = g.layer_norm(L + "attention.output.LayerNorm",
+                                          g.add(L + "attention.output.residual", "add", {o, h}), cfg.layer_norm_eps);
+    const std::string inter = g.add(L + "intermediate.act", act, {g.linear(L + "intermediate.dense", attn)}, {}, act_attrs);
+    const std::string out = g.linear(L + "output.dense", inter);
+    h = g.layer_norm(L + "output.LayerNorm", g.add(L + "output.residual", "add", {out, attn}), cfg.layer_norm_eps);
+  }
+  std::string output;
+  if (head == "sentence_embedding") {
+    output = g.add("sentence_embedding", "masked_mean", {h, "attention_mask"});
+  } else {
+    const std::string cls = g.add(prefix + "pooler.cls", "flatten",
+                                  {g.add(prefix + "pooler.first_token", "slice", {h}, {}, {{"dim", 1}, {"start", 0}, {"end", 1}})},
+                                  {}, {{"start_dim", 1}, {"end_dim", -1}});
+    output = g.add(prefix + "pooler.activation", "tanh", {g.linear(prefix + "pooler.dense", cls)});
+    if (head == "logits") output = g.linear("classifier", output);
+  }
+  json inputs = json::array();
+  for (const char* name : {"input_ids", "attention_mask", "token_type_ids", "position_ids"})
+    inputs.push_back({{"name", name}, {"shape", {-1, -1}}, {"dtype", "I64"}, {"example_shape", {1, 8}}});
+  return {{"format", "relprop-graph"}, {"version", 1}, {"inputs", inputs}, {"nodes", g.nodes()}, {"outputs", {output}}};
+}
+
+}  // namespace
+
+bool is_transformer_dir(const fs::path& dir) {
+  std::error_code ec;
+  return fs::is_directory(dir, ec) && fs::exists(dir / "config.json", ec);
+}
+
+TransformerModel load_transformer(const fs::path& dir) {
+  if (!is_transformer_dir(dir)) throw NotFoundError("'" + dir.string() + "' is not a model folder (no config.json)");
+  TransformerModel m;
+  m.dir = dir;
+  m.config = read_config(dir);
+  const fs::path wpath = dir / "model.safetensors";
+  if (!fs::exists(wpath))
+    throw NotFoundError("'" + dir.string() + "' has no model.safetensors (pytorch_model.bin is not read; convert it with "
+                        "safetensors.torch.save_file)");
+  const SafetensorsFile weights = SafetensorsFile::open(wpath);
+  // BertModel's keys have no prefix; the task models' start with "bert.".
+  const std::string prefix = weights.contains("bert.embeddings.word_embeddings.weight") ? "bert." : "";
+  if (weights.contains("classifier.weight")) m.head = "logits";
+  else if (sentence_mean_pooling(dir)) m.head = "sentence_embedding";
+  else m.head = "pooler_output";
+  m.graph = Graph::parse(bert_graph(m.config, prefix, m.head).dump(), dir.string() + " (" + m.config.model_type + ")");
+  m.graph.bind(weights);
+  return m;
+}
+
+std::map<std::string, Tensor> complete_text_inputs(std::map<std::string, Tensor> inputs) {
+  const auto it = inputs.find("input_ids");
+  if (it == inputs.end()) throw NotFoundError("text inputs need 'input_ids' (N, T)");
+  const Tensor& ids = it->second;
+  if (ids.dim() != 2) throw ShapeError("input_ids must be (N, T), got " + ids.str_shape());
+  const std::int64_t N = ids.size(0), T = ids.size(1);
+  for (const auto& [name, t] : inputs)
+    if (t.shape() != ids.shape())
+      throw ShapeError("'" + name + "' is " + t.str_shape() + "; text inputs are (N, T) = " + ids.str_shape());
+  std::vector<std::int64_t> v(static_cast<std::size_t>(N * T));
+  if (!inputs.count("attention_mask")) {
+    std::fill(v.begin(), v.end(), 1);
+    inputs["attention_mask"] = Tensor::from_vector(std::span<const std::int64_t>(v), {N, T});
+  }
+  if (!inputs.count("token_type_ids")) {
+    std::fill(v.begin(), v.end(), 0);
+    inputs["token_type_ids"] = Tensor::from_vector(std::span<const std::int64_t>(v), {N, T});
+  }
+  if (!inputs.count("position_ids")) {
+    for (std::int64_t i = 0; i < N * T; ++i) v[i] = i % T;
+    inputs["position_ids"] = Tensor::from_vector(std::span<const std::int64_t>(v), {N, T});
+  }
+  return inputs;
+}
+
+}  // namespace relprop

@@ -1,0 +1,54 @@
+#pragma once
+// Transformer models from a Hugging Face model folder: config.json for the sizes,
+// model.safetensors with the state_dict names Hugging Face writes, and (for
+// sentence-transformers folders) 1_Pooling/config.json for the pooling. Today: the BERT
+// family (BertModel, BertForSequenceClassification, sentence-transformers models such as
+// all-MiniLM-L6-v2 with mean pooling).
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "nn/graph.hpp"
+#include "tensor/tensor.hpp"
+
+namespace relprop {
+
+// The sizes read from config.json.
+struct TransformerConfig {
+  std::string model_type;        // "bert"
+  std::string architecture;      // config "architectures"[0], e.g. "BertModel"
+  std::int64_t hidden = 0, heads = 0, layers = 0, intermediate = 0, vocab = 0, max_positions = 0, type_vocab = 0;
+  double layer_norm_eps = 1e-12;
+  std::string hidden_act = "gelu";
+  std::vector<std::string> labels;  // id2label, by index (classification heads)
+};
+
+// A built transformer: its graph (bound to the folder's weights), what it outputs and how
+// to seed it.
+struct TransformerModel {
+  TransformerConfig config;
+  Graph graph;
+  // "sentence_embedding" (mean pooling), "logits" (a classification head) or
+  // "pooler_output" (BertModel without a pooling config: tanh(dense(CLS))).
+  std::string head;
+  std::filesystem::path dir;
+};
+
+// Reads `dir`/config.json, builds the graph with node names equal to Hugging Face's module
+// paths, and binds `dir`/model.safetensors. Graph inputs, all (N, T) I64: input_ids,
+// attention_mask (1 = token, 0 = padding), token_type_ids, position_ids. NotFoundError for
+// a missing file, FormatError for a malformed config, UnsupportedError for a model type
+// relprop cannot build yet (naming it).
+TransformerModel load_transformer(const std::filesystem::path& dir);
+
+// True when `dir` looks like a Hugging Face model folder (has config.json).
+bool is_transformer_dir(const std::filesystem::path& dir);
+
+// The inputs for token ids (1, T) or (N, T): attention_mask (ones), token_type_ids
+// (zeros) and position_ids (0..T-1) are added when `inputs` lacks them.
+std::map<std::string, Tensor> complete_text_inputs(std::map<std::string, Tensor> inputs);
+
+}  // namespace relprop

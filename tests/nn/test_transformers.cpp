@@ -1,0 +1,116 @@
+// BERT-family models from Hugging Face folders (nn/transformers.hpp): the real
+// all-MiniLM-L6-v2 (tools/fetch_minilm.sh; skipped when absent) reproduces
+// sentence-transformers' embeddings (tests/data/minilm/golden.json, from
+// tools/make_minilm_golden.py) to 1e-4, and explains under attnlrp, cp-lrp, backtrace
+// and gradient with the conservation figures reported; malformed folders give typed errors.
+
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "io/safetensors.hpp"
+#include "nn/transformers.hpp"
+#include "relevance/composite.hpp"
+#include "relevance/engine.hpp"
+#include "relevance/tape.hpp"
+#include "tensor/error.hpp"
+
+using namespace relprop;
+namespace fs = std::filesystem;
+
+namespace {
+const fs::path kMiniLM = fs::path(RELPROP_SOURCE_DIR) / "tests" / "data" / "models" / "all-MiniLM-L6-v2";
+const fs::path kGolden = fs::path(RELPROP_SOURCE_DIR) / "tests" / "data" / "minilm" / "golden.json";
+
+Tensor ids_tensor(const std::vector<std::int64_t>& ids) {
+  return Tensor::from_vector(std::span<const std::int64_t>(ids), {1, static_cast<std::int64_t>(ids.size())});
+}
+}  // namespace
+
+TEST_SUITE("nn.transformers") {
+  TEST_CASE("all-MiniLM-L6-v2 reproduces sentence-transformers' embeddings") {
+    if (!fs::exists(kMiniLM / "model.safetensors")) {
+      MESSAGE("skipped: " << kMiniLM.string() << " is absent (tools/fetch_minilm.sh puts it there)");
+      return;
+    }
+    const TransformerModel m = load_transformer(kMiniLM);
+    CHECK(m.head == "sentence_embedding");
+    CHECK(m.config.layers == 6);
+    std::ifstream in(kGolden);
+    const auto golden = nlohmann::json::parse(in);
+    for (const auto& s : golden["sentences"]) {
+      const std::string text = s["text"];
+      CAPTURE(text);
+      const auto ids = s["input_ids"].get<std::vector<std::int64_t>>();
+      const auto want = s["embedding"].get<std::vector<double>>();
+      const Tensor e = m.graph.forward(complete_text_inputs({{"input_ids", ids_tensor(ids)}}))[0];
+      REQUIRE(e.shape() == Shape{1, 384});
+      auto v = e.to_vector_f64();
+      double norm = 0;
+      for (double x : v) norm += x * x;
+      norm = std::sqrt(norm);
+      double diff = 0;
+      for (std::size_t i = 0; i < v.size(); ++i) diff = std::max(diff, std::abs(v[i] / norm - want[i]));
+      MESSAGE(text << ": max |relprop - sentence-transformers| = " << diff);
+      CHECK(diff <= 1e-4);
+    }
+  }
+
+  TEST_CASE("all-MiniLM-L6-v2 explains under every transformer composite") {
+    if (!fs::exists(kMiniLM / "model.safetensors")) {
+      MESSAGE("skipped: " << kMiniLM.string() << " is absent");
+      return;
+    }
+    const TransformerModel m = load_transformer(kMiniLM);
+    std::ifstream in(kGolden);
+    const auto golden = nlohmann::json::parse(in);
+    const auto ids = golden["sentences"][0]["input_ids"].get<std::vector<std::int64_t>>();
+    for (const char* name : {"attnlrp", "cp-lrp", "backtrace", "gradient"}) {
+      CAPTURE(name);
+      Tape tape;
+      Tensor e;
+      {
+        Recording rec(tape);
+        e = m.graph.forward(complete_text_inputs({{"input_ids", ids_tensor(ids)}}))[0];
+      }
+      // Seed: the embedding's self-similarity, e ⊙ e / |e| (sums to |e|).
+      const auto v = e.to_vector_f64();
+      double norm = 0;
+      for (double x : v) norm += x * x;
+      norm = std::sqrt(norm);
+      std::vector<double> seed(v.size());
+      for (std::size_t i = 0; i < v.size(); ++i) seed[i] = v[i] * v[i] / norm;
+      const Tensor s = Tensor::from_vector(std::span<const double>(seed), e.shape()).to(DType::F32);
+      const RelevanceMap R = propagate(tape, e, s, Composite::by_name(name));
+      const Tensor& r = R.input("input_ids");
+      REQUIRE(r.shape() == Shape{1, static_cast<std::int64_t>(ids.size())});
+      double total = 0;
+      bool finite = true;
+      for (double x : r.to_vector_f64()) {
+        total += x;
+        finite = finite && std::isfinite(x);
+      }
+      CHECK(finite);
+      MESSAGE(std::string(name) << ": seed " << norm << ", token relevance sum " << total << " ("
+                   << 100.0 * total / norm << "% of the seed)");
+    }
+  }
+
+  TEST_CASE("malformed model folders: typed errors naming the file") {
+    const fs::path dir = fs::temp_directory_path() / "relprop_test_transformers";
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    CHECK_THROWS_AS(load_transformer(dir), NotFoundError);  // no config.json
+    std::ofstream(dir / "config.json") << "{\"model_type\": \"gpt_neox\"}";
+    CHECK_THROWS_WITH_AS(load_transformer(dir), doctest::Contains("gpt_neox"), UnsupportedError);
+    std::ofstream(dir / "config.json") << "{\"model_type\": \"bert\", \"hidden_size\": 10}";
+    CHECK_THROWS_WITH_AS(load_transformer(dir), doctest::Contains("num_attention_heads"), FormatError);
+    std::ofstream(dir / "config.json") << "not json";
+    CHECK_THROWS_AS(load_transformer(dir), FormatError);
+    CHECK_THROWS_AS(complete_text_inputs({}), NotFoundError);
+  }
+}
