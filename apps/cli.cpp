@@ -67,10 +67,16 @@ int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& 
   explain->add_option("--graph", ex.graph, "Model graph (graph.json)");
   explain->add_option("--model", ex.model,
                       "Built-in model instead of --graph: vgg11, vgg11_bn, vgg16, vgg16_bn, resnet18, resnet50, "
-                      "mlp:IN,HIDDEN,...,OUT (weights by torchvision's names)");
-  explain->add_option("--weights", ex.weights, "Model weights (.safetensors)")->required();
+                      "efficientnet_lite0, mlp:IN,HIDDEN,...,OUT (weights by torchvision's names); or a Hugging "
+                      "Face model folder (config.json, model.safetensors, tokenizer files: the BERT family)");
+  explain->add_option("--weights", ex.weights, "Model weights (.safetensors; not for a Hugging Face folder)");
+  explain->add_option("--text", ex.text, "Text for a Hugging Face model folder (--model DIR): tokenized, explained, "
+                                         "tokens printed and OUT.html written");
+  explain->add_option("--compare", ex.compare,
+                      "Sentence-embedding models: explain the cosine similarity to this text (default: the "
+                      "embedding's own length)");
   explain->add_option("--input", ex.input, "Input: .safetensors (tensors by graph input name), an image (PNG, JPEG), "
-                      "or a folder / .txt list of them (then --out is a folder)")->required();
+                      "or a folder / .txt list of them (then --out is a folder); or --text");
   explain->add_option("--out", ex.out, "Where to write the relevance (.safetensors; a folder for many inputs)")->required();
   explain->add_option("--composite", ex.composite,
                       "Rule set: zero, epsilon, epsilon-plus, epsilon-plus-flat, epsilon-gamma-box, "

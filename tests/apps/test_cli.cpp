@@ -495,3 +495,43 @@ TEST_SUITE("apps.demo") {
     CHECK(r.status == 1);
   }
 }
+
+TEST_SUITE("apps.text") {
+  TEST_CASE("relprop explain --model MINILM_DIR --text: tokens, HTML, result keys; --input with ids") {
+    const fs::path model = fs::path(RELPROP_SOURCE_DIR) / "tests" / "data" / "models" / "all-MiniLM-L6-v2";
+    if (!fs::exists(model / "model.safetensors")) {
+      MESSAGE("skipped: " << model.string() << " is absent (tools/fetch_minilm.sh)");
+      return;
+    }
+    const fs::path dir = fresh_dir("text");
+    Run r = cli({"explain", "--model", model.string(), "--text", "The quick brown fox jumps over the lazy dog.",
+                 "--composite", "attnlrp", "--compare", "A fast animal leaps.", "--out", (dir / "fox.safetensors").string()});
+    CAPTURE(r.err);
+    REQUIRE(r.status == 0);
+    CHECK(contains(r.out, "cosine similarity to \"A fast animal leaps.\""));
+    CHECK(contains(r.out, "token relevance"));
+    CHECK(contains(r.out, "  jumps "));
+    CHECK(fs::exists(dir / "fox.html"));
+    const auto f = SafetensorsFile::open(dir / "fox.safetensors");
+    CHECK(f.names() == std::vector<std::string>{"input_ids", "output"});
+    CHECK(f.get("input_ids").shape() == Shape{1, 12});
+    // The same token ids from a file give the same relevance (no --compare: the length).
+    const std::vector<std::int64_t> ids{101, 1996, 4248, 2829, 4419, 14523, 2058, 1996, 13971, 3899, 1012, 102};
+    save_safetensors(dir / "ids.safetensors",
+                     {{"input_ids", Tensor::from_vector(std::span<const std::int64_t>(ids), {1, 12})}});
+    r = cli({"explain", "--model", model.string(), "--input", (dir / "ids.safetensors").string(), "--composite",
+             "cp-lrp", "--out", (dir / "ids_r.safetensors").string(), "--keep", "all"});
+    CAPTURE(r.err);
+    REQUIRE(r.status == 0);
+    CHECK(contains(r.out, "the embedding's length"));
+    CHECK(contains(r.out, "  fox "));
+    const auto g = SafetensorsFile::open(dir / "ids_r.safetensors");
+    CHECK(g.contains("encoder.layer.5.output.LayerNorm"));
+    // Bad combinations: typed one-line errors.
+    CHECK(cli({"explain", "--model", model.string(), "--out", (dir / "x.safetensors").string()}).status == 1);
+    CHECK(cli({"explain", "--model", model.string(), "--text", "hi", "--weights", "w.safetensors", "--out",
+               (dir / "x.safetensors").string()})
+              .status == 1);
+    CHECK(cli({"explain", "--model", "resnet18", "--text", "hi", "--out", (dir / "x.safetensors").string()}).status == 1);
+  }
+}
