@@ -1,5 +1,5 @@
 # ctest script: install the built relprop into a scratch prefix, then configure, build and
-# run examples/ (embed, custom_model, explain_image) against that installed tree, as an
+# run examples/ (embed, custom_model, explain_image, explain_text) against that installed tree, as an
 # application would. explain_image runs when scripts/models.sh left ResNet-18 weights and
 # a photograph in tests/data/models; otherwise it is built only.
 #   -DBUILD_DIR= -DSOURCE_DIR= -DWORK_DIR= -DGENERATOR= -DCONFIG= [-DSANITIZE=address,undefined]
@@ -47,4 +47,15 @@ if(EXISTS ${models}/resnet18/weights.safetensors AND EXISTS ${models}/efficientn
   endif()
 else()
   message("examples/explain_image: built; not run (scripts/models.sh has not exported ResNet-18 and the photograph)")
+endif()
+if(EXISTS ${models}/all-MiniLM-L6-v2/model.safetensors)
+  execute_process(COMMAND ${WORK_DIR}/build/explain_text ${models}/all-MiniLM-L6-v2
+                          "A man is playing a guitar." "Someone plays music." ${WORK_DIR}/explain_text.html
+                  RESULT_VARIABLE rc OUTPUT_VARIABLE out)
+  message("${out}")
+  if(rc OR NOT EXISTS ${WORK_DIR}/explain_text.html)
+    message(FATAL_ERROR "examples/explain_text failed (${rc})")
+  endif()
+else()
+  message("examples/explain_text: built; not run (tools/fetch_minilm.sh has not fetched all-MiniLM-L6-v2)")
 endif()
