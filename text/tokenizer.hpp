@@ -22,7 +22,8 @@
 //                 end_of_word_suffix (ignore_merges and unk_token are honoured)
 //   normalizer    BertNormalizer, or null
 //   pre_tokenizer BertPreTokenizer or null (WordPiece); ByteLevel (BPE)
-//   post_processor TemplateProcessing, BertProcessing, ByteLevel (adds nothing), or null
+//   post_processor TemplateProcessing, BertProcessing, ByteLevel (adds nothing), a Sequence
+//                 of these, or null
 //   decoder       WordPiece's prefix/cleanup are read; BPE always decodes byte-level
 // Truncation and padding settings in tokenizer.json are ignored: they are the caller's.
 // Added tokens are always matched in the raw text (their "normalized" flag is ignored).
@@ -33,13 +34,18 @@
 //     planes 2-3, tags and private use; every other code point (historic scripts,
 //     mathematical alphanumerics U+1D400.., ...) is taken for a letter;
 //   - lower-casing is the simple (one code point) mapping of the BMP, character by
-//     character as `tokenizers` does it (no final-sigma rule); U+0130 İ gives "i" + U+0307;
-//   - accent stripping is NFD then removal of nonspacing marks (Mn), for the BMP; Hangul
-//     syllables decompose into jamo; CJK compatibility ideographs (U+F900..U+FAFF,
-//     U+2F800..) and supplementary-plane letters are not decomposed, and marks are not
-//     canonically reordered (only Mn is removed, so this matters for none of BERT's uses);
-//   - BERT punctuation follows `tokenizers`, whose table predates Unicode 10: the few
-//     BMP punctuation marks added since (U+061D, U+2E43..U+2E5D, ...) are not split off.
+//     character as `tokenizers` does it (no final-sigma rule; U+0130 gives "i" + U+0307);
+//     supplementary-plane capitals (Deseret, Osage, Adlam, ...) stay as they are;
+//   - accent stripping is NFD then removal of nonspacing marks (Mn) for the BMP, Hangul
+//     syllables into jamo by arithmetic; supplementary-plane characters (the CJK
+//     compatibility ideographs U+2F800.. among them) are not decomposed;
+//   - `tokenizers`' own tables predate Unicode 10, and BERT's cleaning, punctuation split
+//     and accent stripping follow them for the ~120 BMP code points assigned or
+//     reclassified since (tokenizer.cpp lists them), to give its ids.
+// Every BMP code point, and U+1F000..U+1FFFF, has been checked against tokenizers 0.23.3
+// with the bert-base-uncased vocabulary (uncased, cased, no accent stripping) and with
+// the byte-level BPE of the fixtures. Single-word added tokens take letters, numbers,
+// marks and '_' for word characters (Rust's \w, near enough).
 // Text must be valid UTF-8 (ValueError otherwise, naming the byte offset).
 
 #include <array>
@@ -96,7 +102,7 @@ class Vocab {
   void add(std::string token, std::int64_t id);
   std::optional<std::int64_t> find(std::string_view token) const;
   const std::string* token(std::int64_t id) const;  // nullptr when no token has this id
-  std::int64_t max_id() const { return max_id_; }  // -1 when empty
+  std::int64_t max_id() const { return max_id_; }   // -1 when empty
   std::size_t size() const { return ids_.size(); }
 
  private:
@@ -116,8 +122,7 @@ class Tokenizer {
   Encoding encode(std::string_view text, bool add_special_tokens = true) const;
   // A pair (question and context, two sentences): type ids 0 for the first, 1 for the
   // second (with BERT's template: [CLS] first [SEP] second [SEP]).
-  Encoding encode_pair(std::string_view first, std::string_view second,
-                       bool add_special_tokens = true) const;
+  Encoding encode_pair(std::string_view first, std::string_view second, bool add_special_tokens = true) const;
   // Back to text, as Hugging Face's decode(ids, skip_special_tokens) does it. IndexError
   // for an id no token has.
   std::string decode(const std::vector<std::int64_t>& ids, bool skip_special_tokens = true) const;

@@ -8,11 +8,13 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -78,13 +80,16 @@ std::vector<Source> sources() {
       {"wordpiece", "vocab.txt", [] { return load_wordpiece_vocab(kData / "wordpiece" / "vocab.txt"); }},
       {"wordpiece", "folder with vocab.txt",
        [] { return load_tokenizer(folder_with("wp_vocab", kData / "wordpiece", {"vocab.txt"})); }},
-      {"wordpiece_cased", "tokenizer.json", [] { return load_tokenizer_json(kData / "wordpiece_cased" / "tokenizer.json"); }},
+      {"wordpiece_cased", "tokenizer.json",
+       [] { return load_tokenizer_json(kData / "wordpiece_cased" / "tokenizer.json"); }},
       {"wordpiece_added", "tokenizer.json", [] { return load_tokenizer(kData / "wordpiece_added"); }},
       {"bpe", "tokenizer.json", [] { return load_tokenizer(kData / "bpe"); }},
       {"bpe", "vocab.json + merges.txt",
        [] { return load_bpe_vocab(kData / "bpe" / "vocab.json", kData / "bpe" / "merges.txt"); }},
       {"bpe", "folder with vocab.json + merges.txt",
-       [] { return load_tokenizer(folder_with("bpe_vocab", kData / "bpe", {"vocab.json", "merges.txt"})); }},
+       [] {
+         return load_tokenizer(folder_with("bpe_vocab", kData / "bpe", {"vocab.json", "merges.txt"}));
+       }},
   };
   if (const auto dir = minilm_dir()) {
     const fs::path d = *dir;
@@ -109,22 +114,32 @@ enum class Expect { Io, Format, NotFound, Unsupported, Value };
 
 const char* name(Expect e) {
   switch (e) {
-    case Expect::Io: return "IoError";
-    case Expect::Format: return "FormatError";
-    case Expect::NotFound: return "NotFoundError";
-    case Expect::Unsupported: return "UnsupportedError";
-    case Expect::Value: return "ValueError";
+    case Expect::Io:
+      return "IoError";
+    case Expect::Format:
+      return "FormatError";
+    case Expect::NotFound:
+      return "NotFoundError";
+    case Expect::Unsupported:
+      return "UnsupportedError";
+    case Expect::Value:
+      return "ValueError";
   }
   return "?";
 }
 
 bool is(const relprop::Error& e, Expect kind) {
   switch (kind) {
-    case Expect::Io: return dynamic_cast<const IoError*>(&e) != nullptr;
-    case Expect::Format: return dynamic_cast<const FormatError*>(&e) != nullptr;
-    case Expect::NotFound: return dynamic_cast<const NotFoundError*>(&e) != nullptr;
-    case Expect::Unsupported: return dynamic_cast<const UnsupportedError*>(&e) != nullptr;
-    case Expect::Value: return dynamic_cast<const ValueError*>(&e) != nullptr;
+    case Expect::Io:
+      return dynamic_cast<const IoError*>(&e) != nullptr;
+    case Expect::Format:
+      return dynamic_cast<const FormatError*>(&e) != nullptr;
+    case Expect::NotFound:
+      return dynamic_cast<const NotFoundError*>(&e) != nullptr;
+    case Expect::Unsupported:
+      return dynamic_cast<const UnsupportedError*>(&e) != nullptr;
+    case Expect::Value:
+      return dynamic_cast<const ValueError*>(&e) != nullptr;
   }
   return false;
 }
@@ -137,7 +152,8 @@ void check_throws(const std::function<void()>& f, Expect kind, const std::vector
   } catch (const relprop::Error& e) {
     const std::string what = e.what();
     CHECK_MESSAGE(is(e, kind), "expected " << name(kind) << ", got: " << what);
-    for (const auto& n : needles) CHECK_MESSAGE(what.find(n) != std::string::npos, "'" << n << "' not in: " << what);
+    for (const auto& n : needles)
+      CHECK_MESSAGE(what.find(n) != std::string::npos, "'" << n << "' not in: " << what);
   }
 }
 
@@ -145,7 +161,7 @@ void check_throws(const std::function<void()>& f, Expect kind, const std::vector
 struct BadFiles {
   const char* name;
   std::vector<std::pair<std::string, std::string>> files;  // file name, contents
-  const char* named;                 // the file whose path the message must hold
+  const char* named;  // the file whose path the message must hold
   Expect kind;
   std::vector<std::string> needles;  // and what else it must say
 };
@@ -155,8 +171,8 @@ struct BadFiles {
 std::string wordpiece_json(const std::string& vocab_extra, const std::string& model_extra = "",
                            const std::string& top_extra = "") {
   return R"({"pre_tokenizer": {"type": "BertPreTokenizer"},)" + top_extra +
-         R"( "model": {"type": "WordPiece", "vocab": {"[UNK]": 0, "[CLS]": 1, "[SEP]": 2, "a": 3)" + vocab_extra +
-         "}" + model_extra + "}}";
+         R"( "model": {"type": "WordPiece", "vocab": {"[UNK]": 0, "[CLS]": 1, "[SEP]": 2, "a": 3)" +
+         vocab_extra + "}" + model_extra + "}}";
 }
 
 std::string bpe_json(const std::string& merges, const std::string& model_extra = "") {
@@ -167,60 +183,68 @@ std::string bpe_json(const std::string& merges, const std::string& model_extra =
 
 const std::string kBpeVocab = R"({"a": 0, "b": 1, "ab": 2})";
 
+// clang-format off
 const std::vector<BadFiles> kBadFiles = {
     {"vocab.txt empty", {{"vocab.txt", ""}}, "vocab.txt", Expect::Format, {"empty"}},
-    {"vocab.txt not UTF-8", {{"vocab.txt", "[UNK]\n\xff\xfe\n[CLS]\n[SEP]\n"}}, "vocab.txt", Expect::Format,
-     {"line 2", "UTF-8"}},
-    {"vocab.txt without [UNK]", {{"vocab.txt", "[CLS]\n[SEP]\nhello\n"}}, "vocab.txt", Expect::Format, {"[UNK]"}},
-    {"vocab.txt without [CLS]", {{"vocab.txt", "[UNK]\n[SEP]\nhello\n"}}, "vocab.txt", Expect::Format, {"[CLS]"}},
-    {"tokenizer.json not JSON", {{"tokenizer.json", "{\"model\": "}}, "tokenizer.json", Expect::Format,
-     {"not valid JSON"}},
-    {"tokenizer.json not UTF-8", {{"tokenizer.json", "{\"model\": \"\xc3("}}, "tokenizer.json", Expect::Format,
-     {"UTF-8"}},
+    {"vocab.txt not UTF-8", {{"vocab.txt", "[UNK]\n\xff\xfe\n[CLS]\n[SEP]\n"}}, "vocab.txt",
+     Expect::Format, {"line 2", "UTF-8"}},
+    {"vocab.txt without [UNK]", {{"vocab.txt", "[CLS]\n[SEP]\nhello\n"}}, "vocab.txt",
+     Expect::Format, {"[UNK]"}},
+    {"vocab.txt without [CLS]", {{"vocab.txt", "[UNK]\n[SEP]\nhello\n"}}, "vocab.txt",
+     Expect::Format, {"[CLS]"}},
+    {"tokenizer.json not JSON", {{"tokenizer.json", "{\"model\": "}}, "tokenizer.json",
+     Expect::Format, {"not valid JSON"}},
+    {"tokenizer.json not UTF-8", {{"tokenizer.json", "{\"model\": \"\xc3("}}, "tokenizer.json",
+     Expect::Format, {"UTF-8"}},
     {"tokenizer.json too deep", {{"tokenizer.json", std::string(100, '[') + std::string(100, ']')}},
      "tokenizer.json", Expect::Format, {"levels deep"}},
-    {"tokenizer.json a list", {{"tokenizer.json", "[]"}}, "tokenizer.json", Expect::Format, {"must be an object"}},
-    {"tokenizer.json without model", {{"tokenizer.json", "{}"}}, "tokenizer.json", Expect::Format,
-     {"model is missing"}},
-    {"tokenizer.json model without type", {{"tokenizer.json", R"({"model": {"vocab": {}}})"}}, "tokenizer.json",
-     Expect::Format, {"model.type is missing"}},
+    {"tokenizer.json a list", {{"tokenizer.json", "[]"}}, "tokenizer.json",
+     Expect::Format, {"must be an object"}},
+    {"tokenizer.json without model", {{"tokenizer.json", "{}"}}, "tokenizer.json",
+     Expect::Format, {"model is missing"}},
+    {"tokenizer.json model without type", {{"tokenizer.json", R"({"model": {"vocab": {}}})"}},
+     "tokenizer.json", Expect::Format, {"model.type is missing"}},
     {"tokenizer.json Unigram", {{"tokenizer.json", R"({"model": {"type": "Unigram", "vocab": []}})"}},
      "tokenizer.json", Expect::Unsupported, {"Unigram"}},
-    {"tokenizer.json vocab a list", {{"tokenizer.json", R"({"model": {"type": "WordPiece", "vocab": [1]}})"}},
+    {"tokenizer.json vocab a list",
+     {{"tokenizer.json", R"({"model": {"type": "WordPiece", "vocab": [1]}})"}},
      "tokenizer.json", Expect::Format, {"model.vocab", "object"}},
-    {"tokenizer.json negative id", {{"tokenizer.json", wordpiece_json(R"(, "x": -1)")}}, "tokenizer.json",
-     Expect::Format, {"model.vocab[\"x\"]", "integer"}},
-    {"tokenizer.json duplicate id", {{"tokenizer.json", wordpiece_json(R"(, "b": 3)")}}, "tokenizer.json",
-     Expect::Format, {"id 3", "'a'", "'b'"}},
-    {"tokenizer.json unk not in vocab", {{"tokenizer.json", wordpiece_json("", R"(, "unk_token": "<unk>")")}},
+    {"tokenizer.json negative id", {{"tokenizer.json", wordpiece_json(R"(, "x": -1)")}},
+     "tokenizer.json", Expect::Format, {"model.vocab[\"x\"]", "integer"}},
+    {"tokenizer.json duplicate id", {{"tokenizer.json", wordpiece_json(R"(, "b": 3)")}},
+     "tokenizer.json", Expect::Format, {"id 3", "'a'", "'b'"}},
+    {"tokenizer.json unk not in vocab",
+     {{"tokenizer.json", wordpiece_json("", R"(, "unk_token": "<unk>")")}},
      "tokenizer.json", Expect::Format, {"<unk>"}},
     {"tokenizer.json unsupported normalizer",
-     {{"tokenizer.json", wordpiece_json("", "", R"( "normalizer": {"type": "NFKC"},)")}}, "tokenizer.json",
-     Expect::Unsupported, {"NFKC"}},
+     {{"tokenizer.json", wordpiece_json("", "", R"( "normalizer": {"type": "NFKC"},)")}},
+     "tokenizer.json", Expect::Unsupported, {"NFKC"}},
     {"tokenizer.json added token without content",
-     {{"tokenizer.json", wordpiece_json("", "", R"( "added_tokens": [{"id": 5}],)")}}, "tokenizer.json",
-     Expect::Format, {"added_tokens[0].content is missing"}},
+     {{"tokenizer.json", wordpiece_json("", "", R"( "added_tokens": [{"id": 5}],)")}},
+     "tokenizer.json", Expect::Format, {"added_tokens[0].content is missing"}},
     {"tokenizer.json template names an undefined token",
-     {{"tokenizer.json",
-       wordpiece_json("", "",
-                      R"( "post_processor": {"type": "TemplateProcessing", "single": [{"SpecialToken": {"id": "[X]"}}],)"
-                      R"( "pair": [], "special_tokens": {}},)")}},
+     {{"tokenizer.json", wordpiece_json("", "",
+         R"( "post_processor": {"type": "TemplateProcessing",)"
+         R"( "single": [{"SpecialToken": {"id": "[X]"}}], "pair": [], "special_tokens": {}},)")}},
      "tokenizer.json", Expect::Format, {"post_processor.single[0]", "[X]"}},
     {"tokenizer.json merge out of vocabulary", {{"tokenizer.json", bpe_json(R"(["a b", "b c"])")}},
      "tokenizer.json", Expect::Format, {"model.merges[1]", "'b c'"}},
-    {"tokenizer.json merge not a pair", {{"tokenizer.json", bpe_json(R"([["a", "b", "c"]])")}}, "tokenizer.json",
-     Expect::Format, {"model.merges[0]"}},
-    {"tokenizer.json BPE dropout", {{"tokenizer.json", bpe_json("[]", R"(, "dropout": 0.1)")}}, "tokenizer.json",
-     Expect::Unsupported, {"dropout"}},
-    {"vocab.json a list", {{"vocab.json", "[]"}, {"merges.txt", ""}}, "vocab.json", Expect::Format, {"object"}},
-    {"merges.txt three tokens", {{"vocab.json", kBpeVocab}, {"merges.txt", "#version: 0.2\na b\na b c\n"}},
-     "merges.txt", Expect::Format, {"line 3"}},
+    {"tokenizer.json merge not a pair", {{"tokenizer.json", bpe_json(R"([["a", "b", "c"]])")}},
+     "tokenizer.json", Expect::Format, {"model.merges[0]"}},
+    {"tokenizer.json BPE dropout", {{"tokenizer.json", bpe_json("[]", R"(, "dropout": 0.1)")}},
+     "tokenizer.json", Expect::Unsupported, {"dropout"}},
+    {"vocab.json a list", {{"vocab.json", "[]"}, {"merges.txt", ""}}, "vocab.json",
+     Expect::Format, {"object"}},
+    {"merges.txt three tokens",
+     {{"vocab.json", kBpeVocab}, {"merges.txt", "#version: 0.2\na b\na b c\n"}}, "merges.txt",
+     Expect::Format, {"line 3"}},
     {"merges.txt unknown token", {{"vocab.json", kBpeVocab}, {"merges.txt", "a c\n"}}, "merges.txt",
      Expect::Format, {"line 1", "'a c'"}},
     {"tokenizer_config.json malformed",
      {{"vocab.txt", "[UNK]\n[CLS]\n[SEP]\n"}, {"tokenizer_config.json", "{\"do_lower_case\": 1}"}},
      "tokenizer_config.json", Expect::Format, {"do_lower_case"}},
 };
+// clang-format on
 
 }  // namespace
 
@@ -324,7 +348,7 @@ TEST_SUITE("text.tokenizer") {
     const auto wp = load_tokenizer(kData / "wordpiece");
     const auto bpe = load_tokenizer(kData / "bpe");
     for (const std::string& bad : {std::string("ok \xff"), std::string("ab\xc3"), std::string("\xed\xa0\x80"),
-                                  std::string("\xc0\xaf")}) {
+                                   std::string("\xc0\xaf")}) {
       CAPTURE(bad);
       check_throws([&] { wp->encode(bad); }, Expect::Value, {"UTF-8", "byte"});
       check_throws([&] { bpe->encode(bad); }, Expect::Value, {"UTF-8", "byte"});
@@ -336,7 +360,8 @@ TEST_SUITE("text.tokenizer") {
     const fs::path nowhere = scratch("missing") / "nowhere";
     check_throws([&] { load_tokenizer(nowhere); }, Expect::NotFound, {nowhere.string()});
     const fs::path empty = scratch("empty");
-    check_throws([&] { load_tokenizer(empty); }, Expect::NotFound, {empty.string(), "tokenizer.json", "vocab.txt"});
+    check_throws([&] { load_tokenizer(empty); }, Expect::NotFound,
+                 {empty.string(), "tokenizer.json", "vocab.txt"});
     check_throws([&] { load_wordpiece_vocab(nowhere / "vocab.txt"); }, Expect::Io,
                  {"vocab.txt", (nowhere / "vocab.txt").string()});
     check_throws([&] { load_tokenizer_json(nowhere / "tokenizer.json"); }, Expect::Io,
