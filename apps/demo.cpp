@@ -301,7 +301,8 @@ void sentence(const std::string& given, const fs::path& outdir, bool quiet, std:
     const text::Encoding e = tok->encode(s);
     if (tokens) *tokens = e.tokens;
     const auto T = static_cast<std::int64_t>(e.ids.size());
-    return complete_text_inputs({{"input_ids", Tensor::from_vector(std::span<const std::int64_t>(e.ids), {1, T})}});
+    return complete_text_inputs({{"input_ids", Tensor::from_vector(std::span<const std::int64_t>(e.ids), {1, T})}},
+                                &m.graph);
   };
   auto unit = [](const Tensor& e) {
     auto v = e.to_vector_f64();

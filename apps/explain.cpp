@@ -215,7 +215,7 @@ class Explainer {
       }
     }
     if (!a.text.empty() && !text_model_) throw ValueError("--text needs a Hugging Face model folder as --model");
-    if (!a.compare.empty() && (!text_model_ || head_ == "logits"))
+    if (!a.compare.empty() && !embedding_head())
       throw ValueError("--compare needs a sentence-embedding model folder as --model");
     for (const auto& in : graph_.inputs())
       if (in.name == "output")
@@ -303,7 +303,7 @@ class Explainer {
       item.inputs[name] = t;
     }
     if (text_model_) {
-      item.inputs = complete_text_inputs(std::move(item.inputs));
+      item.inputs = complete_text_inputs(std::move(item.inputs), &graph_);
       const Tensor& ids = item.inputs.at("input_ids");
       if (ids.size(0) == 1)
         for (double id : ids.to_vector_f64()) item.tokens.push_back(tokenizer().id_to_token(static_cast<std::int64_t>(id)));
@@ -316,6 +316,8 @@ class Explainer {
   }
 
   bool text_model() const { return text_model_; }
+  // A sentence-embedding or pooled output (explained as a length or a similarity).
+  bool embedding_head() const { return text_model_ && (head_ == "sentence_embedding" || head_ == "pooler_output"); }
   const std::string& head() const { return head_; }
   const std::vector<std::string>& labels() const { return labels_; }
 
@@ -334,7 +336,8 @@ class Explainer {
     std::vector<std::int64_t> mask(e.ids.size(), 1);
     item.inputs = complete_text_inputs({{"input_ids", Tensor::from_vector(std::span<const std::int64_t>(e.ids), {1, T})},
                                         {"attention_mask", Tensor::from_vector(std::span<const std::int64_t>(mask), {1, T})},
-                                        {"token_type_ids", Tensor::from_vector(std::span<const std::int64_t>(e.type_ids), {1, T})}});
+                                        {"token_type_ids", Tensor::from_vector(std::span<const std::int64_t>(e.type_ids), {1, T})}},
+                                       &graph_);
     return item;
   }
 
@@ -363,7 +366,7 @@ class Explainer {
       Recording rec(tape);
       res.y = graph_.forward(inputs)[out_index_];
     }
-    if (text_model_ && head_ != "logits") {
+    if (embedding_head()) {
       res.seed = similarity_seed(res.y, inputs);
     } else if (a_.task == "classification") {
       auto s = classification_seed(res.y, a_.target, form_, multiplier_);
@@ -532,13 +535,15 @@ void print_single(const ExplainArgs& a, const Explainer& ex, const Item& item, c
   out << "model     " << (a.model.empty() ? a.graph : a.model) << " (" << graph.nodes().size() << " nodes"
       << (graph.folded().empty() ? "" : ", " + std::to_string(graph.folded().size()) + " batch norms folded") << ")\n";
   out << "output    " << graph.outputs()[ex.out_index()] << " " << describe(res.y) << "\n";
-  if (ex.text_model() && ex.head() != "logits")
+  if (ex.embedding_head())
     out << "target    " << (a.compare.empty() ? "the embedding's length |e|" : "cosine similarity to \"" + a.compare + "\"")
         << " = " << fmt_fixed(sum_all(res.seed), 4) << "\n";
   else if (a.task == "classification")
     out << "target    " << targets << (a.target ? "" : " (arg-max)")
         << (res.targets.size() == 1 && static_cast<std::size_t>(res.targets[0]) < ex.labels().size()
                 ? " = " + ex.labels()[res.targets[0]]
+            : res.targets.size() == 1 && ex.head() == "next_token_logits"
+                ? " = next token '" + ex.tokenizer().id_to_token(res.targets[0]) + "'"
                 : "")
         << "\n";
   else out << "task      " << a.task << ", seed sum " << fmt_fixed(sum_all(res.seed)) << "\n";
@@ -552,9 +557,12 @@ void print_single(const ExplainArgs& a, const Explainer& ex, const Item& item, c
       const auto v = r.to_vector_f64();
       out << "token relevance" << name.substr(9) << " (sum " << fmt_fixed(sum_all(r), 4) << ")\n";
       if (color) out << "  " << viz::tokens_ansi(item.tokens, v) << "\n";
-      for (std::size_t i = 0; i < item.tokens.size() && i < v.size(); ++i)
-        out << "  " << std::left << std::setw(16) << item.tokens[i] << std::right << std::setw(10) << fmt_fixed(v[i], 4)
-            << "\n";
+      for (std::size_t i = 0; i < item.tokens.size() && i < v.size(); ++i) {
+        // Byte-level BPE marks a leading space with "Ġ": shown as the space itself.
+        std::string shown = item.tokens[i];
+        if (shown.rfind("\xC4\xA0", 0) == 0) shown = " " + shown.substr(2);
+        out << "  " << std::left << std::setw(16) << shown << std::right << std::setw(10) << fmt_fixed(v[i], 4) << "\n";
+      }
     }
   } else {
     out << "input relevance\n";

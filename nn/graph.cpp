@@ -234,6 +234,15 @@ void Graph::bind_with(Lookup&& lookup, const std::string& source) {
       if (!is_floating(t.dtype()))
         fail(origin_, "node '" + n.name + "': weight '" + key + "' must be floating point, it is " +
                           std::string(dtype_name(t.dtype())));
+      // GPT-2's Conv1D and other (in, out) layouts: a linear's weight is transposed once here.
+      if (n.op == OpKind::Linear && role == "weight" && n.attrs.has("weight_layout")) {
+        const auto& v = n.attrs.values().at("weight_layout");
+        const std::string layout = std::holds_alternative<std::string>(v) ? std::get<std::string>(v) : "";
+        if (layout == "in_out" && t.dim() == 2) t = t.to(DType::F32).transpose(0, 1).contiguous();
+        else if (layout != "out_in")
+          fail(origin_, "node '" + n.name + "': weight_layout must be \"out_in\" (PyTorch's nn.Linear) or \"in_out\" "
+                        "(GPT-2's Conv1D)");
+      }
       pshapes[role] = t.shape();
       params[i][role] = std::move(t);
     }

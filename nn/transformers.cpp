@@ -65,9 +65,30 @@ TransformerConfig read_config(const fs::path& dir) {
   if (c.contains("architectures") && c["architectures"].is_array() && !c["architectures"].empty() &&
       c["architectures"][0].is_string())
     cfg.architecture = c["architectures"][0].get<std::string>();
+  if (cfg.model_type == "gpt2") {
+    cfg.hidden = need_int(c, "n_embd", p);
+    cfg.heads = need_int(c, "n_head", p);
+    cfg.layers = need_int(c, "n_layer", p);
+    cfg.intermediate = c.contains("n_inner") && c["n_inner"].is_number_integer() ? c["n_inner"].get<std::int64_t>()
+                                                                                 : 4 * cfg.hidden;
+    cfg.vocab = need_int(c, "vocab_size", p);
+    cfg.max_positions = need_int(c, "n_positions", p);
+    cfg.layer_norm_eps = c.value("layer_norm_epsilon", 1e-5);
+    cfg.hidden_act = c.value("activation_function", std::string("gelu_new"));
+    if (cfg.hidden % cfg.heads != 0)
+      throw FormatError("'" + p.string() + "': n_embd is not a multiple of n_head");
+    if (cfg.hidden_act != "gelu_new" && cfg.hidden_act != "gelu" && cfg.hidden_act != "gelu_pytorch_tanh" &&
+        cfg.hidden_act != "relu")
+      throw UnsupportedError("'" + p.string() + "': activation_function \"" + cfg.hidden_act + "\"");
+    for (const char* flag : {"scale_attn_by_inverse_layer_idx", "reorder_and_upcast_attn"})
+      if (c.value(flag, false)) throw UnsupportedError("'" + p.string() + "': " + flag + " is not supported");
+    if (c.contains("scale_attn_weights") && !c.value("scale_attn_weights", true))
+      throw UnsupportedError("'" + p.string() + "': scale_attn_weights false is not supported");
+    return cfg;
+  }
   if (cfg.model_type != "bert")
     throw UnsupportedError("'" + p.string() + "': model_type \"" + cfg.model_type +
-                           "\" is not supported yet (supported: bert)");
+                           "\" is not supported yet (supported: bert, gpt2)");
   cfg.hidden = need_int(c, "hidden_size", p);
   cfg.heads = need_int(c, "num_attention_heads", p);
   cfg.layers = need_int(c, "num_hidden_layers", p);
@@ -162,6 +183,59 @@ json bert_graph(const TransformerConfig& cfg, const std::string& prefix, const s
   return {{"format", "relprop-graph"}, {"version", 1}, {"inputs", inputs}, {"nodes", g.nodes()}, {"outputs", {output}}};
 }
 
+// GPT-2 (GPT2Model / GPT2LMHeadModel): pre-norm blocks, fused q/k/v in Conv1D layout
+// (in, out), causal attention, tanh GELU, final layer norm; the LM head (tied to wte when
+// the file has no lm_head.weight) on the last position only.
+json gpt2_graph(const TransformerConfig& cfg, const std::string& prefix, const std::string& lm_weight) {
+  Nodes g;
+  const std::int64_t D = cfg.hidden, H = cfg.heads, dh = D / H;
+  const double scale = 1.0 / std::sqrt(static_cast<double>(dh));
+  auto conv1d = [&](const std::string& name, const std::string& in) {
+    return g.add(name, "linear", {in}, {{"weight", name + ".weight"}, {"bias", name + ".bias"}},
+                 {{"weight_layout", "in_out"}});
+  };
+  const std::string wte = g.add(prefix + "wte", "embedding", {"input_ids"}, {{"weight", prefix + "wte.weight"}});
+  const std::string wpe = g.add(prefix + "wpe", "embedding", {"position_ids"}, {{"weight", prefix + "wpe.weight"}});
+  std::string h = g.add(prefix + "embeddings", "add", {wte, wpe});
+  const std::string act = cfg.hidden_act == "relu" ? "relu" : "gelu";
+  const json act_attrs = cfg.hidden_act == "gelu" || cfg.hidden_act == "relu" ? json::object()
+                                                                               : json{{"approximate", "tanh"}};
+  for (std::int64_t l = 0; l < cfg.layers; ++l) {
+    const std::string L = prefix + "h." + std::to_string(l) + ".";
+    const std::string x1 = g.layer_norm(L + "ln_1", h, cfg.layer_norm_eps);
+    const std::string qkv = conv1d(L + "attn.c_attn", x1);
+    auto heads = [&](const char* which, std::int64_t k, json perm) {
+      const std::string part = g.add(L + "attn." + which, "slice", {qkv}, {},
+                                     {{"dim", 2}, {"start", k * D}, {"end", (k + 1) * D}});
+      const std::string r = g.add(L + "attn." + which + ".heads", "reshape", {part}, {}, {{"shape", {0, 0, H, dh}}});
+      return g.add(L + "attn." + which + ".permute", "permute", {r}, {}, {{"dims", perm}});
+    };
+    const std::string q = heads("query", 0, {0, 2, 1, 3}), k = heads("key", 1, {0, 2, 3, 1}),
+                      v = heads("value", 2, {0, 2, 1, 3});
+    const std::string scores = g.add(L + "attn.scores", "matmul", {q, k});
+    const std::string probs = g.add(L + "attn.softmax", "attention_softmax", {scores, "attention_mask"}, {},
+                                    {{"scale", scale}, {"causal", true}});
+    const std::string ctx = g.add(L + "attn.context", "matmul", {probs, v});
+    const std::string merged = g.add(
+        L + "attn.context.merge", "reshape",
+        {g.add(L + "attn.context.permute", "permute", {ctx}, {}, {{"dims", {0, 2, 1, 3}}})}, {}, {{"shape", {0, 0, D}}});
+    h = g.add(L + "attn.residual", "add", {conv1d(L + "attn.c_proj", merged), h});
+    const std::string x2 = g.layer_norm(L + "ln_2", h, cfg.layer_norm_eps);
+    const std::string m = g.add(L + "mlp.act", act, {conv1d(L + "mlp.c_fc", x2)}, {}, act_attrs);
+    h = g.add(L + "mlp.residual", "add", {conv1d(L + "mlp.c_proj", m), h});
+  }
+  h = g.layer_norm(prefix + "ln_f", h, cfg.layer_norm_eps);
+  // The next-token logits come from the last position: (N, 1, D) -> (N, D) -> (N, V).
+  const std::string last = g.add("lm_head.last_position", "flatten",
+                                 {g.add("lm_head.last", "slice", {h}, {}, {{"dim", 1}, {"start", -1}})}, {},
+                                 {{"start_dim", 1}, {"end_dim", -1}});
+  const std::string logits = g.add("lm_head", "linear", {last}, {{"weight", lm_weight}});
+  json inputs = json::array();
+  for (const char* name : {"input_ids", "attention_mask", "position_ids"})
+    inputs.push_back({{"name", name}, {"shape", {-1, -1}}, {"dtype", "I64"}, {"example_shape", {1, 8}}});
+  return {{"format", "relprop-graph"}, {"version", 1}, {"inputs", inputs}, {"nodes", g.nodes()}, {"outputs", {logits}}};
+}
+
 }  // namespace
 
 bool is_transformer_dir(const fs::path& dir) {
@@ -179,6 +253,14 @@ TransformerModel load_transformer(const fs::path& dir) {
     throw NotFoundError("'" + dir.string() + "' has no model.safetensors (pytorch_model.bin is not read; convert it with "
                         "safetensors.torch.save_file)");
   const SafetensorsFile weights = SafetensorsFile::open(wpath);
+  if (m.config.model_type == "gpt2") {
+    const std::string prefix = weights.contains("transformer.wte.weight") ? "transformer." : "";
+    m.head = "next_token_logits";
+    const std::string lm = weights.contains("lm_head.weight") ? "lm_head.weight" : prefix + "wte.weight";  // tied
+    m.graph = Graph::parse(gpt2_graph(m.config, prefix, lm).dump(), dir.string() + " (gpt2)");
+    m.graph.bind(weights);
+    return m;
+  }
   // BertModel's keys have no prefix; the task models' start with "bert.".
   const std::string prefix = weights.contains("bert.embeddings.word_embeddings.weight") ? "bert." : "";
   if (weights.contains("classifier.weight")) m.head = "logits";
@@ -189,7 +271,7 @@ TransformerModel load_transformer(const fs::path& dir) {
   return m;
 }
 
-std::map<std::string, Tensor> complete_text_inputs(std::map<std::string, Tensor> inputs) {
+std::map<std::string, Tensor> complete_text_inputs(std::map<std::string, Tensor> inputs, const Graph* graph) {
   const auto it = inputs.find("input_ids");
   if (it == inputs.end()) throw NotFoundError("text inputs need 'input_ids' (N, T)");
   const Tensor& ids = it->second;
@@ -210,6 +292,13 @@ std::map<std::string, Tensor> complete_text_inputs(std::map<std::string, Tensor>
   if (!inputs.count("position_ids")) {
     for (std::int64_t i = 0; i < N * T; ++i) v[i] = i % T;
     inputs["position_ids"] = Tensor::from_vector(std::span<const std::int64_t>(v), {N, T});
+  }
+  if (graph) {
+    // Only what the graph declares (GPT-2 has no token types).
+    std::map<std::string, Tensor> kept;
+    for (const auto& in : graph->inputs())
+      if (auto f = inputs.find(in.name); f != inputs.end()) kept.insert(*f);
+    return kept;
   }
   return inputs;
 }

@@ -3,7 +3,7 @@
 // model.safetensors with the state_dict names Hugging Face writes, and (for
 // sentence-transformers folders) 1_Pooling/config.json for the pooling. Today: the BERT
 // family (BertModel, BertForSequenceClassification, sentence-transformers models such as
-// all-MiniLM-L6-v2 with mean pooling).
+// all-MiniLM-L6-v2 with mean pooling) and GPT-2 (GPT2Model, GPT2LMHeadModel).
 
 #include <cstdint>
 #include <filesystem>
@@ -31,15 +31,16 @@ struct TransformerConfig {
 struct TransformerModel {
   TransformerConfig config;
   Graph graph;
-  // "sentence_embedding" (mean pooling), "logits" (a classification head) or
-  // "pooler_output" (BertModel without a pooling config: tanh(dense(CLS))).
+  // "sentence_embedding" (mean pooling), "logits" (a classification head),
+  // "pooler_output" (BertModel without a pooling config: tanh(dense(CLS))) or
+  // "next_token_logits" (GPT-2: the LM head at the last position, (N, vocab)).
   std::string head;
   std::filesystem::path dir;
 };
 
 // Reads `dir`/config.json, builds the graph with node names equal to Hugging Face's module
 // paths, and binds `dir`/model.safetensors. Graph inputs, all (N, T) I64: input_ids,
-// attention_mask (1 = token, 0 = padding), token_type_ids, position_ids. NotFoundError for
+// attention_mask (1 = token, 0 = padding), token_type_ids (BERT only), position_ids. NotFoundError for
 // a missing file, FormatError for a malformed config, UnsupportedError for a model type
 // relprop cannot build yet (naming it).
 TransformerModel load_transformer(const std::filesystem::path& dir);
@@ -48,7 +49,8 @@ TransformerModel load_transformer(const std::filesystem::path& dir);
 bool is_transformer_dir(const std::filesystem::path& dir);
 
 // The inputs for token ids (1, T) or (N, T): attention_mask (ones), token_type_ids
-// (zeros) and position_ids (0..T-1) are added when `inputs` lacks them.
-std::map<std::string, Tensor> complete_text_inputs(std::map<std::string, Tensor> inputs);
+// (zeros) and position_ids (0..T-1) are added when `inputs` lacks them; with `graph`,
+// only the inputs it declares are kept.
+std::map<std::string, Tensor> complete_text_inputs(std::map<std::string, Tensor> inputs, const Graph* graph = nullptr);
 
 }  // namespace relprop

@@ -147,7 +147,7 @@ Tensor linear_run(const OpCall& c) {
 }  // namespace
 
 OpSpec op_spec_linear() {
-  return OpSpec{OpKind::Linear, "linear", OpClass::LinearType, 1, 1, {"weight"}, {"bias"}, {},
+  return OpSpec{OpKind::Linear, "linear", OpClass::LinearType, 1, 1, {"weight"}, {"bias"}, {"weight_layout"},
                 linear_infer, linear_run};
 }
 

@@ -36,7 +36,8 @@ int main(int argc, char** argv) {
       const text::Encoding e = tokenizer->encode(s);
       if (tokens) *tokens = e.tokens;
       const auto T = static_cast<std::int64_t>(e.ids.size());
-      return complete_text_inputs({{"input_ids", Tensor::from_vector(std::span<const std::int64_t>(e.ids), {1, T})}});
+      return complete_text_inputs({{"input_ids", Tensor::from_vector(std::span<const std::int64_t>(e.ids), {1, T})}},
+                                  &model.graph);
     };
 
     // The second sentence's embedding, direction only (no tape: nothing is recorded).

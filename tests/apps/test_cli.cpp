@@ -535,3 +535,32 @@ TEST_SUITE("apps.text") {
     CHECK(cli({"explain", "--model", "resnet18", "--text", "hi", "--out", (dir / "x.safetensors").string()}).status == 1);
   }
 }
+
+TEST_SUITE("apps.text") {
+  TEST_CASE("relprop explain on GPT-2 (tiny fixture): the next token, tokens, HTML; --target a token id") {
+    const fs::path model = fs::path(RELPROP_SOURCE_DIR) / "tests" / "data" / "gpt2_tiny";
+    const fs::path dir = fresh_dir("gpt2");
+    Run r = cli({"explain", "--model", model.string(), "--text", "the quick brown fox", "--composite", "attnlrp",
+                 "--out", (dir / "g.safetensors").string()});
+    CAPTURE(r.err);
+    REQUIRE(r.status == 0);
+    CHECK(contains(r.out, "(arg-max) = next token"));
+    CHECK(contains(r.out, "token relevance"));
+    CHECK(fs::exists(dir / "g.html"));
+    const auto f = SafetensorsFile::open(dir / "g.safetensors");
+    CHECK(f.names() == std::vector<std::string>{"input_ids", "output"});
+    CHECK(f.get("output").shape() == Shape{1, 657});
+    r = cli({"explain", "--model", model.string(), "--text", "the quick brown fox", "--composite", "cp-lrp", "--target",
+             "221", "--out", (dir / "g2.safetensors").string()});
+    CHECK(contains(r.out, "target    221 = next token"));
+    // A token id outside the vocabulary is an IndexError, one line.
+    r = cli({"explain", "--model", model.string(), "--text", "the fox", "--target", "100000", "--out",
+             (dir / "g3.safetensors").string()});
+    CHECK(r.status == 1);
+    CHECK(lines(r.err) == 1);
+    // --compare is for sentence embeddings only.
+    CHECK(cli({"explain", "--model", model.string(), "--text", "the fox", "--compare", "a dog", "--out",
+               (dir / "g4.safetensors").string()})
+              .status == 1);
+  }
+}

@@ -16,6 +16,7 @@
 #include "nn/transformers.hpp"
 #include "relevance/composite.hpp"
 #include "relevance/engine.hpp"
+#include "relevance/seed.hpp"
 #include "relevance/tape.hpp"
 #include "tensor/error.hpp"
 
@@ -97,6 +98,48 @@ TEST_SUITE("nn.transformers") {
       CHECK(finite);
       MESSAGE(std::string(name) << ": seed " << norm << ", token relevance sum " << total << " ("
                    << 100.0 * total / norm << "% of the seed)");
+    }
+  }
+
+  TEST_CASE("GPT-2 (tiny, random): next-token logits equal transformers', and every composite explains") {
+    const fs::path dir = fs::path(RELPROP_SOURCE_DIR) / "tests" / "data" / "gpt2_tiny";
+    const TransformerModel m = load_transformer(dir);
+    CHECK(m.head == "next_token_logits");
+    CHECK(m.config.layers == 2);
+    std::ifstream in(dir / "golden.json");
+    const auto golden = nlohmann::json::parse(in);
+    for (const auto& c : golden["cases"]) {
+      const auto ids = c["input_ids"].get<std::vector<std::int64_t>>();
+      const auto want = c["next_token_logits"].get<std::vector<double>>();
+      const auto inputs = complete_text_inputs({{"input_ids", ids_tensor(ids)}}, &m.graph);
+      CHECK(inputs.count("token_type_ids") == 0);
+      const Tensor y = m.graph.forward(inputs)[0];
+      REQUIRE(y.shape() == Shape{1, static_cast<std::int64_t>(want.size())});
+      const auto v = y.to_vector_f64();
+      double diff = 0, scale = 0;
+      for (std::size_t i = 0; i < v.size(); ++i) {
+        diff = std::max(diff, std::abs(v[i] - want[i]));
+        scale = std::max(scale, std::abs(want[i]));
+      }
+      MESSAGE("gpt2_tiny: max |relprop - transformers| / max = " << diff / scale);
+      CHECK(diff <= 1e-5 * scale);
+      for (const char* name : {"attnlrp", "cp-lrp", "backtrace", "gradient"}) {
+        CAPTURE(std::string(name));
+        Tape tape;
+        Tensor out;
+        {
+          Recording rec(tape);
+          out = m.graph.forward(inputs)[0];
+        }
+        const Composite comp = Composite::by_name(name);
+        const auto seed = classification_seed(out, std::nullopt, comp.seed_form, comp.multiplier);
+        const RelevanceMap R = propagate(tape, out, seed.seed, comp);
+        const Tensor& r = R.input("input_ids");
+        REQUIRE(r.shape() == Shape{1, static_cast<std::int64_t>(ids.size())});
+        bool finite = true;
+        for (double x : r.to_vector_f64()) finite = finite && std::isfinite(x);
+        CHECK(finite);
+      }
     }
   }
 
