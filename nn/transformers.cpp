@@ -86,9 +86,34 @@ TransformerConfig read_config(const fs::path& dir) {
       throw UnsupportedError("'" + p.string() + "': scale_attn_weights false is not supported");
     return cfg;
   }
+  if (cfg.model_type == "llama" || cfg.model_type == "mistral" || cfg.model_type == "qwen2") {
+    cfg.hidden = need_int(c, "hidden_size", p);
+    cfg.heads = need_int(c, "num_attention_heads", p);
+    cfg.kv_heads = c.contains("num_key_value_heads") && c["num_key_value_heads"].is_number_integer()
+                       ? c["num_key_value_heads"].get<std::int64_t>()
+                       : cfg.heads;
+    cfg.layers = need_int(c, "num_hidden_layers", p);
+    cfg.intermediate = need_int(c, "intermediate_size", p);
+    cfg.vocab = need_int(c, "vocab_size", p);
+    cfg.max_positions = c.value("max_position_embeddings", std::int64_t{2048});
+    cfg.layer_norm_eps = c.value("rms_norm_eps", 1e-6);
+    cfg.rope_theta = c.value("rope_theta", 10000.0);
+    cfg.hidden_act = c.value("hidden_act", std::string("silu"));
+    cfg.attention_bias = c.value("attention_bias", cfg.model_type == "qwen2");
+    cfg.head_dim = c.contains("head_dim") && c["head_dim"].is_number_integer() ? c["head_dim"].get<std::int64_t>()
+                                                                               : cfg.hidden / cfg.heads;
+    if (cfg.kv_heads <= 0 || cfg.heads % cfg.kv_heads != 0)
+      throw FormatError("'" + p.string() + "': num_attention_heads must be a multiple of num_key_value_heads");
+    if (cfg.hidden_act != "silu") throw UnsupportedError("'" + p.string() + "': hidden_act \"" + cfg.hidden_act + "\"");
+    if (c.contains("rope_scaling") && !c["rope_scaling"].is_null())
+      throw UnsupportedError("'" + p.string() + "': rope_scaling is not supported");
+    if (c.contains("sliding_window") && !c["sliding_window"].is_null() && cfg.model_type != "llama")
+      throw UnsupportedError("'" + p.string() + "': sliding-window attention is not supported");
+    return cfg;
+  }
   if (cfg.model_type != "bert")
     throw UnsupportedError("'" + p.string() + "': model_type \"" + cfg.model_type +
-                           "\" is not supported yet (supported: bert, gpt2)");
+                           "\" is not supported yet (supported: bert, gpt2, llama)");
   cfg.hidden = need_int(c, "hidden_size", p);
   cfg.heads = need_int(c, "num_attention_heads", p);
   cfg.layers = need_int(c, "num_hidden_layers", p);
@@ -236,6 +261,68 @@ json gpt2_graph(const TransformerConfig& cfg, const std::string& prefix, const s
   return {{"format", "relprop-graph"}, {"version", 1}, {"inputs", inputs}, {"nodes", g.nodes()}, {"outputs", {logits}}};
 }
 
+// LLaMA-style decoders (LlamaForCausalLM; Mistral / Qwen2 share the layout): RMSNorm
+// before attention and MLP, rotary positions on q and k, grouped-query attention (KV heads
+// shared by broadcasting: q (N, KVH, G, T, d) against k (N, KVH, 1, d, T)), SwiGLU MLP.
+json llama_graph(const TransformerConfig& cfg, const std::string& lm_weight) {
+  Nodes g;
+  const std::int64_t H = cfg.heads, KVH = cfg.kv_heads, G = H / KVH, dh = cfg.head_dim;
+  const double scale = 1.0 / std::sqrt(static_cast<double>(dh));
+  auto proj = [&](const std::string& name, const std::string& in, bool bias) {
+    json params = {{"weight", name + ".weight"}};
+    if (bias) params["bias"] = name + ".bias";
+    return g.add(name, "linear", {in}, params);
+  };
+  auto rms = [&](const std::string& name, const std::string& in) {
+    return g.add(name, "rms_norm", {in}, {{"weight", name + ".weight"}}, {{"eps", cfg.layer_norm_eps}});
+  };
+  std::string h = g.add("model.embed_tokens", "embedding", {"input_ids"}, {{"weight", "model.embed_tokens.weight"}});
+  for (std::int64_t l = 0; l < cfg.layers; ++l) {
+    const std::string L = "model.layers." + std::to_string(l) + ".";
+    const std::string a = L + "self_attn.";
+    const std::string x1 = rms(L + "input_layernorm", h);
+    // (N, T, heads x d) -> (N, heads, T, d), rotated.
+    auto split = [&](const char* which, std::int64_t heads, bool rope) {
+      const std::string x = proj(a + which + "_proj", x1, cfg.attention_bias);
+      std::string t = g.add(a + which + ".permute", "permute",
+                            {g.add(a + which + ".heads", "reshape", {x}, {}, {{"shape", {0, 0, heads, dh}}})}, {},
+                            {{"dims", {0, 2, 1, 3}}});
+      if (rope) t = g.add(a + which + ".rotary", "rotary_embedding", {t, "position_ids"}, {}, {{"theta", cfg.rope_theta}});
+      return t;
+    };
+    const std::string q = g.add(a + "q.groups", "reshape", {split("q", H, true)}, {}, {{"shape", {0, KVH, G, -1, dh}}});
+    const std::string k = g.add(a + "k.transpose", "permute",
+                                {g.add(a + "k.groups", "reshape", {split("k", KVH, true)}, {}, {{"shape", {0, KVH, 1, -1, dh}}})},
+                                {}, {{"dims", {0, 1, 2, 4, 3}}});
+    const std::string v = g.add(a + "v.groups", "reshape", {split("v", KVH, false)}, {}, {{"shape", {0, KVH, 1, -1, dh}}});
+    const std::string scores = g.add(a + "scores", "matmul", {q, k});
+    const std::string probs = g.add(a + "softmax", "attention_softmax", {scores, "attention_mask"}, {},
+                                    {{"scale", scale}, {"causal", true}});
+    const std::string ctx = g.add(a + "context", "matmul", {probs, v});  // (N, KVH, G, T, d)
+    const std::string merged = g.add(
+        a + "context.merge", "reshape",
+        {g.add(a + "context.permute", "permute",
+               {g.add(a + "context.heads", "reshape", {ctx}, {}, {{"shape", {0, H, -1, dh}}})}, {},
+               {{"dims", {0, 2, 1, 3}}})},
+        {}, {{"shape", {0, 0, H * dh}}});
+    h = g.add(L + "self_attn.residual", "add", {proj(a + "o_proj", merged, false), h});
+    const std::string x2 = rms(L + "post_attention_layernorm", h);
+    const std::string gate = g.add(L + "mlp.act", "silu", {proj(L + "mlp.gate_proj", x2, false)});
+    const std::string up = proj(L + "mlp.up_proj", x2, false);
+    const std::string prod = g.add(L + "mlp.gated", "mul", {gate, up});
+    h = g.add(L + "mlp.residual", "add", {proj(L + "mlp.down_proj", prod, false), h});
+  }
+  h = rms("model.norm", h);
+  const std::string last = g.add("lm_head.last_position", "flatten",
+                                 {g.add("lm_head.last", "slice", {h}, {}, {{"dim", 1}, {"start", -1}})}, {},
+                                 {{"start_dim", 1}, {"end_dim", -1}});
+  const std::string logits = g.add("lm_head", "linear", {last}, {{"weight", lm_weight}});
+  json inputs = json::array();
+  for (const char* name : {"input_ids", "attention_mask", "position_ids"})
+    inputs.push_back({{"name", name}, {"shape", {-1, -1}}, {"dtype", "I64"}, {"example_shape", {1, 8}}});
+  return {{"format", "relprop-graph"}, {"version", 1}, {"inputs", inputs}, {"nodes", g.nodes()}, {"outputs", {logits}}};
+}
+
 }  // namespace
 
 bool is_transformer_dir(const fs::path& dir) {
@@ -258,6 +345,13 @@ TransformerModel load_transformer(const fs::path& dir) {
     m.head = "next_token_logits";
     const std::string lm = weights.contains("lm_head.weight") ? "lm_head.weight" : prefix + "wte.weight";  // tied
     m.graph = Graph::parse(gpt2_graph(m.config, prefix, lm).dump(), dir.string() + " (gpt2)");
+    m.graph.bind(weights);
+    return m;
+  }
+  if (m.config.model_type == "llama" || m.config.model_type == "mistral" || m.config.model_type == "qwen2") {
+    m.head = "next_token_logits";
+    const std::string lm = weights.contains("lm_head.weight") ? "lm_head.weight" : "model.embed_tokens.weight";
+    m.graph = Graph::parse(llama_graph(m.config, lm).dump(), dir.string() + " (" + m.config.model_type + ")");
     m.graph.bind(weights);
     return m;
   }

@@ -3,7 +3,9 @@
 // model.safetensors with the state_dict names Hugging Face writes, and (for
 // sentence-transformers folders) 1_Pooling/config.json for the pooling. Today: the BERT
 // family (BertModel, BertForSequenceClassification, sentence-transformers models such as
-// all-MiniLM-L6-v2 with mean pooling) and GPT-2 (GPT2Model, GPT2LMHeadModel).
+// all-MiniLM-L6-v2 with mean pooling), GPT-2 (GPT2Model, GPT2LMHeadModel) and LLaMA-style
+// decoders (LlamaForCausalLM: RMSNorm, rotary positions, grouped-query attention, SwiGLU;
+// Mistral and Qwen2 without sliding windows share the layout).
 
 #include <cstdint>
 #include <filesystem>
@@ -21,7 +23,11 @@ struct TransformerConfig {
   std::string model_type;        // "bert"
   std::string architecture;      // config "architectures"[0], e.g. "BertModel"
   std::int64_t hidden = 0, heads = 0, layers = 0, intermediate = 0, vocab = 0, max_positions = 0, type_vocab = 0;
-  double layer_norm_eps = 1e-12;
+  double layer_norm_eps = 1e-12;  // LLaMA: rms_norm_eps
+  std::int64_t kv_heads = 0;       // LLaMA: key/value heads (grouped-query attention)
+  std::int64_t head_dim = 0;       // LLaMA: per-head size (hidden / heads unless given)
+  double rope_theta = 10000.0;
+  bool attention_bias = false;
   std::string hidden_act = "gelu";
   std::vector<std::string> labels;  // id2label, by index (classification heads)
 };

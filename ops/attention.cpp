@@ -370,6 +370,68 @@ class EmbeddingNode final : public Node {
   Shape ids_shape_;
 };
 
+// ---- rotary position embedding --------------------------------------------------------------
+
+class RotaryNode final : public Node {
+ public:
+  RotaryNode(Tensor x, Tensor y, std::vector<float> cos, std::vector<float> sin, std::int64_t H, std::int64_t T,
+             std::int64_t d)
+      : x_(std::move(x)), y_(std::move(y)), cos_(std::move(cos)), sin_(std::move(sin)), H_(H), T_(T), d_(d) {}
+  std::string_view op() const override { return "rotary_embedding"; }
+  OpClass op_class() const override { return OpClass::Other; }
+  std::vector<Tensor> relevance(const Rule& rule, const Tensor& R_in, const RelevanceContext& ctx) const override {
+    std::vector<Tensor> out(inputs.size());
+    if (!ctx.needs(0)) return out;
+    if (std::holds_alternative<PassRule>(rule) || std::holds_alternative<BacktraceRule>(rule)) {
+      out[0] = R_in;
+      return out;
+    }
+    const bool grad = std::holds_alternative<GradientRule>(rule);
+    if (!grad && !std::holds_alternative<EpsilonRule>(rule) && !std::holds_alternative<ZeroRule>(rule))
+      unsupported(rule, "epsilon / zero (the ε-rule of the rotation), pass, backtrace, gradient");
+    const Tensor R = detail::as_f32(R_in, "rotary_embedding", "relevance");
+    const std::int64_t n = R.numel(), h = d_ / 2;
+    Tensor S = R;
+    if (!grad) {
+      S = Tensor::empty(R.shape());
+      detail::stabilized_divide(R.data<float>(), y_.data<float>(), S.data<float>(), n, n, detail::stab_of(rule));
+    }
+    const float* s = S.data<float>();
+    const float* x = x_.data<float>();
+    Tensor g = Tensor::empty(R.shape());
+    float* o = g.data<float>();
+    const std::int64_t rows = n / d_;
+    // Transposed map: dx_j = c_j g_j + s_j g_{j+h}, dx_{j+h} = -s_j g_j + c_j g_{j+h}; the
+    // ε-rule multiplies by x.
+#pragma omp parallel for if (n > (1 << 15)) schedule(static)
+    for (std::int64_t r = 0; r < rows; ++r) {
+      const std::int64_t b = r / (H_ * T_), t = r % T_;
+      const float* c = cos_.data() + (b * T_ + t) * h;
+      const float* si = sin_.data() + (b * T_ + t) * h;
+      const std::int64_t base = r * d_;
+      for (std::int64_t j = 0; j < h; ++j) {
+        const float g1 = s[base + j], g2 = s[base + j + h];
+        const float a = c[j] * g1 + si[j] * g2, bb = -si[j] * g1 + c[j] * g2;
+        o[base + j] = grad ? a : x[base + j] * a;
+        o[base + j + h] = grad ? bb : x[base + j + h] * bb;
+      }
+    }
+    out[0] = g;
+    return out;
+  }
+  void release() override {
+    x_ = Tensor();
+    y_ = Tensor();
+    cos_.clear();
+    sin_.clear();
+  }
+
+ private:
+  Tensor x_, y_;
+  std::vector<float> cos_, sin_;  // (N, T, d/2)
+  std::int64_t H_, T_, d_;
+};
+
 // ---- masked mean ----------------------------------------------------------------------------
 
 class MaskedMeanNode final : public Node {
@@ -550,6 +612,50 @@ Tensor rms_norm(const Tensor& x, const Tensor& weight, double eps, std::string_v
   return norm_impl(true, x, weight, Tensor(), eps, name);
 }
 
+Tensor rotary_embedding(const Tensor& x_in, const Tensor& position_ids, double theta, std::string_view name) {
+  const std::string who = "rotary_embedding '" + detail::label(name, "rotary_embedding") + "'";
+  if (x_in.dim() != 4 || x_in.size(3) % 2 != 0)
+    throw ShapeError(who + ": input must be (N, H, T, d) with d even, got " + x_in.str_shape());
+  const std::int64_t N = x_in.size(0), H = x_in.size(1), T = x_in.size(2), d = x_in.size(3), h = d / 2;
+  if (position_ids.dim() != 2 || position_ids.size(0) != N || position_ids.size(1) != T)
+    throw ShapeError(who + ": position_ids must be (" + std::to_string(N) + ", " + std::to_string(T) + "), got " +
+                     position_ids.str_shape());
+  if (!(theta > 0)) throw ValueError(who + ": theta must be positive");
+  const Tensor x = detail::as_f32(x_in, "rotary_embedding", "input");
+  const auto pos = position_ids.to_vector_f64();
+  std::vector<float> cs(static_cast<std::size_t>(N * T * h)), sn(cs.size());
+  for (std::int64_t i = 0; i < N * T; ++i)
+    for (std::int64_t j = 0; j < h; ++j) {
+      // As Hugging Face computes it: inv_freq in float32, angle = position x inv_freq in float32.
+      const float inv = 1.0f / std::pow(static_cast<float>(theta), static_cast<float>(2 * j) / static_cast<float>(d));
+      const float angle = static_cast<float>(pos[i]) * inv;
+      cs[i * h + j] = std::cos(angle);
+      sn[i * h + j] = std::sin(angle);
+    }
+  Tensor y = Tensor::empty(x.shape());
+  const float* xp = x.data<float>();
+  float* yp = y.data<float>();
+  const std::int64_t rows = N * H * T;
+#pragma omp parallel for if (x.numel() > (1 << 15)) schedule(static)
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const std::int64_t b = r / (H * T), t = r % T;
+    const float* c = cs.data() + (b * T + t) * h;
+    const float* s = sn.data() + (b * T + t) * h;
+    const float* xr = xp + r * d;
+    float* yr = yp + r * d;
+    for (std::int64_t j = 0; j < h; ++j) {
+      yr[j] = xr[j] * c[j] - xr[j + h] * s[j];
+      yr[j + h] = xr[j + h] * c[j] + xr[j] * s[j];
+    }
+  }
+  if (Tape* tape = detail::recording_tape({&x_in, &position_ids})) {
+    auto node = std::make_unique<RotaryNode>(x, y, std::move(cs), std::move(sn), H, T, d);
+    node->inputs = detail::value_ids(*tape, {&x_in, &position_ids});
+    tape->record(std::move(node), y, name);
+  }
+  return y;
+}
+
 Tensor embedding(const Tensor& ids, const Tensor& weight_in, std::string_view name) {
   const std::string who = "embedding '" + detail::label(name, "embedding") + "'";
   if (weight_in.dim() != 2) throw ShapeError(who + ": weight must be (V, D), got " + weight_in.str_shape());
@@ -626,6 +732,16 @@ Tensor rms_norm_run(const OpCall& c) {
   return rms_norm(c.inputs[0], param_or_empty(c, "weight"), c.attrs.get_float(c.node, "eps", 1e-6), c.node);
 }
 
+Shape rotary_infer(const OpShapeCall& c) {
+  const Shape& x = c.inputs[0];
+  if (x.size() != 4 || x[3] % 2 != 0)
+    throw ShapeError("rotary_embedding '" + std::string(c.node) + "': input must be (N, H, T, d) with d even");
+  return x;
+}
+Tensor rotary_run(const OpCall& c) {
+  return rotary_embedding(c.inputs[0], c.inputs[1], c.attrs.get_float(c.node, "theta", 10000.0), c.node);
+}
+
 Shape embedding_infer(const OpShapeCall& c) {
   const Shape& w = c.params.at("weight");
   if (w.size() != 2) throw ShapeError("embedding '" + std::string(c.node) + "': weight must be (V, D)");
@@ -655,6 +771,10 @@ OpSpec op_spec_layer_norm() {
 OpSpec op_spec_rms_norm() {
   return OpSpec{OpKind::RmsNorm, "rms_norm", OpClass::Normalization, 1, 1, {}, {"weight"}, {"eps", "normalized_shape"},
                 norm_infer, rms_norm_run};
+}
+OpSpec op_spec_rotary_embedding() {
+  return OpSpec{OpKind::RotaryEmbedding, "rotary_embedding", OpClass::Other, 2, 2, {}, {}, {"theta"}, rotary_infer,
+                rotary_run};
 }
 OpSpec op_spec_embedding() {
   return OpSpec{OpKind::Embedding, "embedding", OpClass::Other, 1, 1, {"weight"}, {},

@@ -48,6 +48,13 @@ Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, dou
 // undefined.
 Tensor rms_norm(const Tensor& x, const Tensor& weight, double eps = 1e-6, std::string_view name = {});
 
+// Rotary position embedding as Hugging Face's LLaMA applies it: x (N, H, T, d) with d
+// even, position_ids (N, T); angle_j = p · theta^(-2j/d) for j < d/2, and with
+// c = cos, s = sin: y_j = x_j c_j - x_{j+d/2} s_j, y_{j+d/2} = x_{j+d/2} c_j + x_j s_j.
+// A linear map of x with constant coefficients: relevance by its ε-rule (epsilon / zero;
+// LRP-0 as in LXT's gradient × input), pass / backtrace (identity), gradient.
+Tensor rotary_embedding(const Tensor& x, const Tensor& position_ids, double theta = 10000.0, std::string_view name = {});
+
 // Rows of `weight` (V, D) picked by integer `ids` (any shape) -> ids.shape + (D,).
 // IndexError naming the bad id.
 Tensor embedding(const Tensor& ids, const Tensor& weight, std::string_view name = {});

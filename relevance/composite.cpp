@@ -174,6 +174,7 @@ Composite Composite::by_name(std::string_view name, const CompositeOptions& opti
     }
     c.for_op("layer_norm", EpsilonRule{options.epsilon});
     c.for_op("rms_norm", PassRule{});
+    c.for_op("rotary_embedding", EpsilonRule{options.epsilon});  // a linear map of q / k
     return c;
   }
   if (name == "backtrace" || name == "backtrace-contrastive") {

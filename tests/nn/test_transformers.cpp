@@ -101,8 +101,10 @@ TEST_SUITE("nn.transformers") {
     }
   }
 
-  TEST_CASE("GPT-2 (tiny, random): next-token logits equal transformers', and every composite explains") {
-    const fs::path dir = fs::path(RELPROP_SOURCE_DIR) / "tests" / "data" / "gpt2_tiny";
+  TEST_CASE("GPT-2 and LLaMA (tiny, random): next-token logits equal transformers', every composite explains") {
+   for (const char* fixture : {"gpt2_tiny", "llama_tiny"}) {
+    CAPTURE(std::string(fixture));
+    const fs::path dir = fs::path(RELPROP_SOURCE_DIR) / "tests" / "data" / fixture;
     const TransformerModel m = load_transformer(dir);
     CHECK(m.head == "next_token_logits");
     CHECK(m.config.layers == 2);
@@ -121,7 +123,7 @@ TEST_SUITE("nn.transformers") {
         diff = std::max(diff, std::abs(v[i] - want[i]));
         scale = std::max(scale, std::abs(want[i]));
       }
-      MESSAGE("gpt2_tiny: max |relprop - transformers| / max = " << diff / scale);
+      MESSAGE(std::string(fixture) << ": max |relprop - transformers| / max = " << diff / scale);
       CHECK(diff <= 1e-5 * scale);
       for (const char* name : {"attnlrp", "cp-lrp", "backtrace", "gradient"}) {
         CAPTURE(std::string(name));
@@ -141,6 +143,7 @@ TEST_SUITE("nn.transformers") {
         CHECK(finite);
       }
     }
+   }
   }
 
   TEST_CASE("malformed model folders: typed errors naming the file") {

@@ -290,6 +290,50 @@ TEST_SUITE("ops.attention") {
     CHECK_THROWS_AS(layer_norm(x, random_tensor({D + 1}, 1), Tensor()), ShapeError);
   }
 
+  TEST_CASE("rotary embedding: HF's rotation, its ε-rule, gradient") {
+    const int N = 2, H = 2, T = 3, d = 4, h = d / 2;
+    const Tensor x = random_tensor({N, H, T, d}, 30);
+    const std::vector<std::int64_t> pv{0, 1, 2, 5, 6, 7};
+    const Tensor pos = Tensor::from_vector(std::span<const std::int64_t>(pv), {N, T});
+    Tape tape;
+    Tensor y;
+    {
+      Recording rec(tape);
+      y = rotary_embedding(tape.input(x, "x"), pos, 100.0, "rope");
+    }
+    const auto xv = v64(x);
+    std::vector<double> yv(xv.size()), c(xv.size() / 2), s(xv.size() / 2);
+    for (int b = 0; b < N; ++b)
+      for (int hh = 0; hh < H; ++hh)
+        for (int t = 0; t < T; ++t)
+          for (int j = 0; j < h; ++j) {
+            const double ang = pv[b * T + t] * std::pow(100.0, -2.0 * j / d);
+            const int base = ((b * H + hh) * T + t) * d, ci = ((b * H + hh) * T + t) * h + j;
+            c[ci] = std::cos(ang);
+            s[ci] = std::sin(ang);
+            yv[base + j] = xv[base + j] * c[ci] - xv[base + j + h] * s[ci];
+            yv[base + j + h] = xv[base + j + h] * c[ci] + xv[base + j] * s[ci];
+          }
+    CHECK(rel_err(y, from64(yv, x.shape())) < 1e-5);
+    const Tensor R = random_tensor(x.shape(), 31);
+    const auto rv = v64(R);
+    std::vector<double> want(xv.size()), grad(xv.size());
+    for (std::size_t row = 0; row < xv.size() / d; ++row)
+      for (int j = 0; j < h; ++j) {
+        const std::size_t a = row * d + j, b = a + h, ci = row * h + j;
+        const double s1 = rv[a] / stab(yv[a], 1e-6), s2 = rv[b] / stab(yv[b], 1e-6);
+        // z contributions: y_a = x_a c - x_b s, y_b = x_b c + x_a s.
+        want[a] = xv[a] * c[ci] * s1 + xv[a] * s[ci] * s2;
+        want[b] = -xv[b] * s[ci] * s1 + xv[b] * c[ci] * s2;
+        grad[a] = c[ci] * rv[a] + s[ci] * rv[b];
+        grad[b] = -s[ci] * rv[a] + c[ci] * rv[b];
+      }
+    CHECK(rel_err(node_relevance(tape, EpsilonRule{1e-6}, R)[0], from64(want, x.shape())) < 1e-4);
+    CHECK(rel_err(node_relevance(tape, GradientRule{}, R)[0], from64(grad, x.shape())) < 1e-5);
+    CHECK(rel_err(node_relevance(tape, PassRule{}, R)[0], R) == 0.0);
+    CHECK_THROWS_AS(rotary_embedding(random_tensor({1, 1, 2, 3}, 1), pos), ShapeError);
+  }
+
   TEST_CASE("embedding: rows by id, relevance summed over the hidden dimension, bad ids refused") {
     const Tensor W = random_tensor({7, 3}, 15);
     const Tensor ids = Tensor::from_vector(std::span<const std::int64_t>(std::vector<std::int64_t>{2, 0, 6, 2}), {2, 2});
