@@ -196,7 +196,10 @@ class Explainer {
       head_ = tm.head;
       labels_ = tm.config.labels;
       graph_ = std::move(tm.graph);
-      text_model_ = true;
+      for (const auto& in : graph_.inputs()) text_model_ = text_model_ || in.name == "input_ids";
+      hf_mean_ = tm.image_mean;
+      hf_std_ = tm.image_std;
+      hf_vision_ = !text_model_;
     } else if (a.weights.empty()) {
       throw ValueError("--weights is required (except for a Hugging Face model folder)");
     } else {
@@ -214,7 +217,7 @@ class Explainer {
         }
       }
     }
-    if (!a.text.empty() && !text_model_) throw ValueError("--text needs a Hugging Face model folder as --model");
+    if (!a.text.empty() && !text_model_) throw ValueError("--text needs a Hugging Face text model folder as --model");
     if (!a.compare.empty() && !embedding_head())
       throw ValueError("--compare needs a sentence-embedding model folder as --model");
     for (const auto& in : graph_.inputs())
@@ -346,6 +349,12 @@ class Explainer {
     if (channels == 1) {
       pre.mean = {0.0};
       pre.std = {1.0};
+    }
+    // A Hugging Face vision folder declares its normalisation and resizes without a crop.
+    if (hf_vision_) {
+      if (hf_mean_.size() == static_cast<std::size_t>(channels)) pre.mean = hf_mean_;
+      if (hf_std_.size() == static_cast<std::size_t>(channels)) pre.std = hf_std_;
+      if (a_.crop == 0.875) pre.crop_fraction = 1.0;
     }
     if (!a_.mean.empty()) pre.mean = a_.mean;
     if (!a_.std.empty()) pre.std = a_.std;
@@ -520,7 +529,8 @@ class Explainer {
   PropagateOptions popts_;
   std::vector<std::string> feature_names_;
   viz::Preprocess pre_;
-  bool text_model_ = false;
+  bool text_model_ = false, hf_vision_ = false;
+  std::vector<double> hf_mean_, hf_std_;
   std::string head_;
   std::vector<std::string> labels_;
   mutable std::unique_ptr<text::Tokenizer> tok_;

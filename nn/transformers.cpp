@@ -65,6 +65,18 @@ TransformerConfig read_config(const fs::path& dir) {
   if (c.contains("architectures") && c["architectures"].is_array() && !c["architectures"].empty() &&
       c["architectures"][0].is_string())
     cfg.architecture = c["architectures"][0].get<std::string>();
+  if (c.contains("id2label") && c["id2label"].is_object()) {
+    cfg.labels.assign(c["id2label"].size(), "");
+    for (auto it = c["id2label"].begin(); it != c["id2label"].end(); ++it) {
+      std::size_t k = 0;
+      try {
+        k = static_cast<std::size_t>(std::stoul(it.key()));
+      } catch (const std::exception&) {
+        throw FormatError("'" + p.string() + "': id2label key \"" + it.key() + "\" is not an index");
+      }
+      if (k < cfg.labels.size() && it.value().is_string()) cfg.labels[k] = it.value().get<std::string>();
+    }
+  }
   if (cfg.model_type == "gpt2") {
     cfg.hidden = need_int(c, "n_embd", p);
     cfg.heads = need_int(c, "n_head", p);
@@ -84,6 +96,22 @@ TransformerConfig read_config(const fs::path& dir) {
       if (c.value(flag, false)) throw UnsupportedError("'" + p.string() + "': " + flag + " is not supported");
     if (c.contains("scale_attn_weights") && !c.value("scale_attn_weights", true))
       throw UnsupportedError("'" + p.string() + "': scale_attn_weights false is not supported");
+    return cfg;
+  }
+  if (cfg.model_type == "vit") {
+    cfg.hidden = need_int(c, "hidden_size", p);
+    cfg.heads = need_int(c, "num_attention_heads", p);
+    cfg.layers = need_int(c, "num_hidden_layers", p);
+    cfg.intermediate = need_int(c, "intermediate_size", p);
+    cfg.image_size = need_int(c, "image_size", p);
+    cfg.patch_size = need_int(c, "patch_size", p);
+    cfg.channels = c.value("num_channels", std::int64_t{3});
+    cfg.layer_norm_eps = c.value("layer_norm_eps", 1e-12);
+    cfg.hidden_act = c.value("hidden_act", std::string("gelu"));
+    if (cfg.hidden % cfg.heads != 0 || cfg.image_size % cfg.patch_size != 0)
+      throw FormatError("'" + p.string() + "': hidden_size / heads or image_size / patch_size do not divide");
+    if (cfg.hidden_act != "gelu") throw UnsupportedError("'" + p.string() + "': hidden_act \"" + cfg.hidden_act + "\"");
+    if (!c.value("qkv_bias", true)) throw UnsupportedError("'" + p.string() + "': qkv_bias false is not supported");
     return cfg;
   }
   if (cfg.model_type == "llama" || cfg.model_type == "mistral" || cfg.model_type == "qwen2") {
@@ -113,7 +141,7 @@ TransformerConfig read_config(const fs::path& dir) {
   }
   if (cfg.model_type != "bert")
     throw UnsupportedError("'" + p.string() + "': model_type \"" + cfg.model_type +
-                           "\" is not supported yet (supported: bert, gpt2, llama)");
+                           "\" is not supported yet (supported: bert, gpt2, llama, vit)");
   cfg.hidden = need_int(c, "hidden_size", p);
   cfg.heads = need_int(c, "num_attention_heads", p);
   cfg.layers = need_int(c, "num_hidden_layers", p);
@@ -132,18 +160,6 @@ TransformerConfig read_config(const fs::path& dir) {
   if (c.contains("position_embedding_type") && c["position_embedding_type"] != "absolute")
     throw UnsupportedError("'" + p.string() + "': position_embedding_type " + c["position_embedding_type"].dump() +
                            " (absolute only)");
-  if (c.contains("id2label") && c["id2label"].is_object()) {
-    cfg.labels.assign(c["id2label"].size(), "");
-    for (auto it = c["id2label"].begin(); it != c["id2label"].end(); ++it) {
-      std::size_t k = 0;
-      try {
-        k = static_cast<std::size_t>(std::stoul(it.key()));
-      } catch (const std::exception&) {
-        throw FormatError("'" + p.string() + "': id2label key \"" + it.key() + "\" is not an index");
-      }
-      if (k < cfg.labels.size() && it.value().is_string()) cfg.labels[k] = it.value().get<std::string>();
-    }
-  }
   return cfg;
 }
 
@@ -261,6 +277,56 @@ json gpt2_graph(const TransformerConfig& cfg, const std::string& prefix, const s
   return {{"format", "relprop-graph"}, {"version", 1}, {"inputs", inputs}, {"nodes", g.nodes()}, {"outputs", {logits}}};
 }
 
+// ViT (ViTModel / ViTForImageClassification): patches by a strided convolution, the class
+// token put first, learned positions added, pre-norm encoder blocks, the final layer norm;
+// the classifier (or the pooler) reads the class token.
+json vit_graph(const TransformerConfig& cfg, const std::string& prefix, bool classifier) {
+  Nodes g;
+  const std::int64_t D = cfg.hidden, H = cfg.heads, dh = D / H, P = cfg.patch_size;
+  const double scale = 1.0 / std::sqrt(static_cast<double>(dh));
+  const std::string e = prefix + "embeddings.";
+  const std::string patches = g.add(e + "patch_embeddings.projection", "conv2d", {"pixel_values"},
+                                    {{"weight", e + "patch_embeddings.projection.weight"},
+                                     {"bias", e + "patch_embeddings.projection.bias"}},
+                                    {{"stride", {P, P}}});
+  const std::string seq = g.add(e + "patch_embeddings.sequence", "transpose",
+                                {g.add(e + "patch_embeddings.flatten", "flatten", {patches}, {}, {{"start_dim", 2}, {"end_dim", -1}})},
+                                {}, {{"dim0", 1}, {"dim1", 2}});
+  const std::string with_cls = g.add(e + "cls_token", "prepend_token", {seq}, {{"token", e + "cls_token"}});
+  std::string h = g.add(e + "position_embeddings", "add", {with_cls}, {{"other", e + "position_embeddings"}});
+  for (std::int64_t l = 0; l < cfg.layers; ++l) {
+    const std::string L = prefix + "encoder.layer." + std::to_string(l) + ".";
+    const std::string a = L + "attention.attention.";
+    const std::string x1 = g.layer_norm(L + "layernorm_before", h, cfg.layer_norm_eps);
+    auto heads = [&](const std::string& name, json perm) {
+      const std::string x = g.linear(a + name, x1);
+      const std::string r = g.add(a + name + ".heads", "reshape", {x}, {}, {{"shape", {0, 0, H, dh}}});
+      return g.add(a + name + ".permute", "permute", {r}, {}, {{"dims", perm}});
+    };
+    const std::string q = heads("query", {0, 2, 1, 3}), k = heads("key", {0, 2, 3, 1}), v = heads("value", {0, 2, 1, 3});
+    const std::string probs = g.add(a + "softmax", "attention_softmax", {g.add(a + "scores", "matmul", {q, k})}, {},
+                                    {{"scale", scale}});
+    const std::string ctx = g.add(a + "context", "matmul", {probs, v});
+    const std::string merged = g.add(
+        a + "context.merge", "reshape",
+        {g.add(a + "context.permute", "permute", {ctx}, {}, {{"dims", {0, 2, 1, 3}}})}, {}, {{"shape", {0, 0, D}}});
+    h = g.add(L + "attention.residual", "add", {g.linear(L + "attention.output.dense", merged), h});
+    const std::string x2 = g.layer_norm(L + "layernorm_after", h, cfg.layer_norm_eps);
+    const std::string m = g.add(L + "intermediate.act", "gelu", {g.linear(L + "intermediate.dense", x2)});
+    h = g.add(L + "output.residual", "add", {g.linear(L + "output.dense", m), h});
+  }
+  h = g.layer_norm(prefix + "layernorm", h, cfg.layer_norm_eps);
+  const std::string cls = g.add(prefix + "class_token", "flatten",
+                                {g.add(prefix + "first_token", "slice", {h}, {}, {{"dim", 1}, {"start", 0}, {"end", 1}})},
+                                {}, {{"start_dim", 1}, {"end_dim", -1}});
+  const std::string out = classifier ? g.linear("classifier", cls)
+                                     : g.add(prefix + "pooler.activation", "tanh", {g.linear(prefix + "pooler.dense", cls)});
+  json inputs = json::array({{{"name", "pixel_values"},
+                              {"shape", {-1, cfg.channels, cfg.image_size, cfg.image_size}},
+                              {"example_shape", {1, cfg.channels, cfg.image_size, cfg.image_size}}}});
+  return {{"format", "relprop-graph"}, {"version", 1}, {"inputs", inputs}, {"nodes", g.nodes()}, {"outputs", {out}}};
+}
+
 // LLaMA-style decoders (LlamaForCausalLM; Mistral / Qwen2 share the layout): RMSNorm
 // before attention and MLP, rotary positions on q and k, grouped-query attention (KV heads
 // shared by broadcasting: q (N, KVH, G, T, d) against k (N, KVH, 1, d, T)), SwiGLU MLP.
@@ -346,6 +412,20 @@ TransformerModel load_transformer(const fs::path& dir) {
     const std::string lm = weights.contains("lm_head.weight") ? "lm_head.weight" : prefix + "wte.weight";  // tied
     m.graph = Graph::parse(gpt2_graph(m.config, prefix, lm).dump(), dir.string() + " (gpt2)");
     m.graph.bind(weights);
+    return m;
+  }
+  if (m.config.model_type == "vit") {
+    const bool classifier = weights.contains("classifier.weight");
+    const std::string prefix = weights.contains("vit.embeddings.cls_token") ? "vit." : "";
+    m.head = classifier ? "logits" : "pooler_output";
+    m.graph = Graph::parse(vit_graph(m.config, prefix, classifier).dump(), dir.string() + " (vit)");
+    m.graph.bind(weights);
+    // The image preprocessing the folder declares (preprocessor_config.json).
+    if (fs::exists(dir / "preprocessor_config.json")) {
+      const json pc = read_json(dir / "preprocessor_config.json");
+      if (pc.contains("image_mean") && pc["image_mean"].is_array()) m.image_mean = pc["image_mean"].get<std::vector<double>>();
+      if (pc.contains("image_std") && pc["image_std"].is_array()) m.image_std = pc["image_std"].get<std::vector<double>>();
+    }
     return m;
   }
   if (m.config.model_type == "llama" || m.config.model_type == "mistral" || m.config.model_type == "qwen2") {

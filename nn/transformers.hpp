@@ -5,7 +5,8 @@
 // family (BertModel, BertForSequenceClassification, sentence-transformers models such as
 // all-MiniLM-L6-v2 with mean pooling), GPT-2 (GPT2Model, GPT2LMHeadModel) and LLaMA-style
 // decoders (LlamaForCausalLM: RMSNorm, rotary positions, grouped-query attention, SwiGLU;
-// Mistral and Qwen2 without sliding windows share the layout).
+// Mistral and Qwen2 without sliding windows share the layout) and ViT (ViTModel,
+// ViTForImageClassification; input pixel_values (N, C, S, S)).
 
 #include <cstdint>
 #include <filesystem>
@@ -28,6 +29,7 @@ struct TransformerConfig {
   std::int64_t head_dim = 0;       // LLaMA: per-head size (hidden / heads unless given)
   double rope_theta = 10000.0;
   bool attention_bias = false;
+  std::int64_t image_size = 0, patch_size = 0, channels = 3;  // ViT
   std::string hidden_act = "gelu";
   std::vector<std::string> labels;  // id2label, by index (classification heads)
 };
@@ -42,6 +44,8 @@ struct TransformerModel {
   // "next_token_logits" (GPT-2: the LM head at the last position, (N, vocab)).
   std::string head;
   std::filesystem::path dir;
+  // Vision models: the normalisation preprocessor_config.json declares (empty: none given).
+  std::vector<double> image_mean, image_std;
 };
 
 // Reads `dir`/config.json, builds the graph with node names equal to Hugging Face's module

@@ -432,6 +432,21 @@ class RotaryNode final : public Node {
   std::int64_t H_, T_, d_;
 };
 
+// ---- prepend_token --------------------------------------------------------------------------
+
+class PrependNode final : public Node {
+ public:
+  PrependNode() = default;
+  std::string_view op() const override { return "prepend_token"; }
+  OpClass op_class() const override { return OpClass::Shape; }
+  std::vector<Tensor> relevance(const Rule&, const Tensor& R_in, const RelevanceContext& ctx) const override {
+    std::vector<Tensor> out(inputs.size());
+    if (ctx.needs(0)) out[0] = R_in.slice(1, 1, R_in.size(1)).contiguous();
+    return out;
+  }
+  void release() override {}
+};
+
 // ---- masked mean ----------------------------------------------------------------------------
 
 class MaskedMeanNode final : public Node {
@@ -656,6 +671,30 @@ Tensor rotary_embedding(const Tensor& x_in, const Tensor& position_ids, double t
   return y;
 }
 
+Tensor prepend_token(const Tensor& x_in, const Tensor& token_in, std::string_view name) {
+  const std::string who = "prepend_token '" + detail::label(name, "prepend_token") + "'";
+  if (x_in.dim() != 3) throw ShapeError(who + ": input must be (N, T, D), got " + x_in.str_shape());
+  const std::int64_t N = x_in.size(0), T = x_in.size(1), D = x_in.size(2);
+  if (token_in.numel() != D) throw ShapeError(who + ": token must hold D = " + std::to_string(D) + " values, got " +
+                                              token_in.str_shape());
+  const Tensor x = detail::as_f32(x_in, "prepend_token", "input");
+  const Tensor tok = detail::as_f32(token_in.contiguous(), "prepend_token", "token");
+  Tensor y = Tensor::empty({N, T + 1, D});
+  for (std::int64_t b = 0; b < N; ++b) {
+    std::copy_n(tok.data<float>(), D, y.data<float>() + b * (T + 1) * D);
+    std::copy_n(x.data<float>() + b * T * D, T * D, y.data<float>() + (b * (T + 1) + 1) * D);
+  }
+  if (Tape* tape = detail::recording_tape({&x_in, &token_in})) {
+    // The relevance of x is the output's, without the first position.
+    Tensor out = y;
+    auto node = std::make_unique<PrependNode>();
+    node->inputs = detail::value_ids(*tape, {&x_in, &token_in});
+    tape->record(std::move(node), out, name);
+    return out;
+  }
+  return y;
+}
+
 Tensor embedding(const Tensor& ids, const Tensor& weight_in, std::string_view name) {
   const std::string who = "embedding '" + detail::label(name, "embedding") + "'";
   if (weight_in.dim() != 2) throw ShapeError(who + ": weight must be (V, D), got " + weight_in.str_shape());
@@ -742,6 +781,15 @@ Tensor rotary_run(const OpCall& c) {
   return rotary_embedding(c.inputs[0], c.inputs[1], c.attrs.get_float(c.node, "theta", 10000.0), c.node);
 }
 
+Shape prepend_infer(const OpShapeCall& c) {
+  const Shape& x = c.inputs[0];
+  const Shape& t = c.params.at("token");
+  if (x.size() != 3 || shape_numel(t) != x[2])
+    throw ShapeError("prepend_token '" + std::string(c.node) + "': input (N, T, D) and a token of D values needed");
+  return {x[0], x[1] + 1, x[2]};
+}
+Tensor prepend_run(const OpCall& c) { return prepend_token(c.inputs[0], c.params.at("token"), c.node); }
+
 Shape embedding_infer(const OpShapeCall& c) {
   const Shape& w = c.params.at("weight");
   if (w.size() != 2) throw ShapeError("embedding '" + std::string(c.node) + "': weight must be (V, D)");
@@ -775,6 +823,10 @@ OpSpec op_spec_rms_norm() {
 OpSpec op_spec_rotary_embedding() {
   return OpSpec{OpKind::RotaryEmbedding, "rotary_embedding", OpClass::Other, 2, 2, {}, {}, {"theta"}, rotary_infer,
                 rotary_run};
+}
+OpSpec op_spec_prepend_token() {
+  return OpSpec{OpKind::PrependToken, "prepend_token", OpClass::Shape, 1, 1, {"token"}, {}, {}, prepend_infer,
+                prepend_run};
 }
 OpSpec op_spec_embedding() {
   return OpSpec{OpKind::Embedding, "embedding", OpClass::Other, 1, 1, {"weight"}, {},

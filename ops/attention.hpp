@@ -55,6 +55,11 @@ Tensor rms_norm(const Tensor& x, const Tensor& weight, double eps = 1e-6, std::s
 // LRP-0 as in LXT's gradient × input), pass / backtrace (identity), gradient.
 Tensor rotary_embedding(const Tensor& x, const Tensor& position_ids, double theta = 10000.0, std::string_view name = {});
 
+// A learned token put first along dimension 1: x (N, T, D), token (1, 1, D) or (D,) ->
+// (N, T + 1, D) (ViT's class token). Relevance: x's part passes; the token's is dropped
+// (reported as absorbed).
+Tensor prepend_token(const Tensor& x, const Tensor& token, std::string_view name = {});
+
 // Rows of `weight` (V, D) picked by integer `ids` (any shape) -> ids.shape + (D,).
 // IndexError naming the bad id.
 Tensor embedding(const Tensor& ids, const Tensor& weight, std::string_view name = {});

@@ -146,6 +146,43 @@ TEST_SUITE("nn.transformers") {
    }
   }
 
+  TEST_CASE("ViT (tiny, random): logits equal transformers', every composite explains onto the pixels") {
+    const fs::path dir = fs::path(RELPROP_SOURCE_DIR) / "tests" / "data" / "vit_tiny";
+    const TransformerModel m = load_transformer(dir);
+    CHECK(m.head == "logits");
+    CHECK(m.config.labels == std::vector<std::string>{"cat", "dog", "bird"});
+    CHECK(m.image_mean == std::vector<double>{0.5, 0.5, 0.5});
+    const Tensor x = SafetensorsFile::open(dir / "input.safetensors").get("pixel_values");
+    std::ifstream in(dir / "golden.json");
+    const auto want = nlohmann::json::parse(in)["logits"].get<std::vector<std::vector<double>>>();
+    const Tensor y = m.graph.forward({{"pixel_values", x}})[0];
+    REQUIRE(y.shape() == Shape{2, 3});
+    double diff = 0, scale = 0;
+    for (int r = 0; r < 2; ++r)
+      for (int c = 0; c < 3; ++c) {
+        diff = std::max(diff, std::abs(y.get({r, c}) - want[r][c]));
+        scale = std::max(scale, std::abs(want[r][c]));
+      }
+    MESSAGE("vit_tiny: max |relprop - transformers| / max = " << diff / scale);
+    CHECK(diff <= 1e-5 * scale);
+    for (const char* name : {"attnlrp", "cp-lrp", "backtrace", "gradient"}) {
+      CAPTURE(std::string(name));
+      Tape tape;
+      Tensor out;
+      {
+        Recording rec(tape);
+        out = m.graph.forward({{"pixel_values", x}})[0];
+      }
+      const Composite comp = Composite::by_name(name);
+      const auto seed = classification_seed(out, std::nullopt, comp.seed_form, comp.multiplier);
+      const RelevanceMap R = propagate(tape, out, seed.seed, comp);
+      CHECK(R.input("pixel_values").shape() == x.shape());
+      bool finite = true;
+      for (double v : R.input("pixel_values").to_vector_f64()) finite = finite && std::isfinite(v);
+      CHECK(finite);
+    }
+  }
+
   TEST_CASE("malformed model folders: typed errors naming the file") {
     const fs::path dir = fs::temp_directory_path() / "relprop_test_transformers";
     fs::remove_all(dir);
