@@ -21,7 +21,7 @@ struct ExplainArgs {
   std::string low, high;
   std::vector<std::string> rules, keep;
   std::string task = "classification";
-  std::vector<std::int64_t> outputs;
+  std::vector<std::int64_t> outputs, targets;
   double threshold = 0.0, scaler = 0.0, max_unit = 0.0;
   bool quiet = false;
   // pictures and tables

@@ -82,7 +82,9 @@ int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& 
                       "Rule set: zero, epsilon, epsilon-plus, epsilon-plus-flat, epsilon-gamma-box, "
                       "epsilon-alpha2-beta1, epsilon-alpha2-beta1-flat, backtrace, backtrace-contrastive (results NAME.positive "
                       "and NAME.negative), gradient, gradient-x-input (default epsilon)");
-  explain->add_option("--target", ex.target, "Output index to explain (default: arg-max)");
+  explain->add_option("--target", ex.target, "Output index to explain (default: arg-max); a token id for language models");
+  explain->add_option("--targets", ex.targets, "Several outputs at once, comma separated (their values summed: e.g. "
+                                               "the token ids of a multi-token answer)")->delimiter(',');
   explain->add_option("--seed", ex.seed, "value | one-hot (default: the composite's)");
   explain->add_option("--multiplier", ex.multiplier, "Seed multiplier (default 1; backtrace 100)");
   explain->add_option("--epsilon", ex.epsilon, "Epsilon of the composite's epsilon rules");

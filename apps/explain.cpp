@@ -377,6 +377,22 @@ class Explainer {
     }
     if (embedding_head()) {
       res.seed = similarity_seed(res.y, inputs);
+    } else if (!a_.targets.empty()) {
+      // Several targets: each row seeded at every listed output (value or 1, x multiplier).
+      if (a_.target) throw ValueError("give --target or --targets, not both");
+      const std::int64_t C = res.y.shape().back(), rows = res.y.numel() / std::max<std::int64_t>(C, 1);
+      Tensor seed = Tensor::zeros(res.y.shape());
+      const Tensor yc = res.y.contiguous();
+      for (std::int64_t t : a_.targets)
+        if (t < 0 || t >= C)
+          throw IndexError("--targets: " + std::to_string(t) + " is outside [0, " + std::to_string(C) + ")");
+      for (std::int64_t r = 0; r < rows; ++r)
+        for (std::int64_t t : a_.targets) {
+          const std::int64_t i = r * C + t;
+          seed.set_flat(i, seed.get_flat(i) + multiplier_ * (form_ == SeedForm::Value ? yc.get_flat(i) : 1.0));
+        }
+      res.seed = seed;
+      res.targets = a_.targets;
     } else if (a_.task == "classification") {
       auto s = classification_seed(res.y, a_.target, form_, multiplier_);
       res.seed = s.seed;
@@ -548,6 +564,8 @@ void print_single(const ExplainArgs& a, const Explainer& ex, const Item& item, c
   if (ex.embedding_head())
     out << "target    " << (a.compare.empty() ? "the embedding's length |e|" : "cosine similarity to \"" + a.compare + "\"")
         << " = " << fmt_fixed(sum_all(res.seed), 4) << "\n";
+  else if (!a.targets.empty())
+    out << "target    " << targets << " (their sum)\n";
   else if (a.task == "classification")
     out << "target    " << targets << (a.target ? "" : " (arg-max)")
         << (res.targets.size() == 1 && static_cast<std::size_t>(res.targets[0]) < ex.labels().size()

@@ -1,7 +1,8 @@
-// Transformer explanations at sequence length 128, batch 1: the forward pass alone, and
-// forward + relevance under attnlrp, cp-lrp and gradient. Models: the real
-// all-MiniLM-L6-v2 (tools/fetch_minilm.sh; skipped when absent) and BERT-base with random
-// weights (its config and a random model.safetensors are written to a temporary folder).
+// Transformer explanations at sequence length 128 (ViT: 224 x 224, 197 tokens), batch 1:
+// the forward pass alone, and forward + relevance under attnlrp, cp-lrp and gradient.
+// Models: the real all-MiniLM-L6-v2 (tools/fetch_minilm.sh; skipped when absent), and
+// BERT-base, GPT-2 small and ViT-B/16 with random weights (config and model.safetensors
+// written once to a temporary folder). GPT-2 is seeded at its arg-max next token.
 // GFLOP/s count the forward's multiply-adds x 2 (linear layers + the two attention
 // products) per second of the whole call, beside the machine's ~250 GFLOP/s.
 
@@ -79,6 +80,92 @@ fs::path random_bert(const std::string& name, const Sizes& s) {
   return dir;
 }
 
+// Random GPT-2 small (GPT2LMHeadModel layout, tied head) and ViT-B/16 folders.
+fs::path random_gpt2_small() {
+  const fs::path dir = fs::temp_directory_path() / "relprop_bench_gpt2_small";
+  if (fs::exists(dir / "model.safetensors")) return dir;
+  fs::create_directories(dir);
+  std::ofstream(dir / "config.json") << "{\"model_type\": \"gpt2\", \"n_embd\": 768, \"n_layer\": 12, \"n_head\": 12, "
+                                     << "\"vocab_size\": 50257, \"n_positions\": 1024, \"layer_norm_epsilon\": 1e-5, "
+                                     << "\"activation_function\": \"gelu_new\"}";
+  std::mt19937 gen(2);
+  std::normal_distribution<float> d(0.f, 0.02f);
+  std::vector<std::pair<std::string, Tensor>> w;
+  auto add = [&](const std::string& key, Shape shape, bool ones = false) {
+    Tensor t = Tensor::empty(std::move(shape));
+    float* p = t.data<float>();
+    for (std::int64_t i = 0; i < t.numel(); ++i) p[i] = ones ? 1.0f : d(gen);
+    w.emplace_back(key, t);
+  };
+  const std::int64_t D = 768;
+  add("transformer.wte.weight", {50257, D});
+  add("transformer.wpe.weight", {1024, D});
+  for (int l = 0; l < 12; ++l) {
+    const std::string L = "transformer.h." + std::to_string(l) + ".";
+    for (const char* n : {"ln_1", "ln_2"}) {
+      add(L + n + ".weight", {D}, true);
+      add(L + n + ".bias", {D});
+    }
+    add(L + "attn.c_attn.weight", {D, 3 * D});
+    add(L + "attn.c_attn.bias", {3 * D});
+    add(L + "attn.c_proj.weight", {D, D});
+    add(L + "attn.c_proj.bias", {D});
+    add(L + "mlp.c_fc.weight", {D, 4 * D});
+    add(L + "mlp.c_fc.bias", {4 * D});
+    add(L + "mlp.c_proj.weight", {4 * D, D});
+    add(L + "mlp.c_proj.bias", {D});
+  }
+  add("transformer.ln_f.weight", {D}, true);
+  add("transformer.ln_f.bias", {D});
+  save_safetensors(dir / "model.safetensors", w);
+  return dir;
+}
+
+fs::path random_vit_b16() {
+  const fs::path dir = fs::temp_directory_path() / "relprop_bench_vit_b16";
+  if (fs::exists(dir / "model.safetensors")) return dir;
+  fs::create_directories(dir);
+  std::ofstream(dir / "config.json") << "{\"model_type\": \"vit\", \"hidden_size\": 768, \"num_hidden_layers\": 12, "
+                                     << "\"num_attention_heads\": 12, \"intermediate_size\": 3072, \"image_size\": 224, "
+                                     << "\"patch_size\": 16, \"num_channels\": 3, \"layer_norm_eps\": 1e-12}";
+  std::mt19937 gen(3);
+  std::normal_distribution<float> d(0.f, 0.02f);
+  std::vector<std::pair<std::string, Tensor>> w;
+  auto add = [&](const std::string& key, Shape shape, bool ones = false) {
+    Tensor t = Tensor::empty(std::move(shape));
+    float* p = t.data<float>();
+    for (std::int64_t i = 0; i < t.numel(); ++i) p[i] = ones ? 1.0f : d(gen);
+    w.emplace_back(key, t);
+  };
+  const std::int64_t D = 768;
+  add("vit.embeddings.cls_token", {1, 1, D});
+  add("vit.embeddings.position_embeddings", {1, 197, D});
+  add("vit.embeddings.patch_embeddings.projection.weight", {D, 3, 16, 16});
+  add("vit.embeddings.patch_embeddings.projection.bias", {D});
+  for (int l = 0; l < 12; ++l) {
+    const std::string L = "vit.encoder.layer." + std::to_string(l) + ".";
+    for (const char* n : {"attention.attention.query", "attention.attention.key", "attention.attention.value",
+                          "attention.output.dense"}) {
+      add(L + n + ".weight", {D, D});
+      add(L + n + ".bias", {D});
+    }
+    add(L + "intermediate.dense.weight", {3072, D});
+    add(L + "intermediate.dense.bias", {3072});
+    add(L + "output.dense.weight", {D, 3072});
+    add(L + "output.dense.bias", {D});
+    for (const char* n : {"layernorm_before", "layernorm_after"}) {
+      add(L + n + ".weight", {D}, true);
+      add(L + n + ".bias", {D});
+    }
+  }
+  add("vit.layernorm.weight", {D}, true);
+  add("vit.layernorm.bias", {D});
+  add("classifier.weight", {1000, D});
+  add("classifier.bias", {1000});
+  save_safetensors(dir / "model.safetensors", w);
+  return dir;
+}
+
 std::map<std::string, Tensor> random_ids(std::int64_t vocab) {
   std::mt19937 gen(7);
   std::uniform_int_distribution<std::int64_t> d(1000, std::min<std::int64_t>(vocab, 29000) - 1);
@@ -86,7 +173,7 @@ std::map<std::string, Tensor> random_ids(std::int64_t vocab) {
   for (auto& v : ids) v = d(gen);
   ids.front() = 101;
   ids.back() = 102;
-  return complete_text_inputs({{"input_ids", Tensor::from_vector(std::span<const std::int64_t>(ids), {1, kSeq})}});
+  return {{"input_ids", Tensor::from_vector(std::span<const std::int64_t>(ids), {1, kSeq})}};
 }
 
 // mode: "" = forward only, else the composite.
@@ -96,7 +183,16 @@ void run(benchmark::State& state, const fs::path& dir, const Sizes& s, const std
     return;
   }
   const TransformerModel m = load_transformer(dir);
-  const auto inputs = random_ids(s.vocab);
+  std::map<std::string, Tensor> inputs;
+  if (m.config.model_type == "vit") {
+    Tensor x = Tensor::empty({1, 3, 224, 224});
+    std::mt19937 gen(5);
+    std::normal_distribution<float> d(0.f, 1.f);
+    for (std::int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = d(gen);
+    inputs["pixel_values"] = x;
+  } else {
+    inputs = complete_text_inputs(random_ids(s.vocab), &m.graph);
+  }
   const Composite c = mode.empty() ? Composite("none") : Composite::by_name(mode);
   for (auto _ : state) {
     if (mode.empty()) {
@@ -109,15 +205,24 @@ void run(benchmark::State& state, const fs::path& dir, const Sizes& s, const std
       Recording rec(tape);
       y = m.graph.forward(inputs)[0];
     }
-    const RelevanceMap R = propagate(tape, y, y, c);  // value seed on every output
-    benchmark::DoNotOptimize(R.input("input_ids").raw_data());
+    // Value seed: every output (embeddings) or the arg-max (logits).
+    const Tensor seed = y.shape().back() > 1000 || m.head == "logits"
+                            ? classification_seed(y, std::nullopt, SeedForm::Value, 1.0).seed
+                            : y;
+    const RelevanceMap R = propagate(tape, y, seed, c);
+    benchmark::DoNotOptimize(R.inputs().begin()->second.raw_data());
   }
-  state.counters["GFLOP/s"] = benchmark::Counter(bert_flops(s, kSeq), benchmark::Counter::kIsIterationInvariantRate,
+  const bool vit = m.config.model_type == "vit";
+  // ViT: 197 tokens, plus the patch convolution (196 x 768 x 768 multiply-adds).
+  const double flops = vit ? bert_flops(s, 197) + 2.0 * 196 * 768 * 768 : bert_flops(s, kSeq);
+  state.counters["GFLOP/s"] = benchmark::Counter(flops, benchmark::Counter::kIsIterationInvariantRate,
                                                  benchmark::Counter::kIs1000);
 }
 
 const Sizes kMiniLM{384, 6, 12, 1536, 30522};
 const Sizes kBertBase{768, 12, 12, 3072, 30522};
+const Sizes kGpt2Small{768, 12, 12, 3072, 50257};
+const Sizes kVitB16{768, 12, 12, 3072, 0};  // 197 tokens (196 patches + the class token)
 
 fs::path minilm_dir() { return fs::path(RELPROP_SOURCE_DIR) / "tests" / "data" / "models" / "all-MiniLM-L6-v2"; }
 
@@ -131,6 +236,12 @@ struct Registrar {
           ->MinTime(1.0);
       benchmark::RegisterBenchmark(("bert_base/seq128/" + tag).c_str(), [mode](benchmark::State& st) {
         run(st, random_bert("bert_base", kBertBase), kBertBase, mode);
+      })->Unit(benchmark::kMillisecond)->MinTime(1.0);
+      benchmark::RegisterBenchmark(("gpt2_small/seq128/" + tag).c_str(), [mode](benchmark::State& st) {
+        run(st, random_gpt2_small(), kGpt2Small, mode);
+      })->Unit(benchmark::kMillisecond)->MinTime(1.0);
+      benchmark::RegisterBenchmark(("vit_b16/224/" + tag).c_str(), [mode](benchmark::State& st) {
+        run(st, random_vit_b16(), kVitB16, mode);
       })->Unit(benchmark::kMillisecond)->MinTime(1.0);
     }
   }

@@ -553,6 +553,12 @@ TEST_SUITE("apps.text") {
     r = cli({"explain", "--model", model.string(), "--text", "the quick brown fox", "--composite", "cp-lrp", "--target",
              "221", "--out", (dir / "g2.safetensors").string()});
     CHECK(contains(r.out, "target    221 = next token"));
+    // Several target tokens: their logits summed into one seed.
+    r = cli({"explain", "--model", model.string(), "--text", "the quick brown fox", "--targets", "221,300", "--out",
+             (dir / "g5.safetensors").string()});
+    CAPTURE(r.err);
+    CHECK(r.status == 0);
+    CHECK(contains(r.out, "target    221, 300 (their sum)"));
     // A token id outside the vocabulary is an IndexError, one line.
     r = cli({"explain", "--model", model.string(), "--text", "the fox", "--target", "100000", "--out",
              (dir / "g3.safetensors").string()});
