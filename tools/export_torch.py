@@ -67,11 +67,49 @@ def _save_safetensors(path, tensors, metadata=None):
     os.replace(tmp, path)
 
 
+class _Tracer(torch.fx.Tracer):
+    """torch.fx's tracer, able to unpack shapes (`n, c, h, w = x.shape`) on Python 3.11,
+    where torch 1.13's own bytecode check misses the UNPACK_SEQUENCE that follows."""
+
+    def iter(self, obj):
+        import dis
+        import inspect
+        frame = inspect.currentframe()
+        while frame is not None and frame.f_code.co_filename.endswith(("fx/proxy.py", "export_torch.py")):
+            frame = frame.f_back
+        if frame is not None:
+            after = False
+            for inst in dis.get_instructions(frame.f_code):
+                if inst.offset == frame.f_lasti:
+                    if inst.opname == "UNPACK_SEQUENCE":  # Python 3.11: the unpack itself is running
+                        return iter([obj[i] for i in range(inst.argval)])
+                    after = True
+                    continue
+                if after and inst.opname not in ("CACHE", "PRECALL", "EXTENDED_ARG"):
+                    if inst.opname == "UNPACK_SEQUENCE":
+                        return iter([obj[i] for i in range(inst.argval)])
+                    break
+        return super().iter(obj)
+
+    def trace(self, root, concrete_args=None):
+        # torch 1.13's Proxy.__iter__ indexes the bytecode in a way Python 3.11 breaks;
+        # while tracing, iteration goes straight to iter() above.
+        from torch.fx.proxy import Proxy
+        original = Proxy.__iter__
+        Proxy.__iter__ = lambda proxy: proxy.tracer.iter(proxy)
+        try:
+            return super().trace(root, concrete_args)
+        finally:
+            Proxy.__iter__ = original
+
+
 class _Exporter:
     def __init__(self, module, example):
         self.module = module
         try:
-            self.gm = torch.fx.symbolic_trace(module)
+            tracer = _Tracer()
+            graph = tracer.trace(module)
+            self.gm = torch.fx.GraphModule(tracer.root, graph, type(module).__name__)
         except Exception as e:  # fx's TraceError and the errors of data-dependent code
             raise ExportError(f"torch.fx cannot trace {type(module).__name__}: {type(e).__name__}: {e}") from e
         ShapeProp(self.gm).propagate(example)
@@ -82,6 +120,7 @@ class _Exporter:
         self.used_names = set()
         self.tensors = {}         # name -> tensor for the weights file
         self.inputs = []
+        self.const_key = {}       # get_attr node -> its state_dict key
 
     # ---- helpers ------------------------------------------------------------------
     def fail(self, n, what):
@@ -158,6 +197,8 @@ class _Exporter:
                 for part in n.target.split("."):
                     obj = getattr(obj, part)
                 self.value[n] = ("const", obj)
+                if n.target in self.state:
+                    self.const_key[n] = n.target
             elif n.op == "output":
                 outs = n.args[0]
                 outs = list(outs) if isinstance(outs, (list, tuple)) else [outs]
@@ -184,6 +225,12 @@ class _Exporter:
                 self.fail(n, "batch norm without running statistics")
             op = "batch_norm2d" if isinstance(m, nn.BatchNorm2d) else "batch_norm1d"
             self.add(n, op, [x], p("weight", "bias", "running_mean", "running_var"), {"eps": float(m.eps)}, name=base)
+        elif isinstance(m, nn.LayerNorm):
+            if len(m.normalized_shape) != 1:
+                self.fail(n, "layer norm over more than the last dimension")
+            self.add(n, "layer_norm", [x], p("weight", "bias"), {"eps": float(m.eps)}, name=base)
+        elif isinstance(m, nn.MultiheadAttention):
+            self._attention(n, m, base)
         elif isinstance(m, nn.ReLU):
             self.add(n, "relu", [x], name=base)
         elif isinstance(m, nn.ReLU6):
@@ -237,6 +284,54 @@ class _Exporter:
             self.used_names.discard(base)
             self.fail(n, f"module {type(m).__name__} has no relprop op")
 
+    def _attention(self, n, m, base):
+        """nn.MultiheadAttention (batch_first, self-attention, no masks) as relprop ops: the
+        packed in-projection, heads, q·kᵀ, the softmax, ·v, heads merged, out_proj."""
+        args = list(n.args) + [n.kwargs.get(k) for k in ("query", "key", "value") if k in n.kwargs]
+        q_in, k_in, v_in = (args + [None, None, None])[:3]
+        if not (q_in is k_in is v_in) or not m.batch_first or not m._qkv_same_embed_dim:
+            self.fail(n, "multi-head attention other than batch_first self-attention (query = key = value)")
+        for k in ("attn_mask", "key_padding_mask"):
+            if n.kwargs.get(k) is not None:
+                self.fail(n, f"multi-head attention with {k}")
+        if m.bias_k is not None or m.add_zero_attn:
+            self.fail(n, "multi-head attention with bias_k/add_zero_attn")
+        x = self.arg(n, q_in)
+        D, H = m.embed_dim, m.num_heads
+        dh = D // H
+        t = n.target
+        params = {"weight": f"{t}.in_proj_weight"}
+        if m.in_proj_bias is not None:
+            params["bias"] = f"{t}.in_proj_bias"
+        qkv = self._node(f"{base}.in_proj", "linear", [x], params)
+        heads = {}
+        for i, (which, perm) in enumerate((("query", [0, 2, 1, 3]), ("key", [0, 2, 3, 1]), ("value", [0, 2, 1, 3]))):
+            part = self._node(f"{base}.{which}", "slice", [qkv], attrs={"dim": 2, "start": i * D, "end": (i + 1) * D})
+            r = self._node(f"{base}.{which}.heads", "reshape", [part], attrs={"shape": [0, 0, H, dh]})
+            heads[which] = self._node(f"{base}.{which}.permute", "permute", [r], attrs={"dims": perm})
+        scores = self._node(f"{base}.scores", "matmul", [heads["query"], heads["key"]])
+        probs = self._node(f"{base}.softmax", "attention_softmax", [scores], attrs={"scale": 1.0 / dh ** 0.5})
+        ctx = self._node(f"{base}.context", "matmul", [probs, heads["value"]])
+        perm = self._node(f"{base}.context.permute", "permute", [ctx], attrs={"dims": [0, 2, 1, 3]})
+        merged = self._node(f"{base}.context.merge", "reshape", [perm], attrs={"shape": [0, 0, D]})
+        oparams = {"weight": f"{t}.out_proj.weight"}
+        if m.out_proj.bias is not None:
+            oparams["bias"] = f"{t}.out_proj.bias"
+        out = self._node(f"{t}.out_proj", "linear", [merged], oparams)
+        self.value[n] = ("tuple", [out, None])
+
+    def _node(self, name, op, inputs, params=None, attrs=None):
+        node = {"name": self.unique(name), "op": op, "inputs": inputs}
+        if params:
+            node["params"] = params
+            for p in params.values():
+                if p not in self.tensors:
+                    self.tensors[p] = self.state[p]
+        if attrs:
+            node["attrs"] = attrs
+        self.nodes.append(node)
+        return node["name"]
+
     def _output_size(self, n, size):
         out = self.shape(n)
         if isinstance(size, int):
@@ -285,9 +380,37 @@ class _Exporter:
         if name in ("size", "dim") or (t is getattr and args[1] in ("shape",)):
             self.value[n] = ("shape", None)   # only reshape/view may read it (they use the traced shape)
             return
-        if t is operator.getitem and isinstance(self.value.get(args[0]), tuple):
+        if name == "_assert":  # torch._assert on shapes: checked by the trace itself
             self.value[n] = ("shape", None)
             return
+        if t is operator.getitem and isinstance(self.value.get(args[0]), tuple):
+            kind, payload = self.value[args[0]]
+            if kind == "tuple":  # (attn_output, weights) of multi-head attention
+                if args[1] == 0:
+                    return self.alias(n, payload[0])
+                self.value[n] = ("unused", None)  # the weights: any reader fails in arg()
+                return
+            if kind == "const":
+                self.value[n] = ("const", payload[args[1]])
+                return
+            self.value[n] = ("shape", None)
+            return
+        # Arithmetic on shape values (h // p, n_h * n_w, h == size) stays shape arithmetic.
+        flat = [a for a in args if isinstance(a, torch.fx.Node)]
+        if flat and all(isinstance(self.value.get(a), tuple) and self.value[a][0] == "shape" for a in flat):
+            self.value[n] = ("shape", None)
+            return
+        if name == "expand" and isinstance(self.value.get(args[0]), tuple) and self.value[args[0]][0] == "const":
+            self.value[n] = self.value[args[0]]  # a constant broadcast over the batch (ViT's class token)
+            return
+        if name == "cat":
+            tensors = get(0, "tensors")
+            first = self.value.get(tensors[0]) if isinstance(tensors[0], torch.fx.Node) else None
+            if isinstance(first, tuple) and first[0] == "const" and len(tensors) == 2 and int(get(1, "dim", 0)) == 1:
+                key = self.const_key.get(tensors[0]) or self.constant(n, n.name + ".token", first[1])
+                if key not in self.tensors:
+                    self.tensors[key] = first[1].detach().float()
+                return self.add(n, "prepend_token", [self.arg(n, tensors[1])], {"token": key})
         if name == "stochastic_depth":  # torchvision.ops: the identity in evaluation mode
             if bool(get(3, "training", False)):
                 self.fail(n, "stochastic depth in training mode")
@@ -381,8 +504,18 @@ class _Exporter:
         index = index if isinstance(index, tuple) else (index,)
         x = self.arg(n, src)
         cuts = [(d, s) for d, s in enumerate(index) if not (isinstance(s, slice) and s == slice(None))]
-        if any(not isinstance(s, slice) for _, s in cuts) or Ellipsis in index:
-            self.fail(n, "indexing other than slices")
+        if Ellipsis in index or any(not isinstance(s, (slice, int)) for _, s in cuts):
+            self.fail(n, "indexing other than slices and integers")
+        ints = [(d, s) for d, s in cuts if isinstance(s, int)]
+        if ints:
+            # x[:, 0]: a slice of one, then the dimension dropped (the traced shape says how).
+            d, i = ints[0]
+            if len(cuts) != 1:
+                self.fail(n, "mixed integer and slice indexing")
+            cut = self._node(f"{n.name}.slice", "slice", [x], attrs={"dim": d, "start": i, "end": (i + 1) or None}
+                             if i != -1 else {"dim": d, "start": -1})
+            out = self.shape(n)
+            return self.add(n, "reshape", [cut], attrs={"shape": [-1] + [int(v) for v in out[1:]]})
         if not cuts:
             return self.alias(n, x)
         cur = x
