@@ -431,7 +431,8 @@ class Explainer {
       for (std::int64_t i = 0; i < D; ++i) n += e[r * D + i] * e[r * D + i];
       n = std::sqrt(n);
       for (std::int64_t i = 0; i < D; ++i) {
-        const double other = f.empty() ? (n > 0 ? e[r * D + i] / n : 0.0) : f[i];
+        // R_i = e_i f_i / |e| (f: the other text's unit embedding), or e_i e_i / |e| (sums to |e|).
+        const double other = f.empty() ? e[r * D + i] : f[i];
         seed[r * D + i] = multiplier_ * (n > 0 ? e[r * D + i] * other / n : 0.0);
       }
     }
@@ -784,7 +785,10 @@ int explain_many(const ExplainArgs& a, std::ostream& out, std::ostream& err) {
       const auto written = ex.write(target, item, y, R);
       if (!show && !a.quiet) {
         out << item.source.filename().string() << ": ";
-        if (!res.targets.empty()) out << "target " << res.targets[b] << ", ";
+        if (res.targets.size() == static_cast<std::size_t>(B) && a.targets.empty())
+          out << "target " << res.targets[b] << ", ";
+        else if (!a.targets.empty())
+          out << "targets " << a.targets.size() << " summed, ";
         out << "wrote " << written.size() << " file" << (written.size() == 1 ? "" : "s") << "\n";
       }
       ++done;

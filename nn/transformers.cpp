@@ -49,8 +49,10 @@ class Nodes {
     return add(name, "linear", {in}, {{"weight", name + ".weight"}, {"bias", name + ".bias"}});
   }
   std::string layer_norm(const std::string& name, const std::string& in, double eps) {
-    return add(name, "layer_norm", {in}, {{"weight", name + ".weight"}, {"bias", name + ".bias"}}, {{"eps", eps}});
+    return add(name, "layer_norm", {in}, {{"weight", name + ln_weight}, {"bias", name + ln_bias}}, {{"eps", eps}});
   }
+  // Old BERT checkpoints (bert-base-uncased) name layer-norm parameters gamma / beta.
+  std::string ln_weight = ".weight", ln_bias = ".bias";
   json& nodes() { return nodes_; }
 
  private:
@@ -135,8 +137,11 @@ TransformerConfig read_config(const fs::path& dir) {
     if (cfg.hidden_act != "silu") throw UnsupportedError("'" + p.string() + "': hidden_act \"" + cfg.hidden_act + "\"");
     if (c.contains("rope_scaling") && !c["rope_scaling"].is_null())
       throw UnsupportedError("'" + p.string() + "': rope_scaling is not supported");
-    if (c.contains("sliding_window") && !c["sliding_window"].is_null() && cfg.model_type != "llama")
+    // Qwen2 configs carry a window but switch it off (use_sliding_window false); Mistral's
+    // window only matters past its length, which these explanations do not reach.
+    if (c.value("use_sliding_window", false))
       throw UnsupportedError("'" + p.string() + "': sliding-window attention is not supported");
+    if (c.value("mlp_bias", false)) throw UnsupportedError("'" + p.string() + "': mlp_bias is not supported");
     return cfg;
   }
   if (cfg.model_type != "bert")
@@ -171,8 +176,12 @@ bool sentence_mean_pooling(const fs::path& dir) {
   throw UnsupportedError("'" + p.string() + "': only mean pooling (pooling_mode_mean_tokens) is supported");
 }
 
-json bert_graph(const TransformerConfig& cfg, const std::string& prefix, const std::string& head) {
+json bert_graph(const TransformerConfig& cfg, const std::string& prefix, const std::string& head, bool gamma_beta) {
   Nodes g;
+  if (gamma_beta) {
+    g.ln_weight = ".gamma";
+    g.ln_bias = ".beta";
+  }
   const std::int64_t D = cfg.hidden, H = cfg.heads, dh = D / H;
   const double scale = 1.0 / std::sqrt(static_cast<double>(dh));
   const std::string e = prefix + "embeddings.";
@@ -371,7 +380,9 @@ json llama_graph(const TransformerConfig& cfg, const std::string& lm_weight) {
                {g.add(a + "context.heads", "reshape", {ctx}, {}, {{"shape", {0, H, -1, dh}}})}, {},
                {{"dims", {0, 2, 1, 3}}})},
         {}, {{"shape", {0, 0, H * dh}}});
-    h = g.add(L + "self_attn.residual", "add", {proj(a + "o_proj", merged, false), h});
+    // LLaMA's attention_bias covers o_proj too; Qwen2's q/k/v only.
+    h = g.add(L + "self_attn.residual", "add",
+              {proj(a + "o_proj", merged, cfg.attention_bias && cfg.model_type == "llama"), h});
     const std::string x2 = rms(L + "post_attention_layernorm", h);
     const std::string gate = g.add(L + "mlp.act", "silu", {proj(L + "mlp.gate_proj", x2, false)});
     const std::string up = proj(L + "mlp.up_proj", x2, false);
@@ -403,7 +414,8 @@ TransformerModel load_transformer(const fs::path& dir) {
   m.config = read_config(dir);
   const fs::path wpath = dir / "model.safetensors";
   if (!fs::exists(wpath))
-    throw NotFoundError("'" + dir.string() + "' has no model.safetensors (pytorch_model.bin is not read; convert it with "
+    throw NotFoundError("'" + dir.string() + "' has no model.safetensors (sharded checkpoints with "
+                        "model.safetensors.index.json and pytorch_model.bin are not read yet; save one file with "
                         "safetensors.torch.save_file)");
   const SafetensorsFile weights = SafetensorsFile::open(wpath);
   if (m.config.model_type == "gpt2") {
@@ -440,7 +452,9 @@ TransformerModel load_transformer(const fs::path& dir) {
   if (weights.contains("classifier.weight")) m.head = "logits";
   else if (sentence_mean_pooling(dir)) m.head = "sentence_embedding";
   else m.head = "pooler_output";
-  m.graph = Graph::parse(bert_graph(m.config, prefix, m.head).dump(), dir.string() + " (" + m.config.model_type + ")");
+  const bool gamma_beta = weights.contains(prefix + "embeddings.LayerNorm.gamma");
+  m.graph = Graph::parse(bert_graph(m.config, prefix, m.head, gamma_beta).dump(),
+                         dir.string() + " (" + m.config.model_type + ")");
   m.graph.bind(weights);
   return m;
 }

@@ -524,6 +524,15 @@ TEST_SUITE("apps.text") {
     CAPTURE(r.err);
     REQUIRE(r.status == 0);
     CHECK(contains(r.out, "the embedding's length"));
+    {
+      // The seed sums to |e|, the length of the output embedding.
+      std::smatch mm;
+      REQUIRE(std::regex_search(r.out, mm, std::regex("length \\|e\\| = ([0-9.]+)")));
+      const auto e = SafetensorsFile::open(dir / "ids_r.safetensors").get("output").to_vector_f64();
+      double n = 0;
+      for (double x : e) n += x * x;
+      CHECK(std::stod(mm[1]) == doctest::Approx(std::sqrt(n)).epsilon(1e-3));
+    }
     CHECK(contains(r.out, "  fox "));
     const auto g = SafetensorsFile::open(dir / "ids_r.safetensors");
     CHECK(g.contains("encoder.layer.5.output.LayerNorm"));

@@ -183,6 +183,58 @@ TEST_SUITE("nn.transformers") {
     }
   }
 
+  TEST_CASE("old BERT checkpoints name layer norms gamma / beta: they load and agree with weight / bias") {
+    const fs::path base = fs::temp_directory_path() / "relprop_test_bert_names";
+    const std::string config =
+        "{\"model_type\": \"bert\", \"hidden_size\": 8, \"num_hidden_layers\": 1, \"num_attention_heads\": 2, "
+        "\"intermediate_size\": 16, \"vocab_size\": 20, \"max_position_embeddings\": 16, \"type_vocab_size\": 2}";
+    std::vector<std::pair<std::string, Tensor>> w;
+    std::uint32_t seed = 1;
+    auto add = [&](const std::string& key, Shape shape) {
+      Tensor t = Tensor::empty(shape);
+      for (std::int64_t i = 0; i < t.numel(); ++i) t.set_flat(i, std::sin(0.7 * (++seed)));
+      w.emplace_back(key, t);
+    };
+    add("embeddings.word_embeddings.weight", {20, 8});
+    add("embeddings.position_embeddings.weight", {16, 8});
+    add("embeddings.token_type_embeddings.weight", {2, 8});
+    add("embeddings.LayerNorm.weight", {8});
+    add("embeddings.LayerNorm.bias", {8});
+    const std::string L = "encoder.layer.0.";
+    for (const char* m : {"attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense"}) {
+      add(L + m + ".weight", {8, 8});
+      add(L + m + ".bias", {8});
+    }
+    add(L + "intermediate.dense.weight", {16, 8});
+    add(L + "intermediate.dense.bias", {16});
+    add(L + "output.dense.weight", {8, 16});
+    add(L + "output.dense.bias", {8});
+    for (const char* m : {"attention.output.LayerNorm", "output.LayerNorm"}) {
+      add(L + m + ".weight", {8});
+      add(L + m + ".bias", {8});
+    }
+    add("pooler.dense.weight", {8, 8});
+    add("pooler.dense.bias", {8});
+    std::vector<Tensor> outs;
+    for (bool old_names : {false, true}) {
+      const fs::path dir = base / (old_names ? "gamma_beta" : "weight_bias");
+      fs::create_directories(dir);
+      std::ofstream(dir / "config.json") << config;
+      auto renamed = w;
+      if (old_names)
+        for (auto& [k, t] : renamed) {
+          if (k.find("LayerNorm.weight") != std::string::npos) k.replace(k.size() - 6, 6, "gamma");
+          else if (k.find("LayerNorm.bias") != std::string::npos) k.replace(k.size() - 4, 4, "beta");
+        }
+      save_safetensors(dir / "model.safetensors", renamed);
+      const TransformerModel m = load_transformer(dir);
+      CHECK(m.head == "pooler_output");
+      const std::vector<std::int64_t> ids{1, 5, 7, 2};
+      outs.push_back(m.graph.forward(complete_text_inputs({{"input_ids", ids_tensor(ids)}}, &m.graph))[0]);
+    }
+    CHECK(outs[0].to_vector_f64() == outs[1].to_vector_f64());
+  }
+
   TEST_CASE("malformed model folders: typed errors naming the file") {
     const fs::path dir = fs::temp_directory_path() / "relprop_test_transformers";
     fs::remove_all(dir);
