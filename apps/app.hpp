@@ -31,6 +31,7 @@ struct ExplainArgs {
   int scale = 0;  // 0: magnify small images to >= 128 px
   std::vector<double> mean, std;
   double crop = 0.875;
+  bool crop_given = false;  // --crop was on the command line
   // many inputs
   int batch_size = 1;
   std::string shard;  // "I/N"

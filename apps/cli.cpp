@@ -110,7 +110,9 @@ int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& 
   explain->add_option("--scale", ex.scale, "Heatmap magnification (default: small images up to >= 128 px)");
   explain->add_option("--mean", ex.mean, "Image inputs: per-channel mean (default ImageNet's for RGB)")->delimiter(',');
   explain->add_option("--std", ex.std, "Image inputs: per-channel std (default ImageNet's for RGB)")->delimiter(',');
-  explain->add_option("--crop", ex.crop, "Image inputs: centre-crop fraction after resizing (default 0.875 = 224/256)");
+  auto* crop = explain->add_option("--crop", ex.crop,
+                                   "Image inputs: centre-crop fraction after resizing (default 0.875 = 224/256; Hugging "
+                                   "Face vision folders: resized straight to the model's size unless given)");
   explain->add_option("--features", ex.features,
                       "Feature names (one per line, a CSV header or JSON): write OUT.features.csv and .png");
   explain->add_flag("--summary", ex.summary, "Write relevance per node as OUT.layers.csv and OUT.layers.png");
@@ -132,6 +134,7 @@ int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& 
   } catch (const CLI::ParseError& e) {
     return app.exit(e, out, err);
   }
+  ex.crop_given = crop->count() > 0;
   try {
     if (*inspect) return cmd_inspect(inspect_path, out);
     if (*explain) return app::cmd_explain(ex, out, err);

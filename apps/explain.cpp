@@ -263,6 +263,7 @@ class Explainer {
     }
     if (!a.features.empty()) feature_names_ = read_feature_names(a.features);
     pre_.crop_fraction = a.crop;
+    crop_given_ = a.crop_given;
   }
 
   const Graph& graph() const { return graph_; }
@@ -350,11 +351,12 @@ class Explainer {
       pre.mean = {0.0};
       pre.std = {1.0};
     }
-    // A Hugging Face vision folder declares its normalisation and resizes without a crop.
+    // A Hugging Face vision folder declares its normalisation and resizes straight to the
+    // model's size (ViTImageProcessor), unless --crop asks for a crop.
     if (hf_vision_) {
       if (hf_mean_.size() == static_cast<std::size_t>(channels)) pre.mean = hf_mean_;
       if (hf_std_.size() == static_cast<std::size_t>(channels)) pre.std = hf_std_;
-      if (a_.crop == 0.875) pre.crop_fraction = 1.0;
+      pre.stretch = !crop_given_;
     }
     if (!a_.mean.empty()) pre.mean = a_.mean;
     if (!a_.std.empty()) pre.std = a_.std;
@@ -546,7 +548,7 @@ class Explainer {
   PropagateOptions popts_;
   std::vector<std::string> feature_names_;
   viz::Preprocess pre_;
-  bool text_model_ = false, hf_vision_ = false;
+  bool text_model_ = false, hf_vision_ = false, crop_given_ = false;
   std::vector<double> hf_mean_, hf_std_;
   std::string head_;
   std::vector<std::string> labels_;

@@ -437,11 +437,12 @@ Tensor image_to_tensor(const Image& image, int channels, int height, int width, 
     if (!(s > 0)) throw ValueError("--std values must be positive");
   if (!(pre.crop_fraction > 0 && pre.crop_fraction <= 1)) throw ValueError("crop fraction must lie in (0, 1]");
   Image im = channels == 3 ? image.to_rgb() : image.to_grey();
-  // Shorter side to round(target / crop_fraction), then the centre crop.
+  // Shorter side to round(target / crop_fraction), then the centre crop (or straight to
+  // the target size when stretching).
   const double target_short = std::min(height, width) / pre.crop_fraction;
   const double s = target_short / std::min(im.width, im.height);
-  int rw = std::max(width, static_cast<int>(std::lround(im.width * s)));
-  int rh = std::max(height, static_cast<int>(std::lround(im.height * s)));
+  int rw = pre.stretch ? width : std::max(width, static_cast<int>(std::lround(im.width * s)));
+  int rh = pre.stretch ? height : std::max(height, static_cast<int>(std::lround(im.height * s)));
   im = resize(im, rw, rh);
   const int ox = (rw - width) / 2, oy = (rh - height) / 2;
   Tensor t = Tensor::empty({1, channels, height, width});

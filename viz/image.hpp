@@ -100,7 +100,8 @@ Image read_image(const std::string& path);
 // PNG; the file appears complete or not at all (written beside, then renamed).
 void write_png(const std::string& path, const Image& image);
 
-// Photograph → model input (1, C, H, W), F32: the shorter side resized to
+// Photograph → model input (1, C, H, W), F32: with `stretch`, resized straight to H x W;
+// otherwise the shorter side resized to
 // round(H / crop_fraction) (keeping the aspect), centre-cropped to H × W (torchvision's
 // Resize + CenterCrop; crop_fraction 1 resizes the shorter side straight to H), values
 // /255, then (v - mean[c]) / std[c]. Grey images feed 3-channel models as RGB and
@@ -109,6 +110,7 @@ struct Preprocess {
   std::vector<double> mean{0.485, 0.456, 0.406};  // ImageNet's
   std::vector<double> std{0.229, 0.224, 0.225};
   double crop_fraction = 0.875;  // 224 of 256
+  bool stretch = false;          // resize straight to H x W, ignoring the aspect (HF's ViTImageProcessor)
 };
 Tensor image_to_tensor(const Image& image, int channels, int height, int width, const Preprocess& pre = {});
 // A model input (C, H, W) or (1, C, H, W) back to a picture: undoing `pre`'s mean/std

@@ -150,6 +150,15 @@ TEST_SUITE("viz") {
     const Tensor g = image_to_tensor(im, 1, 4, 4, one);
     CHECK(g.get({0, 0, 1, 1}) == doctest::Approx((100 * 299 + 150 * 587 + 200 * 114) / 1000 / 255.0).epsilon(1e-5));
     CHECK_THROWS_AS(image_to_tensor(im, 3, 8, 8, one), ValueError);  // mean/std count
+    // Stretching keeps the whole picture: a left-to-right ramp keeps its ends.
+    Image ramp = Image::blank(40, 20, 1);
+    for (int y = 0; y < 20; ++y)
+      for (int x = 0; x < 40; ++x) ramp.at(x, y)[0] = static_cast<std::uint8_t>(x * 6);
+    Preprocess st = one;
+    st.stretch = true;
+    const Tensor r = image_to_tensor(ramp, 1, 8, 8, st), c = image_to_tensor(ramp, 1, 8, 8, one);
+    CHECK(r.get({0, 0, 4, 0}) < c.get({0, 0, 4, 0}));  // the crop starts a quarter in
+    CHECK(r.get({0, 0, 4, 7}) > c.get({0, 0, 4, 7}));
     CHECK_THROWS_AS(image_to_tensor(im, 2, 8, 8, pre), ShapeError);
   }
 
