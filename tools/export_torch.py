@@ -162,17 +162,10 @@ class _Exporter:
         return name
 
     def add(self, n, op, inputs, params=None, attrs=None, name=None):
-        node = {"name": name or self.unique(n.name), "op": op, "inputs": inputs}
-        if params:
-            node["params"] = params
-            for p in params.values():
-                if p not in self.tensors:
-                    self.tensors[p] = self.state[p]
-        if attrs:
-            node["attrs"] = attrs
-        self.nodes.append(node)
-        self.value[n] = node["name"]
-        return node["name"]
+        """A node standing for fx node `n` (named `name`, already unique, or after n)."""
+        out = self._node(name or n.name, op, inputs, params, attrs, fresh_name=name is None)
+        self.value[n] = out
+        return out
 
     def alias(self, n, src):
         self.value[n] = src
@@ -320,8 +313,9 @@ class _Exporter:
         out = self._node(f"{t}.out_proj", "linear", [merged], oparams)
         self.value[n] = ("tuple", [out, None])
 
-    def _node(self, name, op, inputs, params=None, attrs=None):
-        node = {"name": self.unique(name), "op": op, "inputs": inputs}
+    def _node(self, name, op, inputs, params=None, attrs=None, fresh_name=True):
+        """Appends a relprop node; its parameters' tensors go into the weights file."""
+        node = {"name": self.unique(name) if fresh_name else name, "op": op, "inputs": inputs}
         if params:
             node["params"] = params
             for p in params.values():
