@@ -57,11 +57,14 @@ class BinaryNode final : public Node {
         rbp[i] = kind_ == Bin::Mul ? r[i] * ap[i] : sign_b * r[i];
       }
     } else if (kind_ == Bin::Mul) {
-      // Gates: two computed factors share equally; a constant factor takes nothing.
-      if (!norm && !bt && !std::holds_alternative<PassRule>(rule))
-        unsupported(rule, "norm / epsilon / zero / pass / backtrace (uniform split), gradient");
+      // Gates: two computed factors share equally; a constant factor takes nothing. Under
+      // constant[:I] (CP-LRP) factor I is held constant, so the other takes everything.
+      const auto* held = std::get_if<ConstantRule>(&rule);
+      if (!norm && !bt && !held && !std::holds_alternative<PassRule>(rule))
+        unsupported(rule, "norm / epsilon / zero / pass / backtrace (uniform split), constant, gradient");
       const bool both = ctx.needs(0) && ctx.needs(1);
-      const float fa = both ? 0.5f : (ctx.needs(0) ? 1.0f : 0.0f);
+      float fa = both ? 0.5f : (ctx.needs(0) ? 1.0f : 0.0f);
+      if (both && held) fa = held->input == 0 ? 0.0f : 1.0f;
 #pragma omp parallel for if (n > (1 << 16)) schedule(static)
       for (std::int64_t i = 0; i < n; ++i) {
         rap[i] = fa * r[i];

@@ -161,9 +161,13 @@ Composite Composite::by_name(std::string_view name, const CompositeOptions& opti
     // softmax rule x (R - s ΣR), layer norm with 1/std constant, RMS norm and element-wise
     // non-linearities identity, gated products uniform, residual adds by Norm.
     // CP-LRP: the attention weights are constants (A·V passes everything to V; nothing
-    // flows through the softmax or the q/k path).
+    // flows through the softmax or the q/k path), and so are SwiGLU gates.
     Composite c = lrp_base(Composite(std::string(name)));
     c.for_class(OpClass::LinearType, EpsilonRule{options.epsilon});
+    // Residual and position sums, mean pooling: Norm with the composite's epsilon, so that
+    // epsilon 0 is LXT's Gradient x Input exactly (tests/nn/test_lxt_parity.cpp).
+    c.for_class(OpClass::Elementwise, NormRule{options.epsilon});
+    c.for_class(OpClass::Pooling, NormRule{options.epsilon});
     if (name == "attnlrp") {
       c.for_op("matmul", EpsilonRule{options.epsilon});
       c.for_op("attention_softmax", EpsilonRule{options.epsilon});
@@ -171,6 +175,10 @@ Composite Composite::by_name(std::string_view name, const CompositeOptions& opti
     } else {
       c.for_op("matmul", ConstantRule{0, options.epsilon});
       c.for_op("attention_softmax", ConstantRule{0, options.epsilon});
+      // Gated MLPs (the LLaMA builder's SwiGLU product `mlp.gated`): the gate
+      // act(gate_proj x), its first factor, is a constant as well, as in LXT's CP-LRP: all
+      // of the product's relevance goes to up_proj.
+      c.for_name("*mlp.gated", ConstantRule{0, options.epsilon});
     }
     c.for_op("layer_norm", EpsilonRule{options.epsilon});
     c.for_op("rms_norm", PassRule{});

@@ -112,6 +112,15 @@ TEST_SUITE("ops.elementwise") {
     CHECK(rb.to_vector() == std::vector<float>{2.f, 3.f});
     std::tie(ra, rb) = run(mulf, BacktraceRule{}, false);  // b is a constant
     CHECK(ra.to_vector() == R.to_vector());
+    // constant:I (CP-LRP gates): factor I is held constant, the other takes all of R.
+    std::tie(ra, rb) = run(mulf, ConstantRule{0}, true);
+    CHECK(ra.to_vector() == std::vector<float>{0.f, 0.f});
+    CHECK(rb.to_vector() == R.to_vector());
+    std::tie(ra, rb) = run(mulf, ConstantRule{1}, true);
+    CHECK(ra.to_vector() == R.to_vector());
+    CHECK(rb.to_vector() == std::vector<float>{0.f, 0.f});
+    std::tie(ra, rb) = run(mulf, ConstantRule{1}, false);  // b is a weight anyway
+    CHECK(ra.to_vector() == R.to_vector());
     std::tie(ra, rb) = run(mulf, GradientRule{}, true);
     CHECK(ra.to_vector() == std::vector<float>{4.f, -6.f});  // R * b
     CHECK(rb.to_vector() == std::vector<float>{12.f, 6.f});  // R * a
