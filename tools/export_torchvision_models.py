@@ -22,6 +22,7 @@ Needs torch, torchvision and zennit==0.5.1 (tools/requirements.txt).
 import argparse
 import contextlib
 import pathlib
+import time
 import sys
 
 import torch
@@ -79,6 +80,7 @@ def main():
     args = ap.parse_args()
     torch.set_num_threads(2)
     for name in args.models.split(","):
+        started = time.time()
         torch.manual_seed(0)
         gen = torch.Generator().manual_seed(1)
         model = getattr(torchvision.models, name)(weights=None)
@@ -113,7 +115,7 @@ def main():
         model.to(torch.float32)
         write_safetensors(folder / "expected.safetensors", expected,
                           {"target": str(target), "torch": torch.__version__, "zennit": "0.5.1"})
-        print(f"{name}: wrote {folder}")
+        print(f"{name}: wrote {folder} ({time.time() - started:.0f} s)")
 
 
 if __name__ == "__main__":

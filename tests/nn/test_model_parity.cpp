@@ -16,6 +16,7 @@
 #include "nn/models.hpp"
 #include "relevance/engine.hpp"
 #include "relevance/seed.hpp"
+#include "reference/build_kind.hpp"
 #include "reference/oracle.hpp"
 
 using namespace relprop;
@@ -46,6 +47,10 @@ TEST_SUITE("nn.model_parity") {
   TEST_CASE("ResNet-18 / ResNet-50 / VGG-16 / EfficientNet-Lite0: output equals PyTorch's and relevance Zennit's") {
     int found = 0;
     for (const char* name : {"resnet18", "resnet50", "vgg16", "efficientnet_lite0"}) {
+      if (test::kSanitized && std::string(name) != "resnet18" && std::string(name) != "efficientnet_lite0") {
+        MESSAGE("skipped " << name << " in the sanitized build (minutes under ASan; the release build runs it)");
+        continue;
+      }
       const fs::path dir = models_dir() / name;
       if (!fs::exists(dir / "expected.safetensors")) {
         MESSAGE("skipped " << name << ": no export in " << dir.string()
@@ -104,6 +109,10 @@ TEST_SUITE("nn.model_parity") {
 
   TEST_CASE("relprop explain runs every composite on the exported ResNet-50 and EfficientNet-Lite0") {
     for (const std::string model : {"resnet50", "efficientnet_lite0"}) {
+      if (test::kSanitized && model == "resnet50") {
+        MESSAGE("skipped resnet50 in the sanitized build (8 minutes under ASan; the release build runs it)");
+        continue;
+      }
       const fs::path dir = models_dir() / model;
       if (!fs::exists(dir / "weights.safetensors")) {
         MESSAGE("skipped " << model << ": no export in " << dir.string() << " (run scripts/models.sh)");
