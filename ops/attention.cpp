@@ -10,6 +10,7 @@
 #include "ops/common.hpp"
 #include "ops/kernels.hpp"
 #include "ops/registry.hpp"
+#include "ops/shape.hpp"
 #include "tensor/error.hpp"
 
 namespace relprop {
@@ -619,6 +620,31 @@ Tensor attention_softmax(const Tensor& scores, const Tensor& key_mask, bool caus
   return s;
 }
 
+Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& key_mask,
+                                    bool causal, double scale, std::string_view name) {
+  const std::string who =
+      "scaled_dot_product_attention '" + detail::label(name, "scaled_dot_product_attention") + "'";
+  if (q.dim() < 2 || k.dim() < 2 || v.dim() < 2)
+    throw ShapeError(who + ": q, k and v must be (..., T, d), got " + q.str_shape() + ", " + k.str_shape() + ", " +
+                     v.str_shape());
+  const std::int64_t d = q.size(q.dim() - 1);
+  if (k.size(k.dim() - 1) != d)
+    throw ShapeError(who + ": q and k must share the head size, got " + q.str_shape() + " and " + k.str_shape());
+  if (v.size(v.dim() - 2) != k.size(k.dim() - 2))
+    throw ShapeError(who + ": k and v must have the same number of keys, got " + k.str_shape() + " and " +
+                     v.str_shape());
+  if (scale == 0.0) {
+    if (d == 0) throw ShapeError(who + ": head size 0");
+    scale = 1.0 / std::sqrt(static_cast<double>(d));
+  }
+  const std::string base(name);
+  auto part = [&](const char* suffix) { return base.empty() ? std::string() : base + suffix; };
+  const Tensor key_t = transpose(k, k.dim() - 2, k.dim() - 1, part(".key_t"));
+  const Tensor scores = matmul(q, key_t, part(".scores"));
+  const Tensor probs = attention_softmax(scores, key_mask, causal, scale, part(".softmax"));
+  return matmul(probs, v, name);
+}
+
 Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps, std::string_view name) {
   return norm_impl(false, x, weight, bias, eps, name);
 }
@@ -737,6 +763,25 @@ Tensor attention_softmax_run(const OpCall& c) {
                            c.attrs.get_bool(c.node, "causal", false), c.attrs.get_float(c.node, "scale", 1.0), c.node);
 }
 
+Shape sdpa_infer(const OpShapeCall& c) {
+  const Shape &q = c.inputs[0], &k = c.inputs[1], &v = c.inputs[2];
+  const std::string who = "scaled_dot_product_attention '" + std::string(c.node) + "'";
+  if (q.size() < 2 || k.size() < 2 || v.size() < 2) throw ShapeError(who + ": q, k and v must be (..., T, d)");
+  if (q.back() != k.back()) throw ShapeError(who + ": q " + shape_str(q) + " and k " + shape_str(k) + " differ in head size");
+  if (k[k.size() - 2] != v[v.size() - 2])
+    throw ShapeError(who + ": k " + shape_str(k) + " and v " + shape_str(v) + " differ in the number of keys");
+  Shape kt = k;
+  std::swap(kt[kt.size() - 1], kt[kt.size() - 2]);
+  const Shape scores = matmul_shape(q, kt, c.node).out;
+  return matmul_shape(scores, v, c.node).out;
+}
+Tensor sdpa_run(const OpCall& c) {
+  return scaled_dot_product_attention(c.inputs[0], c.inputs[1], c.inputs[2],
+                                      c.inputs.size() > 3 ? c.inputs[3] : Tensor(),
+                                      c.attrs.get_bool(c.node, "is_causal", false),
+                                      c.attrs.get_float(c.node, "scale", 0.0), c.node);
+}
+
 Shape masked_mean_infer(const OpShapeCall& c) {
   const Shape& x = c.inputs[0];
   if (x.size() < 2) throw ShapeError("masked_mean '" + std::string(c.node) + "': input must be (N, T, ...)");
@@ -807,6 +852,10 @@ OpSpec op_spec_matmul() {
 OpSpec op_spec_attention_softmax() {
   return OpSpec{OpKind::AttentionSoftmax, "attention_softmax", OpClass::Attention, 1, 2, {}, {}, {"causal", "scale"},
                 attention_softmax_infer, attention_softmax_run};
+}
+OpSpec op_spec_scaled_dot_product_attention() {
+  return OpSpec{OpKind::ScaledDotProductAttention, "scaled_dot_product_attention", OpClass::Attention, 3, 4, {}, {},
+                {"is_causal", "scale"}, sdpa_infer, sdpa_run};
 }
 OpSpec op_spec_masked_mean() {
   return OpSpec{OpKind::MaskedMean, "masked_mean", OpClass::Pooling, 1, 2, {}, {}, {}, masked_mean_infer,

@@ -33,6 +33,15 @@ Tensor matmul(const Tensor& a, const Tensor& b, std::string_view name = {});
 Tensor attention_softmax(const Tensor& scores, const Tensor& key_mask = {}, bool causal = false, double scale = 1.0,
                          std::string_view name = {});
 
+// softmax(scale · q·kᵀ) · v, PyTorch's F.scaled_dot_product_attention: q (..., Tq, d),
+// k (..., Tk, d), v (..., Tk, dv) with broadcasting batch dimensions (grouped-query
+// attention: K/V heads of size 1 in a group dimension) -> (..., Tq, dv). `scale` 0 means
+// 1/sqrt(d); `key_mask` and `causal` as attention_softmax's. Recorded as its parts —
+// transpose `<name>.key_t`, matmul `<name>.scores`, attention_softmax `<name>.softmax`,
+// matmul `<name>` — so its relevance is the composition's under every rule, and
+// composites address the parts by op (matmul, attention_softmax).
+Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& key_mask = {},
+                                    bool causal = false, double scale = 0.0, std::string_view name = {});
 // Mean over dimension 1 of x (N, T, ...) counting only the positions where `mask` (N, T)
 // is non-zero (sentence-transformers' mean pooling); all positions when `mask` is
 // undefined. Relevance: epsilon / zero / norm: the ε-rule of the mean (each position its

@@ -417,6 +417,11 @@ class _Exporter:
             return self._binary(n, "sub", args[0], args[1])
         if t in (operator.mul, torch.mul) or name in ("mul", "mul_", "imul"):
             return self._binary(n, "mul", args[0], args[1])
+        if t in (operator.truediv, torch.div) or name in ("div", "div_", "truediv", "itruediv"):
+            # A computed tensor over a number: the product with its reciprocal.
+            if not isinstance(args[1], (int, float)) or kw.get("rounding_mode") is not None or args[1] == 0:
+                self.fail(n, "division other than by a non-zero number")
+            return self._binary(n, "mul", args[0], 1.0 / float(args[1]))
         unary = {"relu": "relu", "relu_": "relu", "sigmoid": "sigmoid", "tanh": "tanh", "silu": "silu",
                  "relu6": "relu6", "gelu": "gelu", "elu": "elu", "leaky_relu": "leaky_relu", "dropout": "dropout",
                  "hardtanh": "hardtanh"}
@@ -468,7 +473,10 @@ class _Exporter:
                 if not keep:
                     self.add(n, "flatten", [pooled], attrs={"start_dim": 1, "end_dim": -1})
                 return
-            self.fail(n, "mean over dimensions other than the spatial ones of (N, C, H, W)")
+            dl = dims if isinstance(dims, (list, tuple)) else [dims]
+            if len(shape_in) >= 2 and len(dl) == 1 and dl[0] is not None and int(dl[0]) % len(shape_in) == 1 and not keep:
+                return self.add(n, "masked_mean", [self.arg(n, args[0])])  # over the tokens (N, T, ...)
+            self.fail(n, "mean over dimensions other than the spatial ones of (N, C, H, W) or dimension 1")
         if name == "cat":
             tensors = get(0, "tensors")
             return self.add(n, "cat", [self.arg(n, a) for a in tensors], attrs={"dim": int(get(1, "dim", 0))})
@@ -478,6 +486,17 @@ class _Exporter:
         if name == "transpose":
             return self.add(n, "transpose", [self.arg(n, args[0])],
                             attrs={"dim0": int(get(1, "dim0")), "dim1": int(get(2, "dim1"))})
+        if t is operator.matmul or name in ("matmul", "bmm"):
+            return self.add(n, "matmul", [self.arg(n, args[0]), self.arg(n, args[1])])
+        if name == "scaled_dot_product_attention":  # torch >= 2.0
+            if get(3, "attn_mask") is not None:
+                self.fail(n, "scaled_dot_product_attention with attn_mask (relprop's op takes is_causal)")
+            if float(get(4, "dropout_p", 0.0) or 0.0) != 0.0:
+                self.fail(n, "scaled_dot_product_attention with dropout_p > 0")
+            attrs = {"is_causal": bool(get(5, "is_causal", False))}
+            if kw.get("scale") is not None:
+                attrs["scale"] = float(kw["scale"])
+            return self.add(n, "scaled_dot_product_attention", [self.arg(n, a) for a in args[:3]], attrs=attrs)
         if name == "pad":
             mode = get(2, "mode", "constant")
             if mode != "constant":

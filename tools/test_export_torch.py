@@ -72,6 +72,23 @@ class WithGRU(nn.Module):
         return self.rnn(x)[0]
 
 
+class SdpaBlock(nn.Module):
+    """Self-attention written with F.scaled_dot_product_attention (torch >= 2.0) and @."""
+
+    def __init__(self):
+        super().__init__()
+        self.qkv = nn.Linear(16, 48)
+        self.proj = nn.Linear(16, 16)
+        self.head = nn.Linear(16, 4)
+
+    def forward(self, x):
+        qkv = self.qkv(x).reshape(x.shape[0], x.shape[1], 3, 4, 4).permute(2, 0, 3, 1, 4)
+        a = nn.functional.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2], is_causal=True)
+        h = self.proj(a.transpose(1, 2).reshape(x.shape[0], x.shape[1], 16)) + x
+        scores = torch.softmax((h @ h.transpose(1, 2)) / 4.0, dim=-1)
+        return self.head((scores @ h).mean(dim=1))
+
+
 def vit_b_16():
     # torchvision zero-initialises the classification head: give it weights so the check
     # compares something.
@@ -102,6 +119,8 @@ MODELS = {
 EXTRA_MODELS = {
     "vgg11_bn": (lambda: torchvision.models.vgg11_bn(), (1, 3, 224, 224)),
 }
+if hasattr(nn.functional, "scaled_dot_product_attention"):
+    MODELS["sdpa_block"] = (SdpaBlock, (2, 6, 16))
 EXPECTED_FAILURES = {
     # name: (factory, input shape, text the error must contain)
     "gru": (lambda: WithGRU(), (1, 5, 4), "fx node 'rnn' (call_module rnn): module GRU has no relprop op"),

@@ -13,6 +13,7 @@
 #include "ops/elementwise.hpp"
 #include "ops/linear.hpp"
 #include "ops/shape.hpp"
+#include "nn/graph.hpp"
 #include "reference/oracle.hpp"
 #include "relevance/composite.hpp"
 #include "relevance/engine.hpp"
@@ -390,5 +391,92 @@ TEST_SUITE("ops.attention") {
       // Bias-free, attention weights constant, LRP-0 everywhere: exactly conserved.
       if (std::string(name) == "cp-lrp") CHECK(sum == doctest::Approx(y.get({0, T - 1, 1})).epsilon(1e-4));
     }
+  }
+
+  TEST_CASE("scaled_dot_product_attention: PyTorch's forward, relevance equal to its parts' under every rule") {
+    // Two heads over one shared K/V head (grouped-query broadcasting), a padding key and
+    // the causal mask.
+    const int N = 2, H = 2, T = 5, d = 4, dv = 3;
+    const Tensor q = random_tensor({N, H, T, d}, 40), k = random_tensor({N, 1, T, d}, 41),
+                 v = random_tensor({N, 1, T, dv}, 42);
+    const Tensor mask = Tensor::from_vector({1.f, 1.f, 1.f, 1.f, 1.f, 1.f, 1.f, 1.f, 1.f, 0.f}, {N, T});
+    // Forward against float64: softmax(q kᵀ / sqrt(d)) v with masked keys dropped.
+    const Tensor y = scaled_dot_product_attention(q, k, v, mask, true);
+    REQUIRE(y.shape() == Shape{N, H, T, dv});
+    {
+      const auto Q = v64(q), K = v64(k), V = v64(v), Y = v64(y);
+      double worst = 0;
+      for (int n = 0; n < N; ++n)
+        for (int h = 0; h < H; ++h)
+          for (int i = 0; i < T; ++i) {
+            std::vector<double> w(T, 0.0);
+            double m = -1e300, sum = 0;
+            for (int j = 0; j <= i; ++j) {
+              if (n == 1 && j == T - 1) continue;  // padding
+              double z = 0;
+              for (int c = 0; c < d; ++c) z += Q[((n * H + h) * T + i) * d + c] * K[(n * T + j) * d + c];
+              w[j] = z / std::sqrt(double(d));
+              m = std::max(m, w[j]);
+            }
+            for (int j = 0; j <= i; ++j) {
+              if (n == 1 && j == T - 1) continue;
+              w[j] = std::exp(w[j] - m);
+              sum += w[j];
+            }
+            for (int c = 0; c < dv; ++c) {
+              double o = 0;
+              for (int j = 0; j <= i; ++j)
+                if (!(n == 1 && j == T - 1)) o += w[j] / sum * V[(n * T + j) * dv + c];
+              worst = std::max(worst, std::abs(o - Y[((n * H + h) * T + i) * dv + c]));
+            }
+          }
+      CHECK(worst < 1e-6);
+    }
+    const Tensor R = random_tensor(y.shape(), 43);
+    auto explain = [&](const char* composite, bool fused) {
+      Tape tape;
+      Tensor out;
+      {
+        Recording rec(tape);
+        const Tensor qi = tape.input(q, "q"), ki = tape.input(k, "k"), vi = tape.input(v, "v");
+        if (fused) {
+          out = scaled_dot_product_attention(qi, ki, vi, mask, true, 0.0, "attn");
+        } else {
+          const Tensor s = matmul(qi, transpose(ki, 2, 3), "scores");
+          out = matmul(attention_softmax(s, mask, true, 1.0 / std::sqrt(double(d)), "softmax"), vi, "context");
+        }
+      }
+      const RelevanceMap M = propagate(tape, out, R, Composite::by_name(composite));
+      return std::vector<std::vector<double>>{v64(M.input("q")), v64(M.input("k")), v64(M.input("v"))};
+    };
+    for (const char* composite : {"attnlrp", "cp-lrp", "backtrace", "gradient", "epsilon"}) {
+      CAPTURE(std::string(composite));
+      const auto fused = explain(composite, true), parts = explain(composite, false);
+      for (int i = 0; i < 3; ++i) CHECK(fused[i] == parts[i]);  // bit for bit
+      double mass = 0;
+      for (const auto& r : fused)
+        for (double x : r) mass += std::abs(x);
+      CHECK(mass > 0.0);
+    }
+    // As a graph node (PyTorch's argument names), and shape errors naming the node.
+    Graph g = Graph::parse(R"({"format": "relprop-graph", "version": 1,
+      "inputs": [{"name": "q", "shape": [-1, 2, -1, 4]}, {"name": "k", "shape": [-1, 1, -1, 4]},
+                 {"name": "v", "shape": [-1, 1, -1, 3]}, {"name": "mask", "shape": [-1, -1]}],
+      "nodes": [{"name": "attn", "op": "scaled_dot_product_attention", "inputs": ["q", "k", "v", "mask"],
+                 "attrs": {"is_causal": true}}],
+      "outputs": ["attn"]})");
+    g.bind(std::map<std::string, Tensor>{});  // no weights
+    Tape tape;
+    Tensor gy;
+    {
+      Recording rec(tape);
+      gy = g.forward({{"q", q}, {"k", k}, {"v", v}, {"mask", mask}})[0];
+    }
+    CHECK(v64(gy) == v64(y));
+    const RelevanceMap M = propagate(tape, gy, R, Composite::by_name("attnlrp"), PropagateOptions{.retain = false, .keep_all = false, .keep = {"attn", "attn.softmax"}});
+    CHECK(M.node("attn").shape() == y.shape());
+    CHECK(M.node("attn.softmax").shape() == Shape{N, H, T, T});
+    CHECK_THROWS_AS(scaled_dot_product_attention(q, random_tensor({N, 1, T, 3}, 1), v), ShapeError);
+    CHECK_THROWS_AS(scaled_dot_product_attention(q, k, random_tensor({N, 1, T + 1, dv}, 1)), ShapeError);
   }
 }
