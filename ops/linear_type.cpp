@@ -83,8 +83,9 @@ void add_times(Tensor& acc, const Tensor& x, const Tensor& c, float scale = 1.0f
   for (std::int64_t i = 0; i < n; ++i) a[i] += scale * p[i] * q[i];
 }
 
-float pos(float v) { return v > 0.0f ? v : 0.0f; }
-float neg(float v) { return v < 0.0f ? v : 0.0f; }
+// Function objects, not function pointers: map1 inlines and vectorises them.
+constexpr auto pos = [](float v) { return v > 0.0f ? v : 0.0f; };
+constexpr auto neg = [](float v) { return v < 0.0f ? v : 0.0f; };
 
 using Bounds = std::optional<std::pair<double, double>>;
 
@@ -97,7 +98,8 @@ struct Skeleton {
   const Tensor& R;
   WeightCache& cache;
 
-  const Tensor& weight(const std::string& key, float (*f)(float)) {
+  template <class Fn>
+  const Tensor& weight(const std::string& key, Fn f) {
     return cache.get(key, [&] { return map1(w, f); });
   }
   const Tensor& w_pos() { return weight("w+", pos); }
@@ -179,7 +181,8 @@ struct Skeleton {
   }
 
   // z += f(b) broadcast over z (nothing when there is no bias or it is dropped).
-  void add_bias(Tensor& zz, float (*f)(float), bool use) const {
+  template <class Fn>
+  void add_bias(Tensor& zz, Fn f, bool use) const {
     if (!use || !b.defined()) return;
     const Tensor fb = map1(b, f).view(maps.bias_view);
     axpy(zz, broadcast_f32(fb, zz.shape()));

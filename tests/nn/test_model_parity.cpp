@@ -70,6 +70,10 @@ TEST_SUITE("nn.model_parity") {
       if (std::string(name) != "efficientnet_lite0") composites.push_back("epsilon-alpha2-beta1-flat");
       for (const std::string& composite : composites) {
         CAPTURE(composite);
+        if (!expected.contains(composite + "@f64")) {
+          MESSAGE(std::string(name) << " " << composite << ": no float64 yardstick exported (skipped)");
+          continue;
+        }
         Tape tape;
         Tensor y;
         {

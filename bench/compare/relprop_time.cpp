@@ -1,0 +1,160 @@
+// relprop's side of the side-by-side comparisons (bench/compare/compare.py): loads one
+// model and input, times the forward alone and forward + explanation `--repeat` times in
+// this process (after `--warmup` untimed runs), writes the last relevance to --out and
+// prints one JSON line: median and every time in ms, peak RSS in MB.
+//
+//   relprop_time --model resnet50 --weights W.safetensors --input X.safetensors
+//                --composite epsilon-plus-flat [--target K] [--epsilon E] [--repeat 10]
+//   relprop_time --graph G.json --weights W.safetensors --input X.safetensors ...
+//   relprop_time --hf DIR --input ids.safetensors --composite attnlrp ...
+//
+// The input file's tensors are the graph's inputs by name (a single tensor of another
+// name feeds a single-input graph). The seed is the target's (default: the arg-max's)
+// value (x --multiplier), at the last position for language-model heads; --seed-one seeds 1
+// instead. --rule NODE=RULE overrides the composite for nodes matching NODE (a glob).
+
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "relprop.hpp"
+
+using namespace relprop;
+
+namespace {
+
+double peak_rss_mb() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_maxrss) / 1024.0;  // Linux: kilobytes
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n == 0 ? 0.0 : n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+std::string join(const std::vector<double>& v) {
+  std::string s;
+  for (double x : v) s += (s.empty() ? "" : ", ") + std::to_string(x);
+  return s;
+}
+
+[[noreturn]] void usage(const std::string& why) {
+  std::cerr << "relprop_time: " << why
+            << "\nusage: relprop_time (--model NAME | --graph G.json | --hf DIR) [--weights W] --input X.safetensors"
+               " --composite C [--target K] [--epsilon E] [--repeat N] [--warmup N] [--out R.safetensors]"
+               " [--seed-one] [--multiplier M] [--rule NODE=RULE]...\n";
+  std::exit(2);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) try {
+  std::string model, graph_path, hf, weights, input, composite = "epsilon", out;
+  std::optional<std::int64_t> target;
+  std::optional<double> epsilon;
+  int repeat = 10, warmup = 2;
+  bool seed_one = false;
+  double multiplier = 1.0;
+  std::vector<std::pair<std::string, std::string>> rules;  // --rule NAME=RULE
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) usage(a + " needs a value");
+      return argv[++i];
+    };
+    if (a == "--model") model = next();
+    else if (a == "--graph") graph_path = next();
+    else if (a == "--hf") hf = next();
+    else if (a == "--weights") weights = next();
+    else if (a == "--input") input = next();
+    else if (a == "--composite") composite = next();
+    else if (a == "--out") out = next();
+    else if (a == "--target") target = std::stoll(next());
+    else if (a == "--epsilon") epsilon = std::stod(next());
+    else if (a == "--repeat") repeat = std::stoi(next());
+    else if (a == "--warmup") warmup = std::stoi(next());
+    else if (a == "--seed-one") seed_one = true;
+    else if (a == "--multiplier") multiplier = std::stod(next());
+    else if (a == "--rule") {
+      const std::string v = next();
+      const auto eq = v.find('=');
+      if (eq == std::string::npos) usage("--rule takes NAME=RULE");
+      rules.emplace_back(v.substr(0, eq), v.substr(eq + 1));
+    }
+    else usage("unknown argument " + a);
+  }
+  if (input.empty() || (model.empty() + graph_path.empty() + hf.empty()) != 2) usage("give one model and --input");
+
+  Graph graph;
+  std::optional<SafetensorsFile> weight_file;
+  if (!hf.empty()) {
+    graph = load_transformer(hf).graph;  // language-model heads read the last position
+  } else {
+    graph = model.empty() ? Graph::load(graph_path) : build_model(model);
+    if (weights.empty()) usage("--weights is needed with --model / --graph");
+    weight_file.emplace(SafetensorsFile::open(weights));
+    graph.bind(*weight_file);
+  }
+  const SafetensorsFile in = SafetensorsFile::open(input);
+  std::map<std::string, Tensor> inputs;
+  for (const auto& name : in.names()) inputs[name] = in.get(name);
+  if (inputs.size() == 1 && graph.inputs().size() == 1 && !inputs.count(graph.inputs()[0].name)) {
+    Tensor t = inputs.begin()->second;
+    inputs = {{graph.inputs()[0].name, t}};
+  }
+  if (!hf.empty()) inputs = complete_text_inputs(inputs, &graph);
+  CompositeOptions options;
+  if (epsilon) options.epsilon = *epsilon;
+  Composite comp = Composite::by_name(composite, options);
+  for (const auto& [node, rule] : rules) comp.for_name(node, parse_rule(rule));
+  const double rss_loaded = peak_rss_mb();
+
+  std::vector<double> forward_ms, explain_ms;
+  Tensor relevance;
+  std::int64_t chosen = -1;
+  using clock = std::chrono::steady_clock;
+  for (int it = 0; it < warmup + repeat; ++it) {
+    auto t0 = clock::now();
+    const Tensor y0 = graph.forward(inputs)[0];
+    const double f = std::chrono::duration<double, std::milli>(clock::now() - t0).count();
+    t0 = clock::now();
+    Tape tape;
+    Tensor y;
+    {
+      Recording rec(tape);
+      y = graph.forward(inputs)[0];
+    }
+    const auto seed = classification_seed(y, target, seed_one ? SeedForm::OneHot : SeedForm::Value, multiplier);
+    const RelevanceMap R = propagate(tape, y, seed.seed, comp);
+    const double e = std::chrono::duration<double, std::milli>(clock::now() - t0).count();
+    if (it >= warmup) {
+      forward_ms.push_back(f);
+      explain_ms.push_back(e);
+    }
+    if (it + 1 == warmup + repeat) {
+      relevance = R.inputs().begin()->second;
+      for (const auto& [name, r] : R.inputs())
+        if (name == "input_ids" || name == "x" || name == "pixel_values") relevance = r;
+      chosen = seed.targets.empty() ? -1 : seed.targets[0];
+      (void)y0;
+    }
+  }
+  if (!out.empty()) save_safetensors(out, {{"relevance", relevance}});
+  std::printf(
+      "{\"forward_ms\": %.4f, \"explain_ms\": %.4f, \"forward_all\": [%s], \"explain_all\": [%s], "
+      "\"peak_rss_mb\": %.1f, \"rss_after_load_mb\": %.1f, \"target\": %lld}\n",
+      median(forward_ms), median(explain_ms), join(forward_ms).c_str(), join(explain_ms).c_str(), peak_rss_mb(),
+      rss_loaded, static_cast<long long>(chosen));
+  return 0;
+} catch (const std::exception& e) {
+  std::cerr << "relprop_time: " << e.what() << "\n";
+  return 1;
+}
