@@ -4,6 +4,7 @@
     python3 bench/compare/compare.py resnet50            one comparison
     python3 bench/compare/compare.py all --rounds 5      every model
     python3 bench/compare/compare.py --list
+    python3 bench/compare/compare.py report R1.json R2.json --plot times.png
 
 For each model it prepares the weights and input once (build/compare/<model>/), then
 alternates relprop (build/<preset>/bench/relprop_time, C++, in-process timing) and the
@@ -15,10 +16,12 @@ relprop, torch.set_num_threads for the reference, whose BLAS is told the real co
 (OPENBLAS_CORETYPE=SkylakeX for Debian's OpenBLAS, see shared BENCHMARKING.md).
 
 Interpreters (bench/compare/setup.sh makes both):
-  Zennit, DLBacktrace, exports: build/pyenv (scripts/models.sh: Debian's torch 1.13,
-                                zennit 0.5.1), or --zennit-python
-  LXT 2.1:                      build/lxtenv (PyPI torch 2.5.1, transformers 4.51.3,
-                                lxt 2.1), or --lxt-python
+  the references (Zennit 0.5.1, LXT 2.1, DLBacktrace 0.0.25):
+      build/lxtenv: PyPI torch 2.5.1 (MKL), transformers 4.51.3 (--zennit-python, --lxt-python)
+  weights, inputs, graphs (tools/export_torch.py) and this driver:
+      build/pyenv: scripts/models.sh's Debian torch 1.13 + torchvision (--prepare-python)
+Debian's torch calls the system BLAS, the reference netlib one unless libopenblas is
+installed: 100x slower GEMMs, so it is not used for timing.
 The same file holds the reference runners (`ref-zennit`, `ref-lxt`, `ref-dlb`,
 `prepare-*`), which the driver starts under those interpreters.
 
@@ -447,12 +450,12 @@ def run_json(cmd, env):
 
 
 def agreement(ours, ref):
+    """(max |a - b| / max |b|, ||a - b|| / ||b||)."""
     import numpy as np
     a, b = ours.astype(np.float64).ravel(), ref.astype(np.float64).ravel()
-    if a.size != b.size:
-        return float("nan")
-    scale = np.abs(b).max()
-    return float(np.abs(a - b).max() / scale) if scale > 0 else float("nan")
+    if a.size != b.size or not np.abs(b).max() > 0:
+        return float("nan"), float("nan")
+    return float(np.abs(a - b).max() / np.abs(b).max()), float(np.linalg.norm(a - b) / np.linalg.norm(b))
 
 
 def compare(name, a):
@@ -464,7 +467,7 @@ def compare(name, a):
     if not ready.exists():
         kind = "prepare-text" if name in ("minilm", "bert_base", "gpt2") else (
             "prepare-dlb" if name == "mlp_dlb" else "prepare-vision")
-        prep_py = a.lxt_python if kind == "prepare-text" else a.zennit_python
+        prep_py = a.lxt_python if kind == "prepare-text" else a.prepare_python
         subprocess.run([prep_py, str(THIS), kind, name, str(folder)], check=True)
     env_ref = dict(os.environ, OPENBLAS_CORETYPE=os.environ.get("OPENBLAS_CORETYPE", "SkylakeX"),
                    OMP_NUM_THREADS=str(a.threads), MKL_NUM_THREADS=str(a.threads))
@@ -488,8 +491,8 @@ def compare(name, a):
         "ref_forward_ms": med(refs, "forward_ms"), "ref_grad_ms": med(refs, "grad_ms"),
         "ref_explain_ms": med(refs, "explain_ms"), "ref_rss_mb": max(r["peak_rss_mb"] for r in refs),
         "targets": [ours[-1]["target"], refs[-1].get("target")],
-        "agreement": agreement(r_ours, r_ref),
     }
+    row["agreement"], row["agreement_l2"] = agreement(r_ours, r_ref)
     row["speedup"] = row["ref_explain_ms"] / row["relprop_explain_ms"]
     return row
 
@@ -504,13 +507,13 @@ def fmt(v, digits=3):
 
 def print_table(rows):
     head = ("model", "reference", "relprop ms", "ref ms", "speed-up", "relprop fwd", "ref fwd", "ref fwd+grad",
-            "relprop RSS MB", "ref RSS MB", "agreement")
+            "relprop RSS MB", "ref RSS MB", "max rel. diff", "L2 rel. diff")
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
     for r in rows:
         vals = (r["model"], r["reference"], r["relprop_explain_ms"], r["ref_explain_ms"], r["speedup"],
                 r["relprop_forward_ms"], r["ref_forward_ms"], r["ref_grad_ms"], r["relprop_rss_mb"], r["ref_rss_mb"],
-                r["agreement"])
+                r["agreement"], r["agreement_l2"])
         print("| " + " | ".join(fmt(v) for v in vals) + " |", flush=True)
 
 
@@ -546,14 +549,19 @@ def main():
     ap.add_argument("--out", default="")
     ap.add_argument("--plot", default="")
     ap.add_argument("--relprop-time", default=str(ROOT / "build" / "bench" / "bench" / "relprop_time"))
-    ap.add_argument("--zennit-python", default=str(ROOT / "build" / "pyenv" / "bin" / "python"))
+    # The references run on PyPI's torch (MKL): Debian's torch 1.13 calls the system BLAS,
+    # which is the reference (netlib) BLAS unless libopenblas is installed (100x slower).
+    ap.add_argument("--zennit-python", default=str(ROOT / "build" / "lxtenv" / "bin" / "python"))
+    # Weights, inputs and graphs are made with scripts/models.sh's interpreter (Debian's
+    # torch 1.13 with torchvision and the EfficientNet packages), as the tests' exports are.
+    ap.add_argument("--prepare-python", default=str(ROOT / "build" / "pyenv" / "bin" / "python"))
     ap.add_argument("--lxt-python", default=str(ROOT / "build" / "lxtenv" / "bin" / "python"))
     a = ap.parse_args()
     try:
         import numpy  # noqa: F401
     except ImportError:  # the driver needs numpy: run it under the Zennit interpreter
-        if pathlib.Path(a.zennit_python).exists() and os.path.realpath(sys.executable) != os.path.realpath(a.zennit_python):
-            os.execv(a.zennit_python, [a.zennit_python, str(THIS)] + sys.argv[1:])
+        if pathlib.Path(a.prepare_python).exists() and os.path.realpath(sys.executable) != os.path.realpath(a.prepare_python):
+            os.execv(a.prepare_python, [a.prepare_python, str(THIS)] + sys.argv[1:])
         raise SystemExit("compare.py needs numpy (run bench/compare/setup.sh)")
     if a.list:
         for k, v in MODELS.items():
@@ -563,6 +571,15 @@ def main():
         a.model, a.folder = a.args
         result = {"ref-zennit": ref_zennit, "ref-lxt": ref_lxt, "ref-dlb": ref_dlb}[a.what](a)
         print(json.dumps(result))
+        return
+    if a.what == "report":  # tables (and --plot) from saved result files
+        rows = [r for f in a.args for r in json.loads(pathlib.Path(f).read_text())]
+        for r in rows:
+            r.setdefault("agreement_l2", None)
+        print_table(rows)
+        if a.plot:
+            plot(rows, a.plot)
+            print(f"wrote {a.plot}")
         return
     if a.what == "prepare-vision":
         return prepare_vision(a.args[0], pathlib.Path(a.args[1]))
@@ -584,7 +601,7 @@ def main():
         print_table(rows[-1:])
     print()
     print(f"{datetime.date.today()}, {a.threads} threads, {a.rounds} alternating rounds x {a.repeat} timed calls; "
-          "medians; agreement = max |relprop - ref| / max |ref|")
+          "medians; relevance maps compared by max |relprop - ref| / max |ref| and the L2 ratio")
     print_table(rows)
     out = pathlib.Path(a.out) if a.out else WORK / "results" / f"{datetime.datetime.now():%Y%m%d-%H%M%S}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
