@@ -5,6 +5,7 @@
 #include "io/safetensors.hpp"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -500,7 +501,9 @@ SafetensorsFile SafetensorsFile::make(std::shared_ptr<const void> owner, std::sp
 SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
   auto mapped = std::make_shared<MappedFile>(MappedFile::open(path));
   const auto bytes = mapped->bytes();
-  return make(std::move(mapped), bytes, path.string());
+  SafetensorsFile f = make(std::move(mapped), bytes, path.string());
+  f.mapped_ = true;
+  return f;
 }
 
 SafetensorsFile SafetensorsFile::from_bytes(std::vector<std::byte> bytes, std::string origin) {
@@ -538,6 +541,22 @@ const SafetensorsTensorInfo& SafetensorsFile::info(std::string_view name) const 
 std::span<const std::byte> SafetensorsFile::data(const SafetensorsTensorInfo& t) const {
   // In range: parsing checked data_offset + end <= file size.
   return bytes_.subspan(header_.data_offset + t.begin, t.end - t.begin);
+}
+
+void SafetensorsFile::release_pages(std::string_view name) const {
+#if defined(__linux__) && defined(MADV_PAGEOUT)
+  const SafetensorsTensorInfo* t = lookup(name);
+  if (!t || !mapped_) return;
+  const std::span<const std::byte> d = data(*t);
+  const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const auto lo = (reinterpret_cast<std::uintptr_t>(d.data()) + page - 1) / page * page;
+  const auto hi = (reinterpret_cast<std::uintptr_t>(d.data()) + d.size()) / page * page;
+  // A reclaim hint: clean pages are dropped (and read back from the file if touched),
+  // pages a caller modified stay as they are. Failure (old kernels) changes nothing.
+  if (hi > lo) (void)::madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_PAGEOUT);
+#else
+  (void)name;
+#endif
 }
 
 void SafetensorsFile::unsupported(const SafetensorsTensorInfo& t) const {

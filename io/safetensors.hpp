@@ -178,6 +178,10 @@ class SafetensorsFile {
   // BOOL): zero-copy when aligned, else copied. UnsupportedError otherwise. BOOL bytes
   // other than 0 and 1 are read as true (a copy, so the tensor only ever holds 0 or 1).
   Tensor get_raw(std::string_view name) const;
+  // Tells the kernel that tensor `name`'s bytes will not be read again soon (its whole
+  // pages leave resident memory; a later read brings them back from the file). Contents
+  // never change. A no-op for in-memory files, unknown names, or kernels without it.
+  void release_pages(std::string_view name) const;
   const std::string& origin() const { return origin_; }  // the path, or from_bytes' origin
   // The whole file as mapped (or as given to from_bytes); zero-copy tensors point into it.
   std::span<const std::byte> bytes() const { return bytes_; }
@@ -195,6 +199,7 @@ class SafetensorsFile {
   SafetensorsHeader header_;
   std::vector<std::size_t> by_name_;  // indices into header_.tensors, sorted by name
   std::string origin_;
+  bool mapped_ = false;  // open()ed: bytes_ is a file mapping
 };
 
 // The file's bytes for `tensors` (any relprop dtype, any layout: written contiguous) and

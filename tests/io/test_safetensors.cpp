@@ -492,6 +492,28 @@ TEST_SUITE("io.safetensors") {
   }
 
   // ---- loading ----------------------------------------------------------------------------
+  TEST_CASE("release_pages: contents unchanged, a caller's changes kept, unknown names ignored") {
+    const fs::path p = scratch("release.safetensors");
+    std::vector<float> big(3 * 4096);  // several pages
+    for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<float>(i) * 0.5f;
+    save_safetensors(p, {{"big", Tensor::from_vector(std::span<const float>(big), {3, 4096})},
+                         {"small", Tensor::from_vector({7.f}, {1})}});
+    const auto f = SafetensorsFile::open(p);
+    Tensor v = f.get("big");
+    REQUIRE(points_into(v, f.bytes()));
+    v.data<float>()[5000] = -1.f;  // a caller's change to its (copy-on-write) view
+    f.release_pages("big");
+    f.release_pages("small");
+    f.release_pages("not there");
+    std::vector<float> want = big;
+    want[5000] = -1.f;
+    CHECK(v.to_vector() == want);
+    CHECK(f.get("small").to_vector() == std::vector<float>{7.f});
+    const auto mem = SafetensorsFile::from_bytes(serialize_safetensors({{"x", Tensor::full({2}, 3.0)}}));
+    mem.release_pages("x");  // in memory: nothing to do
+    CHECK(mem.get("x").to_vector() == std::vector<float>{3.f, 3.f});
+  }
+
   TEST_CASE("aligned F32 is a zero-copy view of the mapping") {
     const fs::path p = scratch("aligned.safetensors");
     save_safetensors(p, {{"w", Tensor::from_vector({1.f, 2.f, 3.f, 4.f}, {2, 2})},
