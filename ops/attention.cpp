@@ -5,6 +5,7 @@
 #include "ops/attention.hpp"
 
 #include <algorithm>
+#include <Eigen/Core>
 #include <cmath>
 
 #include "ops/common.hpp"
@@ -604,13 +605,17 @@ Tensor attention_softmax(const Tensor& scores, const Tensor& key_mask, bool caus
     float m = -INFINITY;
     for (std::int64_t k = 0; k < Tk; ++k)
       if (masked.empty() || !masked[base + k]) m = std::max(m, xp[base + k]);
+    // exp(x - max) once per entry through Eigen's vectorised exp (float, ~1 ulp), the sum
+    // in double; masked entries 0.
+    Eigen::Map<Eigen::ArrayXf> e(sp + base, Tk);
+    e = (Eigen::Map<const Eigen::ArrayXf>(xp + base, Tk) - (std::isfinite(m) ? m : 0.0f)).exp();
     double sum = 0;
-    for (std::int64_t k = 0; k < Tk; ++k)
-      if (masked.empty() || !masked[base + k]) sum += std::exp(static_cast<double>(xp[base + k] - m));
     for (std::int64_t k = 0; k < Tk; ++k) {
-      const bool off = !masked.empty() && masked[base + k];
-      sp[base + k] = off || sum == 0 ? 0.0f : static_cast<float>(std::exp(static_cast<double>(xp[base + k] - m)) / sum);
+      if (!masked.empty() && masked[base + k]) sp[base + k] = 0.0f;
+      sum += sp[base + k];
     }
+    const float inv = sum == 0 ? 0.0f : static_cast<float>(1.0 / sum);
+    e *= inv;
   }
   if (Tape* tape = detail::recording_tape({&scores, &key_mask})) {
     auto node = std::make_unique<AttentionSoftmaxNode>("attention_softmax", x, s, std::move(masked), Tk);
