@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "io/safetensors.hpp"
+#include "relevance/composite.hpp"
 #include "tensor/error.hpp"
 
 namespace relprop {
@@ -407,11 +408,53 @@ bool is_transformer_dir(const fs::path& dir) {
   return fs::is_directory(dir, ec) && fs::exists(dir / "config.json", ec);
 }
 
-TransformerModel load_transformer(const fs::path& dir) {
-  if (!is_transformer_dir(dir)) throw NotFoundError("'" + dir.string() + "' is not a model folder (no config.json)");
+namespace {
+
+// Task heads the builders do not make: refused by name rather than explained as
+// something else (a token classifier is not a pooled classifier).
+void check_architecture(const TransformerConfig& cfg, const fs::path& dir) {
+  const std::string& a = cfg.architecture;
+  const bool bert = cfg.model_type == "bert";
+  for (const char* head : {"ForTokenClassification", "ForQuestionAnswering", "ForMultipleChoice",
+                           "ForMaskedImageModeling", "ForSequenceClassification"}) {
+    if (a.find(head) == std::string::npos) continue;
+    if (bert && std::string_view(head) == "ForSequenceClassification") continue;
+    throw UnsupportedError("'" + (dir / "config.json").string() + "': architecture " + a +
+                           " is not built (relprop builds BertModel, BertForSequenceClassification, "
+                           "sentence-transformers BERT models, GPT2LMHeadModel, LlamaForCausalLM-style decoders, "
+                           "ViTModel and ViTForImageClassification)");
+  }
+}
+
+// Weights the builders leave alone on purpose: buffers HF saves (causal-mask tables,
+// rotary frequencies, position ids), heads of other tasks (BERT's MLM / NSP head `cls.*`),
+// and the pooler when the head does not use it. Anything else unread means a variant
+// the builder does not know: a FormatError naming them.
+void check_unused(const Graph& g, const SafetensorsFile& w, const fs::path& file) {
+  static const char* kIgnored[] = {"cls.*", "*.attn.bias", "*.attn.masked_bias", "*rotary_emb.inv_freq",
+                                   "*position_ids", "*pooler.*", "lm_head.*"};
+  std::vector<std::string> unread;
+  for (const auto& name : g.unused_weights(w)) {
+    bool ok = false;
+    for (const char* pattern : kIgnored) ok = ok || glob_match(pattern, name);
+    if (!ok) unread.push_back(name);
+  }
+  if (unread.empty()) return;
+  std::string list;
+  for (std::size_t i = 0; i < unread.size() && i < 8; ++i) list += (i ? ", " : "") + unread[i];
+  if (unread.size() > 8) list += ", ... (" + std::to_string(unread.size()) + " in all)";
+  throw FormatError("'" + file.string() + "': the model relprop builds from config.json does not read " + list +
+                    " — a variant of the architecture that is not supported");
+}
+
+}  // namespace
+
+namespace {
+TransformerModel load_transformer_unchecked(const fs::path& dir) {
   TransformerModel m;
   m.dir = dir;
   m.config = read_config(dir);
+  check_architecture(m.config, dir);
   const fs::path wpath = dir / "model.safetensors";
   if (!fs::exists(wpath))
     throw NotFoundError("'" + dir.string() + "' has no model.safetensors (sharded checkpoints with "
@@ -456,6 +499,15 @@ TransformerModel load_transformer(const fs::path& dir) {
   m.graph = Graph::parse(bert_graph(m.config, prefix, m.head, gamma_beta).dump(),
                          dir.string() + " (" + m.config.model_type + ")");
   m.graph.bind(weights);
+  return m;
+}
+
+}  // namespace
+
+TransformerModel load_transformer(const fs::path& dir) {
+  if (!is_transformer_dir(dir)) throw NotFoundError("'" + dir.string() + "' is not a model folder (no config.json)");
+  TransformerModel m = load_transformer_unchecked(dir);
+  check_unused(m.graph, SafetensorsFile::open(dir / "model.safetensors"), dir / "model.safetensors");
   return m;
 }
 

@@ -247,5 +247,26 @@ TEST_SUITE("nn.transformers") {
     std::ofstream(dir / "config.json") << "not json";
     CHECK_THROWS_AS(load_transformer(dir), FormatError);
     CHECK_THROWS_AS(complete_text_inputs({}), NotFoundError);
+
+    // A task head the builders do not make is refused by name; so is a checkpoint with
+    // weights the built model would not read.
+    const fs::path bert = fs::path(RELPROP_SOURCE_DIR) / "tests" / "data" / "lxt" / "bert";
+    auto config = nlohmann::json::parse(std::ifstream(bert / "config.json"));
+    fs::copy_file(bert / "model.safetensors", dir / "model.safetensors", fs::copy_options::overwrite_existing);
+    config["architectures"] = {"BertForTokenClassification"};
+    std::ofstream(dir / "config.json") << config.dump();
+    CHECK_THROWS_WITH_AS(load_transformer(dir), doctest::Contains("BertForTokenClassification"), UnsupportedError);
+    config["architectures"] = {"BertForSequenceClassification"};
+    std::ofstream(dir / "config.json") << config.dump();
+    CHECK_NOTHROW(load_transformer(dir));
+    {
+      const SafetensorsFile src = SafetensorsFile::open(bert / "model.safetensors");
+      std::vector<std::pair<std::string, Tensor>> tensors;
+      for (const auto& name : src.names()) tensors.emplace_back(name, src.get(name));
+      tensors.emplace_back("bert.encoder.layer.0.attention.self.relative_bias", Tensor::full({4}, 1.0));
+      tensors.emplace_back("cls.predictions.bias", Tensor::full({4}, 1.0));  // an MLM head: fine
+      save_safetensors(dir / "model.safetensors", tensors);
+    }
+    CHECK_THROWS_WITH_AS(load_transformer(dir), doctest::Contains("relative_bias"), FormatError);
   }
 }
