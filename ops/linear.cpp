@@ -43,13 +43,13 @@ detail::LinearMaps linear_maps(const Shape& x_shape, std::int64_t O) {
     Shape zs = x_shape;
     zs.back() = Ow;
     Tensor z = Tensor::empty(zs);
-    mmat(z, M, Ow).noalias() = cmat(x, M, I) * cmat(w, Ow, I).transpose();
+    detail::gemm(mmat(z, M, Ow), cmat(x, M, I), cmat(w, Ow, I).transpose());
     return z;
   };
   m.transpose = [x_shape](const Tensor& s, const Tensor& w) {
     const std::int64_t I = w.size(1), Ow = w.size(0), M = s.numel() / Ow;
     Tensor c = Tensor::empty(x_shape);
-    mmat(c, M, I).noalias() = cmat(s, M, Ow) * cmat(w, Ow, I);
+    detail::gemm(mmat(c, M, I), cmat(s, M, Ow), cmat(w, Ow, I));
     return c;
   };
   m.bias_view = {O};
@@ -121,7 +121,7 @@ Tensor linear(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in, std::s
   const std::int64_t I = w.size(1), O = w.size(0), M = x.numel() / std::max<std::int64_t>(I, 1);
   Tensor y = Tensor::empty(yshape);
   auto Y = mmat(y, M, O);
-  Y.noalias() = cmat(x, M, I) * cmat(w, O, I).transpose();
+  detail::gemm(Y, cmat(x, M, I), cmat(w, O, I).transpose());
   if (b.defined()) Y.rowwise() += detail::crow(b, O);
 
   if (Tape* tape = detail::recording_tape({&x_in, &w_in, &b_in})) {
