@@ -133,27 +133,46 @@ void for_samples(const Geom& g, Body&& body) {
   }
 }
 
-// z (N, O, HO, WO) = conv(x, w), no bias.
+// Runs group(gi, cols_buffer) for every group of one sample: groups in parallel (each
+// thread with its own buffer) for grouped and depthwise layers outside a parallel region,
+// where each group's GEMM is too small to split; otherwise in turn.
+template <class Group>
+void for_groups(const Geom& g, float* cols, Group&& group) {
+  if (g.G > 1 && !omp_in_parallel() && omp_get_max_threads() > 1) {
+    const std::int64_t buf = g.pointwise ? 0 : g.K * std::min(g.P, kPixelBlock);
+#pragma omp parallel
+    {
+      std::vector<float> mine(static_cast<std::size_t>(buf));
+#pragma omp for schedule(static)
+      for (std::int64_t gi = 0; gi < g.G; ++gi) group(gi, mine.data());
+    }
+  } else {
+    for (std::int64_t gi = 0; gi < g.G; ++gi) group(gi, cols);
+  }
+}
+
+// z (N, O, HO, WO) = conv(x, w), no bias. The GEMMs go through detail::gemm, which deals
+// one product out to the threads when the samples are not already in parallel.
 Tensor conv_forward(const Geom& g, const Tensor& x, const Tensor& w) {
   Tensor z = Tensor::empty({g.N, g.O, g.HO, g.WO});
   const float* xp = x.data<float>();
   const float* wp = w.data<float>();
   float* zp = z.data<float>();
-  for_samples(g, [&](std::int64_t n, float* cols) {
+  for_samples(g, [&](std::int64_t n, float* cols_n) {
     const float* xn = xp + n * g.C * g.H * g.W;
-    for (std::int64_t gi = 0; gi < g.G; ++gi) {
+    for_groups(g, cols_n, [&](std::int64_t gi, float* cols) {
       const auto wg = detail::ConstMatMap(wp + gi * g.OG * g.K, g.OG, g.K);
       float* zg = zp + (n * g.O + gi * g.OG) * g.P;  // (OG, P)
       if (g.pointwise) {
-        detail::MutMatMap(zg, g.OG, g.P).noalias() = wg * detail::ConstMatMap(xn + gi * g.CG * g.P, g.K, g.P);
-        continue;
+        detail::gemm(detail::MutMatMap(zg, g.OG, g.P), wg, detail::ConstMatMap(xn + gi * g.CG * g.P, g.K, g.P));
+        return;
       }
       for (std::int64_t p0 = 0; p0 < g.P; p0 += kPixelBlock) {
         const std::int64_t PB = std::min(kPixelBlock, g.P - p0);
         im2col(g, xn, gi, p0, PB, cols);
-        StridedMap(zg + p0, g.OG, PB, Eigen::OuterStride<>(g.P)).noalias() = wg * detail::ConstMatMap(cols, g.K, PB);
+        detail::gemm(StridedMap(zg + p0, g.OG, PB, Eigen::OuterStride<>(g.P)), wg, detail::ConstMatMap(cols, g.K, PB));
       }
-    }
+    });
   });
   return z;
 }
@@ -165,23 +184,24 @@ Tensor conv_transpose(const Geom& g, const Tensor& s, const Tensor& w) {
   const float* sp = s.data<float>();
   const float* wp = w.data<float>();
   float* cp = c.data<float>();
-  for_samples(g, [&](std::int64_t n, float* cols) {
+  for_samples(g, [&](std::int64_t n, float* cols_n) {
     float* cn = cp + n * g.C * g.H * g.W;
-    for (std::int64_t gi = 0; gi < g.G; ++gi) {
+    // Each group writes only its own input channels: groups can run in parallel.
+    for_groups(g, cols_n, [&](std::int64_t gi, float* cols) {
       const auto wg = detail::ConstMatMap(wp + gi * g.OG * g.K, g.OG, g.K);
       const float* sg = sp + (n * g.O + gi * g.OG) * g.P;  // (OG, P)
       if (g.pointwise) {
-        detail::MutMatMap(cn + gi * g.CG * g.P, g.K, g.P).noalias() =
-            wg.transpose() * detail::ConstMatMap(sg, g.OG, g.P);
-        continue;
+        detail::gemm(detail::MutMatMap(cn + gi * g.CG * g.P, g.K, g.P), wg.transpose(),
+                     detail::ConstMatMap(sg, g.OG, g.P));
+        return;
       }
       for (std::int64_t p0 = 0; p0 < g.P; p0 += kPixelBlock) {
         const std::int64_t PB = std::min(kPixelBlock, g.P - p0);
-        detail::MutMatMap(cols, g.K, PB).noalias() =
-            wg.transpose() * ConstStridedMap(sg + p0, g.OG, PB, Eigen::OuterStride<>(g.P));
+        detail::gemm(detail::MutMatMap(cols, g.K, PB), wg.transpose(),
+                     ConstStridedMap(sg + p0, g.OG, PB, Eigen::OuterStride<>(g.P)));
         col2im(g, cols, gi, p0, PB, cn);
       }
-    }
+    });
   });
   return c;
 }
