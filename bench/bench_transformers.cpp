@@ -1,5 +1,5 @@
 // Transformer explanations at sequence length 128 (ViT: 224 x 224, 197 tokens), batch 1:
-// the forward pass alone, and forward + relevance under attnlrp, cp-lrp and gradient.
+// the forward pass alone, and forward + relevance under attnlrp, cp-lrp, backtrace and gradient.
 // Models: the real all-MiniLM-L6-v2 (tools/fetch_minilm.sh; skipped when absent), and
 // BERT-base, GPT-2 small and ViT-B/16 with random weights (config and model.safetensors
 // written once to a temporary folder). GPT-2 is seeded at its arg-max next token.
@@ -221,7 +221,7 @@ fs::path minilm_dir() { return fs::path(RELPROP_SOURCE_DIR) / "tests" / "data" /
 
 struct Registrar {
   Registrar() {
-    for (const std::string mode : {"", "attnlrp", "cp-lrp", "gradient"}) {
+    for (const std::string mode : {"", "attnlrp", "cp-lrp", "backtrace", "gradient"}) {
       const std::string tag = mode.empty() ? "forward" : mode;
       benchmark::RegisterBenchmark(("minilm_l6/seq128/" + tag).c_str(),
                                    [mode](benchmark::State& st) { run(st, minilm_dir(), kMiniLM, mode); })
