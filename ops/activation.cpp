@@ -4,14 +4,21 @@
 
 #include "ops/activation.hpp"
 
-#include <Eigen/Core>
-#include <unsupported/Eigen/SpecialFunctions>
-
 #include <cmath>
 #include <type_traits>
 
 #include "ops/common.hpp"
+#include "ops/kernels.hpp"  // Eigen, with GCC 12's spurious AVX-512 warnings silenced
 #include "ops/registry.hpp"
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+#include <unsupported/Eigen/SpecialFunctions>  // erf on packets
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 namespace relprop {
 
@@ -128,8 +135,8 @@ class ActivationNode final : public Node {
   Tensor x_;  // the input: f'(x) for the gradient
 };
 
-// The transcendental activations through Eigen's vectorised erf / tanh / logistic
-// (float packets, a few ulp from the libm calls), in blocks shared by the threads.
+// The transcendental activations through Eigen's vectorised erf / tanh / exp (float
+// packets, a few ulp from the libm calls), in blocks shared by the threads.
 // False for the others, which the scalar loop handles.
 bool vectorised(Act kind, const float* xp, float* yp, std::int64_t n) {
   if (kind != Act::Gelu && kind != Act::GeluTanh && kind != Act::Silu && kind != Act::Sigmoid && kind != Act::Tanh)
@@ -146,8 +153,9 @@ bool vectorised(Act kind, const float* xp, float* yp, std::int64_t n) {
       case Act::GeluTanh:
         y = 0.5f * x * (1.0f + (0.79788456080286536f * (x + 0.044715f * x * x * x)).tanh());
         break;
-      case Act::Silu: y = x * x.logistic(); break;
-      case Act::Sigmoid: y = x.logistic(); break;
+      // 1 / (1 + exp(-x)): Eigen's logistic() returns exp(x) below -9 (1e-4 relative off).
+      case Act::Silu: y = x / (1.0f + (-x).exp()); break;
+      case Act::Sigmoid: y = 1.0f / (1.0f + (-x).exp()); break;
       default: y = x.tanh(); break;
     }
   }

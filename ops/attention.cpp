@@ -5,7 +5,6 @@
 #include "ops/attention.hpp"
 
 #include <algorithm>
-#include <Eigen/Core>
 #include <cmath>
 
 #include "ops/common.hpp"
@@ -605,10 +604,17 @@ Tensor attention_softmax(const Tensor& scores, const Tensor& key_mask, bool caus
     float m = -INFINITY;
     for (std::int64_t k = 0; k < Tk; ++k)
       if (masked.empty() || !masked[base + k]) m = std::max(m, xp[base + k]);
-    // exp(x - max) once per entry through Eigen's vectorised exp (float, ~1 ulp), the sum
-    // in double; masked entries 0.
     Eigen::Map<Eigen::ArrayXf> e(sp + base, Tk);
-    e = (Eigen::Map<const Eigen::ArrayXf>(xp + base, Tk) - (std::isfinite(m) ? m : 0.0f)).exp();
+    if (m == -INFINITY) {  // nothing visible (or every score -inf): an all-zero row
+      e.setZero();
+      continue;
+    }
+    // exp(x - max) once per entry through Eigen's vectorised exp (float, ~1 ulp), the sum
+    // in double; masked entries 0. Eigen's exp clamps its argument at -88.7 instead of
+    // returning 0, so arguments below float's exp range are zeroed explicitly (a score of
+    // -1e9 or finfo.min must get probability 0, and so AttnLRP relevance 0).
+    const auto d = Eigen::Map<const Eigen::ArrayXf>(xp + base, Tk) - m;
+    e = (d < -87.3f).select(0.0f, d.exp());
     double sum = 0;
     for (std::int64_t k = 0; k < Tk; ++k) {
       if (!masked.empty() && masked[base + k]) sp[base + k] = 0.0f;
@@ -642,12 +648,24 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
     if (d == 0) throw ShapeError(who + ": head size 0");
     scale = 1.0 / std::sqrt(static_cast<double>(d));
   }
+  // PyTorch's is_causal aligns the mask to the top left (query i sees keys j <= i);
+  // attention_softmax's causal mask to the bottom right (decoding with a cache). They agree
+  // only for square scores.
+  if (causal && q.size(q.dim() - 2) != k.size(k.dim() - 2))
+    throw UnsupportedError(who + ": is_causal with " + std::to_string(q.size(q.dim() - 2)) + " queries and " +
+                           std::to_string(k.size(k.dim() - 2)) + " keys (only equal counts are supported)");
   const std::string base(name);
   auto part = [&](const char* suffix) { return base.empty() ? std::string() : base + suffix; };
-  const Tensor key_t = transpose(k, k.dim() - 2, k.dim() - 1, part(".key_t"));
-  const Tensor scores = matmul(q, key_t, part(".scores"));
-  const Tensor probs = attention_softmax(scores, key_mask, causal, scale, part(".softmax"));
-  return matmul(probs, v, name);
+  try {
+    const Tensor key_t = transpose(k, k.dim() - 2, k.dim() - 1, part(".key_t"));
+    const Tensor scores = matmul(q, key_t, part(".scores"));
+    const Tensor probs = attention_softmax(scores, key_mask, causal, scale, part(".softmax"));
+    return matmul(probs, v, name);
+  } catch (const ShapeError& e) {
+    throw ShapeError(who + ": " + e.what());
+  } catch (const ValueError& e) {
+    throw ValueError(who + ": " + e.what());
+  }
 }
 
 Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps, std::string_view name) {
@@ -775,6 +793,9 @@ Shape sdpa_infer(const OpShapeCall& c) {
   if (q.back() != k.back()) throw ShapeError(who + ": q " + shape_str(q) + " and k " + shape_str(k) + " differ in head size");
   if (k[k.size() - 2] != v[v.size() - 2])
     throw ShapeError(who + ": k " + shape_str(k) + " and v " + shape_str(v) + " differ in the number of keys");
+  if (c.inputs.size() > 3 && (c.inputs[3].size() != 2 || c.inputs[3][0] != q[0] || c.inputs[3][1] != k[k.size() - 2]))
+    throw ShapeError(who + ": key mask must be (N, Tk) = (" + std::to_string(q[0]) + ", " +
+                     std::to_string(k[k.size() - 2]) + "), got " + shape_str(c.inputs[3]));
   Shape kt = k;
   std::swap(kt[kt.size() - 1], kt[kt.size() - 2]);
   const Shape scores = matmul_shape(q, kt, c.node).out;

@@ -134,11 +134,12 @@ void for_samples(const Geom& g, Body&& body) {
 }
 
 // Runs group(gi, cols_buffer) for every group of one sample: groups in parallel (each
-// thread with its own buffer) for grouped and depthwise layers outside a parallel region,
-// where each group's GEMM is too small to split; otherwise in turn.
+// thread with its own buffer) when there are at least as many groups as threads and the
+// samples are not already in parallel (depthwise layers: each group's GEMM is too small
+// to split); otherwise in turn, each group's GEMM split by detail::gemm.
 template <class Group>
 void for_groups(const Geom& g, float* cols, Group&& group) {
-  if (g.G > 1 && !omp_in_parallel() && omp_get_max_threads() > 1) {
+  if (g.G >= omp_get_max_threads() && omp_get_max_threads() > 1 && !omp_in_parallel()) {
     const std::int64_t buf = g.pointwise ? 0 : g.K * std::min(g.P, kPixelBlock);
 #pragma omp parallel
     {

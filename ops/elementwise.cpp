@@ -64,7 +64,9 @@ class BinaryNode final : public Node {
         unsupported(rule, "norm / epsilon / zero / pass / backtrace (uniform split), constant, gradient");
       const bool both = ctx.needs(0) && ctx.needs(1);
       float fa = both ? 0.5f : (ctx.needs(0) ? 1.0f : 0.0f);
-      if (both && held) fa = held->input == 0 ? 0.0f : 1.0f;
+      // The held factor takes nothing, even when it is the only computed one (then the
+      // relevance is absorbed, as at a constant).
+      if (held) fa = held->input == 0 ? 0.0f : (ctx.needs(0) ? 1.0f : 0.0f);
 #pragma omp parallel for if (n > (1 << 16)) schedule(static)
       for (std::int64_t i = 0; i < n; ++i) {
         rap[i] = fa * r[i];

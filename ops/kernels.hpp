@@ -61,13 +61,10 @@ void gemm(Y&& y, const A& a, const B& b) {
   const Eigen::Index extent = by_cols ? N : M;
   // Chunks in multiples of 16 (whole AVX-512 vectors / Eigen's register blocks).
   const Eigen::Index chunk = ((extent + threads - 1) / threads + 15) / 16 * 16;
-#pragma omp parallel num_threads(threads)
-  {
-#ifdef _OPENMP
-    const Eigen::Index t = omp_get_thread_num();
-#else
-    const Eigen::Index t = 0;
-#endif
+  // Chunks handed out by a worksharing loop: every chunk is computed even when the
+  // runtime grants fewer threads than asked for (OMP_DYNAMIC, OMP_THREAD_LIMIT).
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (int t = 0; t < threads; ++t) {
     const Eigen::Index lo = std::min(extent, t * chunk), len = std::min(extent, lo + chunk) - lo;
     if (len > 0) {
       if (by_cols) y.middleCols(lo, len).noalias() = a * b.middleCols(lo, len);

@@ -493,10 +493,13 @@ class _Exporter:
                 self.fail(n, "scaled_dot_product_attention with attn_mask (relprop's op takes is_causal)")
             if float(get(4, "dropout_p", 0.0) or 0.0) != 0.0:
                 self.fail(n, "scaled_dot_product_attention with dropout_p > 0")
+            if kw.get("enable_gqa"):
+                self.fail(n, "scaled_dot_product_attention with enable_gqa (give K/V a group dimension instead)")
             attrs = {"is_causal": bool(get(5, "is_causal", False))}
             if kw.get("scale") is not None:
                 attrs["scale"] = float(kw["scale"])
-            return self.add(n, "scaled_dot_product_attention", [self.arg(n, a) for a in args[:3]], attrs=attrs)
+            qkv = [get(i, key) for i, key in enumerate(("query", "key", "value"))]
+            return self.add(n, "scaled_dot_product_attention", [self.arg(n, a) for a in qkv], attrs=attrs)
         if name == "pad":
             mode = get(2, "mode", "constant")
             if mode != "constant":

@@ -85,12 +85,14 @@ def read_st(path):
     data = pathlib.Path(path).read_bytes()
     n = struct.unpack("<Q", data[:8])[0]
     header = json.loads(data[8:8 + n])
-    kinds = {"F32": np.float32, "I64": np.int64, "F64": np.float64, "BF16": None}
+    kinds = {"F32": np.float32, "I64": np.int64, "F64": np.float64}
     out = {}
     for k, v in header.items():
         if k == "__metadata__":
             continue
         a, b = v["data_offsets"]
+        if v["dtype"] not in kinds:
+            raise SystemExit(f"{path}: tensor {k} has dtype {v['dtype']} (F32, F64, I64 read here)")
         out[k] = np.frombuffer(data[8 + n + a:8 + n + b], dtype=kinds[v["dtype"]]).reshape(v["shape"])
     return out
 
@@ -463,7 +465,8 @@ def compare(name, a):
     spec = MODELS[name]
     folder = WORK / name
     py = {"zennit": a.zennit_python, "dlb": a.zennit_python, "lxt": a.lxt_python}[spec["ref"]]
-    ready = folder / "input.safetensors"
+    graph_models = ("mlp", "mlp256", "lenet", "vit_b_16")
+    ready = folder / ("export/graph.json" if name in graph_models else "input.safetensors")
     if not ready.exists():
         kind = "prepare-text" if name in ("minilm", "bert_base", "gpt2") else (
             "prepare-dlb" if name == "mlp_dlb" else "prepare-vision")
@@ -574,8 +577,11 @@ def main():
         return
     if a.what == "report":  # tables (and --plot) from saved result files
         rows = [r for f in a.args for r in json.loads(pathlib.Path(f).read_text())]
+        keys = ("relprop_explain_ms", "ref_explain_ms", "speedup", "relprop_forward_ms", "ref_forward_ms",
+                "ref_grad_ms", "relprop_rss_mb", "ref_rss_mb", "agreement", "agreement_l2")
         for r in rows:
-            r.setdefault("agreement_l2", None)
+            for k in keys:
+                r.setdefault(k, None)
         print_table(rows)
         if a.plot:
             plot(rows, a.plot)

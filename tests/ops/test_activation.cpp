@@ -2,7 +2,9 @@
 
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <functional>
+#include <vector>
 
 #include "ops/activation.hpp"
 #include "relevance/engine.hpp"
@@ -63,6 +65,42 @@ TEST_SUITE("ops.activation") {
     CHECK(log_softmax(Tensor::from_vector({0.f, 0.f}, {1, 2}), 1).get({0, 0}) == doctest::Approx(std::log(0.5)));
     CHECK_THROWS_AS(gelu(x, "fast"), ValueError);
     CHECK_THROWS_AS(softmax(x, 1), IndexError);
+  }
+
+  TEST_CASE("vectorised activations stay within 1e-6 relative of double precision, tails included") {
+    // Blocks of several SIMD widths plus a ragged end; arguments from -100 to 100.
+    std::vector<float> v;
+    for (int i = 0; i <= 2000; ++i) v.push_back(-100.0f + 0.1f * static_cast<float>(i));
+    const Tensor x = Tensor::from_vector(std::span<const float>(v), {static_cast<std::int64_t>(v.size())});
+    // Tolerance 2e-6 |f| + floor. GELU's 1 + erf(x/√2) (and 1 + tanh) cancels in float for
+    // x < -3 — the float formula's own error, PyTorch's and libm's erff alike — so its floor
+    // is 5e-7; sigmoid and tanh must stay relatively accurate down to 1e-37, SiLU to 1e-36
+    // (below x = -88.7 it is -0 instead of ~-1e-37).
+    struct Case {
+      const char* name;
+      Tensor y;
+      std::function<double(double)> f;
+      double floor;
+    };
+    const std::vector<Case> cases = {
+        {"gelu", gelu(x), [](double t) { return 0.5 * t * (1.0 + std::erf(t / std::sqrt(2.0))); }, 5e-7},
+        {"gelu-tanh", gelu(x, "tanh"),
+         [](double t) { return 0.5 * t * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (t + 0.044715 * t * t * t))); },
+         5e-7},
+        {"silu", silu(x), [](double t) { return t / (1.0 + std::exp(-t)); }, 1e-36},
+        {"sigmoid", sigmoid(x), [](double t) { return 1.0 / (1.0 + std::exp(-t)); }, 1e-37},
+        {"tanh", relprop::tanh(x), [](double t) { return std::tanh(t); }, 1e-37}};
+    for (const auto& c : cases) {
+      CAPTURE(std::string(c.name));
+      const auto y = c.y.to_vector_f64();
+      double worst = 0;  // error / tolerance
+      for (std::size_t i = 0; i < v.size(); ++i) {
+        const double want = c.f(v[i]);
+        const double e = std::abs(y[i] - want) / (2e-6 * std::abs(want) + c.floor);
+        worst = std::max(worst, e);
+      }
+      CHECK(worst <= 1.0);
+    }
   }
 
   TEST_CASE("gradient rule equals central finite differences of the forward") {

@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include "ops/activation.hpp"
@@ -185,6 +186,35 @@ TEST_SUITE("ops.attention") {
       CHECK(v64(node_relevance(tape, ConstantRule{}, R)[0]) == std::vector<double>(xv.size(), 0.0));
     }
     CHECK_THROWS_AS(attention_softmax(x, Tensor::full({N, Tk + 1}, 1.0)), ShapeError);
+  }
+
+  TEST_CASE("attention softmax: scores far below the row's maximum get exactly 0, and so does their relevance") {
+    // An additive mask of -1e9 (or float's lowest) inside the scores, as exported graphs
+    // carry it; 17 keys so that vector and scalar tails both see it.
+    std::vector<float> v(2 * 17);
+    for (int i = 0; i < 34; ++i) v[i] = 0.1f * static_cast<float>(i % 17);
+    v[3] = -1e9f;
+    v[16] = std::numeric_limits<float>::lowest();
+    v[17 + 8] = -1e9f;
+    const Tensor x = Tensor::from_vector(std::span<const float>(v), {2, 17});
+    Tape tape;
+    Tensor s;
+    {
+      Recording rec(tape);
+      s = attention_softmax(tape.input(x, "x"), Tensor(), false, 1.0, "sm");
+    }
+    CHECK(s.get({0, 3}) == 0.0);
+    CHECK(s.get({0, 16}) == 0.0);
+    CHECK(s.get({1, 8}) == 0.0);
+    double row = 0;
+    for (int k = 0; k < 17; ++k) row += s.get({0, k});
+    CHECK(row == doctest::Approx(1.0).epsilon(1e-6));
+    // Relevance arriving from A·V is proportional to the probabilities (0 where s is 0).
+    const Tensor seed = mul(s, random_tensor({2, 17}, 3));
+    const Tensor r = node_relevance(tape, EpsilonRule{}, seed)[0];
+    CHECK(r.get({0, 3}) == 0.0);
+    CHECK(r.get({0, 16}) == 0.0);
+    CHECK(r.get({1, 8}) == 0.0);
   }
 
   TEST_CASE("plain softmax supports AttnLRP's rule too") {
@@ -476,6 +506,9 @@ TEST_SUITE("ops.attention") {
     const RelevanceMap M = propagate(tape, gy, R, Composite::by_name("attnlrp"), PropagateOptions{.retain = false, .keep_all = false, .keep = {"attn", "attn.softmax"}});
     CHECK(M.node("attn").shape() == y.shape());
     CHECK(M.node("attn.softmax").shape() == Shape{N, H, T, T});
+    // PyTorch's is_causal is top-left aligned: only square scores are taken.
+    CHECK_THROWS_AS(scaled_dot_product_attention(random_tensor({N, H, T - 1, d}, 5), k, v, Tensor(), true),
+                    UnsupportedError);
     CHECK_THROWS_AS(scaled_dot_product_attention(q, random_tensor({N, 1, T, 3}, 1), v), ShapeError);
     CHECK_THROWS_AS(scaled_dot_product_attention(q, k, random_tensor({N, 1, T + 1, dv}, 1)), ShapeError);
   }

@@ -121,6 +121,8 @@ TEST_SUITE("ops.elementwise") {
     CHECK(rb.to_vector() == std::vector<float>{0.f, 0.f});
     std::tie(ra, rb) = run(mulf, ConstantRule{1}, false);  // b is a weight anyway
     CHECK(ra.to_vector() == R.to_vector());
+    std::tie(ra, rb) = run(mulf, ConstantRule{0}, false);  // the held factor is the only computed one
+    CHECK(ra.to_vector() == std::vector<float>{0.f, 0.f});
     std::tie(ra, rb) = run(mulf, GradientRule{}, true);
     CHECK(ra.to_vector() == std::vector<float>{4.f, -6.f});  // R * b
     CHECK(rb.to_vector() == std::vector<float>{12.f, 6.f});  // R * a
