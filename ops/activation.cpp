@@ -8,17 +8,8 @@
 #include <type_traits>
 
 #include "ops/common.hpp"
-#include "ops/kernels.hpp"  // Eigen, with GCC 12's spurious AVX-512 warnings silenced
+#include "ops/kernels.hpp"  // Eigen (with erf on packets), GCC 12's spurious warnings silenced
 #include "ops/registry.hpp"
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <unsupported/Eigen/SpecialFunctions>  // erf on packets
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
 
 namespace relprop {
 
