@@ -450,17 +450,10 @@ void check_unused(const Graph& g, const SafetensorsFile& w, const fs::path& file
 }  // namespace
 
 namespace {
-TransformerModel load_transformer_unchecked(const fs::path& dir) {
-  TransformerModel m;
-  m.dir = dir;
-  m.config = read_config(dir);
-  check_architecture(m.config, dir);
-  const fs::path wpath = dir / "model.safetensors";
-  if (!fs::exists(wpath))
-    throw NotFoundError("'" + dir.string() + "' has no model.safetensors (sharded checkpoints with "
-                        "model.safetensors.index.json and pytorch_model.bin are not read yet; save one file with "
-                        "safetensors.torch.save_file)");
-  const SafetensorsFile weights = SafetensorsFile::open(wpath);
+// The graph of `m.config`'s family, bound to `weights`; m.head and (ViT) the image
+// normalisation filled in.
+TransformerModel build_transformer(TransformerModel m, const SafetensorsFile& weights) {
+  const fs::path& dir = m.dir;
   if (m.config.model_type == "gpt2") {
     const std::string prefix = weights.contains("transformer.wte.weight") ? "transformer." : "";
     m.head = "next_token_logits";
@@ -506,8 +499,18 @@ TransformerModel load_transformer_unchecked(const fs::path& dir) {
 
 TransformerModel load_transformer(const fs::path& dir) {
   if (!is_transformer_dir(dir)) throw NotFoundError("'" + dir.string() + "' is not a model folder (no config.json)");
-  TransformerModel m = load_transformer_unchecked(dir);
-  check_unused(m.graph, SafetensorsFile::open(dir / "model.safetensors"), dir / "model.safetensors");
+  TransformerModel m;
+  m.dir = dir;
+  m.config = read_config(dir);
+  check_architecture(m.config, dir);
+  const fs::path wpath = dir / "model.safetensors";
+  if (!fs::exists(wpath))
+    throw NotFoundError("'" + dir.string() + "' has no model.safetensors (sharded checkpoints with "
+                        "model.safetensors.index.json and pytorch_model.bin are not read yet; save one file with "
+                        "safetensors.torch.save_file)");
+  const SafetensorsFile weights = SafetensorsFile::open(wpath);
+  m = build_transformer(std::move(m), weights);
+  check_unused(m.graph, weights, wpath);
   return m;
 }
 
