@@ -31,6 +31,7 @@
 #include "ops/elementwise.hpp"
 #include "ops/attention.hpp"
 #include "io/safetensors.hpp"
+#include "nn/explainer.hpp"
 #include "nn/graph.hpp"
 #include "nn/models.hpp"
 #include "nn/transformers.hpp"

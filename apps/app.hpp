@@ -16,6 +16,7 @@ namespace relprop::app {
 
 struct ExplainArgs {
   std::string graph, model, weights, input, out, composite = "epsilon", seed, output, text, compare;
+  std::string device = "cpu";  // cpu | cuda
   std::optional<std::int64_t> target;
   std::optional<double> multiplier, epsilon, gamma;
   std::string low, high;

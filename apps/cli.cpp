@@ -99,6 +99,9 @@ int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& 
   explain->add_option("--threshold", ex.threshold, "Segmentation: explain the outputs above this value (default 0)");
   explain->add_option("--scaler", ex.scaler, "Rescale every relevance map to sum to this (0: off)");
   explain->add_option("--max-unit", ex.max_unit, "Scale every map so its largest magnitude is this (0: off)");
+  explain->add_option("--device", ex.device,
+                      "cpu (default) or cuda: run the forward pass, tape and relevance on the GPU (weights uploaded "
+                      "once; results copied back to write them)");
   explain->add_flag("--quiet,-q", ex.quiet, "Print nothing on success");
   // pictures and tables
   explain->add_flag("--heatmap", ex.heatmap, "Also write the input relevance as a PNG heatmap (OUT with .png)");

@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/app.hpp"
+#include "cuda/context.hpp"
 #include "text/tokenizer.hpp"
 
 namespace relprop::app {
@@ -217,6 +218,15 @@ class Explainer {
         }
       }
     }
+    if (a.device == "cuda") {
+      if (cuda::device_count() == 0)
+        throw UnsupportedError(std::string("--device cuda: ") +
+                               (cuda::built() ? "no CUDA GPU is visible to this process"
+                                              : "this relprop was built without the CUDA backend"));
+      graph_.to(Device::CUDA);
+    } else if (a.device != "cpu") {
+      throw ValueError("--device must be 'cpu' or 'cuda', got '" + a.device + "'");
+    }
     if (!a.text.empty() && !text_model_) throw ValueError("--text needs a Hugging Face text model folder as --model");
     if (!a.compare.empty() && !embedding_head())
       throw ValueError("--compare needs a sentence-embedding model folder as --model");
@@ -384,7 +394,7 @@ class Explainer {
       if (a_.target) throw ValueError("give --target or --targets, not both");
       const std::int64_t C = res.y.shape().back(), rows = res.y.numel() / std::max<std::int64_t>(C, 1);
       Tensor seed = Tensor::zeros(res.y.shape());
-      const Tensor yc = res.y.contiguous();
+      const Tensor yc = res.y.to(Device::CPU).contiguous();
       for (std::int64_t t : a_.targets)
         if (t < 0 || t >= C)
           throw IndexError("--targets: " + std::to_string(t) + " is outside [0, " + std::to_string(C) + ")");
@@ -409,6 +419,12 @@ class Explainer {
                                         contrastive_negative_seed(res.y, res.seed, form_, multiplier_), composite_,
                                         popts_)
                 : propagate(tape, res.y, res.seed, composite_, popts_);
+    if (res.y.device() != Device::CPU) {
+      // Everything after this (writing, heatmaps, summaries) reads host memory.
+      res.y = res.y.to(Device::CPU);
+      res.seed = res.seed.to(Device::CPU);
+      res.R = res.R.to(Device::CPU);
+    }
     return res;
   }
 

@@ -13,79 +13,16 @@
 #include <fstream>
 #include <random>
 
+#include "random_models.hpp"
 #include "relprop.hpp"
 
 using namespace relprop;
+using namespace relprop::bench;
 namespace fs = std::filesystem;
 
 namespace {
 
 constexpr std::int64_t kSeq = 128;
-
-struct Sizes {
-  std::int64_t hidden, layers, heads, intermediate, vocab;
-};
-
-// Forward FLOPs of a BERT encoder at sequence T (linear layers and attention products).
-double bert_flops(const Sizes& s, std::int64_t T) {
-  const double D = s.hidden, I = s.intermediate;
-  const double per_layer = 2.0 * T * (4 * D * D + 2 * D * I) + 2.0 * 2.0 * T * T * D;
-  return per_layer * s.layers;
-}
-
-// Random weights written to a safetensors file, N(0, 0.02) (layer-norm scales 1).
-struct RandomWeights {
-  std::mt19937 gen;
-  std::normal_distribution<float> d{0.f, 0.02f};
-  std::vector<std::pair<std::string, Tensor>> tensors;
-  explicit RandomWeights(unsigned seed) : gen(seed) {}
-  void add(const std::string& key, Shape shape, bool ones = false) {
-    Tensor t = Tensor::empty(std::move(shape));
-    float* p = t.data<float>();
-    for (std::int64_t i = 0; i < t.numel(); ++i) p[i] = ones ? 1.0f : d(gen);
-    tensors.emplace_back(key, t);
-  }
-};
-
-// A BERT folder with random weights (Hugging Face names), written once per process.
-fs::path random_bert(const std::string& name, const Sizes& s) {
-  const fs::path dir = fs::temp_directory_path() / ("relprop_bench_" + name);
-  if (fs::exists(dir / "model.safetensors")) return dir;
-  fs::create_directories(dir);
-  std::ofstream(dir / "config.json") << "{\"model_type\": \"bert\", \"architectures\": [\"BertModel\"], "
-                                     << "\"hidden_size\": " << s.hidden << ", \"num_hidden_layers\": " << s.layers
-                                     << ", \"num_attention_heads\": " << s.heads
-                                     << ", \"intermediate_size\": " << s.intermediate << ", \"vocab_size\": " << s.vocab
-                                     << ", \"max_position_embeddings\": 512, \"type_vocab_size\": 2, "
-                                     << "\"layer_norm_eps\": 1e-12, \"hidden_act\": \"gelu\"}";
-  RandomWeights rw(1);
-  auto add = [&](const std::string& key, Shape shape, bool ones = false) { rw.add(key, std::move(shape), ones); };
-  const std::int64_t D = s.hidden;
-  add("embeddings.word_embeddings.weight", {s.vocab, D});
-  add("embeddings.position_embeddings.weight", {512, D});
-  add("embeddings.token_type_embeddings.weight", {2, D});
-  add("embeddings.LayerNorm.weight", {D}, true);
-  add("embeddings.LayerNorm.bias", {D});
-  for (std::int64_t l = 0; l < s.layers; ++l) {
-    const std::string L = "encoder.layer." + std::to_string(l) + ".";
-    for (const char* m : {"attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense"}) {
-      add(L + m + ".weight", {D, D});
-      add(L + m + ".bias", {D});
-    }
-    add(L + "intermediate.dense.weight", {s.intermediate, D});
-    add(L + "intermediate.dense.bias", {s.intermediate});
-    add(L + "output.dense.weight", {D, s.intermediate});
-    add(L + "output.dense.bias", {D});
-    for (const char* m : {"attention.output.LayerNorm", "output.LayerNorm"}) {
-      add(L + m + ".weight", {D}, true);
-      add(L + m + ".bias", {D});
-    }
-  }
-  add("pooler.dense.weight", {D, D});
-  add("pooler.dense.bias", {D});
-  save_safetensors(dir / "model.safetensors", rw.tensors);
-  return dir;
-}
 
 // Random GPT-2 small (GPT2LMHeadModel layout, tied head) and ViT-B/16 folders.
 fs::path random_gpt2_small() {

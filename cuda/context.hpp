@@ -26,6 +26,19 @@ int device_count();
 // "NVIDIA H100 80GB HBM3 (sm_90, 79 GiB)"; IndexError for a bad index.
 std::string device_description(int device);
 
+// A GPU's figures for benchmark reports.
+struct DeviceInfo {
+  std::string name;
+  int major = 0, minor = 0;   // compute capability
+  int sms = 0;                // streaming multiprocessors
+  double clock_ghz = 0;       // boost clock
+  double memory_gib = 0;
+  double fp32_tflops = 0;     // FP32 FMA peak: SMs x FP32 lanes per SM x 2 x clock
+  double bandwidth_gbs = 0;   // DRAM: memory clock x bus width x 2 (DDR)
+};
+// IndexError for a bad index.
+DeviceInfo device_info(int device);
+
 // The stream and library handles kernels run with, bound to one device.
 class Context {
  public:

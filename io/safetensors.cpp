@@ -690,7 +690,8 @@ void emit(const Layout& layout, const std::function<void(const void*, std::size_
   sink(prefix, sizeof prefix);
   sink(layout.header.data(), layout.header.size());
   for (const auto* item : layout.order) {
-    const Tensor c = item->second.contiguous();
+    // GPU tensors are downloaded first (raw_data would be a device address).
+    const Tensor c = item->second.to(Device::CPU).contiguous();
     if (c.nbytes()) sink(c.raw_data(), c.nbytes());
   }
 }

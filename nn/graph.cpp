@@ -258,6 +258,7 @@ void Graph::bind_with(Lookup&& lookup, const std::string& source) {
   folded_.assign(nodes_.size(), 0);
   if (fold_batch_norm_) fold_batch_norms(shapes);
   bound_ = true;
+  device_ = Device::CPU;
 }
 
 void Graph::fold_batch_norms(const std::map<std::string, Shape>& shapes) {
@@ -368,6 +369,17 @@ void Graph::check_input(const std::string& name, const Tensor& t) const {
   throw NotFoundError("'" + name + "' is not an input of the graph (inputs: " + known + ")");
 }
 
+void Graph::to(Device device) {
+  if (!bound_) throw GraphError(origin_ + ": bind the weights before moving them to a device");
+  if (device == device_) return;
+  for (auto& params : params_)
+    for (auto& [role, t] : params)
+      // Floating weights go over as float32, the dtype every kernel computes in, so no
+      // op converts them again on each call.
+      t = (device != Device::CPU && is_floating(t.dtype()) ? t.to(DType::F32) : t).to(device);
+  device_ = device;
+}
+
 std::vector<Tensor> Graph::forward(const std::map<std::string, Tensor>& inputs) const {
   if (!bound_) throw GraphError(origin_ + ": bind the weights before running the graph");
   for (const auto& [name, t] : inputs) check_input(name, t);
@@ -376,7 +388,8 @@ std::vector<Tensor> Graph::forward(const std::map<std::string, Tensor>& inputs) 
   for (const auto& in : inputs_) {
     auto it = inputs.find(in.name);
     if (it == inputs.end()) throw NotFoundError("graph input '" + in.name + "' was not given");
-    values[in.name] = tape ? tape->input(it->second, in.name) : it->second;
+    const Tensor x = it->second.to(device_);
+    values[in.name] = tape ? tape->input(x, in.name) : x;
   }
   // A value is dropped after its last reader ran, so peak memory follows liveness.
   std::map<std::string, std::size_t> last_use;

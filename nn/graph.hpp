@@ -71,6 +71,12 @@ class Graph {
   // Names of the batch-norm nodes that bind() folded.
   std::vector<std::string> folded() const;
 
+  // Moves every bound weight to `device` (uploaded once, here; the file mapping is not
+  // touched). forward() then runs every node there: inputs given on another device are
+  // copied to it first. GraphError when not bound; UnsupportedError without a GPU.
+  void to(Device device);
+  Device device() const { return device_; }  // where the weights live (CPU until to())
+
   // Runs the graph. `inputs` holds one tensor per graph input, by name; their shapes must
   // match the declared ones. Inside a Recording scope the inputs are declared on the tape
   // and every node is recorded under its graph name. Returns the outputs in order.
@@ -97,6 +103,7 @@ class Graph {
   std::vector<std::uint8_t> folded_;                   // per node: a batch norm folded away
   bool fold_batch_norm_ = true;
   bool bound_ = false;
+  Device device_ = Device::CPU;
 };
 
 }  // namespace relprop

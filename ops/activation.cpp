@@ -10,6 +10,10 @@
 #include "ops/common.hpp"
 #include "ops/kernels.hpp"  // Eigen (with erf on packets), GCC 12's spurious warnings silenced
 #include "ops/registry.hpp"
+#include "relprop_config.hpp"
+#if RELPROP_HAVE_CUDA
+#include "cuda/activation.hpp"
+#endif
 
 namespace relprop {
 
@@ -89,6 +93,24 @@ struct ActFn {
   }
 };
 
+#if RELPROP_HAVE_CUDA
+// The GPU twin's name for an activation kind.
+cuda::ActKind cuda_kind(Act kind) {
+  switch (kind) {
+    case Act::Relu: return cuda::ActKind::Relu;
+    case Act::LeakyRelu: return cuda::ActKind::LeakyRelu;
+    case Act::Relu6: return cuda::ActKind::Relu6;
+    case Act::Elu: return cuda::ActKind::Elu;
+    case Act::Gelu: return cuda::ActKind::Gelu;
+    case Act::GeluTanh: return cuda::ActKind::GeluTanh;
+    case Act::Silu: return cuda::ActKind::Silu;
+    case Act::Sigmoid: return cuda::ActKind::Sigmoid;
+    case Act::Tanh: return cuda::ActKind::Tanh;
+  }
+  return cuda::ActKind::Relu;
+}
+#endif
+
 class ActivationNode final : public Node {
  public:
   ActivationNode(std::string_view op, ActFn fn, Tensor x) : op_(op), fn_(fn), x_(std::move(x)) {}
@@ -102,6 +124,12 @@ class ActivationNode final : public Node {
       out[0] = R;  // identity: relevance passes through unchanged
     } else if (std::holds_alternative<GradientRule>(rule)) {
       const Tensor r = detail::as_f32(R, op_, "relevance");
+#if RELPROP_HAVE_CUDA
+      if (detail::on_cuda(r) || detail::on_cuda(x_)) {
+        out[0] = cuda::activation_gradient(cuda_kind(fn_.kind), fn_.a, x_, r);
+        return out;
+      }
+#endif
       Tensor g = Tensor::empty(r.shape());
       const float* rp = r.data<float>();
       const float* xp = x_.data<float>();
@@ -153,8 +181,8 @@ bool vectorised(Act kind, const float* xp, float* yp, std::int64_t n) {
   return true;
 }
 
-Tensor activation(std::string_view op, ActFn fn, const Tensor& x_in, std::string_view name) {
-  const Tensor x = detail::as_f32(x_in, op, "input");
+// y = f(x) on the CPU, x contiguous float32.
+Tensor activation_cpu(ActFn fn, const Tensor& x) {
   Tensor y = Tensor::empty(x.shape());
   const float* xp = x.data<float>();
   float* yp = y.data<float>();
@@ -166,6 +194,16 @@ Tensor activation(std::string_view op, ActFn fn, const Tensor& x_in, std::string
       for (std::int64_t i = 0; i < n; ++i) yp[i] = ActFn::f_of(decltype(k)::value, xp[i], a);
     });
   }
+  return y;
+}
+
+Tensor activation(std::string_view op, ActFn fn, const Tensor& x_in, std::string_view name) {
+  const Tensor x = detail::as_f32(x_in, op, "input");
+#if RELPROP_HAVE_CUDA
+  Tensor y = detail::on_cuda(x) ? cuda::activation_forward(cuda_kind(fn.kind), fn.a, x) : activation_cpu(fn, x);
+#else
+  Tensor y = activation_cpu(fn, x);
+#endif
   if (Tape* tape = detail::recording_tape({&x_in})) {
     auto node = std::make_unique<ActivationNode>(op, fn, x);
     node->inputs = detail::value_ids(*tape, {&x_in});
@@ -212,6 +250,15 @@ class SoftmaxNode final : public Node {
       unsupported(rule, log ? "pass, backtrace, gradient" : "pass, backtrace, epsilon / zero (AttnLRP), gradient");
     // softmax: g = s * (R - sum(R s)); log_softmax: g = R - s * sum(R).
     const Tensor R = detail::as_f32(R_in, op_, "relevance");
+#if RELPROP_HAVE_CUDA
+    if (detail::on_cuda(R) || detail::on_cuda(s_)) {
+      const cuda::SoftmaxRel mode = attn ? cuda::SoftmaxRel::AttnLRP
+                                    : log ? cuda::SoftmaxRel::LogGradient
+                                          : cuda::SoftmaxRel::Gradient;
+      out[0] = cuda::softmax_relevance(mode, R, s_, attn ? x_ : Tensor(), a_.outer, a_.D, a_.inner);
+      return out;
+    }
+#endif
     Tensor g = Tensor::empty(R.shape());
     const float* r = R.data<float>();
     const float* s = s_.data<float>();
@@ -247,10 +294,28 @@ class SoftmaxNode final : public Node {
   Tensor x_;  // the input (softmax only: AttnLRP's rule reads it)
 };
 
+// Records the softmax node (when x_in is tracked): s the probabilities, x the input
+// (softmax only).
+void record_softmax(std::string_view op, Axis a, const Tensor& s, const Tensor& x, const Tensor& x_in, Tensor& y,
+                    std::string_view name) {
+  if (Tape* tape = detail::recording_tape({&x_in})) {
+    auto node = std::make_unique<SoftmaxNode>(op, a, s, x);
+    node->inputs = detail::value_ids(*tape, {&x_in});
+    tape->record(std::move(node), y, name);
+  }
+}
+
 Tensor softmax_impl(std::string_view op, const Tensor& x_in, int dim, std::string_view name) {
   const Tensor x = detail::as_f32(x_in, op, "input");
   const Axis a = axis_of(x, dim, op, name);
   const bool log = op == "log_softmax";
+#if RELPROP_HAVE_CUDA
+  if (detail::on_cuda(x)) {
+    auto [y, s] = cuda::softmax_forward(x, a.outer, a.D, a.inner, log);
+    record_softmax(op, a, s, log ? Tensor() : x, x_in, y, name);
+    return y;
+  }
+#endif
   Tensor y = Tensor::empty(x.shape()), s = log ? Tensor::empty(x.shape()) : y;
   const float* xp = x.data<float>();
   float* yp = y.data<float>();
@@ -271,11 +336,7 @@ Tensor softmax_impl(std::string_view op, const Tensor& x_in, int dim, std::strin
         if (log) yp[k] = static_cast<float>(logp);
       }
     }
-  if (Tape* tape = detail::recording_tape({&x_in})) {
-    auto node = std::make_unique<SoftmaxNode>(op, a, s, log ? Tensor() : x);
-    node->inputs = detail::value_ids(*tape, {&x_in});
-    tape->record(std::move(node), y, name);
-  }
+  record_softmax(op, a, s, log ? Tensor() : x, x_in, y, name);
   return y;
 }
 

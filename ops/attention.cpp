@@ -11,7 +11,12 @@
 #include "ops/kernels.hpp"
 #include "ops/registry.hpp"
 #include "ops/shape.hpp"
+#include "relprop_config.hpp"
 #include "tensor/error.hpp"
+#if RELPROP_HAVE_CUDA
+#include "cuda/attention.hpp"
+#include "cuda/primitives.hpp"
+#endif
 
 namespace relprop {
 
@@ -94,6 +99,18 @@ class MatmulNode final : public Node {
     if (cr) (cr->input == 0 ? want_a : want_b) = false;
     // Both factors computed: each takes half (O / 2 per factor); one: it takes all.
     const bool split = half && want_a && want_b;
+#if RELPROP_HAVE_CUDA
+    if (detail::on_cuda(o_)) {
+      const std::int64_t B = prod(s_.batch, 0, s_.batch.size());
+      const Rule stab_rule = cr ? Rule(EpsilonRule{cr->epsilon}) : rule;
+      const auto g = cuda::matmul_relevance(R, a_, b_, o_, B, s_.M, s_.K, s_.N, want_a, want_b, grad,
+                                            split ? 2.0f : 1.0f, detail::stab_of(stab_rule),
+                                            with_tail(s_.batch, s_.M, s_.K), with_tail(s_.batch, s_.K, s_.N));
+      if (want_a) out[0] = detail::reduce_to_shape(g.a, a_shape_);
+      if (want_b) out[1] = detail::reduce_to_shape(g.b, b_shape_);
+      return out;
+    }
+#endif
     Tensor S = R;
     if (!grad) {
       const std::int64_t n = R.numel();
@@ -155,6 +172,11 @@ class AttentionSoftmaxNode final : public Node {
  public:
   AttentionSoftmaxNode(std::string_view op, Tensor x, Tensor s, std::vector<std::uint8_t> masked, std::int64_t D)
       : op_(op), x_(std::move(x)), s_(std::move(s)), masked_(std::move(masked)), D_(D) {}
+#if RELPROP_HAVE_CUDA
+  // On the GPU the mask is kept as the key mask and the causal flag, not per element.
+  AttentionSoftmaxNode(std::string_view op, Tensor x, Tensor s, cuda::SoftmaxMask mask, std::int64_t D)
+      : op_(op), x_(std::move(x)), s_(std::move(s)), D_(D), gpu_mask_(std::move(mask)) {}
+#endif
   std::string_view op() const override { return op_; }
   OpClass op_class() const override { return op_ == "softmax" ? OpClass::Activation : OpClass::Attention; }
 
@@ -166,13 +188,19 @@ class AttentionSoftmaxNode final : public Node {
       return out;
     }
     if (std::holds_alternative<ConstantRule>(rule)) {
-      out[0] = Tensor::zeros(R_in.shape());
+      out[0] = Tensor::zeros(R_in.shape(), DType::F32, R_in.device());
       return out;
     }
     const bool grad = std::holds_alternative<GradientRule>(rule);
     if (!grad && !std::holds_alternative<EpsilonRule>(rule) && !std::holds_alternative<ZeroRule>(rule))
       unsupported(rule, "epsilon / zero (AttnLRP), pass, backtrace, constant, gradient");
     const Tensor R = detail::as_f32(R_in, op_, "relevance");
+#if RELPROP_HAVE_CUDA
+    if (detail::on_cuda(s_)) {
+      out[0] = cuda::attention_softmax_relevance(R, x_, s_, gpu_mask_, grad);
+      return out;
+    }
+#endif
     Tensor g = Tensor::empty(R.shape());
     const float* r = R.data<float>();
     const float* s = s_.data<float>();
@@ -201,6 +229,9 @@ class AttentionSoftmaxNode final : public Node {
     x_ = Tensor();
     s_ = Tensor();
     masked_.clear();
+#if RELPROP_HAVE_CUDA
+    gpu_mask_ = cuda::SoftmaxMask();
+#endif
   }
 
  private:
@@ -208,6 +239,9 @@ class AttentionSoftmaxNode final : public Node {
   Tensor x_, s_;
   std::vector<std::uint8_t> masked_;  // per element; empty when nothing is masked
   std::int64_t D_;
+#if RELPROP_HAVE_CUDA
+  cuda::SoftmaxMask gpu_mask_;  // GPU nodes: the key mask and causal flag
+#endif
 };
 
 // ---- layer norm / RMS norm ----------------------------------------------------------------
@@ -231,6 +265,12 @@ class NormNode final : public Node {
     if (!grad && !eps) unsupported(rule, rms_ ? "pass / epsilon / zero / backtrace (identity), gradient"
                                               : "epsilon / zero (AttnLRP), pass, backtrace, gradient");
     const Tensor R = detail::as_f32(R_in, op(), "relevance");
+#if RELPROP_HAVE_CUDA
+    if (detail::on_cuda(x_)) {
+      out[0] = cuda::norm_relevance(rms_, grad, eps ? detail::stab_of(rule) : detail::Stab{}, R, x_, inv_, w_, y_, D_);
+      return out;
+    }
+#endif
     const std::int64_t n = R.numel(), rows = n / D_;
     const float* r = R.data<float>();
     const float* x = x_.data<float>();
@@ -309,9 +349,21 @@ Tensor norm_impl(bool rms, const Tensor& x_in, const Tensor& w_in, const Tensor&
     if (p->defined() && (p->dim() != 1 || p->size(0) != D))
       throw ShapeError(who + ": parameters must be (" + std::to_string(D) + ",), got " + p->str_shape());
   if (!(eps >= 0)) throw ValueError(who + ": eps must be >= 0");
+  detail::same_device(who, {{&x_in, "input"}, {&w_in, "weight"}, {&b_in, "bias"}});
   const Tensor x = detail::as_f32(x_in, op, "input");
   const Tensor w = w_in.defined() ? detail::as_f32(w_in, op, "weight") : Tensor();
   const Tensor b = b_in.defined() ? detail::as_f32(b_in, op, "bias") : Tensor();
+#if RELPROP_HAVE_CUDA
+  if (detail::on_cuda(x)) {
+    auto [y, inv] = cuda::norm_forward(rms, x, w, b, eps, D);
+    if (Tape* tape = detail::recording_tape({&x_in, &w_in, &b_in})) {
+      auto node = std::make_unique<NormNode>(rms, x, inv, w, y, b, D);
+      node->inputs = detail::value_ids(*tape, {&x_in, &w_in, &b_in});
+      tape->record(std::move(node), y, name);
+    }
+    return y;
+  }
+#endif
   const std::int64_t rows = D > 0 ? x.numel() / D : 0;
   Tensor y = Tensor::empty(x.shape()), inv = Tensor::empty({std::max<std::int64_t>(rows, 1)});
   const float* xp = x.data<float>();
@@ -353,6 +405,12 @@ class EmbeddingNode final : public Node {
     std::vector<Tensor> out(inputs.size());
     if (!ctx.needs(0)) return out;
     const Tensor R = detail::as_f32(R_in, "embedding", "relevance");
+#if RELPROP_HAVE_CUDA
+    if (detail::on_cuda(R)) {  // on the weight's device, wherever the ids were
+      out[0] = cuda::sum_last(R, ids_shape_);
+      return out;
+    }
+#endif
     const std::int64_t D = R.shape().back(), n = R.numel() / std::max<std::int64_t>(D, 1);
     Tensor r = Tensor::empty(ids_shape_);
     const float* rp = R.data<float>();
@@ -378,6 +436,10 @@ class RotaryNode final : public Node {
   RotaryNode(Tensor x, Tensor y, std::vector<float> cos, std::vector<float> sin, std::int64_t H, std::int64_t T,
              std::int64_t d)
       : x_(std::move(x)), y_(std::move(y)), cos_(std::move(cos)), sin_(std::move(sin)), H_(H), T_(T), d_(d) {}
+#if RELPROP_HAVE_CUDA
+  RotaryNode(Tensor x, Tensor y, cuda::RotaryTables tables, std::int64_t H, std::int64_t T, std::int64_t d)
+      : x_(std::move(x)), y_(std::move(y)), H_(H), T_(T), d_(d), gpu_tables_(std::move(tables)) {}
+#endif
   std::string_view op() const override { return "rotary_embedding"; }
   OpClass op_class() const override { return OpClass::Other; }
   std::vector<Tensor> relevance(const Rule& rule, const Tensor& R_in, const RelevanceContext& ctx) const override {
@@ -391,6 +453,13 @@ class RotaryNode final : public Node {
     if (!grad && !std::holds_alternative<EpsilonRule>(rule) && !std::holds_alternative<ZeroRule>(rule))
       unsupported(rule, "epsilon / zero (the ε-rule of the rotation), pass, backtrace, gradient");
     const Tensor R = detail::as_f32(R_in, "rotary_embedding", "relevance");
+#if RELPROP_HAVE_CUDA
+    if (detail::on_cuda(x_)) {
+      const Tensor S = grad ? R : cuda::stabilized_divide(R, y_, R.numel(), detail::stab_of(rule));
+      out[0] = cuda::rotary_relevance(S, x_, gpu_tables_, grad, H_, T_, d_);
+      return out;
+    }
+#endif
     const std::int64_t n = R.numel(), h = d_ / 2;
     Tensor S = R;
     if (!grad) {
@@ -425,12 +494,18 @@ class RotaryNode final : public Node {
     y_ = Tensor();
     cos_.clear();
     sin_.clear();
+#if RELPROP_HAVE_CUDA
+    gpu_tables_ = cuda::RotaryTables();
+#endif
   }
 
  private:
   Tensor x_, y_;
   std::vector<float> cos_, sin_;  // (N, T, d/2)
   std::int64_t H_, T_, d_;
+#if RELPROP_HAVE_CUDA
+  cuda::RotaryTables gpu_tables_;  // GPU nodes: cos / sin (N, T, d/2) on the GPU
+#endif
 };
 
 // ---- prepend_token --------------------------------------------------------------------------
@@ -454,6 +529,10 @@ class MaskedMeanNode final : public Node {
  public:
   MaskedMeanNode(Tensor x, std::vector<float> weight, Tensor y, std::int64_t T, std::int64_t inner)
       : x_(std::move(x)), w_(std::move(weight)), y_(std::move(y)), T_(T), inner_(inner) {}
+#if RELPROP_HAVE_CUDA
+  MaskedMeanNode(Tensor x, Tensor weight, Tensor y, std::int64_t T, std::int64_t inner)
+      : x_(std::move(x)), y_(std::move(y)), T_(T), inner_(inner), gpu_w_(std::move(weight)) {}
+#endif
   std::string_view op() const override { return "masked_mean"; }
   OpClass op_class() const override { return OpClass::Pooling; }
   std::vector<Tensor> relevance(const Rule& rule, const Tensor& R_in, const RelevanceContext& ctx) const override {
@@ -465,6 +544,14 @@ class MaskedMeanNode final : public Node {
     const bool absolute = std::holds_alternative<BacktraceRule>(rule) || std::holds_alternative<PassRule>(rule);
     if (!grad && !eps && !absolute) unsupported(rule, "epsilon / zero / norm, backtrace / pass (by |x|), gradient");
     const Tensor R = detail::as_f32(R_in, "masked_mean", "relevance");
+#if RELPROP_HAVE_CUDA
+    if (detail::on_cuda(x_)) {
+      const Tensor S = eps ? cuda::stabilized_divide(R, y_, R.numel(), detail::stab_of(rule)) : R;
+      const auto mode = grad ? cuda::MeanMode::Gradient : eps ? cuda::MeanMode::Epsilon : cuda::MeanMode::Absolute;
+      out[0] = cuda::masked_mean_relevance(S, x_, gpu_w_, mode, x_.size(0), T_, inner_);
+      return out;
+    }
+#endif
     const std::int64_t N = x_.size(0), n = R.numel();
     Tensor S = R;
     if (eps) {
@@ -495,6 +582,9 @@ class MaskedMeanNode final : public Node {
     x_ = Tensor();
     y_ = Tensor();
     w_.clear();
+#if RELPROP_HAVE_CUDA
+    gpu_w_ = Tensor();
+#endif
   }
 
  private:
@@ -502,6 +592,9 @@ class MaskedMeanNode final : public Node {
   std::vector<float> w_;  // (N, T): mask_t / Σ mask
   Tensor y_;
   std::int64_t T_, inner_;
+#if RELPROP_HAVE_CUDA
+  Tensor gpu_w_;  // GPU nodes: w_ as an (N, T) GPU tensor
+#endif
 };
 
 }  // namespace
@@ -514,6 +607,20 @@ Tensor masked_mean(const Tensor& x_in, const Tensor& mask, std::string_view name
   if (mask.defined() && (mask.dim() != 2 || mask.size(0) != N || mask.size(1) != T))
     throw ShapeError(who + ": mask must be (" + std::to_string(N) + ", " + std::to_string(T) + "), got " +
                      mask.str_shape());
+#if RELPROP_HAVE_CUDA
+  if (detail::on_cuda(x)) {  // the mask may be on the CPU or the GPU
+    Shape ys = x.shape();
+    ys.erase(ys.begin() + 1);
+    const Tensor w = cuda::masked_mean_weights(mask, N, T);
+    Tensor y = cuda::masked_mean_forward(x, w, N, T, inner, ys);
+    if (Tape* tape = detail::recording_tape({&x_in, &mask})) {
+      auto node = std::make_unique<MaskedMeanNode>(x, w, y, T, inner);
+      node->inputs = detail::value_ids(*tape, {&x_in, &mask});
+      tape->record(std::move(node), y, name);
+    }
+    return y;
+  }
+#endif
   std::vector<float> w(static_cast<std::size_t>(N * T), 1.0f);
   if (mask.defined()) {
     const auto m = mask.to_vector_f64();
@@ -547,9 +654,22 @@ Tensor masked_mean(const Tensor& x_in, const Tensor& mask, std::string_view name
 
 Tensor matmul(const Tensor& a_in, const Tensor& b_in, std::string_view name) {
   const MatmulShape s = matmul_shape(a_in.shape(), b_in.shape(), name);
+  detail::same_device("matmul '" + detail::label(name, "matmul") + "'", {{&a_in, "input"}, {&b_in, "other"}});
   const Tensor a = detail::broadcast_f32(detail::as_f32(a_in, "matmul", "input"), with_tail(s.batch, s.M, s.K));
   const Tensor b = detail::broadcast_f32(detail::as_f32(b_in, "matmul", "other"), with_tail(s.batch, s.K, s.N));
   const std::int64_t B = prod(s.batch, 0, s.batch.size()), M = s.M, K = s.K, N = s.N;
+#if RELPROP_HAVE_CUDA
+  if (detail::on_cuda(a)) {
+    // Broadcast batches (grouped-query heads) are materialised above, as on the CPU.
+    Tensor o = cuda::batched_matmul(a, b, B, M, K, N, s.out);
+    if (Tape* tape = detail::recording_tape({&a_in, &b_in})) {
+      auto node = std::make_unique<MatmulNode>(s, a, b, o, a_in.shape(), b_in.shape());
+      node->inputs = detail::value_ids(*tape, {&a_in, &b_in});
+      tape->record(std::move(node), o, name);
+    }
+    return o;
+  }
+#endif
   Tensor o = Tensor::empty(s.out);
   per_batch(B, M * K * N, [&](std::int64_t i) {
     auto O = detail::MutMatMap(o.data<float>() + i * M * N, M, N);
@@ -570,6 +690,23 @@ Tensor attention_softmax(const Tensor& scores, const Tensor& key_mask, bool caus
   if (scores.dim() < 2) throw ShapeError(who + ": scores must be (..., Tq, Tk), got " + scores.str_shape());
   if (!std::isfinite(scale) || scale == 0) throw ValueError(who + ": scale must be finite and non-zero");
   Tensor x = detail::as_f32(scores, "attention_softmax", "scores");
+#if RELPROP_HAVE_CUDA
+  if (detail::on_cuda(x)) {  // the key mask may be on the CPU or the GPU
+    const Shape& sh = x.shape();
+    const std::int64_t Tk = sh.back(), Tq = sh[sh.size() - 2], rows = Tk > 0 ? x.numel() / Tk : 0;
+    if (key_mask.defined() && (key_mask.dim() != 2 || key_mask.size(0) != sh[0] || key_mask.size(1) != Tk))
+      throw ShapeError(who + ": key mask must be (" + std::to_string(sh[0]) + ", " + std::to_string(Tk) +
+                       "), got " + key_mask.str_shape());
+    cuda::SoftmaxMask mask = cuda::softmax_mask(key_mask, sh[0] > 0 ? rows / sh[0] : 1, causal, Tq, Tk);
+    auto [xs, s] = cuda::attention_softmax_forward(x, scale, mask);
+    if (Tape* tape = detail::recording_tape({&scores, &key_mask})) {
+      auto node = std::make_unique<AttentionSoftmaxNode>("attention_softmax", xs, s, std::move(mask), Tk);
+      node->inputs = detail::value_ids(*tape, {&scores, &key_mask});
+      tape->record(std::move(node), s, name);
+    }
+    return s;
+  }
+#endif
   if (scale != 1.0) {
     Tensor scaled = Tensor::empty(x.shape());
     const float* p = x.data<float>();
@@ -686,6 +823,18 @@ Tensor rotary_embedding(const Tensor& x_in, const Tensor& position_ids, double t
                      position_ids.str_shape());
   if (!(theta > 0)) throw ValueError(who + ": theta must be positive");
   const Tensor x = detail::as_f32(x_in, "rotary_embedding", "input");
+#if RELPROP_HAVE_CUDA
+  if (detail::on_cuda(x)) {  // the position ids may be on the CPU or the GPU
+    cuda::RotaryTables tables = cuda::rotary_tables(position_ids, theta, N, T, d);
+    Tensor y = cuda::rotary_forward(x, tables, H, T, d);
+    if (Tape* tape = detail::recording_tape({&x_in, &position_ids})) {
+      auto node = std::make_unique<RotaryNode>(x, y, std::move(tables), H, T, d);
+      node->inputs = detail::value_ids(*tape, {&x_in, &position_ids});
+      tape->record(std::move(node), y, name);
+    }
+    return y;
+  }
+#endif
   const auto pos = position_ids.to_vector_f64();
   std::vector<float> cs(static_cast<std::size_t>(N * T * h)), sn(cs.size());
   for (std::int64_t i = 0; i < N * T; ++i)
@@ -726,8 +875,20 @@ Tensor prepend_token(const Tensor& x_in, const Tensor& token_in, std::string_vie
   const std::int64_t N = x_in.size(0), T = x_in.size(1), D = x_in.size(2);
   if (token_in.numel() != D) throw ShapeError(who + ": token must hold D = " + std::to_string(D) + " values, got " +
                                               token_in.str_shape());
+  detail::same_device(who, {{&x_in, "input"}, {&token_in, "token"}});
   const Tensor x = detail::as_f32(x_in, "prepend_token", "input");
   const Tensor tok = detail::as_f32(token_in.contiguous(), "prepend_token", "token");
+#if RELPROP_HAVE_CUDA
+  if (detail::on_cuda(x)) {
+    Tensor y = cuda::prepend_token(x, tok, N, T, D);
+    if (Tape* tape = detail::recording_tape({&x_in, &token_in})) {
+      auto node = std::make_unique<PrependNode>();
+      node->inputs = detail::value_ids(*tape, {&x_in, &token_in});
+      tape->record(std::move(node), y, name);
+    }
+    return y;
+  }
+#endif
   Tensor y = Tensor::empty({N, T + 1, D});
   for (std::int64_t b = 0; b < N; ++b) {
     std::copy_n(tok.data<float>(), D, y.data<float>() + b * (T + 1) * D);
@@ -749,6 +910,22 @@ Tensor embedding(const Tensor& ids, const Tensor& weight_in, std::string_view na
   if (weight_in.dim() != 2) throw ShapeError(who + ": weight must be (V, D), got " + weight_in.str_shape());
   const Tensor w = detail::as_f32(weight_in, "embedding", "weight");
   const std::int64_t V = w.size(0), D = w.size(1);
+#if RELPROP_HAVE_CUDA
+  if (detail::on_cuda(w)) {
+    // The output lives on the weight's device. The ids (any dtype) may be on the CPU
+    // (copied up) or the GPU; either way they are checked on the device, with the CPU's
+    // IndexError for the first bad one.
+    Shape out_shape = ids.shape();
+    out_shape.push_back(D);
+    Tensor y = cuda::embedding_forward(cuda::f64_on_gpu(ids), w, out_shape, who);
+    if (Tape* tape = detail::recording_tape({&ids, &weight_in})) {
+      auto node = std::make_unique<EmbeddingNode>(ids.shape());
+      node->inputs = detail::value_ids(*tape, {&ids, &weight_in});
+      tape->record(std::move(node), y, name);
+    }
+    return y;
+  }
+#endif
   const auto idv = ids.to_vector_f64();
   Shape out_shape = ids.shape();
   out_shape.push_back(D);

@@ -1,5 +1,10 @@
 #include "ops/common.hpp"
 
+#include "relprop_config.hpp"
+#if RELPROP_HAVE_CUDA
+#include "cuda/primitives.hpp"
+#endif
+
 #include <cmath>
 #include <string>
 
@@ -8,15 +13,28 @@ namespace relprop::detail {
 Tensor as_f32(const Tensor& t, std::string_view op, std::string_view what) {
   if (!t.defined())
     throw ValueError(std::string(op) + ": " + std::string(what) + " is an undefined tensor");
-  if (t.device() != Device::CPU)
-    throw UnsupportedError(std::string(op) + ": " + std::string(what) + " is on device '" +
-                           std::string(device_name(t.device())) + "', the CPU kernel needs it on the CPU");
   if (!is_floating(t.dtype()))
     throw DtypeError(std::string(op) + ": " + std::string(what) + " must be floating point, got " +
                      std::string(dtype_name(t.dtype())));
   Tensor f = t.to(DType::F32).contiguous();
   if (t.dtype() == DType::F32) f.set_trace(t.trace());
   return f;
+}
+
+void same_device(std::string_view op, std::initializer_list<std::pair<const Tensor*, std::string_view>> tensors) {
+  const Tensor* first = nullptr;
+  std::string_view first_what;
+  for (const auto& [t, what] : tensors) {
+    if (!t || !t->defined()) continue;
+    if (!first) {
+      first = t;
+      first_what = what;
+    } else if (t->device() != first->device()) {
+      throw ValueError(std::string(op) + ": " + std::string(first_what) + " is on " +
+                       std::string(device_name(first->device())) + " but " + std::string(what) + " is on " +
+                       std::string(device_name(t->device())) + " (move the model and its inputs to one device)");
+    }
+  }
 }
 
 Tape* recording_tape(std::initializer_list<const Tensor*> inputs) {
@@ -65,6 +83,9 @@ void stabilized_divide(const float* R, const float* z, float* s, std::int64_t n,
 
 Tensor reduce_to_shape(const Tensor& t, const Shape& target) {
   if (t.shape() == target) return t;
+#if RELPROP_HAVE_CUDA
+  if (t.device() == Device::CUDA) return cuda::reduce_to_shape(t, target);
+#endif
   const int r = t.dim(), lead = r - static_cast<int>(target.size());
   if (lead < 0) throw ShapeError("reduce_to_shape: " + t.str_shape() + " to " + shape_str(target));
   Tensor src = t.to(DType::F32).contiguous();
@@ -97,7 +118,7 @@ Tensor reduce_to_shape(const Tensor& t, const Shape& target) {
 
 Tensor broadcast_f32(const Tensor& t, const Shape& shape) {
   if (t.shape() == shape && t.dtype() == DType::F32 && t.is_contiguous()) return t;
-  Tensor out = Tensor::empty(shape);
+  Tensor out = Tensor::empty(shape, DType::F32, t.device());
   out.copy_from(t.shape() == shape ? t : t.expand(shape));
   return out;
 }

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "relevance/rules.hpp"
@@ -14,9 +15,14 @@
 
 namespace relprop::detail {
 
-// `t` as a contiguous float32 CPU tensor (itself when it already is one). DtypeError /
-// ValueError naming `op` and the argument `what` otherwise.
+// `t` as a contiguous float32 tensor on its own device (itself when it already is one).
+// DtypeError / ValueError naming `op` and the argument `what` otherwise.
 Tensor as_f32(const Tensor& t, std::string_view op, std::string_view what);
+// ValueError naming `op` and the two arguments when the defined tensors among
+// `tensors` (tensor, what it is) are not all on one device.
+void same_device(std::string_view op, std::initializer_list<std::pair<const Tensor*, std::string_view>> tensors);
+// Whether `t` lives on a GPU (its op then runs the CUDA twin).
+inline bool on_cuda(const Tensor& t) { return t.defined() && t.device() == Device::CUDA; }
 
 // The tape to record on: the current one when any of `inputs` was recorded on it, else
 // nullptr (an op on constants only records nothing).

@@ -11,6 +11,10 @@
 #include "ops/kernels.hpp"
 #include "ops/linear_type.hpp"
 #include "ops/registry.hpp"
+#include "relprop_config.hpp"
+#if RELPROP_HAVE_CUDA
+#include "cuda/conv.hpp"
+#endif
 
 namespace relprop {
 
@@ -227,6 +231,28 @@ detail::LinearMaps conv_maps(const Geom& g) {
   return m;
 }
 
+#if RELPROP_HAVE_CUDA
+// The geometry for cuda/conv.hpp. The trailing zeros are those the output length needs
+// ((HO - 1) SH + DH (KH - 1) + 1 - H - PH; negative when the last rows of x are never
+// read): any padding_end giving the same HO gives the same outputs.
+cuda::ConvGeometry gpu_geometry(const Geom& g) {
+  cuda::ConvGeometry c;
+  c.N = g.N, c.C = g.C, c.H = g.H, c.W = g.W, c.O = g.O, c.KH = g.KH, c.KW = g.KW, c.HO = g.HO, c.WO = g.WO;
+  c.G = g.G, c.sh = g.sh, c.sw = g.sw, c.ph = g.ph, c.pw = g.pw, c.dh = g.dh, c.dw = g.dw;
+  c.pe_h = (g.HO - 1) * g.sh + g.dh * (g.KH - 1) + 1 - g.H - g.ph;
+  c.pe_w = (g.WO - 1) * g.sw + g.dw * (g.KW - 1) + 1 - g.W - g.pw;
+  return c;
+}
+#endif
+
+// The linear maps for the skeleton, on x's device.
+detail::LinearMaps maps_for(const Geom& g, [[maybe_unused]] const Tensor& x) {
+#if RELPROP_HAVE_CUDA
+  if (detail::on_cuda(x)) return cuda::conv_maps(gpu_geometry(g));
+#endif
+  return conv_maps(g);
+}
+
 class ConvNode final : public Node {
  public:
   // Tensors are held in their 4-d form; `in_shape` is the recorded input's own shape.
@@ -245,7 +271,7 @@ class ConvNode final : public Node {
       out[0] = R.reshape(in_shape_);
       return out;
     }
-    auto r = detail::linear_type_relevance(rule, conv_maps(g_), x_, w_, b_, z_, R, cache_, ctx);
+    auto r = detail::linear_type_relevance(rule, maps_for(g_, x_), x_, w_, b_, z_, R, cache_, ctx);
     if (!r) unsupported(rule, kRules);
     out[0] = r->reshape(in_shape_);
     return out;
@@ -254,7 +280,7 @@ class ConvNode final : public Node {
   RelevancePair relevance_contrastive(const Rule& rule, const Tensor& Rp, const Tensor& Rn,
                                       const RelevanceContext& ctx) const override {
     if (!ctx.needs(0)) return Node::relevance_contrastive(rule, Rp, Rn, ctx);
-    auto r = detail::linear_type_contrastive(rule, conv_maps(g_), x_, w_, b_, z_,
+    auto r = detail::linear_type_contrastive(rule, maps_for(g_, x_), x_, w_, b_, z_,
                                              detail::as_f32(Rp, op_, "relevance").reshape(z_.shape()),
                                              detail::as_f32(Rn, op_, "relevance").reshape(z_.shape()), cache_);
     if (!r) return Node::relevance_contrastive(rule, Rp, Rn, ctx);
@@ -279,13 +305,8 @@ class ConvNode final : public Node {
   mutable detail::WeightCache cache_;
 };
 
-// conv2d on 4-d tensors, recorded as `op` with the recorded input shape `in_shape`.
-Tensor conv_impl(std::string_view op, const Tensor& x_in, const Tensor& x4, const Tensor& w_in, const Tensor& w4,
-                 const Tensor& b_in, const Conv2dParams& p, std::string_view name) {
-  const Tensor x = detail::as_f32(x4, op, "input");
-  const Tensor w = detail::as_f32(w4, op, "weight");
-  const Tensor b = b_in.defined() ? detail::as_f32(b_in, op, "bias") : Tensor();
-  const Geom g = geometry(x.shape(), w.shape(), p);
+// z (N, O, HO, WO) = conv(x, w) + b on the CPU (b may be undefined).
+Tensor forward_with_bias(const Geom& g, const Tensor& x, const Tensor& w, const Tensor& b) {
   Tensor z = conv_forward(g, x, w);
   if (b.defined()) {
     float* zp = z.data<float>();
@@ -297,6 +318,22 @@ Tensor conv_impl(std::string_view op, const Tensor& x_in, const Tensor& x4, cons
         for (std::int64_t i = 0; i < g.P; ++i) zo[i] += bp[o];
       }
   }
+  return z;
+}
+
+// conv2d on 4-d tensors, recorded as `op` with the recorded input shape `in_shape`.
+Tensor conv_impl(std::string_view op, const Tensor& x_in, const Tensor& x4, const Tensor& w_in, const Tensor& w4,
+                 const Tensor& b_in, const Conv2dParams& p, std::string_view name) {
+  detail::same_device(op, {{&x4, "input"}, {&w4, "weight"}, {&b_in, "bias"}});
+  const Tensor x = detail::as_f32(x4, op, "input");
+  const Tensor w = detail::as_f32(w4, op, "weight");
+  const Tensor b = b_in.defined() ? detail::as_f32(b_in, op, "bias") : Tensor();
+  const Geom g = geometry(x.shape(), w.shape(), p);
+#if RELPROP_HAVE_CUDA
+  Tensor z = detail::on_cuda(x) ? cuda::conv2d_forward(gpu_geometry(g), x, w, b) : forward_with_bias(g, x, w, b);
+#else
+  Tensor z = forward_with_bias(g, x, w, b);
+#endif
   Tensor y = op == "conv1d" ? z.reshape({g.N, g.O, g.WO}) : z;
   if (Tape* tape = detail::recording_tape({&x_in, &w_in, &b_in})) {
     auto node = std::make_unique<ConvNode>(op, g, x_in.shape(), x, w, b, z);

@@ -8,6 +8,10 @@
 
 #include "ops/common.hpp"
 #include "ops/registry.hpp"
+#include "relprop_config.hpp"
+#if RELPROP_HAVE_CUDA
+#include "cuda/elementwise.hpp"
+#endif
 
 namespace relprop {
 
@@ -26,6 +30,17 @@ float apply(Bin k, float a, float b) {
 
 std::string_view name_of(Bin k) { return k == Bin::Add ? "add" : k == Bin::Sub ? "sub" : "mul"; }
 
+#if RELPROP_HAVE_CUDA
+cuda::BinKind cuda_kind(Bin k) {
+  switch (k) {
+    case Bin::Add: return cuda::BinKind::Add;
+    case Bin::Sub: return cuda::BinKind::Sub;
+    case Bin::Mul: return cuda::BinKind::Mul;
+  }
+  return cuda::BinKind::Add;
+}
+#endif
+
 class BinaryNode final : public Node {
  public:
   BinaryNode(Bin kind, Tensor a, Tensor b) : kind_(kind), a_(std::move(a)), b_(std::move(b)) {}
@@ -35,6 +50,9 @@ class BinaryNode final : public Node {
   std::vector<Tensor> relevance(const Rule& rule, const Tensor& R_out, const RelevanceContext& ctx) const override {
     std::vector<Tensor> out(2);
     const Tensor R = detail::as_f32(R_out, op(), "relevance");
+#if RELPROP_HAVE_CUDA
+    if (detail::on_cuda(R) || detail::on_cuda(a_)) return relevance_cuda(rule, R, ctx);
+#endif
     const Shape& ys = R.shape();
     const std::int64_t n = R.numel();
     const float* r = R.data<float>();
@@ -112,6 +130,13 @@ class BinaryNode final : public Node {
     if (!bt || bt->mode != BacktraceRule::Mode::Contrastive || kind_ == Bin::Mul)
       return Node::relevance_contrastive(rule, Rp_out, Rn_out, ctx);
     const Tensor Rp = detail::as_f32(Rp_out, op(), "relevance"), Rn = detail::as_f32(Rn_out, op(), "relevance");
+#if RELPROP_HAVE_CUDA
+    if (detail::on_cuda(Rp) || detail::on_cuda(a_)) {
+      const cuda::BinaryContrastive c =
+          cuda::binary_contrastive(cuda_kind(kind_), Rp, Rn, a_, b_, ctx.needs(0), ctx.needs(1));
+      return RelevancePair{{c.pos_a, c.pos_b}, {c.neg_a, c.neg_b}};
+    }
+#endif
     const Shape& ys = Rp.shape();
     const std::int64_t n = Rp.numel();
     const Tensor a = detail::broadcast_f32(a_, ys), b = detail::broadcast_f32(b_, ys);
@@ -154,12 +179,57 @@ class BinaryNode final : public Node {
   void release() override { a_ = b_ = Tensor(); }
 
  private:
+#if RELPROP_HAVE_CUDA
+  // relevance() on the GPU: the same rule checks and errors, the split resolved here and
+  // computed by cuda::binary_relevance.
+  std::vector<Tensor> relevance_cuda(const Rule& rule, const Tensor& R, const RelevanceContext& ctx) const {
+    const bool norm = std::holds_alternative<NormRule>(rule) || std::holds_alternative<EpsilonRule>(rule) ||
+                      std::holds_alternative<ZeroRule>(rule);
+    const auto* bt = std::get_if<BacktraceRule>(&rule);
+    cuda::BinarySplit split;
+    if (std::holds_alternative<GradientRule>(rule)) {
+      split.kind = cuda::BinarySplit::Kind::Gradient;
+    } else if (kind_ == Bin::Mul) {
+      const auto* held = std::get_if<ConstantRule>(&rule);
+      if (!norm && !bt && !held && !std::holds_alternative<PassRule>(rule))
+        unsupported(rule, "norm / epsilon / zero / pass / backtrace (uniform split), constant, gradient");
+      const bool both = ctx.needs(0) && ctx.needs(1);
+      split.kind = cuda::BinarySplit::Kind::Fixed;
+      split.fa = both ? 0.5f : (ctx.needs(0) ? 1.0f : 0.0f);
+      if (held) split.fa = held->input == 0 ? 0.0f : (ctx.needs(0) ? 1.0f : 0.0f);
+    } else if (norm) {
+      split.kind = cuda::BinarySplit::Kind::Norm;
+      split.stab = detail::stab_of(rule);
+    } else if (bt) {
+      split.kind = cuda::BinarySplit::Kind::Backtrace;
+      split.equal_split = bt->equal_split;
+    } else {
+      unsupported(rule, "norm, epsilon, zero, backtrace, gradient");
+    }
+    auto [ra, rb] = cuda::binary_relevance(cuda_kind(kind_), split, R, a_, b_, ctx.needs(0), ctx.needs(1));
+    return {ra, rb};
+  }
+#endif
+
   Bin kind_;
   Tensor a_, b_;  // the operands as given (broadcastable to y)
 };
 
+// Records the node (when a_in or b_in is tracked), saving the float32 operands a, b.
+void record_binary(Bin kind, const Tensor& a, const Tensor& b, const Tensor& a_in, const Tensor& b_in, Tensor& y,
+                   std::string_view name) {
+  if (Tape* tape = detail::recording_tape({&a_in, &b_in})) {
+    auto node = std::make_unique<BinaryNode>(kind, a, b);
+    node->inputs = detail::value_ids(*tape, {&a_in, &b_in});
+    tape->record(std::move(node), y, name);
+  }
+}
+
 Tensor binary(Bin kind, const Tensor& a_in, const Tensor& b_in, std::string_view name) {
   const std::string_view op = name_of(kind);
+#if RELPROP_HAVE_CUDA
+  detail::same_device(op, {{&a_in, "a"}, {&b_in, "b"}});
+#endif
   const Tensor a = detail::as_f32(a_in, op, "a"), b = detail::as_f32(b_in, op, "b");
   Shape ys;
   try {
@@ -167,6 +237,13 @@ Tensor binary(Bin kind, const Tensor& a_in, const Tensor& b_in, std::string_view
   } catch (const ShapeError& e) {
     throw ShapeError(std::string(op) + " '" + detail::label(name, op) + "': " + e.what());
   }
+#if RELPROP_HAVE_CUDA
+  if (detail::on_cuda(a)) {
+    Tensor y = cuda::binary_forward(cuda_kind(kind), a, b, ys);
+    record_binary(kind, a, b, a_in, b_in, y, name);
+    return y;
+  }
+#endif
   Tensor y = Tensor::empty(ys);
   const std::int64_t n = y.numel();
   float* yp = y.data<float>();
@@ -175,11 +252,7 @@ Tensor binary(Bin kind, const Tensor& a_in, const Tensor& b_in, std::string_view
   const float* bp = bb.data<float>();
 #pragma omp parallel for if (n > (1 << 16)) schedule(static)
   for (std::int64_t i = 0; i < n; ++i) yp[i] = apply(kind, ap[i], bp[i]);
-  if (Tape* tape = detail::recording_tape({&a_in, &b_in})) {
-    auto node = std::make_unique<BinaryNode>(kind, a, b);
-    node->inputs = detail::value_ids(*tape, {&a_in, &b_in});
-    tape->record(std::move(node), y, name);
-  }
+  record_binary(kind, a, b, a_in, b_in, y, name);
   return y;
 }
 

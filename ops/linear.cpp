@@ -9,6 +9,10 @@
 #include "ops/kernels.hpp"
 #include "ops/linear_type.hpp"
 #include "ops/registry.hpp"
+#include "relprop_config.hpp"
+#if RELPROP_HAVE_CUDA
+#include "cuda/linear.hpp"
+#endif
 
 namespace relprop {
 
@@ -34,7 +38,13 @@ namespace {
 // The two linear maps of linear, for the shared LRP skeleton (ops/linear_type.hpp).
 //   forward:   (M, I) x (O, I)^T -> (M, O)
 //   transpose: (M, O) x (O, I)   -> (M, I)
-detail::LinearMaps linear_maps(const Shape& x_shape, std::int64_t O) {
+// GPU tensors (x on the GPU) get the cuBLAS twins of the same maps (cuda/linear.hpp).
+detail::LinearMaps linear_maps(const Shape& x_shape, std::int64_t O, bool on_gpu) {
+#if RELPROP_HAVE_CUDA
+  if (on_gpu) return cuda::linear_maps(x_shape, O);
+#else
+  (void)on_gpu;
+#endif
   detail::LinearMaps m;
   // The output count is read from the weight, so stacked weights (2O, I) work too.
   (void)O;
@@ -76,7 +86,7 @@ class LinearNode final : public Node {
       out[0] = R.reshape(x_.shape());
       return out;
     }
-    auto r = detail::linear_type_relevance(rule, linear_maps(x_.shape(), w_.size(0)), x_, w_, b_, z_, R, cache_, ctx);
+    auto r = detail::linear_type_relevance(rule, maps(), x_, w_, b_, z_, R, cache_, ctx);
     if (!r) unsupported(rule, kRules);
     out[0] = std::move(*r);
     return out;
@@ -85,8 +95,7 @@ class LinearNode final : public Node {
   RelevancePair relevance_contrastive(const Rule& rule, const Tensor& Rp, const Tensor& Rn,
                                       const RelevanceContext& ctx) const override {
     if (!ctx.needs(0)) return Node::relevance_contrastive(rule, Rp, Rn, ctx);
-    auto r = detail::linear_type_contrastive(rule, linear_maps(x_.shape(), w_.size(0)), x_, w_, b_, z_,
-                                             detail::as_f32(Rp, "linear", "relevance"),
+    auto r = detail::linear_type_contrastive(rule, maps(), x_, w_, b_, z_, detail::as_f32(Rp, "linear", "relevance"),
                                              detail::as_f32(Rn, "linear", "relevance"), cache_);
     if (!r) return Node::relevance_contrastive(rule, Rp, Rn, ctx);
     RelevancePair out{std::vector<Tensor>(inputs.size()), std::vector<Tensor>(inputs.size())};
@@ -104,6 +113,9 @@ class LinearNode final : public Node {
   }
 
  private:
+  // The skeleton's maps, on the device x lives on.
+  detail::LinearMaps maps() const { return linear_maps(x_.shape(), w_.size(0), detail::on_cuda(x_)); }
+
   static constexpr const char* kRules =
       "zero, epsilon, zplus, alpha-beta, gamma, zbox, wsquare, flat, gradient, backtrace, pass";
   Tensor x_, w_, b_, z_;  // x: (..., I), w: (O, I), b: (O,) or undefined, z: (..., O)
@@ -115,14 +127,22 @@ class LinearNode final : public Node {
 Tensor linear(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in, std::string_view name) {
   const Shape bshape = b_in.defined() ? b_in.shape() : Shape{};
   const Shape yshape = linear_shape(x_in.shape(), w_in.shape(), b_in.defined() ? &bshape : nullptr, name);
+  detail::same_device("linear '" + detail::label(name, "linear") + "'",
+                      {{&x_in, "input"}, {&w_in, "weight"}, {&b_in, "bias"}});
   const Tensor x = detail::as_f32(x_in, "linear", "input");
   const Tensor w = detail::as_f32(w_in, "linear", "weight");
   const Tensor b = b_in.defined() ? detail::as_f32(b_in, "linear", "bias") : Tensor();
-  const std::int64_t I = w.size(1), O = w.size(0), M = x.numel() / std::max<std::int64_t>(I, 1);
-  Tensor y = Tensor::empty(yshape);
-  auto Y = mmat(y, M, O);
-  detail::gemm(Y, cmat(x, M, I), cmat(w, O, I).transpose());
-  if (b.defined()) Y.rowwise() += detail::crow(b, O);
+  Tensor y;
+#if RELPROP_HAVE_CUDA
+  if (detail::on_cuda(x)) y = cuda::linear_forward(x, w, b, yshape);  // cuBLAS, bias fused
+#endif
+  if (!y.defined()) {
+    const std::int64_t I = w.size(1), O = w.size(0), M = x.numel() / std::max<std::int64_t>(I, 1);
+    y = Tensor::empty(yshape);
+    auto Y = mmat(y, M, O);
+    detail::gemm(Y, cmat(x, M, I), cmat(w, O, I).transpose());
+    if (b.defined()) Y.rowwise() += detail::crow(b, O);
+  }
 
   if (Tape* tape = detail::recording_tape({&x_in, &w_in, &b_in})) {
     auto node = std::make_unique<LinearNode>(x, w, b, y);

@@ -8,6 +8,10 @@
 #include <cstring>
 
 #include "ops/common.hpp"
+#include "relprop_config.hpp"
+#if RELPROP_HAVE_CUDA
+#include "cuda/linear_type.hpp"
+#endif
 
 namespace relprop::detail {
 
@@ -473,6 +477,9 @@ struct Skeleton {
 std::optional<Tensor> linear_type_relevance(const Rule& rule, const LinearMaps& maps, const Tensor& x,
                                             const Tensor& w, const Tensor& b, const Tensor& z, const Tensor& R,
                                             WeightCache& cache, const RelevanceContext& ctx) {
+#if RELPROP_HAVE_CUDA
+  if (on_cuda(x)) return cuda::linear_type_relevance(rule, maps, x, w, b, z, R, cache, ctx);
+#endif
   Skeleton k{maps, x, w, b, z, R, cache};
   return std::visit(
       [&](const auto& r) -> std::optional<Tensor> {
@@ -505,6 +512,9 @@ std::optional<std::pair<Tensor, Tensor>> linear_type_contrastive(const Rule& rul
   const auto* bt = std::get_if<BacktraceRule>(&rule);
   if (!bt || bt->mode != BacktraceRule::Mode::Contrastive) return std::nullopt;
   RELPROP_ASSERT(Rp.shape() == z.shape() && Rn.shape() == z.shape(), "contrastive maps must have z's shape");
+#if RELPROP_HAVE_CUDA
+  if (on_cuda(x)) return cuda::linear_type_contrastive(rule, maps, x, w, b, z, Rp, Rn, cache);
+#endif
   Skeleton k{maps, x, w, b, z, Rp, cache};
   return k.backtrace_contrastive(Rn);
 }

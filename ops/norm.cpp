@@ -1,5 +1,6 @@
 // Batch normalisation (inference): shape check, CPU forward, relevance, node, graph ops.
-// x: (N, C, S) with S the product of the spatial dims; parameters (C,).
+// x: (N, C, S) with S the product of the spatial dims; parameters (C,). GPU tensors run
+// the twin in cuda/norm.cu.
 
 #include "ops/norm.hpp"
 
@@ -7,6 +8,10 @@
 
 #include "ops/common.hpp"
 #include "ops/registry.hpp"
+#include "relprop_config.hpp"
+#if RELPROP_HAVE_CUDA
+#include "cuda/norm.hpp"
+#endif
 
 namespace relprop {
 
@@ -15,6 +20,15 @@ void batch_norm_affine(const Tensor& mean_in, const Tensor& var_in, const Tensor
   const Tensor mean = detail::as_f32(mean_in, "batch_norm", "running_mean");
   const Tensor var = detail::as_f32(var_in, "batch_norm", "running_var");
   const std::int64_t C = mean.numel();
+#if RELPROP_HAVE_CUDA
+  if (detail::on_cuda(mean) || detail::on_cuda(var) || detail::on_cuda(w_in) || detail::on_cuda(b_in)) {
+    detail::same_device("batch_norm",
+                        {{&mean_in, "running_mean"}, {&var_in, "running_var"}, {&w_in, "weight"}, {&b_in, "bias"}});
+    cuda::batch_norm_affine(mean, var, w_in.defined() ? detail::as_f32(w_in, "batch_norm", "weight") : Tensor(),
+                            b_in.defined() ? detail::as_f32(b_in, "batch_norm", "bias") : Tensor(), eps, scale, shift);
+    return;
+  }
+#endif
   scale = Tensor::empty({C});
   shift = Tensor::empty({C});
   const Tensor w = w_in.defined() ? detail::as_f32(w_in, "batch_norm", "weight") : Tensor();
@@ -52,6 +66,13 @@ class BatchNormNode final : public Node {
       out[0] = R_in;
     } else if (std::holds_alternative<GradientRule>(rule)) {
       const Tensor R = detail::as_f32(R_in, "batch_norm", "relevance");
+#if RELPROP_HAVE_CUDA
+      if (detail::on_cuda(R) || detail::on_cuda(scale_)) {
+        detail::same_device("batch_norm", {{&R, "relevance"}, {&scale_, "scale"}});
+        out[0] = cuda::batch_norm_gradient(R, scale_);
+        return out;
+      }
+#endif
       Tensor g = Tensor::empty(R.shape());
       const std::int64_t C = R.size(1), S = R.numel() / (R.size(0) * C);
       const float* r = R.data<float>();
@@ -83,9 +104,22 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& mean, const Tensor& var, con
     throw ValueError("batch_norm '" + detail::label(name, "batch_norm") + "': running_mean and running_var are required");
   check_shapes(x_in.shape(), mean.numel(), {&mean, &var, &weight, &bias}, name);
   if (!(eps > 0)) throw ValueError("batch_norm '" + detail::label(name, "batch_norm") + "': eps must be > 0");
+  detail::same_device("batch_norm", {{&x_in, "input"}, {&mean, "running_mean"}, {&var, "running_var"},
+                                     {&weight, "weight"}, {&bias, "bias"}});
   const Tensor x = detail::as_f32(x_in, "batch_norm", "input");
   Tensor scale, shift;
   batch_norm_affine(mean, var, weight, bias, eps, scale, shift);
+#if RELPROP_HAVE_CUDA
+  if (detail::on_cuda(x)) {
+    Tensor y = cuda::batch_norm_forward(x, scale, shift);
+    if (Tape* tape = detail::recording_tape({&x_in})) {
+      auto node = std::make_unique<BatchNormNode>(scale);
+      node->inputs = detail::value_ids(*tape, {&x_in});
+      tape->record(std::move(node), y, name);
+    }
+    return y;
+  }
+#endif
   const std::int64_t C = x.size(1), S = x.numel() / (x.size(0) * C);
   Tensor y = Tensor::empty(x.shape());
   const float* xp = x.data<float>();

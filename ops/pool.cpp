@@ -1,6 +1,7 @@
 // Pooling: shape check, CPU forward, CPU relevance, nodes. Every output element reads a
 // window of one (n, c) plane; relevance is scattered back window by window, planes in
 // parallel (they never share an input element). Letters: N C H W input, HO WO output.
+// GPU tensors run the twin in cuda/pool.cu (same windows, same order of accumulation).
 
 #include "ops/pool.hpp"
 
@@ -10,6 +11,10 @@
 
 #include "ops/common.hpp"
 #include "ops/registry.hpp"
+#include "relprop_config.hpp"
+#if RELPROP_HAVE_CUDA
+#include "cuda/pool.hpp"
+#endif
 
 namespace relprop {
 
@@ -110,6 +115,25 @@ void for_planes(const Geom& g, Body&& body) {
 
 constexpr std::int32_t kEmptyWindow = std::numeric_limits<std::int32_t>::min();
 
+#if RELPROP_HAVE_CUDA
+// The geometry as the GPU kernels take it (cuda/pool.hpp).
+cuda::PoolGeom gpu_geom(const Geom& g) {
+  cuda::PoolGeom q;
+  q.kind = g.kind == PoolKind::Max ? cuda::PoolWindows::Max
+           : g.kind == PoolKind::Avg ? cuda::PoolWindows::Avg
+                                     : cuda::PoolWindows::Adaptive;
+  q.N = g.N, q.C = g.C, q.H = g.H, q.W = g.W, q.HO = g.HO, q.WO = g.WO;
+  for (int d = 0; d < 2; ++d) {
+    q.kernel[d] = g.p.kernel[d];
+    q.stride[d] = g.p.stride[d];
+    q.padding[d] = g.p.padding[d];
+    q.dilation[d] = g.p.dilation[d];
+  }
+  q.count_include_pad = g.p.count_include_pad;
+  return q;
+}
+#endif
+
 // Max pooling can also write, per output, the position of its maximum inside the plane
 // (h * W + w; the first in scan order), negated minus one when the maximum is tied:
 // relevance then goes straight to that element, and only tied windows are scanned again.
@@ -177,6 +201,22 @@ class PoolNode final : public Node {
     else if (std::holds_alternative<PassRule>(rule) && is_max) mode = Mode::WinnerTakeAll;
     else unsupported(rule, is_max ? "pass (winner-take-all), backtrace, norm / epsilon / zero (proportional), gradient"
                                   : "norm / epsilon / zero, backtrace, gradient");
+#if RELPROP_HAVE_CUDA
+    if (detail::on_cuda(x_) || detail::on_cuda(R)) {
+      detail::same_device(op_, {{&x_, "input"}, {&R, "relevance"}});
+      cuda::PoolMode m = cuda::PoolMode::Uniform;
+      switch (mode) {
+        case Mode::WinnerTakeAll: m = cuda::PoolMode::WinnerTakeAll; break;
+        case Mode::FirstMax: m = cuda::PoolMode::FirstMax; break;
+        case Mode::Proportional: m = cuda::PoolMode::Proportional; break;
+        case Mode::Norm: m = cuda::PoolMode::Norm; break;
+        case Mode::AbsShare: m = cuda::PoolMode::AbsShare; break;
+        case Mode::Uniform: m = cuda::PoolMode::Uniform; break;
+      }
+      out[0] = cuda::pool_relevance(gpu_geom(g_), m, stab, x_, y_, R, argmax_).reshape(in_shape_);
+      return out;
+    }
+#endif
     Tensor r_in = Tensor::zeros(x_.shape());
     const float* xp = x_.data<float>();
     const float* yp = y_.data<float>();
@@ -314,8 +354,13 @@ Tensor run_pool(std::string_view op, const Geom& g, const Tensor& x_in, std::str
   Tape* tape = detail::recording_tape({&x_in});
   Tensor argmax;
   if (tape && g.kind == PoolKind::Max && g.H * g.W < (std::int64_t{1} << 31))
-    argmax = Tensor::empty({g.N, g.C, g.HO, g.WO}, DType::I32);
+    argmax = Tensor::empty({g.N, g.C, g.HO, g.WO}, DType::I32, x.device());
+#if RELPROP_HAVE_CUDA
+  Tensor y = detail::on_cuda(x) ? cuda::pool_forward(gpu_geom(g), x, argmax)
+                                : pool_forward(g, x, argmax.defined() ? argmax.data<std::int32_t>() : nullptr);
+#else
   Tensor y = pool_forward(g, x, argmax.defined() ? argmax.data<std::int32_t>() : nullptr);
+#endif
   const Tensor y4 = y;
   if (one_d) y = y.reshape({g.N, g.C, g.WO});
   if (tape) {

@@ -1,5 +1,6 @@
 // Shape ops: the forward is a view (or a copy when no view exists); relevance is reshaped
-// back to the input's shape under every rule.
+// back to the input's shape under every rule. Views and copies run on the tensors' own
+// device; upsampling's loops have a GPU twin in cuda/shape.cu.
 
 #include "ops/shape.hpp"
 
@@ -12,6 +13,10 @@
 
 #include "ops/common.hpp"
 #include "ops/registry.hpp"
+#include "relprop_config.hpp"
+#if RELPROP_HAVE_CUDA
+#include "cuda/shape.hpp"
+#endif
 
 namespace relprop {
 
@@ -229,7 +234,7 @@ Tensor slice(const Tensor& x, int dim, std::int64_t start, std::int64_t end, std
   const Shape in = x.shape();
   return record_move("slice", {&x}, y,
                      [in, d, start, end, step](const Tensor& R) {
-                       Tensor r = Tensor::zeros(in);
+                       Tensor r = Tensor::zeros(in, DType::F32, R.device());  // on R's device
                        r.slice(d, start, end, step).copy_from(R);
                        return std::vector<Tensor>{r};
                      },
@@ -251,7 +256,11 @@ Tensor cat(const std::vector<Tensor>& xs, int dim, std::string_view name) {
     sizes.push_back(t.size(d));
     ys[d] += t.size(d);
   }
-  Tensor y = Tensor::empty(ys);
+  for (std::size_t i = 1; i < xs.size(); ++i) {
+    const std::string what = "input " + std::to_string(i);
+    detail::same_device("cat '" + detail::label(name, "cat") + "'", {{&xs[0], "input 0"}, {&xs[i], what}});
+  }
+  Tensor y = Tensor::empty(ys, DType::F32, xs[0].device());
   std::int64_t off = 0;
   for (const auto& t : xs) {
     y.slice(d, off, off + t.size(d)).copy_from(t);
@@ -284,7 +293,7 @@ Tensor pad(const Tensor& x, const std::vector<std::int64_t>& pads, double value,
     lohi[d] = {pads[2 * i], pads[2 * i + 1]};
     ys[d] += pads[2 * i] + pads[2 * i + 1];
   }
-  const Tensor y = Tensor::full(ys, value);
+  const Tensor y = Tensor::full(ys, value, DType::F32, x.device());
   Tensor inner = y;
   for (int d = 0; d < x.dim(); ++d) inner = inner.slice(d, lohi[d].first, lohi[d].first + x.size(d));
   inner.copy_from(x);
@@ -302,6 +311,16 @@ Tensor upsample_nearest2d(const Tensor& x_in, std::int64_t OH, std::int64_t OW, 
   if (x_in.dim() != 4) throw ShapeError(who + ": input must be (N, C, H, W), got " + x_in.str_shape());
   if (OH < 1 || OW < 1) throw ValueError(who + ": output size must be >= 1");
   const Tensor x = detail::as_f32(x_in, "upsample_nearest2d", "input");
+#if RELPROP_HAVE_CUDA
+  if (detail::on_cuda(x)) {
+    const Shape in = x.shape();
+    return record_move("upsample_nearest2d", {&x_in}, cuda::upsample_nearest2d(x, OH, OW),
+                       [in](const Tensor& R) {
+                         return std::vector<Tensor>{cuda::upsample_nearest2d_relevance(R, in)};
+                       },
+                       name);
+  }
+#endif
   const std::int64_t P = x.size(0) * x.size(1), H = x.size(2), W = x.size(3);
   Tensor y = Tensor::empty({x.size(0), x.size(1), OH, OW});
   const float* xp = x.data<float>();

@@ -3,6 +3,11 @@
 #include <algorithm>
 #include <cmath>
 
+#include "relprop_config.hpp"
+#if RELPROP_HAVE_CUDA
+#include "cuda/primitives.hpp"
+#endif
+
 namespace relprop {
 
 double NodeReport::absorbed_share() const {
@@ -41,6 +46,12 @@ void RelevanceMap::rescale(double scaler, double max_unit) {
       if (m > 0) factor *= max_unit / m;
     }
     if (factor == 1.0) return;
+#if RELPROP_HAVE_CUDA
+    if (t.device() == Device::CUDA) {
+      t = cuda::scale(t, static_cast<float>(factor));
+      return;
+    }
+#endif
     Tensor out = Tensor::empty(t.shape());
     const Tensor c = t.to(DType::F32).contiguous();
     const float* p = c.data<float>();
@@ -65,6 +76,14 @@ RelevanceMap RelevanceMap::sample(std::int64_t index, std::int64_t batch) const 
   return out;
 }
 
+RelevanceMap RelevanceMap::to(Device device) const {
+  RelevanceMap out;
+  for (const auto& [k, t] : inputs_) out.inputs_[k] = t.to(device);
+  for (const auto& [k, t] : nodes_) out.nodes_[k] = t.to(device);
+  out.report_ = report_;
+  return out;
+}
+
 namespace {
 
 // The `=` versus `+=` rule of a value's relevance buffer: the first contribution is
@@ -77,6 +96,12 @@ void accumulate(Tensor& buffer, const Tensor& contribution) {
     return;
   }
   if (!buffer.is_contiguous() || buffer.storage().use_count() > 1) buffer = buffer.clone();
+#if RELPROP_HAVE_CUDA
+  if (buffer.device() == Device::CUDA) {
+    cuda::axpy(buffer, contribution.to(Device::CUDA));
+    return;
+  }
+#endif
   const Tensor c = contribution.contiguous();
   float* b = buffer.data<float>();
   const float* a = c.data<float>();
@@ -112,8 +137,39 @@ RelevanceMap propagate_maps(Tape& tape, const Tensor& output, const std::vector<
 
   const std::size_t maps = seeds.size();
   const auto& values = tape.values();
+  // Everything happens on the output's device; seeds made on the host are moved there.
+  const Device dev = output.device();
   std::vector<std::vector<Tensor>> R(maps, std::vector<Tensor>(values.size()));
-  for (std::size_t m = 0; m < maps; ++m) R[m][out_id] = seeds[m].to(DType::F32).contiguous();
+  for (std::size_t m = 0; m < maps; ++m) R[m][out_id] = seeds[m].to(DType::F32).to(dev).contiguous();
+
+  // The conservation sums: on the CPU summed at once; on a GPU each goes into a slot of
+  // one device buffer, read back once at the end (no host round trip per node).
+  struct PendingSum {
+    std::size_t report;
+    bool out;  // relevance_out (else added to relevance_in)
+  };
+  std::vector<PendingSum> pending;
+  Tensor sums;
+  std::vector<NodeReport> reports;
+  auto add_sum = [&](const Tensor& t, std::size_t report, bool out) {
+    if (!options.report) return;
+    if (dev == Device::CPU) {
+      (out ? reports[report].relevance_out : reports[report].relevance_in) += sum_all(t);
+      return;
+    }
+#if RELPROP_HAVE_CUDA
+    if (!sums.defined()) {
+      std::size_t slots = 0;
+      for (std::size_t i = 0; i < tape.size(); ++i) slots += maps * (1 + tape.node(i).inputs.size());
+      sums = Tensor::zeros({static_cast<std::int64_t>(std::max<std::size_t>(slots, 1))}, DType::F64, dev);
+    }
+    RELPROP_ASSERT(pending.size() < static_cast<std::size_t>(sums.numel()), "conservation slots exhausted");
+    cuda::sum_into(t, sums, static_cast<std::int64_t>(pending.size()));
+    pending.push_back({report, out});
+#else
+    (void)t;
+#endif
+  };
 
   // Positions among linear-type nodes, for first/last-layer composites; readers of each
   // value, for the saturation gate (the activation that alone reads a node's output).
@@ -151,7 +207,7 @@ RelevanceMap propagate_maps(Tape& tape, const Tensor& output, const std::vector<
       continue;
     }
     for (std::size_t m = 0; m < maps; ++m)
-      if (!r_out[m].defined()) r_out[m] = Tensor::zeros(values[node.output].shape);
+      if (!r_out[m].defined()) r_out[m] = Tensor::zeros(values[node.output].shape, DType::F32, dev);
     if (wants_kept(options, node.name))
       for (std::size_t m = 0; m < maps; ++m) result.nodes_[node.name + suffixes[m]] = r_out[m];
 
@@ -173,20 +229,27 @@ RelevanceMap propagate_maps(Tape& tape, const Tensor& output, const std::vector<
     }
     for (std::size_t m = 0; m < maps; ++m) {
       RELPROP_ASSERT(r_in[m].size() == node.inputs.size(), "relevance kernel returned a wrong count");
-      NodeReport rep{node.name + suffixes[m], std::string(node.op()), rule_str(rule), sum_all(r_out[m]), 0.0};
+      reports.push_back(NodeReport{node.name + suffixes[m], std::string(node.op()), rule_str(rule), 0.0, 0.0});
+      const std::size_t rep = reports.size() - 1;
+      add_sum(r_out[m], rep, true);
       for (std::size_t k = 0; k < node.inputs.size(); ++k) {
         const ValueId v = node.inputs[k];
         if (v < 0 || !r_in[m][k].defined()) continue;
         if (r_in[m][k].shape() != values[v].shape)
           throw ShapeError("node '" + node.name + "': relevance for input " + std::to_string(k) + " has shape " +
                            r_in[m][k].str_shape() + ", the input has " + shape_str(values[v].shape));
-        rep.relevance_in += sum_all(r_in[m][k]);
+        add_sum(r_in[m][k], rep, false);
         accumulate(R[m][v], r_in[m][k]);
       }
-      result.report_.push_back(std::move(rep));
     }
     if (!options.retain) node.release();
   }
+  if (!pending.empty()) {
+    const std::vector<double> got = sums.to_vector_f64();  // the one read-back
+    for (std::size_t k = 0; k < pending.size(); ++k)
+      (pending[k].out ? reports[pending[k].report].relevance_out : reports[pending[k].report].relevance_in) += got[k];
+  }
+  result.report_ = std::move(reports);
   // Reports in tape order read top-down like the model (positive before negative).
   std::reverse(result.report_.begin(), result.report_.end());
   if (maps == 2)
@@ -195,11 +258,17 @@ RelevanceMap propagate_maps(Tape& tape, const Tensor& output, const std::vector<
   for (ValueId v : tape.graph_inputs()) {
     for (std::size_t m = 0; m < maps; ++m) {
       Tensor r = R[m][v];
-      if (!r.defined()) r = Tensor::zeros(values[v].shape);  // the input received nothing
+      if (!r.defined()) r = Tensor::zeros(values[v].shape, DType::F32, dev);  // the input received nothing
       if (composite.times_input) {
         // Gradient x input: the relevance so far is the gradient.
         const Tensor& x = tape.input_tensor(v);
         RELPROP_ASSERT(x.defined(), "graph input tensor missing on the tape");
+#if RELPROP_HAVE_CUDA
+        if (dev == Device::CUDA) {
+          result.inputs_[values[v].name + suffixes[m]] = cuda::mul(x.to(dev), r);
+          continue;
+        }
+#endif
         const Tensor xf = x.to(DType::F32).contiguous(), g = r.to(DType::F32).contiguous();
         Tensor prod = Tensor::empty(values[v].shape);
         const float *xp = xf.data<float>(), *gp = g.data<float>();

@@ -19,6 +19,10 @@ struct PropagateOptions {
   bool keep_all = false;
   // Node names (globs) whose output relevance to keep, in addition.
   std::vector<std::string> keep;
+  // Sum each node's relevance for the conservation report. Off: the report lists the
+  // nodes with zero sums, and on a GPU nothing at all is read back to the host (what a
+  // captured CUDA Graph needs).
+  bool report = true;
 };
 
 // Conservation figures of one node: what arrived on its output, what it sent to its
@@ -63,6 +67,8 @@ class RelevanceMap {
   // sliced to that sample (keeping the dimension, size 1); others kept whole. The
   // report stays the whole batch's.
   RelevanceMap sample(std::int64_t index, std::int64_t batch) const;
+  // Every map copied to `device` (the report as it is); maps already there are shared.
+  RelevanceMap to(Device device) const;
 
  private:
   friend RelevanceMap propagate_maps(Tape&, const Tensor&, const std::vector<Tensor>&, const Composite&,

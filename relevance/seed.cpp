@@ -14,7 +14,8 @@ ClassificationSeed classification_seed(const Tensor& output, std::optional<std::
   if (target && (*target < 0 || *target >= classes))
     throw IndexError("target class " + std::to_string(*target) + " is out of range: the output has " +
                      std::to_string(classes) + " classes (0.." + std::to_string(classes - 1) + ")");
-  const Tensor out = output.to(DType::F32).contiguous();
+  // Seeds are made on the host from the (small) output and moved to its device.
+  const Tensor out = output.to(Device::CPU).to(DType::F32).contiguous();
   const float* y = out.data<float>();
   const std::int64_t rows = out.numel() / classes;
   ClassificationSeed result;
@@ -33,6 +34,7 @@ ClassificationSeed classification_seed(const Tensor& output, std::optional<std::
     s[r * classes + t] = static_cast<float>(base * multiplier);
     result.targets.push_back(t);
   }
+  result.seed = result.seed.to(output.device());
   return result;
 }
 
@@ -45,7 +47,7 @@ Tensor regression_seed(const Tensor& output, const std::vector<std::int64_t>& ou
     if (k < 0 || k >= n)
       throw IndexError("regression output " + std::to_string(k) + " is out of range: the model has " +
                        std::to_string(n) + " outputs");
-  const Tensor y = output.to(DType::F32).contiguous();
+  const Tensor y = output.to(Device::CPU).to(DType::F32).contiguous();
   Tensor seed = Tensor::zeros(output.shape());
   const float* yp = y.data<float>();
   float* sp = seed.data<float>();
@@ -57,18 +59,18 @@ Tensor regression_seed(const Tensor& output, const std::vector<std::int64_t>& ou
       const std::int64_t i = r * n + k;
       sp[i] = static_cast<float>((form == SeedForm::Value ? yp[i] : 1.0) * multiplier);
     }
-  return seed;
+  return seed.to(output.device());
 }
 
 Tensor segmentation_seed(const Tensor& output, double threshold, SeedForm form, double multiplier) {
   if (!output.defined()) throw ValueError("segmentation seed: undefined output");
-  const Tensor y = output.to(DType::F32).contiguous();
+  const Tensor y = output.to(Device::CPU).to(DType::F32).contiguous();
   Tensor seed = Tensor::zeros(output.shape());
   const float* yp = y.data<float>();
   float* sp = seed.data<float>();
   for (std::int64_t i = 0; i < y.numel(); ++i)
     if (yp[i] > threshold) sp[i] = static_cast<float>((form == SeedForm::Value ? yp[i] : 1.0) * multiplier);
-  return seed;
+  return seed.to(output.device());
 }
 
 Tensor contrastive_negative_seed(const Tensor& output, const Tensor& positive, SeedForm form, double multiplier) {
@@ -78,7 +80,8 @@ Tensor contrastive_negative_seed(const Tensor& output, const Tensor& positive, S
     throw ShapeError("contrastive seed: the positive seed's shape " +
                      (positive.defined() ? positive.str_shape() : std::string("<undefined>")) +
                      " differs from the output's " + output.str_shape());
-  const Tensor y = output.to(DType::F32).contiguous(), p = positive.to(DType::F32).contiguous();
+  const Tensor y = output.to(Device::CPU).to(DType::F32).contiguous(),
+               p = positive.to(Device::CPU).to(DType::F32).contiguous();
   const std::int64_t cols = output.size(-1);
   Tensor seed = Tensor::zeros(output.shape());
   const float *yp = y.data<float>(), *pp = p.data<float>();
@@ -96,7 +99,7 @@ Tensor contrastive_negative_seed(const Tensor& output, const Tensor& positive, S
     const double factor = form == SeedForm::OneHot ? (sum > 0 ? multiplier / sum : 1.0) : multiplier;
     for (std::int64_t c = 0; c < cols; ++c) sp[r * cols + c] = static_cast<float>(sp[r * cols + c] * factor);
   }
-  return seed;
+  return seed.to(output.device());
 }
 
 }  // namespace relprop

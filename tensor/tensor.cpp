@@ -1,5 +1,7 @@
 #include "tensor/tensor.hpp"
 
+#include "tensor/device.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -146,10 +148,16 @@ std::size_t host_cache_bytes() { return HostCache::get().bytes(); }
 void host_cache_release() { HostCache::get().release(); }
 
 std::shared_ptr<Storage> Storage::allocate(std::size_t nbytes, Device device, bool zero) {
-  if (device != Device::CPU)
-    throw UnsupportedError("Storage::allocate: device '" + std::string(device_name(device)) +
-                           "' needs the CUDA backend's allocator");
   auto s = std::shared_ptr<Storage>(new Storage());
+  if (device != Device::CPU) {
+    s->data_ = device::allocate(nbytes, device);
+    s->nbytes_ = nbytes;
+    s->capacity_ = nbytes;
+    s->device_ = device;
+    s->owned_ = true;
+    if (zero) device::zero(s->data_, nbytes, device);
+    return s;
+  }
   std::size_t rounded = (std::max<std::size_t>(nbytes, 1) + 63) / 64 * 64;
   HostCache& cache = HostCache::get();
   if (rounded >= kCacheMin && cache.enabled()) {
@@ -182,6 +190,10 @@ std::shared_ptr<Storage> Storage::borrow(void* data, std::size_t nbytes,
 
 Storage::~Storage() {
   if (!owned_ || !data_) return;
+  if (device_ != Device::CPU) {
+    device::release(data_, capacity_, device_);
+    return;
+  }
   if (capacity_ >= kCacheMin && HostCache::get().enabled() && HostCache::get().give(data_, capacity_)) return;
   ::operator delete(data_, std::align_val_t{64});
 }
@@ -288,8 +300,8 @@ Tensor Tensor::zeros(Shape shape, DType dtype, Device device) {
   return from_storage(std::move(st), std::move(shape), dtype);
 }
 
-Tensor Tensor::full(Shape shape, double value, DType dtype) {
-  Tensor t = empty(std::move(shape), dtype);
+Tensor Tensor::full(Shape shape, double value, DType dtype, Device device) {
+  Tensor t = empty(std::move(shape), dtype, device);
   t.fill(value);
   return t;
 }
@@ -350,6 +362,14 @@ void Tensor::check_access(DType want) const {
                            std::string(device_name(device())) + "'; copy it to the CPU first");
 }
 
+void Tensor::check_device_access(DType want) const {
+  if (!defined()) throw ValueError("access to an undefined tensor");
+  if (dtype_ != want)
+    throw DtypeError("tensor holds " + std::string(dtype_name(dtype_)) + ", accessed as " +
+                     std::string(dtype_name(want)));
+  if (device() == Device::CPU) throw UnsupportedError("device access to a tensor on the CPU");
+}
+
 void* Tensor::raw_data() const {
   if (!defined()) throw ValueError("access to an undefined tensor");
   return static_cast<char*>(storage_->data()) +
@@ -394,6 +414,7 @@ double Tensor::get_flat(std::int64_t i) const { return read_elem(raw_data(), dty
 void Tensor::set_flat(std::int64_t i, double v) const { write_elem(raw_data(), dtype_, flat_offset(i), v); }
 
 double Tensor::item() const {
+  if (device() != Device::CPU) return to(Device::CPU).item();
   if (numel_ != 1)
     throw ShapeError("item() needs a single-element tensor, got shape " + str_shape());
   return get_flat(0);
@@ -403,13 +424,14 @@ std::vector<double> Tensor::to_vector_f64() const {
   std::vector<double> out;
   out.reserve(static_cast<std::size_t>(numel_));
   if (!defined()) return out;
+  if (device() != Device::CPU) return to(Device::CPU).to_vector_f64();
   const void* base = raw_data();
   walk(shape_, strides_, 0, [&](std::int64_t o) { out.push_back(read_elem(base, dtype_, o)); });
   return out;
 }
 
 std::vector<float> Tensor::to_vector() const {
-  Tensor c = to(DType::F32).contiguous();
+  Tensor c = to(Device::CPU).to(DType::F32).contiguous();
   const float* p = c.data<float>();
   return std::vector<float>(p, p + c.numel());
 }
@@ -642,6 +664,13 @@ Tensor Tensor::to(DType dtype) const {
   return out;
 }
 
+Tensor Tensor::to(Device d) const {
+  if (!defined() || d == device()) return *this;
+  Tensor out = empty(shape_, dtype_, d);
+  out.copy_from(*this);
+  return out;
+}
+
 namespace {
 
 // Same-dtype strided copy: dimensions are coalesced where both layouts allow, then rows
@@ -692,8 +721,10 @@ void copy_strided(const T* src, Shape shape, Shape sst, T* dst, Shape dstr) {
 
 void Tensor::copy_from(const Tensor& src) const {
   if (!defined() || !src.defined()) throw ValueError("copy_from: undefined tensor");
-  if (device() != Device::CPU || src.device() != Device::CPU)
-    throw UnsupportedError("copy_from between devices needs the CUDA backend");
+  if (device() != Device::CPU || src.device() != Device::CPU) {
+    copy_from_device(src);
+    return;
+  }
   const Tensor s = src.shape_ == shape_ ? src : src.expand(shape_);
   if (s.dtype_ == dtype_ && s.is_contiguous() && is_contiguous()) {
     if (numel_) std::memmove(raw_data(), s.raw_data(), nbytes());
@@ -732,8 +763,64 @@ void Tensor::copy_from(const Tensor& src) const {
   walk(shape_, strides_, 0, [&](std::int64_t o) { write_elem(db, dtype_, o, tmp[k++]); });
 }
 
+void Tensor::copy_from_device(const Tensor& src) const {
+  const Tensor s = src.shape_ == shape_ ? src : src.expand(shape_);
+  if (numel_ == 0) return;
+  const Device dd = device(), sd = s.device();
+  if (sd != Device::CPU && dd == Device::CPU) {
+    // Device -> host: the source made contiguous on its device, downloaded, then the
+    // host copy does the dtype and layout.
+    const Tensor c = s.is_contiguous() ? s : s.clone();
+    Tensor host = empty(shape_, c.dtype_, Device::CPU);
+    device::copy_bytes(host.raw_data(), Device::CPU, c.raw_data(), sd, c.nbytes());
+    copy_from(host);
+    return;
+  }
+  if (sd == Device::CPU) {
+    // Host -> device: converted and made contiguous on the host, uploaded, then laid out
+    // on the device when this tensor is strided.
+    const Tensor host = s.to(dtype_).contiguous();
+    if (is_contiguous()) {
+      device::copy_bytes(raw_data(), dd, host.raw_data(), Device::CPU, nbytes());
+      return;
+    }
+    const Tensor staged = empty(shape_, dtype_, dd);
+    device::copy_bytes(staged.raw_data(), dd, host.raw_data(), Device::CPU, nbytes());
+    device::copy_strided(raw_data(), strides_, staged.raw_data(), staged.strides_, shape_, dtype_size(dtype_));
+    return;
+  }
+  // Device -> device.
+  if (s.dtype_ != dtype_) {
+    const Tensor c = s.is_contiguous() ? s : s.clone();
+    if (is_contiguous()) {
+      device::convert(raw_data(), dtype_, c.raw_data(), c.dtype_, numel_);
+      return;
+    }
+    const Tensor conv = empty(shape_, dtype_, dd);
+    device::convert(conv.raw_data(), dtype_, c.raw_data(), c.dtype_, numel_);
+    device::copy_strided(raw_data(), strides_, conv.raw_data(), conv.strides_, shape_, dtype_size(dtype_));
+    return;
+  }
+  if (s.is_contiguous() && is_contiguous() && s.storage_ != storage_) {
+    device::copy_bytes(raw_data(), dd, s.raw_data(), sd, nbytes());
+    return;
+  }
+  // Overlapping source and destination: through a fresh copy of the source.
+  const Tensor from = s.storage_ == storage_ ? s.clone() : s;
+  device::copy_strided(raw_data(), strides_, from.raw_data(), from.strides_, shape_, dtype_size(dtype_));
+}
+
 void Tensor::fill(double value) const {
   if (!defined()) throw ValueError("fill: undefined tensor");
+  if (device() != Device::CPU) {
+    if (is_contiguous()) {
+      device::fill(raw_data(), dtype_, numel_, value);
+    } else {
+      const Tensor t = full(shape_, value, dtype_, device());
+      device::copy_strided(raw_data(), strides_, t.raw_data(), t.strides_, shape_, dtype_size(dtype_));
+    }
+    return;
+  }
   void* db = raw_data();
   if (dtype_ == DType::F32 && is_contiguous()) {
     std::fill(static_cast<float*>(db), static_cast<float*>(db) + numel_, static_cast<float>(value));
@@ -756,6 +843,7 @@ double max_abs_diff(const Tensor& a, const Tensor& b) {
 }
 
 double sum_all(const Tensor& t) {
+  if (t.device() != Device::CPU) return sum_all(t.to(Device::CPU));
   if (t.dtype() == DType::F32 && t.is_contiguous()) {
     // Fixed chunks, eight lanes each, chunk sums added in order: the same result for any
     // thread count, and no loop-carried dependency on one accumulator.

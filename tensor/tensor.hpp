@@ -85,12 +85,12 @@ class Tensor {
   Tensor() = default;  // undefined tensor
 
   // ---- creation -------------------------------------------------------------------
-  // New contiguous tensor, contents uninitialised (CPU only for now).
+  // New contiguous tensor, contents uninitialised (CUDA: needs the CUDA backend and a GPU).
   static Tensor empty(Shape shape, DType dtype = DType::F32, Device device = Device::CPU);
-  // New contiguous tensor filled with zeros (CPU only for now).
+  // New contiguous tensor filled with zeros.
   static Tensor zeros(Shape shape, DType dtype = DType::F32, Device device = Device::CPU);
-  // New CPU tensor with every element set to `value` (converted to `dtype`).
-  static Tensor full(Shape shape, double value, DType dtype = DType::F32);
+  // New tensor with every element set to `value` (converted to `dtype`).
+  static Tensor full(Shape shape, double value, DType dtype = DType::F32, Device device = Device::CPU);
   // New 0-dimensional CPU tensor holding `value`.
   static Tensor scalar(double value, DType dtype = DType::F32);
   // Copies `values` into a new tensor of `shape` (numel must match, else ShapeError); the
@@ -131,7 +131,14 @@ class Tensor {
     check_access(dtype_of<T>::value);
     return static_cast<T*>(storage_->data()) + offset_;
   }
-  void* raw_data() const;  // first element, any dtype
+  // Device pointer to the first element of a tensor on a GPU, for kernels (checks dtype
+  // and that the tensor is on a GPU).
+  template <class T>
+  T* device_data() const {
+    check_device_access(dtype_of<T>::value);
+    return static_cast<T*>(storage_->data()) + offset_;
+  }
+  void* raw_data() const;  // first element, any dtype (host or device address)
   // Element by index (bounds-checked); for tests and small work, not for kernels.
   template <class T>
   T& at(std::initializer_list<std::int64_t> index) const {
@@ -169,8 +176,12 @@ class Tensor {
   // ---- copies ---------------------------------------------------------------------
   Tensor contiguous() const;  // self when already contiguous
   Tensor clone() const;       // always a fresh contiguous copy
-  Tensor to(DType dtype) const;  // self when dtype already matches
-  // Copies `src` (broadcast to this shape, converted to this dtype) into this tensor.
+  Tensor to(DType dtype) const;  // self when dtype already matches (same device)
+  // A copy on `device` (same dtype and shape, contiguous); self when already there.
+  // Host <-> GPU copies wait until the bytes have arrived.
+  Tensor to(Device device) const;
+  // Copies `src` (broadcast to this shape, converted to this dtype) into this tensor;
+  // either may be on the CPU or a GPU.
   void copy_from(const Tensor& src) const;
   void fill(double value) const;  // sets every element to `value` (converted)
 
@@ -184,6 +195,8 @@ class Tensor {
 
  private:
   void check_access(DType want) const;
+  void check_device_access(DType want) const;
+  void copy_from_device(const Tensor& src) const;  // copy_from when either is on a GPU
   std::int64_t element_offset(std::initializer_list<std::int64_t> index) const;
   std::int64_t flat_offset(std::int64_t i) const;  // storage offset of the i-th row-major element
   int wrap_dim(int d, int rank_extra = 0) const;

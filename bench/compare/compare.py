@@ -107,15 +107,30 @@ def peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def timed(fn, repeat, warmup):
+def timed(fn, repeat, warmup, sync=None):
+    """Times fn() `repeat` times after `warmup` calls; `sync` (a GPU's synchronize) ends
+    each timed call, so queued GPU work is counted."""
     for _ in range(warmup):
         fn()
+    if sync:
+        sync()
     times = []
     for _ in range(repeat):
         t0 = time.perf_counter()
         fn()
+        if sync:
+            sync()
         times.append((time.perf_counter() - t0) * 1e3)
     return times
+
+
+def device_of(a):
+    """(torch.device, synchronize function or None) for --device."""
+    import torch
+    dev = torch.device(a.device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("--device cuda: this PyTorch sees no GPU")
+    return dev, (torch.cuda.synchronize if dev.type == "cuda" else None)
 
 
 # ---- models on the PyTorch side -------------------------------------------------------
@@ -288,8 +303,9 @@ def ref_zennit(a):
     from zennit.attribution import Gradient
     torch.set_num_threads(a.threads)
     folder = pathlib.Path(a.folder)
-    model = torch_model(a.model, folder)
-    x = torch.from_numpy(read_st(folder / "input.safetensors")["x"].copy())
+    dev, sync = device_of(a)
+    model = torch_model(a.model, folder).to(dev)
+    x = torch.from_numpy(read_st(folder / "input.safetensors")["x"].copy()).to(dev)
     with torch.no_grad():
         y = model(x)
     target = y.argmax(dim=1)
@@ -305,8 +321,8 @@ def ref_zennit(a):
         out = model(xx)
         torch.autograd.grad(out, xx, seed)
 
-    fwd = timed(forward, a.repeat, a.warmup)
-    grad = timed(gradient, a.repeat, a.warmup)
+    fwd = timed(forward, a.repeat, a.warmup, sync)
+    grad = timed(gradient, a.repeat, a.warmup, sync)
     for p in model.parameters():
         p.requires_grad_(False)
     composite = zennit_composite(a.model, a.composite, model, x)
@@ -315,12 +331,13 @@ def ref_zennit(a):
 
         def explain():
             _, holder["r"] = attributor(x, seed)
-        exp = timed(explain, a.repeat, a.warmup)
-    r = holder["r"].detach().numpy().astype(np.float32)
+        exp = timed(explain, a.repeat, a.warmup, sync)
+    r = holder["r"].detach().cpu().numpy().astype(np.float32)
     np.save(a.out, r)
     return {"forward_ms": statistics.median(fwd), "grad_ms": statistics.median(grad),
             "explain_ms": statistics.median(exp), "explain_all": exp, "peak_rss_mb": peak_rss_mb(),
-            "target": int(target[0]), "tool": "zennit 0.5.1", "torch": torch.__version__}
+            "target": int(target[0]), "tool": "zennit 0.5.1", "torch": torch.__version__,
+            "device": torch.cuda.get_device_name(0) if dev.type == "cuda" else "cpu"}
 
 
 def ref_lxt(a):
@@ -329,12 +346,13 @@ def ref_lxt(a):
     torch.set_num_threads(a.threads)
     from lxt.efficient import monkey_patch
     folder = pathlib.Path(a.folder)
+    dev, sync = device_of(a)
     if a.model == "vit_b_16":
         from torchvision.models import vision_transformer
         import lxt.efficient.models as lm
         monkey_patch(vision_transformer, lm.vit_torch.cp_LRP)
-        model = torch_model("vit_b_16", folder)
-        x = torch.from_numpy(read_st(folder / "input.safetensors")["x"].copy())
+        model = torch_model("vit_b_16", folder).to(dev)
+        x = torch.from_numpy(read_st(folder / "input.safetensors")["x"].copy()).to(dev)
         for p in model.parameters():
             p.requires_grad_(False)
 
@@ -356,10 +374,10 @@ def ref_lxt(a):
             from transformers import BertModel as Auto
             hf = folder / "hf" if a.model == "bert_base" else ROOT / "tests" / "data" / "models" / "all-MiniLM-L6-v2"
         monkey_patch(mod)  # LXT's default map: AttnLRP
-        model = Auto.from_pretrained(str(hf), attn_implementation="eager").eval()
+        model = Auto.from_pretrained(str(hf), attn_implementation="eager").eval().to(dev)
         for p in model.parameters():
             p.requires_grad_(False)
-        ids = torch.from_numpy(read_st(folder / "input.safetensors")["input_ids"].copy())
+        ids = torch.from_numpy(read_st(folder / "input.safetensors")["input_ids"].copy()).to(dev)
         embed = model.get_input_embeddings()
 
         def run(explain):
@@ -390,15 +408,15 @@ def ref_lxt(a):
         holder["r"] = (e * e.grad).detach()
         holder["t"] = int(y.argmax())
 
-    fwd = timed(forward, a.repeat, a.warmup)
-    exp = timed(explain, a.repeat, a.warmup)
+    fwd = timed(forward, a.repeat, a.warmup, sync)
+    exp = timed(explain, a.repeat, a.warmup, sync)
     r = holder["r"]
     r = r.sum(-1)[0] if a.model != "vit_b_16" else r
-    np.save(a.out, r.numpy().astype(np.float32))
+    np.save(a.out, r.cpu().numpy().astype(np.float32))
     import lxt
     return {"forward_ms": statistics.median(fwd), "explain_ms": statistics.median(exp), "explain_all": exp,
             "peak_rss_mb": peak_rss_mb(), "target": holder["t"], "tool": "lxt 2.1 (efficient)",
-            "torch": torch.__version__}
+            "torch": torch.__version__, "device": torch.cuda.get_device_name(0) if dev.type == "cuda" else "cpu"}
 
 
 def ref_dlb(a):
@@ -441,7 +459,7 @@ def relprop_cmd(name, folder, a):
         seed = ["--multiplier", "100", "--rule", "linear3=backtrace:gate"]
     return [str(exe)] + m + ["--input", str(folder / "input.safetensors"), "--composite", spec["composite"],
                              "--repeat", str(a.repeat), "--warmup", str(a.warmup),
-                             "--out", str(folder / "relprop.safetensors")] + extra + seed
+                             "--out", str(folder / "relprop.safetensors"), "--device", a.device] + extra + seed
 
 
 def run_json(cmd, env):
@@ -478,7 +496,7 @@ def compare(name, a):
     ref_cmd = [py, str(THIS), f"ref-{spec['ref']}", name, str(folder), "--composite", spec["composite"],
                "--repeat", str(a.repeat if spec["ref"] != "dlb" else max(1, a.repeat // 5)),
                "--warmup", str(a.warmup if spec["ref"] != "dlb" else 1), "--threads", str(a.threads),
-               "--out", str(folder / "ref.npy")]
+               "--out", str(folder / "ref.npy"), "--device", a.device]
     ours, refs = [], []
     for _ in range(a.rounds):
         ours.append(run_json(relprop_cmd(name, folder, a), env_ours))
@@ -489,6 +507,7 @@ def compare(name, a):
     row = {
         "model": name, "note": spec["note"], "reference": refs[0]["tool"], "torch": refs[0]["torch"],
         "composite": spec["composite"], "threads": a.threads, "rounds": a.rounds, "repeat": a.repeat,
+        "device": refs[0].get("device", "cpu"),
         "relprop_forward_ms": med(ours, "forward_ms"), "relprop_explain_ms": med(ours, "explain_ms"),
         "relprop_rss_mb": max(r["peak_rss_mb"] for r in ours),
         "ref_forward_ms": med(refs, "forward_ms"), "ref_grad_ms": med(refs, "grad_ms"),
@@ -548,6 +567,8 @@ def main():
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
+                    help="cuda: relprop and the reference both on GPU 0 (DLBacktrace stays on the CPU)")
     ap.add_argument("--composite", default="")
     ap.add_argument("--out", default="")
     ap.add_argument("--plot", default="")

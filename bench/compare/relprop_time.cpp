@@ -12,6 +12,8 @@
 // name feeds a single-input graph). The seed is the target's (default: the arg-max's)
 // value (x --multiplier), at the last position for language-model heads; --seed-one seeds 1
 // instead. --rule NODE=RULE overrides the composite for nodes matching NODE (a glob).
+// --device cuda runs everything on the GPU (weights uploaded before timing; each timed
+// call ends with a device synchronisation).
 
 #include <sys/resource.h>
 
@@ -23,6 +25,7 @@
 #include <vector>
 
 #include "relprop.hpp"
+#include "tensor/device.hpp"
 
 using namespace relprop;
 
@@ -50,14 +53,14 @@ std::string join(const std::vector<double>& v) {
   std::cerr << "relprop_time: " << why
             << "\nusage: relprop_time (--model NAME | --graph G.json | --hf DIR) [--weights W] --input X.safetensors"
                " --composite C [--target K] [--epsilon E] [--repeat N] [--warmup N] [--out R.safetensors]"
-               " [--seed-one] [--multiplier M] [--rule NODE=RULE]...\n";
+               " [--seed-one] [--multiplier M] [--rule NODE=RULE]... [--device cpu|cuda]\n";
   std::exit(2);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) try {
-  std::string model, graph_path, hf, weights, input, composite = "epsilon", out;
+  std::string model, graph_path, hf, weights, input, composite = "epsilon", out, device_name = "cpu";
   std::optional<std::int64_t> target;
   std::optional<double> epsilon;
   int repeat = 10, warmup = 2;
@@ -77,6 +80,7 @@ int main(int argc, char** argv) try {
     else if (a == "--input") input = next();
     else if (a == "--composite") composite = next();
     else if (a == "--out") out = next();
+    else if (a == "--device") device_name = next();
     else if (a == "--target") target = std::stoll(next());
     else if (a == "--epsilon") epsilon = std::stod(next());
     else if (a == "--repeat") repeat = std::stoi(next());
@@ -111,6 +115,10 @@ int main(int argc, char** argv) try {
     inputs = {{graph.inputs()[0].name, t}};
   }
   if (!hf.empty()) inputs = complete_text_inputs(inputs, &graph);
+  if (device_name != "cpu" && device_name != "cuda") usage("--device is cpu or cuda");
+  const Device dev = device_name == "cuda" ? Device::CUDA : Device::CPU;
+  graph.to(dev);
+  for (auto& [k, t] : inputs) t = t.to(dev);
   CompositeOptions options;
   if (epsilon) options.epsilon = *epsilon;
   Composite comp = Composite::by_name(composite, options);
@@ -124,6 +132,7 @@ int main(int argc, char** argv) try {
   for (int it = 0; it < warmup + repeat; ++it) {
     auto t0 = clock::now();
     const Tensor y0 = graph.forward(inputs)[0];
+    if (dev != Device::CPU) device::synchronize();
     const double f = std::chrono::duration<double, std::milli>(clock::now() - t0).count();
     t0 = clock::now();
     Tape tape;
@@ -134,6 +143,7 @@ int main(int argc, char** argv) try {
     }
     const auto seed = classification_seed(y, target, seed_one ? SeedForm::OneHot : SeedForm::Value, multiplier);
     const RelevanceMap R = propagate(tape, y, seed.seed, comp);
+    if (dev != Device::CPU) device::synchronize();
     const double e = std::chrono::duration<double, std::milli>(clock::now() - t0).count();
     if (it >= warmup) {
       forward_ms.push_back(f);
@@ -147,7 +157,7 @@ int main(int argc, char** argv) try {
       (void)y0;
     }
   }
-  if (!out.empty()) save_safetensors(out, {{"relevance", relevance}});
+  if (!out.empty()) save_safetensors(out, {{"relevance", relevance.to(Device::CPU)}});
   std::printf(
       "{\"forward_ms\": %.4f, \"explain_ms\": %.4f, \"forward_all\": [%s], \"explain_all\": [%s], "
       "\"peak_rss_mb\": %.1f, \"rss_after_load_mb\": %.1f, \"target\": %lld}\n",

@@ -22,7 +22,7 @@ TEST_SUITE("cuda") {
 
   TEST_CASE("context on a GPU: stream and library handles") {
     if (cuda::device_count() == 0) {
-      MESSAGE("skipped: no CUDA device (" << (cuda::built() ? "backend built" : "backend not built") << ")");
+      MESSAGE("skipped: no CUDA device (" << std::string(cuda::built() ? "backend built" : "backend not built") << ")");
       return;
     }
     cuda::Context ctx(0);

@@ -1,0 +1,46 @@
+#pragma once
+// The GPU twin of ops/pool.cpp: pooling forward and relevance for contiguous float32
+// (N, C, H, W) tensors on the GPU (the 1-d pools arrive as (N, C, 1, L)). Same windows,
+// same equations, same order of accumulation as the CPU kernels: relevance is a gather
+// (each input element sums, in output order, over the windows that hold it), so results
+// are deterministic and match the CPU to float rounding.
+// Letters: N C H W input, HO WO output.
+
+#include <cstdint>
+
+#include "ops/common.hpp"
+#include "tensor/tensor.hpp"
+
+namespace relprop::cuda {
+
+enum class PoolWindows : std::int32_t { Max, Avg, Adaptive };
+
+// ops/pool.cpp's Geom, as plain numbers a kernel takes by value. Avg: dilation 1.
+struct PoolGeom {
+  PoolWindows kind = PoolWindows::Max;
+  std::int64_t N = 0, C = 0, H = 0, W = 0, HO = 0, WO = 0;
+  std::int64_t kernel[2] = {1, 1}, stride[2] = {1, 1}, padding[2] = {0, 0}, dilation[2] = {1, 1};
+  bool count_include_pad = true;
+};
+
+// How relevance leaves a window (ops/pool.cpp's PoolNode::relevance modes).
+enum class PoolMode : std::int32_t {
+  WinnerTakeAll,  // max: to the maximum, ties sharing equally
+  FirstMax,       // max, gradient: to the first maximum in scan order
+  Proportional,   // max, norm-ish: x_j R / stab(sum_window x)
+  Norm,           // avg: x_j R / (d stab(y))
+  AbsShare,       // avg, backtrace: R |x_j| / sum_window |x| (uniform when the sum is 0)
+  Uniform,        // avg, gradient: R / d
+};
+
+// y (N, C, HO, WO) from x (N, C, H, W). `argmax`: undefined, or I32 (N, C, HO, WO) on the
+// GPU, filled as the CPU's (h * W + w of the first maximum, -it - 1 when tied, INT32_MIN
+// for an empty window); max pooling only.
+Tensor pool_forward(const PoolGeom& g, const Tensor& x, const Tensor& argmax);
+
+// Relevance of x (N, C, H, W) given R (N, C, HO, WO) and the forward's y and argmax
+// (argmax may be undefined: the windows are scanned again).
+Tensor pool_relevance(const PoolGeom& g, PoolMode mode, detail::Stab stab, const Tensor& x, const Tensor& y,
+                      const Tensor& R, const Tensor& argmax);
+
+}  // namespace relprop::cuda
