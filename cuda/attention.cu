@@ -424,7 +424,12 @@ Tensor embedding_forward(const Tensor& ids64, const Tensor& w, const Shape& out,
   const std::int64_t V = w.size(0), D = w.size(1), n = ids64.numel();
   Tensor y = empty(out);
   const double* id = ptr<double>(ids64);
-  if (n > 0) {
+  // While a CUDA Graph is being captured nothing can be read back: the check is skipped
+  // and a bad id gives a zero row (GraphExplainer's eager first call has checked the shape's
+  // ids; later replays are not checked).
+  cudaStreamCaptureStatus capturing = cudaStreamCaptureStatusNone;
+  RELPROP_CUDA_CHECK(cudaStreamIsCapturing(stream(), &capturing));
+  if (n > 0 && capturing == cudaStreamCaptureStatusNone) {
     // The first bad position (atomicMin: the same answer whatever the order), n if none.
     const Tensor first = Tensor::full({1}, static_cast<double>(n), DType::I64, Device::CUDA);
     auto* fp = reinterpret_cast<unsigned long long*>(first.device_data<std::int64_t>());

@@ -245,7 +245,7 @@ Tensor conv2d_forward(const ConvGeometry& g, const Tensor& x_in, const Tensor& w
   if (b.defined()) check_operand(b, {O}, "bias");
   const Shape zs{g.N, O, g.HO, g.WO};
   if (g.N == 0 || O == 0 || g.HO == 0 || g.WO == 0) return empty(zs);
-  if (g.C == 0) {  // no input channels: every output is its bias
+  if (g.C == 0 || g.H == 0 || g.W == 0) {  // no input elements (only padding): every output is its bias
     Tensor z = zeros(zs);
     if (b.defined()) add_bias(z, b, O, g.HO * g.WO);
     return z;

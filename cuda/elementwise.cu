@@ -105,7 +105,8 @@ void check_f32_cuda(const Tensor& t) {
 // ops/common.cpp's stabilised division of one element.
 __device__ __forceinline__ float stab_div(float r, float z, float e, bool clip) {
   const float sg = z >= 0.0f ? 1.0f : -1.0f;  // sgn0: +1 at zero
-  const float den = clip ? sg * fmaxf(fabsf(z), e) : z + e * sg;
+  const float az = fabsf(z);                   // std::max(|z|, e): NaN stays NaN (fmaxf would give e)
+  const float den = clip ? sg * (az < e ? e : az) : z + e * sg;
   return den == 0.0f ? 0.0f : r / den;
 }
 

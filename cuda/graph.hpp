@@ -13,8 +13,8 @@ struct MemoryPool;
 MemoryPool* pool_create();
 // Makes `pool` (nullptr: none) the source of this thread's device allocations.
 void pool_activate(MemoryPool* pool);
-// Frees the pool's memory (waits for the stream first). Tensors still holding its blocks
-// must not be used afterwards.
+// Frees the pool's free memory (waits for the stream first). Blocks tensors still hold
+// pass to the shared cache (their contents stay; no replay writes them any more).
 void pool_destroy(MemoryPool* pool) noexcept;
 
 class CapturedGraph {

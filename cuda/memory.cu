@@ -79,14 +79,18 @@ class Cache {
     (void)cuda::context();  // selects the device, throws without one
     void* p = nullptr;
     cudaError_t e = cudaMalloc(&p, want);
-    if (e == cudaErrorMemoryAllocation) {
+    // Not while a graph captures (pool set): release_all's stream wait would end the capture
+    // and throw with the swapped-out blocks lost; the capture fails, the explainer goes eager.
+    if (e == cudaErrorMemoryAllocation && !pool) {
       (void)cudaGetLastError();
       release_all();
       e = cudaMalloc(&p, want);
     }
-    if (e != cudaSuccess)
+    if (e != cudaSuccess) {
+      (void)cudaGetLastError();  // not left for the next launch check to report
       cuda::fail("cudaMalloc", std::string(cudaGetErrorString(e)) + " (" + std::to_string(want) + " bytes)", __FILE__,
                  __LINE__);
+    }
     std::lock_guard<std::mutex> lock(mutex_);
     sizes_[p] = {want, pool};
     if (pool) pool->owned.push_back(p);
@@ -107,13 +111,21 @@ class Cache {
     }
     sizes_.erase(it);
   }
-  // Frees every block of `pool` (the caller made sure nothing uses them any more).
+  // Frees the free blocks of `pool` (no graph that wrote them runs any more). A block still
+  // handed out (a tensor outliving the pool) becomes a block of the shared cache, so that
+  // tensor stays valid and its release cannot hit an address cudaMalloc handed out anew.
   void drop_pool(cuda::MemoryPool* pool) noexcept {
     std::vector<void*> blocks;
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      for (void* p : pool->owned) sizes_.erase(p);  // still handed out: forgotten with the pool
-      blocks = pool->owned;
+      for (void* p : pool->owned) {
+        auto it = sizes_.find(p);
+        if (it != sizes_.end() && it->second.second == pool) {
+          it->second.second = nullptr;
+          in_use_ += it->second.first;
+        }
+      }
+      for (const auto& [n, p] : pool->free) blocks.push_back(p);
       pool->owned.clear();
       pool->free.clear();
     }
@@ -179,11 +191,13 @@ __device__ double load(const T* p, std::int64_t i) {
   else if constexpr (std::is_same_v<T, __nv_bfloat16>) return __bfloat162float(p[i]);
   else return static_cast<double>(p[i]);
 }
+// Half and bfloat16 through float, as tensor/tensor.cpp's write_elem (one rounding
+// from double straight to half can differ from the CPU's two).
 template <class T>
 __device__ void store(T* p, std::int64_t i, double v) {
-  if constexpr (std::is_same_v<T, __half>) p[i] = __double2half(v);
+  if constexpr (std::is_same_v<T, __half>) p[i] = __float2half_rn(static_cast<float>(v));
   else if constexpr (std::is_same_v<T, bool>) p[i] = v != 0.0;
-  else if constexpr (std::is_same_v<T, __nv_bfloat16>) p[i] = __double2bfloat16(v);
+  else if constexpr (std::is_same_v<T, __nv_bfloat16>) p[i] = __float2bfloat16_rn(static_cast<float>(v));
   else p[i] = static_cast<T>(v);
 }
 

@@ -9,13 +9,14 @@ namespace {
 
 __device__ __forceinline__ float stab_div(float r, float z, float e, bool clip) {
   const float sg = z >= 0.0f ? 1.0f : -1.0f;  // sgn0: +1 at zero
-  const float den = clip ? sg * fmaxf(fabsf(z), e) : z + e * sg;
+  const float az = fabsf(z);
+  const float den = clip ? sg * (az < e ? e : az) : z + e * sg;  // std::max(|z|, e), NaN kept as on the CPU
   return den == 0.0f ? 0.0f : r / den;
 }
 
 // One block per row: the Scaled epsilon from the row's mean square (double, fixed
 // reduction order), then the division.
-__global__ void scaled_divide_kernel(const float* R, const float* z, float* s, std::int64_t group, float eps,
+__global__ void scaled_divide_kernel(const float* R, const float* z, float* s, std::int64_t group, double eps,
                                      bool clip) {
   __shared__ double part[256];
   const std::int64_t b = static_cast<std::int64_t>(blockIdx.x) * group;
@@ -41,26 +42,28 @@ struct ReducePlan {
 
 // One thread per output element: sums the source elements that broadcast onto it.
 __global__ void reduce_kernel(const float* src, float* out, ReducePlan p, std::int64_t n_out, std::int64_t n_red) {
-  const std::int64_t o = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (o >= n_out) return;
-  // Source offset of the kept coordinates of o (kept dimensions in order make o).
-  std::int64_t base = 0, rem = o;
-  for (int d = p.rank - 1; d >= 0; --d) {
-    if (p.reduced[d]) continue;
-    base += (rem % p.size[d]) * p.stride[d];
-    rem /= p.size[d];
-  }
-  double acc = 0;
-  for (std::int64_t r = 0; r < n_red; ++r) {
-    std::int64_t off = base, q = r;
+  // Grid-stride: blocks_for caps the grid at 65536 blocks of 256.
+  for (std::int64_t o = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; o < n_out;
+       o += static_cast<std::int64_t>(blockDim.x) * gridDim.x) {
+    // Source offset of the kept coordinates of o (kept dimensions in order make o).
+    std::int64_t base = 0, rem = o;
     for (int d = p.rank - 1; d >= 0; --d) {
-      if (!p.reduced[d]) continue;
-      off += (q % p.size[d]) * p.stride[d];
-      q /= p.size[d];
+      if (p.reduced[d]) continue;
+      base += (rem % p.size[d]) * p.stride[d];
+      rem /= p.size[d];
     }
-    acc += src[off];
+    double acc = 0;
+    for (std::int64_t r = 0; r < n_red; ++r) {
+      std::int64_t off = base, q = r;
+      for (int d = p.rank - 1; d >= 0; --d) {
+        if (!p.reduced[d]) continue;
+        off += (q % p.size[d]) * p.stride[d];
+        q /= p.size[d];
+      }
+      acc += src[off];
+    }
+    out[o] = static_cast<float>(acc);
   }
-  out[o] = static_cast<float>(acc);
 }
 
 Tensor f32(const Tensor& t) { return t.to(DType::F32).contiguous(); }
@@ -105,6 +108,7 @@ Tensor stabilized_divide(const Tensor& R_in, const Tensor& z_in, std::int64_t gr
   float* o = ptr<float>(s);
   if (stab.kind == Stabilizer::Scaled) {
     if (group <= 0) group = n;
+    if (n / group == 0) return s;  // as the CPU: no whole row, nothing written
     scaled_divide_kernel<<<static_cast<unsigned>(n / group), 256, 0, stream()>>>(r, zz, o, group, stab.epsilon, clip);
     RELPROP_CUDA_CHECK(cudaGetLastError());
     return s;
@@ -182,7 +186,7 @@ namespace {
 
 // One block per row: the first arg-max (as torch.argmax) by a fixed-order reduction.
 __global__ void seed_kernel(const float* y, float* seed, std::int64_t* targets, std::int64_t C, std::int64_t target,
-                            bool one_hot, float mult) {
+                            bool one_hot, double mult) {
   __shared__ float best[256];
   __shared__ std::int64_t where[256];
   const std::int64_t r = blockIdx.x;
@@ -191,10 +195,12 @@ __global__ void seed_kernel(const float* y, float* seed, std::int64_t* targets, 
   for (std::int64_t c = threadIdx.x; c < C; c += blockDim.x) out[c] = 0.0f;
   std::int64_t t = target;
   if (t < 0) {
+    // As the CPU's loop (t = 0; t = c when row[c] > row[t]): a NaN never wins, except at
+    // index 0, where it stays the answer; NaN entries are skipped below.
     float b = -INFINITY;
     std::int64_t w = C;  // past the end: "none yet"
     for (std::int64_t c = threadIdx.x; c < C; c += blockDim.x)
-      if (w == C || row[c] > b) {  // strictly greater: the thread keeps its first maximum
+      if (!isnan(row[c]) && (w == C || row[c] > b)) {  // strictly greater: the thread keeps its first maximum
         b = row[c];
         w = c;
       }
@@ -214,11 +220,11 @@ __global__ void seed_kernel(const float* y, float* seed, std::int64_t* targets, 
       }
       __syncthreads();
     }
-    t = where[0];
+    t = isnan(row[0]) || where[0] == C ? 0 : where[0];
   }
   __syncthreads();
   if (threadIdx.x == 0) {
-    out[t] = (one_hot ? 1.0f : row[t]) * mult;
+    out[t] = static_cast<float>((one_hot ? 1.0 : static_cast<double>(row[t])) * mult);
     targets[r] = t;
   }
 }
@@ -226,19 +232,22 @@ __global__ void seed_kernel(const float* y, float* seed, std::int64_t* targets, 
 }  // namespace
 
 Tensor classification_seed(const Tensor& y_in, std::int64_t target, bool one_hot, double multiplier, Tensor& targets) {
-  if (!y_in.defined() || y_in.dim() == 0 || y_in.size(-1) == 0)
-    throw ShapeError("classification seed: the output must have a class dimension");
+  // The checks and messages of relevance/seed.cpp.
+  if (!y_in.defined() || y_in.dim() == 0)
+    throw ShapeError("classification seed: the output must have a class dimension, got shape " +
+                     (y_in.defined() ? y_in.str_shape() : std::string("<undefined>")));
+  if (y_in.size(-1) == 0) throw ShapeError("classification seed: the output has no classes");
   const Tensor y = f32(y_in);
   const std::int64_t C = y.size(-1), rows = y.numel() / C;
   if (target >= C)
     throw IndexError("target class " + std::to_string(target) + " is out of range: the output has " +
-                     std::to_string(C) + " classes");
+                     std::to_string(C) + " classes (0.." + std::to_string(C - 1) + ")");
   Tensor seed = empty(y.shape());
   targets = Tensor::empty({rows}, DType::I64, Device::CUDA);
   if (rows == 0) return seed;
   seed_kernel<<<static_cast<unsigned>(rows), 256, 0, stream()>>>(ptr<float>(y), ptr<float>(seed),
                                                                    ptr<std::int64_t>(targets), C, target, one_hot,
-                                                                   static_cast<float>(multiplier));
+                                                                   multiplier);
   RELPROP_CUDA_CHECK(cudaGetLastError());
   return seed;
 }

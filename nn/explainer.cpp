@@ -47,7 +47,8 @@ struct GraphExplainer::Impl {
     Tensor seed;
     (void)tgt;  // filled by the GPU seed only
 #if RELPROP_HAVE_CUDA
-    if (y.device() == Device::CUDA) {
+    // A negative target is left to the host seed, which throws the IndexError.
+    if (y.device() == Device::CUDA && !(s.target && *s.target < 0)) {
       seed = cuda::classification_seed(y, s.target.value_or(-1), s.form == SeedForm::OneHot, s.multiplier, tgt);
     }
 #endif
@@ -92,6 +93,9 @@ struct GraphExplainer::Impl {
       // Not capturable (a host synchronisation or pageable copy inside some op): eager.
       drop_capture();
       return false;
+    } catch (...) {
+      drop_capture();  // no half-made graph left behind for the next call to replay
+      throw;
     }
   }
 

@@ -35,7 +35,8 @@ struct Explanation {
 
 class GraphExplainer {
  public:
-  // `graph` (bound; moved to its device with Graph::to beforehand) must outlive this.
+  // `graph` (bound; moved to its device with Graph::to beforehand) must outlive this and
+  // stay where it is: a captured CUDA Graph reads the weights at their addresses then.
   GraphExplainer(const Graph& graph, ExplainSettings settings);
   ~GraphExplainer();
   GraphExplainer(const GraphExplainer&) = delete;

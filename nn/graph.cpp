@@ -372,11 +372,15 @@ void Graph::check_input(const std::string& name, const Tensor& t) const {
 void Graph::to(Device device) {
   if (!bound_) throw GraphError(origin_ + ": bind the weights before moving them to a device");
   if (device == device_) return;
-  for (auto& params : params_)
+  // Moved into a copy, kept only when every weight made it (a failed copy, e.g. out of
+  // memory, leaves the graph as it was, not half on each device).
+  auto moved = params_;
+  for (auto& params : moved)
     for (auto& [role, t] : params)
       // Floating weights go over as float32, the dtype every kernel computes in, so no
       // op converts them again on each call.
       t = (device != Device::CPU && is_floating(t.dtype()) ? t.to(DType::F32) : t).to(device);
+  params_ = std::move(moved);
   device_ = device;
 }
 

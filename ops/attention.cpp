@@ -695,7 +695,7 @@ Tensor attention_softmax(const Tensor& scores, const Tensor& key_mask, bool caus
     const Shape& sh = x.shape();
     const std::int64_t Tk = sh.back(), Tq = sh[sh.size() - 2], rows = Tk > 0 ? x.numel() / Tk : 0;
     if (key_mask.defined() && (key_mask.dim() != 2 || key_mask.size(0) != sh[0] || key_mask.size(1) != Tk))
-      throw ShapeError(who + ": key mask must be (" + std::to_string(sh[0]) + ", " + std::to_string(Tk) +
+      throw ShapeError(who + ": key mask must be (N, Tk) = (" + std::to_string(sh[0]) + ", " + std::to_string(Tk) +
                        "), got " + key_mask.str_shape());
     cuda::SoftmaxMask mask = cuda::softmax_mask(key_mask, sh[0] > 0 ? rows / sh[0] : 1, causal, Tq, Tk);
     auto [xs, s] = cuda::attention_softmax_forward(x, scale, mask);

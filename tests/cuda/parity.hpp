@@ -39,10 +39,12 @@ inline double rel_diff(const Tensor& got, const Tensor& reference) {
   const auto g = got.to_vector_f64(), r = reference.to_vector_f64();
   double d = 0, m = 0;
   for (std::size_t i = 0; i < r.size(); ++i) {
-    d = std::max(d, std::fabs(g[i] - r[i]));
     m = std::max(m, std::fabs(r[i]));
+    if (g[i] == r[i] || (std::isnan(g[i]) && std::isnan(r[i]))) continue;  // equal (infinities too)
+    const double e = std::fabs(g[i] - r[i]);
+    if (std::isnan(e)) return e;  // one side NaN, or infinities apart (std::max would drop it)
+    d = std::max(d, e);
   }
-  if (std::isnan(d)) return d;
   return m > 0 ? d / m : d;
 }
 
