@@ -4,10 +4,12 @@
 // ended by a device synchronisation. GFLOP/s count the multiply-adds x 2 of the forward's
 // linear, convolution and attention-product nodes (read off the recorded tape) per second
 // of the whole call, beside the card's FP32 peak. --cpu runs the same rows on the CPU (the
-// same program, for a ratio); --tf32 lets cuBLAS / cuDNN use TF32 tensor cores.
+// same program, for a ratio); --tf32 lets cuBLAS / cuDNN use TF32 tensor cores; --graphs
+// adds, per composite, a row through GraphExplainer (the explanation captured once as a
+// CUDA Graph, then replayed: what batch-1 latency needs).
 //
 //   relprop_bench_cuda [--models resnet50,vgg16,bert-base,minilm] [--batches 1,64]
-//                      [--composites LIST] [--repeat 20] [--warmup 3] [--cpu] [--tf32]
+//                      [--composites LIST] [--repeat 20] [--warmup 3] [--cpu] [--tf32] [--graphs]
 //
 // Prints one table row per (model, batch, mode) and a JSON line per row (for RESULTS.md).
 
@@ -15,6 +17,7 @@
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <memory>
 #include <random>
 #include <sstream>
 #include <string>
@@ -131,7 +134,7 @@ int main(int argc, char** argv) try {
   std::vector<std::int64_t> batches{1, 64};
   std::string composites_arg;
   int repeat = 20, warmup = 3;
-  bool cpu = false, tf32 = false;
+  bool cpu = false, tf32 = false, graphs = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -147,6 +150,7 @@ int main(int argc, char** argv) try {
     else if (a == "--warmup") warmup = std::stoi(next());
     else if (a == "--cpu") cpu = true;
     else if (a == "--tf32") tf32 = true;
+    else if (a == "--graphs") graphs = true;
     else throw ValueError("unknown argument '" + a + "'");
   }
   const Device dev = cpu ? Device::CPU : Device::CUDA;
@@ -189,14 +193,26 @@ int main(int argc, char** argv) try {
       }
       std::vector<std::string> modes{"forward"};
       modes.insert(modes.end(), comps.begin(), comps.end());
+      if (graphs && !cpu)
+        for (const auto& c : comps) modes.push_back(c + "+graph");
       for (const auto& mode : modes) {
-        const Composite c = mode == "forward" ? Composite("none") : Composite::by_name(mode);
+        const bool captured = mode.size() > 6 && mode.substr(mode.size() - 6) == "+graph";
+        const std::string cname = captured ? mode.substr(0, mode.size() - 6) : mode;
+        const Composite c = mode == "forward" ? Composite("none") : Composite::by_name(cname);
+        std::unique_ptr<GraphExplainer> explainer;
+        if (captured) {
+          ExplainSettings es;
+          es.composite = c;
+          explainer = std::make_unique<GraphExplainer>(m.graph, es);
+        }
         std::vector<double> ms;
         for (int it = 0; it < warmup + repeat; ++it) {
           sync(dev);
           const auto t0 = std::chrono::steady_clock::now();
           if (mode == "forward") {
             (void)m.graph.forward(inputs);
+          } else if (explainer) {
+            (void)explainer->explain(inputs);
           } else {
             Tape tape;
             Tensor y;
@@ -211,6 +227,8 @@ int main(int argc, char** argv) try {
           const double t = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
           if (it >= warmup) ms.push_back(t);
         }
+        if (explainer && !explainer->replaying())
+          std::printf("  (%s: not capturable, ran eagerly)\n", mode.c_str());
         const double med = median(ms);
         if (mode == "forward") forward_ms = med;
         const double gflops = flops / (med * 1e-3) / 1e9;

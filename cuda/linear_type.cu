@@ -91,7 +91,8 @@ struct DevStab {
   __device__ float div(float r, float den, std::int64_t i) const {
     const float e = row_eps ? row_eps[i / group] : eps;
     const float sg = den >= 0.0f ? 1.0f : -1.0f;  // sgn0: +1 at zero
-    const float d = clip ? sg * fmaxf(fabsf(den), e) : den + e * sg;
+    const float ad = fabsf(den);
+    const float d = clip ? sg * (ad < e ? e : ad) : den + e * sg;  // std::max's NaN behaviour, as the CPU
     return d == 0.0f ? 0.0f : r / d;
   }
 };
@@ -545,7 +546,16 @@ struct Skeleton {
                        x.str_shape() + " (channels on dimension " + std::to_string(cd) + ")");
     Shape vs(x.dim(), 1);
     vs[cd] = static_cast<std::int64_t>(v.size());
-    const Tensor dev = Tensor::from_vector(std::span<const double>(v), vs).to(DType::F32).to(Device::CUDA);
+    // Filled channel by channel on the device (no host upload, which would wait for the
+    // host and could not be captured into a CUDA Graph), once per node.
+    std::string key = "zbox-bound";
+    for (double b : v) key += ":" + std::to_string(b);
+    const Tensor& dev = cache.get(key, [&] {
+      Tensor t = Tensor::empty(vs, DType::F32, Device::CUDA);
+      for (std::size_t c = 0; c < v.size(); ++c)
+        t.slice(cd, static_cast<std::int64_t>(c), static_cast<std::int64_t>(c) + 1).fill(static_cast<float>(v[c]));
+      return t;
+    });
     return detail::broadcast_f32(dev, x.shape());
   }
 
