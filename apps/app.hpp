@@ -16,7 +16,8 @@ namespace relprop::app {
 
 struct ExplainArgs {
   std::string graph, model, weights, input, out, composite = "epsilon", seed, output, text, compare;
-  std::string device = "cpu";  // cpu | cuda
+  std::string device = "cpu";        // cpu | cuda
+  std::string precision = "fp32";    // fp32 | tf32 (GPU GEMMs and convolutions) | bf16 (weights stored bf16)
   std::optional<std::int64_t> target;
   std::optional<double> multiplier, epsilon, gamma;
   std::string low, high;

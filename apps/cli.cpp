@@ -102,6 +102,9 @@ int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& 
   explain->add_option("--device", ex.device,
                       "cpu (default) or cuda: run the forward pass, tape and relevance on the GPU (weights uploaded "
                       "once; results copied back to write them)");
+  explain->add_option("--precision", ex.precision,
+                      "fp32 (default); tf32: the GPU's GEMMs and convolutions on TF32 tensor cores (~1e-3 from "
+                      "fp32); bf16: weights stored as bfloat16, computed in fp32 (~1e-2 from fp32)");
   explain->add_flag("--quiet,-q", ex.quiet, "Print nothing on success");
   // pictures and tables
   explain->add_flag("--heatmap", ex.heatmap, "Also write the input relevance as a PNG heatmap (OUT with .png)");

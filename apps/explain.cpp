@@ -17,6 +17,10 @@
 
 #include "apps/app.hpp"
 #include "cuda/context.hpp"
+#include "relprop_config.hpp"
+#if RELPROP_HAVE_CUDA
+#include "cuda/linear.hpp"
+#endif
 #include "text/tokenizer.hpp"
 
 namespace relprop::app {
@@ -218,15 +222,19 @@ class Explainer {
         }
       }
     }
-    if (a.device == "cuda") {
-      if (cuda::device_count() == 0)
-        throw UnsupportedError(std::string("--device cuda: ") +
-                               (cuda::built() ? "no CUDA GPU is visible to this process"
-                                              : "this relprop was built without the CUDA backend"));
-      graph_.to(Device::CUDA);
-    } else if (a.device != "cpu") {
+    if (a.device != "cpu" && a.device != "cuda")
       throw ValueError("--device must be 'cpu' or 'cuda', got '" + a.device + "'");
-    }
+    if (a.precision != "fp32" && a.precision != "tf32" && a.precision != "bf16")
+      throw ValueError("--precision must be fp32, tf32 or bf16, got '" + a.precision + "'");
+    if (a.precision == "tf32" && a.device != "cuda") throw ValueError("--precision tf32 needs --device cuda");
+    if (a.device == "cuda" && cuda::device_count() == 0)
+      throw UnsupportedError(std::string("--device cuda: ") +
+                             (cuda::built() ? "no CUDA GPU is visible to this process"
+                                            : "this relprop was built without the CUDA backend"));
+#if RELPROP_HAVE_CUDA
+    cuda::set_tf32(a.precision == "tf32");
+#endif
+    graph_.to(a.device == "cuda" ? Device::CUDA : Device::CPU, a.precision == "bf16" ? DType::BF16 : DType::F32);
     if (!a.text.empty() && !text_model_) throw ValueError("--text needs a Hugging Face text model folder as --model");
     if (!a.compare.empty() && !embedding_head())
       throw ValueError("--compare needs a sentence-embedding model folder as --model");

@@ -259,6 +259,7 @@ void Graph::bind_with(Lookup&& lookup, const std::string& source) {
   if (fold_batch_norm_) fold_batch_norms(shapes);
   bound_ = true;
   device_ = Device::CPU;
+  weight_dtype_ = DType::F32;
 }
 
 void Graph::fold_batch_norms(const std::map<std::string, Shape>& shapes) {
@@ -369,9 +370,13 @@ void Graph::check_input(const std::string& name, const Tensor& t) const {
   throw NotFoundError("'" + name + "' is not an input of the graph (inputs: " + known + ")");
 }
 
-void Graph::to(Device device) {
+void Graph::to(Device device, DType weights) {
   if (!bound_) throw GraphError(origin_ + ": bind the weights before moving them to a device");
-  if (device == device_) return;
+  if (weights != DType::F32 && weights != DType::BF16 && weights != DType::F16)
+    throw ValueError(origin_ + ": weights can be stored as F32, BF16 or F16, not " + std::string(dtype_name(weights)));
+  if (device == device_ && weights == weight_dtype_) return;
+  // Float32 on the CPU keeps the weights as loaded (the kernels convert what is not F32).
+  const bool convert = device != Device::CPU || weights != DType::F32;
   // Moved into a copy, kept only when every weight made it (a failed copy, e.g. out of
   // memory, leaves the graph as it was, not half on each device).
   auto moved = params_;
@@ -379,9 +384,12 @@ void Graph::to(Device device) {
     for (auto& [role, t] : params)
       // Floating weights go over as float32, the dtype every kernel computes in, so no
       // op converts them again on each call.
-      t = (device != Device::CPU && is_floating(t.dtype()) ? t.to(DType::F32) : t).to(device);
+      // (BF16 / F16: stored rounded, half the memory; every kernel computes in float32 from
+      // the rounded values.)
+      t = (convert && is_floating(t.dtype()) ? t.to(DType::F32).to(weights) : t).to(device);
   params_ = std::move(moved);
   device_ = device;
+  weight_dtype_ = weights;
 }
 
 std::vector<Tensor> Graph::forward(const std::map<std::string, Tensor>& inputs) const {

@@ -73,9 +73,14 @@ class Graph {
 
   // Moves every bound weight to `device` (uploaded once, here; the file mapping is not
   // touched). forward() then runs every node there: inputs given on another device are
-  // copied to it first. GraphError when not bound; UnsupportedError without a GPU.
-  void to(Device device);
+  // copied to it first. `weights`: the dtype floating weights are stored in — F32, or
+  // BF16 / F16 to halve their memory (weights rounded once; every kernel still computes in
+  // float32, so the results are float32 results of the rounded model: ~1e-2 relative from
+  // the F32 ones). GraphError when not bound; ValueError for another dtype;
+  // UnsupportedError without a GPU.
+  void to(Device device, DType weights = DType::F32);
   Device device() const { return device_; }  // where the weights live (CPU until to())
+  DType weight_dtype() const { return weight_dtype_; }  // how they are stored (F32 until to())
 
   // Runs the graph. `inputs` holds one tensor per graph input, by name; their shapes must
   // match the declared ones. Inside a Recording scope the inputs are declared on the tape
@@ -104,6 +109,7 @@ class Graph {
   bool fold_batch_norm_ = true;
   bool bound_ = false;
   Device device_ = Device::CPU;
+  DType weight_dtype_ = DType::F32;
 };
 
 }  // namespace relprop

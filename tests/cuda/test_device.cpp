@@ -15,6 +15,7 @@
 #include "nn/explainer.hpp"
 #include "nn/graph.hpp"
 #include "nn/models.hpp"
+#include "nn/transformers.hpp"
 #include "ops/activation.hpp"
 #include "ops/linear.hpp"
 #include "reference/oracle.hpp"
@@ -37,6 +38,32 @@ Graph small_mlp() {
                                        {"layers.2.weight", oracle::random_tensor({3, 5}, 3)},
                                        {"layers.2.bias", oracle::random_tensor({3}, 4)}});
   return g;
+}
+
+// small_mlp's weights rounded to bfloat16 (and back to float32), bound as float32.
+Graph small_mlp_rounded() {
+  ModelOptions o;
+  o.mlp_sizes = {6, 5, 3};
+  Graph g = build_model("mlp", o);
+  auto r = [](const Tensor& t) { return t.to(DType::BF16).to(DType::F32); };
+  g.bind(std::map<std::string, Tensor>{{"layers.0.weight", r(oracle::random_tensor({5, 6}, 1))},
+                                       {"layers.0.bias", r(oracle::random_tensor({5}, 2))},
+                                       {"layers.2.weight", r(oracle::random_tensor({3, 5}, 3))},
+                                       {"layers.2.bias", r(oracle::random_tensor({3}, 4))}});
+  return g;
+}
+
+// Input relevance of `g` for x under `composite` (arg-max value seed).
+Tensor explain(const Graph& g, const Tensor& x, const char* composite) {
+  Tape tape;
+  Tensor y;
+  {
+    Recording rec(tape);
+    y = g.forward({{"x", x}})[0];
+  }
+  return propagate(tape, y, classification_seed(y, std::nullopt, SeedForm::Value, 1.0).seed,
+                   Composite::by_name(composite))
+      .input("x");
 }
 
 int cli(std::vector<std::string> args, std::string& err) {
@@ -70,6 +97,34 @@ TEST_SUITE("cuda.device") {
     const Tensor before = g.forward({{"x", x}})[0];
     g.to(Device::CPU);
     CHECK(max_abs_diff(g.forward({{"x", x}})[0], before) == 0.0);
+  }
+
+  TEST_CASE("BF16 / F16 weight storage: float32 results of the rounded model") {
+    Graph g = small_mlp();
+    g.to(Device::CPU, DType::BF16);
+    CHECK(g.weight_dtype() == DType::BF16);
+    CHECK(g.device() == Device::CPU);
+    const Graph rounded = small_mlp_rounded(), full = small_mlp();
+    const Tensor x = oracle::random_tensor({4, 6}, 9);
+    for (const char* c : {"epsilon", "epsilon-plus", "backtrace"}) {
+      INFO(c);
+      const Tensor a = explain(g, x, c), b = explain(rounded, x, c), f = explain(full, x, c);
+      CHECK(max_abs_diff(a, b) == 0.0);  // exactly the rounded model
+      const double off = parity::rel_diff(a, f);
+      CHECK(off > 0.0);  // the rounding shows ...
+      CHECK(off < 2e-2);  // ... at bfloat16's 8-bit mantissa
+    }
+    g.to(Device::CPU, DType::F16);
+    CHECK(g.weight_dtype() == DType::F16);
+    CHECK(parity::rel_diff(explain(g, x, "epsilon"), explain(full, x, "epsilon")) < 2e-3);
+    CHECK_THROWS_AS(g.to(Device::CPU, DType::I64), ValueError);
+    // A transformer (embedding, layer norms, attention) runs from bfloat16 weights too.
+    const TransformerModel m = load_transformer(fs::path(RELPROP_SOURCE_DIR) / "tests" / "data" / "gpt2_tiny");
+    TransformerModel m16 = load_transformer(fs::path(RELPROP_SOURCE_DIR) / "tests" / "data" / "gpt2_tiny");
+    m16.graph.to(Device::CPU, DType::BF16);
+    const Tensor ids = Tensor::from_vector(std::vector<std::int64_t>{5, 17, 3, 42}, {1, 4});
+    const auto in = complete_text_inputs({{"input_ids", ids}}, &m.graph);
+    CHECK(parity::rel_diff(m16.graph.forward(in)[0], m.graph.forward(in)[0]) < 5e-2);
   }
 
   TEST_CASE("PropagateOptions::report off: same maps, zero sums") {
@@ -135,6 +190,24 @@ TEST_SUITE("cuda.device") {
     bad.insert(bad.end(), {"--device", "tpu"});
     CHECK(cli(bad, err) != 0);
     CHECK(err.find("--device must be 'cpu' or 'cuda'") != std::string::npos);
+    auto prec = args;
+    prec.insert(prec.end(), {"--precision", "fp16"});
+    CHECK(cli(prec, err) != 0);
+    CHECK(err.find("--precision must be fp32, tf32 or bf16") != std::string::npos);
+    auto tf = args;
+    tf.insert(tf.end(), {"--precision", "tf32"});
+    CHECK(cli(tf, err) != 0);
+    CHECK(err.find("--precision tf32 needs --device cuda") != std::string::npos);
+    CHECK_FALSE(fs::exists(out));
+    // bfloat16 weights on the CPU: the worked example's relevance within bfloat16's rounding.
+    REQUIRE(cli(args, err) == 0);
+    const Tensor r32 = SafetensorsFile::open(out).get("x").clone();
+    auto bf = args;
+    bf.insert(bf.end(), {"--precision", "bf16"});
+    REQUIRE(cli(bf, err) == 0);
+    const Tensor r16 = SafetensorsFile::open(out).get("x").clone();
+    CHECK(parity::rel_diff(r16, r32) < 2e-2);
+    fs::remove(out);
     if (cuda::device_count() == 0) {
       auto gpu = args;
       gpu.insert(gpu.end(), {"--device", "cuda"});
@@ -220,6 +293,18 @@ TEST_SUITE("cuda.device") {
     // A GPU input with CPU weights: a ValueError naming both devices.
     const Tensor W = oracle::random_tensor({3, 6}, 1);
     CHECK_THROWS_AS(linear(x.to(Device::CUDA), W, Tensor(), "fc"), ValueError);
+  }
+
+  TEST_CASE("BF16 weights on the GPU: the rounded model's float32 results") {
+    if (!parity::have_gpu()) return;
+    Graph g = small_mlp();
+    g.to(Device::CUDA, DType::BF16);
+    const Graph rounded = small_mlp_rounded();
+    const Tensor x = oracle::random_tensor({4, 6}, 9);
+    for (const char* c : {"epsilon", "epsilon-plus", "backtrace"}) {
+      INFO(c);
+      CHECK(parity::rel_diff(explain(g, x, c), explain(rounded, x, c)) <= 1e-5);
+    }
   }
 
   TEST_CASE("GraphExplainer on the GPU: the captured CUDA Graph replays the eager results") {
