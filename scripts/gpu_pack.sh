@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Prepares a GPU check for the device machine (a lent GPU, 15 minutes of device time for
+# a whole session): builds relprop's tests and GPU benchmarks HERE (nvcc compiles without
+# a GPU), and puts the binaries and the two shared libraries the device image may lack
+# into .gpu/ (git-ignored). Then, with the device tool:
+#   run(command="bash scripts/gpu_check.sh", carry=[".gpu"], timeout_s=540)
+# Building there would spend the device time on compiling; these binaries need only
+# glibc >= Debian 12's, the CUDA 13 runtime, cuBLAS and cuDNN 9 (the device image has them,
+# cuDNN and cuBLAS also as Python packages, which gpu_check.sh finds).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=build/gpu
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DRELPROP_CUDA=ON \
+  -DRELPROP_BUILD_TESTS=ON -DRELPROP_BUILD_BENCH=ON >/dev/null
+ninja -C "$build" relprop_tests relprop_bench_cuda relprop_time relprop_exe
+rm -rf .gpu && mkdir -p .gpu/lib
+cp "$build/tests/relprop_tests" "$build/bench/relprop_bench_cuda" "$build/bench/relprop_time" "$build/relprop" .gpu/
+for lib in libstb.so.0 libgomp.so.1; do
+  path=$(ldd "$build/tests/relprop_tests" | awk -v l="$lib" '$1 == l {print $3}')
+  [ -n "$path" ] && cp -L "$path" .gpu/lib/
+done
+# The tests read their data through the source path compiled into them.
+echo "$PWD" > .gpu/source_dir
+du -sh .gpu
+echo "ready: run(command=\"bash scripts/gpu_check.sh\", carry=[\".gpu\"], timeout_s=540)"
