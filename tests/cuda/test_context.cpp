@@ -5,6 +5,10 @@
 
 #include "cuda/context.hpp"
 #include "relprop_config.hpp"
+#if RELPROP_HAVE_CUDA
+#include <cublas_v2.h>
+#endif
+#include <string>
 
 using namespace relprop;
 
@@ -31,5 +35,19 @@ TEST_SUITE("cuda") {
     CHECK(ctx.cudnn() != nullptr);
     CHECK_NOTHROW(ctx.synchronize());
     MESSAGE("device 0: " << cuda::device_description(0));
+  }
+
+  TEST_CASE("cuBLAS is opened on first use (not linked), and found") {
+#if RELPROP_HAVE_CUDA
+    // The forwarders of cuda/cublas_loader.cu reach the real library: its own status text,
+    // not the loader's "could not be loaded".
+    const std::string s = cublasGetStatusString(CUBLAS_STATUS_INVALID_VALUE);
+    INFO(s);
+    CHECK(s.find("could not be loaded") == std::string::npos);
+    CHECK(s.find("not available") == std::string::npos);
+    CHECK_FALSE(s.empty());
+#else
+    MESSAGE("skipped: backend not built");
+#endif
   }
 }
