@@ -102,38 +102,10 @@ void check_f32_cuda(const Tensor& t) {
                  "cuda binary ops: tensors must be contiguous float32 on the GPU");
 }
 
-// ops/common.cpp's stabilised division of one element.
-__device__ __forceinline__ float stab_div(float r, float z, float e, bool clip) {
-  const float sg = z >= 0.0f ? 1.0f : -1.0f;  // sgn0: +1 at zero
-  const float az = fabsf(z);                   // std::max(|z|, e): NaN stays NaN (fmaxf would give e)
-  const float den = clip ? sg * (az < e ? e : az) : z + e * sg;
-  return den == 0.0f ? 0.0f : r / den;
-}
 
-// detail::contrastive_shares on the device (same branches, same float operations).
-struct Shares {
-  float pos_p = 0, pos_n = 0, neg_p = 0, neg_n = 0;
-};
-__device__ __forceinline__ Shares contrastive_shares(float P, float N, float t, float rp, float rn) {
-  Shares s;
-  if (P > 0.0f && N == 0.0f) {
-    s.pos_p = rp / P;
-    s.neg_p = rn / P;
-  } else if (N > 0.0f && P == 0.0f) {
-    s.pos_n = rp / N;
-    s.neg_n = rn / N;
-  } else if (P > 0.0f && N > 0.0f) {
-    const bool straight = t > 0.0f ? rp > rn : rp < rn;
-    if (straight) {
-      s.pos_p = rp / P;
-      s.neg_n = rn / N;
-    } else {
-      s.neg_p = rn / P;
-      s.pos_n = rp / N;
-    }
-  }
-  return s;
-}
+// The CPU's contrastive shares, the same function (host and device).
+using Shares = detail::ContrastiveShares;
+using detail::contrastive_shares;
 
 // A contribution c's share of both maps (the CPU's `share`).
 __device__ __forceinline__ void share(float c, const Shares& s, float* pos, float* neg) {

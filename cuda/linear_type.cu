@@ -288,30 +288,8 @@ void gated_pair(const Tensor& P, const Tensor& N, const Tensor& z, const Tensor&
   });
 }
 
-// detail::contrastive_shares on the device (same branches, same ties).
-struct Shares {
-  float pos_p, pos_n, neg_p, neg_n;
-};
-__device__ Shares contrastive_shares_dev(float P, float N, float t, float rp, float rn) {
-  Shares s{0.0f, 0.0f, 0.0f, 0.0f};
-  if (P > 0.0f && N == 0.0f) {
-    s.pos_p = rp / P;
-    s.neg_p = rn / P;
-  } else if (N > 0.0f && P == 0.0f) {
-    s.pos_n = rp / N;
-    s.neg_n = rn / N;
-  } else if (P > 0.0f && N > 0.0f) {
-    const bool straight = t > 0.0f ? rp > rn : rp < rn;
-    if (straight) {
-      s.pos_p = rp / P;
-      s.neg_n = rn / N;
-    } else {
-      s.neg_p = rn / P;
-      s.pos_n = rp / N;
-    }
-  }
-  return s;
-}
+// The CPU's contrastive shares, the same function (host and device).
+using Shares = detail::ContrastiveShares;
 
 // Contrastive backtrace shares of every output, as pairs with the spread's signs:
 // positive map (pos_p, -pos_n), negative map (neg_p, -neg_n). P, N, z, Rp, Rn: z's shape.
@@ -320,7 +298,7 @@ void contrastive_pairs(const Tensor& P, const Tensor& N, const Tensor& z, const 
   const float *p = ptr<float>(P), *q = ptr<float>(N), *t = ptr<float>(z), *rp = ptr<float>(Rp),
               *rn = ptr<float>(Rn);
   launch(n, [=] __device__(std::int64_t i) {
-    const Shares sh = contrastive_shares_dev(p[i], -q[i], t[i], rp[i], rn[i]);
+    const Shares sh = detail::contrastive_shares(p[i], -q[i], t[i], rp[i], rn[i]);
     const std::int64_t j = pos.at(i);  // pos and neg share one layout
     pos.a[j] = sh.pos_p;
     pos.b[j] = -sh.pos_n;

@@ -7,13 +7,6 @@ namespace relprop::cuda {
 
 namespace {
 
-__device__ __forceinline__ float stab_div(float r, float z, float e, bool clip) {
-  const float sg = z >= 0.0f ? 1.0f : -1.0f;  // sgn0: +1 at zero
-  const float az = fabsf(z);
-  const float den = clip ? sg * (az < e ? e : az) : z + e * sg;  // std::max(|z|, e), NaN kept as on the CPU
-  return den == 0.0f ? 0.0f : r / den;
-}
-
 // One block per row: the Scaled epsilon from the row's mean square (double, fixed
 // reduction order), then the division.
 __global__ void scaled_divide_kernel(const float* R, const float* z, float* s, std::int64_t group, double eps,

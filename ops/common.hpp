@@ -61,11 +61,17 @@ inline std::string label(std::string_view name, std::string_view op) {
 // |c| * neg_n. One-signed outputs spread both maps over their side; mixed ones give the
 // winning side (positive when t > 0) max(R+, R-) and the other min(R+, R-), R+ always in
 // the positive map. Ties go as in DLBacktrace (crossed).
+// Callable from CUDA kernels too (cuda/linear_type.cu, cuda/elementwise.cu use it as is).
+#ifdef __CUDACC__
+#define RELPROP_HOST_DEVICE __host__ __device__
+#else
+#define RELPROP_HOST_DEVICE
+#endif
 struct ContrastiveShares {
   float pos_p = 0, pos_n = 0, neg_p = 0, neg_n = 0;
 };
 // The shares for one output: P, N and t as above; rp, rn its R+ and R-.
-inline ContrastiveShares contrastive_shares(float P, float N, float t, float rp, float rn) {
+RELPROP_HOST_DEVICE inline ContrastiveShares contrastive_shares(float P, float N, float t, float rp, float rn) {
   ContrastiveShares s;
   if (P > 0.0f && N == 0.0f) {
     s.pos_p = rp / P;
