@@ -48,6 +48,15 @@ inline double rel_diff(const Tensor& got, const Tensor& reference) {
   return m > 0 ? d / m : d;
 }
 
+// Uniform in [lo, hi], rounded to a multiple of 1/16 (float32): with such inputs and
+// weights every forward sum of a small layer is exact in float32 on both devices, so
+// near-zero denominators cannot magnify a difference in summation order.
+inline Tensor dyadic(const Shape& shape, std::uint32_t seed, double lo = -1.0, double hi = 1.0) {
+  std::vector<double> v = oracle::random_tensor(shape, seed, lo, hi).to_vector_f64();
+  for (double& e : v) e = std::round(e * 16.0) / 16.0;
+  return Tensor::from_vector(std::span<const double>(v), shape).to(DType::F32);
+}
+
 // Builds the op graph on `inputs` (already tracked graph inputs on `device`); moves its
 // own parameters with `.to(device)`. Returns the output.
 using Build = std::function<Tensor(const std::vector<Tensor>& inputs, Device device)>;

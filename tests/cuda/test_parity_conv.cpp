@@ -21,15 +21,9 @@
 #include "ops/conv.hpp"
 
 using namespace relprop;
+using parity::dyadic;
 
 namespace {
-
-// Uniform in [lo, hi], rounded to a multiple of 1/16 (float32).
-Tensor dyadic(const Shape& shape, std::uint32_t seed, double lo = -1.0, double hi = 1.0) {
-  std::vector<double> v = oracle::random_tensor(shape, seed, lo, hi).to_vector_f64();
-  for (double& e : v) e = std::round(e * 16.0) / 16.0;
-  return Tensor::from_vector(std::span<const double>(v), shape).to(DType::F32);
-}
 
 // The rules every conv row runs under; per-channel z^B bounds need the input channels.
 std::vector<Rule> rules(std::int64_t channels) {

@@ -30,15 +30,9 @@
 #endif
 
 using namespace relprop;
+using parity::dyadic;
 
 namespace {
-
-// Uniform in [lo, hi], rounded to a multiple of 1/16 (float32).
-Tensor dyadic(const Shape& shape, std::uint32_t seed, double lo = -1.0, double hi = 1.0) {
-  std::vector<double> v = oracle::random_tensor(shape, seed, lo, hi).to_vector_f64();
-  for (double& e : v) e = std::round(e * 16.0) / 16.0;
-  return Tensor::from_vector(std::span<const double>(v), shape).to(DType::F32);
-}
 
 // A linear row: x of shape `x_shape` (..., I), W (O, I), b (O,) when `bias`.
 struct LinearRow {
