@@ -128,8 +128,8 @@ class MatmulNode final : public Node {
       Tensor g = Tensor::empty(with_tail(s_.batch, M, K));  // S Bᵀ
       per_batch(B, M * K * N, [&](std::int64_t b) {
         auto G = detail::MutMatMap(g.data<float>() + b * M * K, M, K);
-        G.noalias() = detail::ConstMatMap(S.data<float>() + b * M * N, M, N) *
-                      detail::ConstMatMap(b_.data<float>() + b * K * N, K, N).transpose();
+        detail::gemm(G, detail::ConstMatMap(S.data<float>() + b * M * N, M, N),
+                     detail::ConstMatMap(b_.data<float>() + b * K * N, K, N).transpose());
       });
       if (!grad) {
         float* gp = g.data<float>();
@@ -142,8 +142,8 @@ class MatmulNode final : public Node {
       Tensor g = Tensor::empty(with_tail(s_.batch, K, N));  // Aᵀ S
       per_batch(B, M * K * N, [&](std::int64_t b) {
         auto G = detail::MutMatMap(g.data<float>() + b * K * N, K, N);
-        G.noalias() = detail::ConstMatMap(a_.data<float>() + b * M * K, M, K).transpose() *
-                      detail::ConstMatMap(S.data<float>() + b * M * N, M, N);
+        detail::gemm(G, detail::ConstMatMap(a_.data<float>() + b * M * K, M, K).transpose(),
+                     detail::ConstMatMap(S.data<float>() + b * M * N, M, N));
       });
       if (!grad) {
         float* gp = g.data<float>();
@@ -673,8 +673,8 @@ Tensor matmul(const Tensor& a_in, const Tensor& b_in, std::string_view name) {
   Tensor o = Tensor::empty(s.out);
   per_batch(B, M * K * N, [&](std::int64_t i) {
     auto O = detail::MutMatMap(o.data<float>() + i * M * N, M, N);
-    O.noalias() = detail::ConstMatMap(a.data<float>() + i * M * K, M, K) *
-                  detail::ConstMatMap(b.data<float>() + i * K * N, K, N);
+    detail::gemm(O, detail::ConstMatMap(a.data<float>() + i * M * K, M, K),
+                 detail::ConstMatMap(b.data<float>() + i * K * N, K, N));
   });
   if (Tape* tape = detail::recording_tape({&a_in, &b_in})) {
     auto node = std::make_unique<MatmulNode>(s, a, b, o, a_in.shape(), b_in.shape());

@@ -16,10 +16,12 @@
 #endif
 
 #include <algorithm>
+#include <type_traits>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
 
+#include "ops/gemm.hpp"
 #include "tensor/tensor.hpp"
 
 namespace relprop::detail {
@@ -40,15 +42,28 @@ inline MutMatMap mmat(const Tensor& t, std::int64_t rows, std::int64_t cols) {
   return MutMatMap(t.data<float>(), rows, cols);
 }
 
-// Y = A · B (Eigen matrices or maps, Y not aliasing A or B). Outside a parallel region
-// the larger of Y's dimensions is dealt out in contiguous chunks to the OpenMP threads,
-// each running one single-threaded Eigen GEMM: on the 2-core machines Eigen's own
-// threading of one GEMM reaches half of this on the shapes of transformer layers (128 x
-// 384 x 1536: 33 against 70 GFLOP/s) and of batch-1 dense layers. Small products, and
-// calls inside a parallel region, run as one Eigen product.
+template <class E>
+inline constexpr bool direct_access_v =
+    (Eigen::internal::traits<std::decay_t<E>>::Flags & Eigen::DirectAccessBit) != 0 &&
+    std::is_same_v<typename std::decay_t<E>::Scalar, float>;
+
+// Y = A · B (Eigen matrices, maps, blocks or transposes of them; Y not aliasing A or B).
+// Where relprop's own kernel is compiled in (ops/gemm.hpp) and all three have direct
+// access with Y's rows contiguous, the product runs there; it deals the larger of Y's
+// dimensions out to the OpenMP threads (Eigen's own threading of one GEMM reached half of
+// that on transformer layers, 128 x 384 x 1536: 33 against 70 GFLOP/s, on the 2-core
+// machines). Matrix-vector shapes (fewer than 4 rows or columns) stay with Eigen's GEMV.
+// Without the kernel the same split runs single-threaded Eigen products per chunk.
 template <class Y, class A, class B>
 void gemm(Y&& y, const A& a, const B& b) {
   const Eigen::Index M = y.rows(), N = y.cols(), K = a.cols();
+  if constexpr (direct_access_v<Y> && direct_access_v<A> && direct_access_v<B>) {
+    if (sgemm_available() && M >= 4 && N >= 4 && y.colStride() == 1) {
+      sgemm(M, N, K, a.data(), a.rowStride(), a.colStride(), b.data(), b.rowStride(), b.colStride(), y.data(),
+            y.rowStride());
+      return;
+    }
+  }
 #ifdef _OPENMP
   const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
 #else
