@@ -51,7 +51,7 @@ struct Buffers {
 Buffers& buffers() {
   thread_local Buffers buf;
   if (buf.a == nullptr) {
-    buf.a = static_cast<float*>(std::aligned_alloc(64, sizeof(float) * MC * KC));
+    buf.a = static_cast<float*>(std::aligned_alloc(64, sizeof(float) * (MC * KC + 16)));
     buf.b = static_cast<float*>(std::aligned_alloc(64, sizeof(float) * KC * NC));
     if (buf.a == nullptr || buf.b == nullptr) {
       std::free(buf.a);
@@ -119,49 +119,97 @@ inline void kernel(I64 kc, const float* __restrict ap, const float* __restrict b
   store(5, c50, c51);
 }
 
+// 8 × 8 block transpose: rows r[0..8) become columns.
+inline void transpose8(__m256 r[8]) {
+  const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+  const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+  const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+  const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+  const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+  const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+  const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+  const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+  r[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
+  r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+  r[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
+  r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+  r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
+  r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+  r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
+  r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
 // B's rows [0, kc) and columns [0, nc) into panels of NR columns (kc × NR each, rows
 // contiguous), the last panel padded with zeros.
 void pack_b(I64 kc, I64 nc, const float* b, I64 rsb, I64 csb, float* dst) {
   for (I64 jr = 0; jr < nc; jr += NR, dst += kc * NR) {
     const I64 nr = std::min(NR, nc - jr);
     const float* src = b + jr * csb;
-    if (nr < NR)
-      for (I64 k = 0; k < kc; ++k) std::fill(dst + k * NR + nr, dst + (k + 1) * NR, 0.0f);
-    if (csb == 1) {
-      for (I64 k = 0; k < kc; ++k) std::memcpy(dst + k * NR, src + k * rsb, sizeof(float) * nr);
-    } else if (rsb == 1) {
-      for (I64 j = 0; j < nr; ++j)
-        for (I64 k = 0; k < kc; ++k) dst[k * NR + j] = src[j * csb + k];
-    } else {
-      for (I64 k = 0; k < kc; ++k)
-        for (I64 j = 0; j < nr; ++j) dst[k * NR + j] = src[k * rsb + j * csb];
+    if (nr == NR && csb == 1) {
+      for (I64 k = 0; k < kc; ++k) {
+        _mm256_store_ps(dst + k * NR, _mm256_loadu_ps(src + k * rsb));
+        _mm256_store_ps(dst + k * NR + 8, _mm256_loadu_ps(src + k * rsb + 8));
+      }
+      continue;
+    }
+    if (nr == NR && rsb == 1) {  // a transposed operand: 8 × 8 blocks through registers
+      I64 k = 0;
+      for (; k + 8 <= kc; k += 8)
+        for (I64 h = 0; h < NR; h += 8) {
+          __m256 r[8];
+          for (int j = 0; j < 8; ++j) r[j] = _mm256_loadu_ps(src + (h + j) * csb + k);
+          transpose8(r);
+          for (int q = 0; q < 8; ++q) _mm256_store_ps(dst + (k + q) * NR + h, r[q]);
+        }
+      for (; k < kc; ++k)
+        for (I64 j = 0; j < NR; ++j) dst[k * NR + j] = src[j * csb + k];
+      continue;
+    }
+    for (I64 k = 0; k < kc; ++k) {
+      I64 j = 0;
+      for (; j < nr; ++j) dst[k * NR + j] = src[k * rsb + j * csb];
+      for (; j < NR; ++j) dst[k * NR + j] = 0.0f;
     }
   }
 }
 
 // A's rows [0, mc) and columns [0, kc) into panels of MR rows (kc × MR each), the last
-// panel padded with zeros.
+// panel padded with zeros. The buffer has 16 floats of slack after MC × KC.
 void pack_a(I64 mc, I64 kc, const float* a, I64 rsa, I64 csa, float* dst) {
   for (I64 ir = 0; ir < mc; ir += MR, dst += kc * MR) {
     const I64 mr = std::min(MR, mc - ir);
     const float* src = a + ir * rsa;
-    if (mr < MR)
-      for (I64 k = 0; k < kc; ++k) std::fill(dst + k * MR + mr, dst + (k + 1) * MR, 0.0f);
-    if (rsa == 1) {
-      for (I64 k = 0; k < kc; ++k)
-        for (I64 i = 0; i < mr; ++i) dst[k * MR + i] = src[k * csa + i];
-    } else if (csa == 1) {
-      for (I64 i = 0; i < mr; ++i)
-        for (I64 k = 0; k < kc; ++k) dst[k * MR + i] = src[i * rsa + k];
-    } else {
-      for (I64 i = 0; i < mr; ++i)
-        for (I64 k = 0; k < kc; ++k) dst[k * MR + i] = src[i * rsa + k * csa];
+    if (mr == MR && rsa == 1) {  // a transposed operand: MR contiguous values per k
+      for (I64 k = 0; k < kc; ++k) std::memcpy(dst + k * MR, src + k * csa, sizeof(float) * MR);
+      continue;
+    }
+    if (mr == MR && csa == 1) {
+      // Rows of 8 k values transposed through registers; each store of 8 writes 2 values
+      // past its k's MR, which the next k's store (or the buffer's padding) overwrites.
+      I64 k = 0;
+      for (; k + 8 <= kc; k += 8) {
+        __m256 r[8];
+        for (int i = 0; i < MR; ++i) r[i] = _mm256_loadu_ps(src + i * rsa + k);
+        r[6] = r[7] = _mm256_setzero_ps();
+        transpose8(r);
+        for (int q = 0; q < 8; ++q) _mm256_storeu_ps(dst + (k + q) * MR, r[q]);
+      }
+      for (; k < kc; ++k)
+        for (I64 i = 0; i < MR; ++i) dst[k * MR + i] = src[i * rsa + k];
+      continue;
+    }
+    for (I64 k = 0; k < kc; ++k) {
+      I64 i = 0;
+      for (; i < mr; ++i) dst[k * MR + i] = src[i * rsa + k * csa];
+      for (; i < MR; ++i) dst[k * MR + i] = 0.0f;
     }
   }
 }
 
+// C(i, j) = c[i·rsc + j·csc]: rows of C contiguous (csc = 1) are written by the kernel
+// directly; otherwise (the transposed orientation chosen by sgemm) through a tile.
 void sgemm_serial(I64 M, I64 N, I64 K, const float* a, I64 rsa, I64 csa, const float* b, I64 rsb, I64 csb, float* c,
-                  I64 ldc) {
+                  I64 rsc, I64 csc) {
   Buffers& buf = buffers();
   alignas(32) float tile[MR * NR];
   for (I64 jc = 0; jc < N; jc += NC) {
@@ -179,13 +227,16 @@ void sgemm_serial(I64 M, I64 N, I64 K, const float* a, I64 rsa, I64 csa, const f
           for (I64 ir = 0; ir < mc; ir += MR) {
             const I64 mr = std::min(MR, mc - ir);
             const float* ap = buf.a + ir * kc;
-            float* cp = c + (ic + ir) * ldc + jc + jr;
-            if (mr == MR && nr == NR) {
-              kernel(kc, ap, bp, cp, ldc, accumulate);
+            float* cp = c + (ic + ir) * rsc + (jc + jr) * csc;
+            if (mr == MR && nr == NR && csc == 1) {
+              kernel(kc, ap, bp, cp, rsc, accumulate);
             } else {
               kernel(kc, ap, bp, tile, NR, false);
               for (I64 i = 0; i < mr; ++i)
-                for (I64 j = 0; j < nr; ++j) cp[i * ldc + j] = accumulate ? cp[i * ldc + j] + tile[i * NR + j] : tile[i * NR + j];
+                for (I64 j = 0; j < nr; ++j) {
+                  float& out = cp[i * rsc + j * csc];
+                  out = accumulate ? out + tile[i * NR + j] : tile[i * NR + j];
+                }
             }
           }
         }
@@ -197,38 +248,43 @@ void sgemm_serial(I64 M, I64 N, I64 K, const float* a, I64 rsa, I64 csa, const f
 #else  // no AVX2 + FMA: Eigen's product on strided maps (not used by detail::gemm)
 
 void sgemm_serial(I64 M, I64 N, I64 K, const float* a, I64 rsa, I64 csa, const float* b, I64 rsb, I64 csb, float* c,
-                  I64 ldc) {
+                  I64 rsc, I64 csc) {
   using Strided = Eigen::Map<const Eigen::MatrixXf, 0, Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>>;
-  using Out = Eigen::Map<RowMat, 0, Eigen::OuterStride<>>;
-  Out(c, M, N, Eigen::OuterStride<>(ldc)).noalias() =
+  using Out = Eigen::Map<Eigen::MatrixXf, 0, Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>>;
+  Out(c, M, N, Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>(csc, rsc)).noalias() =
       Strided(a, M, K, Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>(csa, rsa)) *
       Strided(b, K, N, Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>(csb, rsb));
 }
 
 #endif
 
-}  // namespace
+// The share of a tiling's multiply-adds that are not padding (partial edge tiles).
+double tile_use(I64 m, I64 n) {
+#if RELPROP_SGEMM_AVX2
+  const double rows = static_cast<double>(m) / static_cast<double>(MR * ((m + MR - 1) / MR));
+  const double cols = static_cast<double>(n) / static_cast<double>(NR * ((n + NR - 1) / NR));
+  return rows * cols;
+#else
+  (void)m;
+  (void)n;
+  return 1.0;
+#endif
+}
 
-bool sgemm_available() noexcept { return RELPROP_SGEMM_AVX2 != 0; }
-
-void sgemm(I64 M, I64 N, I64 K, const float* a, I64 rsa, I64 csa, const float* b, I64 rsb, I64 csb, float* c,
-           I64 ldc) {
-  if (M <= 0 || N <= 0) return;
-  if (K <= 0) {
-    for (I64 i = 0; i < M; ++i) std::fill(c + i * ldc, c + i * ldc + N, 0.0f);
-    return;
-  }
+// The larger of M and N dealt out in contiguous chunks of whole register tiles to the
+// OpenMP threads; each thread packs the other operand itself, so what is packed twice is
+// the smaller one.
+void run(I64 M, I64 N, I64 K, const float* a, I64 rsa, I64 csa, const float* b, I64 rsb, I64 csb, float* c, I64 rsc,
+         I64 csc) {
 #ifdef _OPENMP
   const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
 #else
   const int threads = 1;
 #endif
   if (threads <= 1 || static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K) < 262144.0) {
-    sgemm_serial(M, N, K, a, rsa, csa, b, rsb, csb, c, ldc);
+    sgemm_serial(M, N, K, a, rsa, csa, b, rsb, csb, c, rsc, csc);
     return;
   }
-  // The larger of M and N dealt out in contiguous chunks (whole register tiles): each
-  // thread packs the other operand itself, so the duplicated packing is the smaller one.
   const bool by_cols = N >= M;
   const I64 extent = by_cols ? N : M, unit = by_cols ? 16 : 6;
   const I64 chunk = ((extent + threads - 1) / threads + unit - 1) / unit * unit;
@@ -240,14 +296,39 @@ void sgemm(I64 M, I64 N, I64 K, const float* a, I64 rsa, I64 csa, const float* b
     const I64 lo = std::min(extent, t * chunk), len = std::min(extent, lo + chunk) - lo;
     if (len <= 0) continue;
     try {
-      if (by_cols) sgemm_serial(M, len, K, a, rsa, csa, b + lo * csb, rsb, csb, c + lo, ldc);
-      else sgemm_serial(len, N, K, a + lo * rsa, rsa, csa, b, rsb, csb, c + lo * ldc, ldc);
+      if (by_cols) sgemm_serial(M, len, K, a, rsa, csa, b + lo * csb, rsb, csb, c + lo * csc, rsc, csc);
+      else sgemm_serial(len, N, K, a + lo * rsa, rsa, csa, b, rsb, csb, c + lo * rsc, rsc, csc);
     } catch (...) {
 #pragma omp critical(relprop_sgemm_failure)
       if (!failure) failure = std::current_exception();
     }
   }
   if (failure) std::rethrow_exception(failure);
+}
+
+}  // namespace
+
+bool sgemm_available() noexcept {
+  // RELPROP_SGEMM=0 in the environment selects Eigen's products instead (A/B timing).
+  static const bool enabled = [] {
+    const char* v = std::getenv("RELPROP_SGEMM");
+    return RELPROP_SGEMM_AVX2 != 0 && !(v != nullptr && v[0] == '0');
+  }();
+  return enabled;
+}
+
+void sgemm(I64 M, I64 N, I64 K, const float* a, I64 rsa, I64 csa, const float* b, I64 rsb, I64 csb, float* c,
+           I64 ldc) {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0) {
+    for (I64 i = 0; i < M; ++i) std::fill(c + i * ldc, c + i * ldc + N, 0.0f);
+    return;
+  }
+  // Cᵀ = Bᵀ · Aᵀ when that wastes fewer multiply-adds on partial tiles (a narrow C such as
+  // the 7 × 7 = 49 columns of a late convolution: 49 of 64 used one way, 49 of 54 the
+  // other). Each element's sum runs over k in the same order either way.
+  if (tile_use(N, M) > 1.08 * tile_use(M, N)) run(N, M, K, b, csb, rsb, a, csa, rsa, c, 1, ldc);
+  else run(M, N, K, a, rsa, csa, b, rsb, csb, c, ldc, 1);
 }
 
 }  // namespace relprop::detail

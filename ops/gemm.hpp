@@ -14,7 +14,8 @@ namespace relprop::detail {
 
 // True where the AVX2 + FMA kernel is compiled in (x86-64 built with -march supporting
 // both, and not AVX-512, whose wider vectors Eigen's kernels use better). Elsewhere
-// detail::gemm runs Eigen's product and sgemm is not called.
+// detail::gemm runs Eigen's product and sgemm is not called. RELPROP_SGEMM=0 in the
+// environment (read once) makes it false everywhere, for timing against Eigen.
 bool sgemm_available() noexcept;
 
 // C = A · B as described above. M, N, K >= 0. Splits the work over the OpenMP threads
