@@ -7,6 +7,8 @@
 
 #include <omp.h>
 
+#include <algorithm>
+
 #include "ops/common.hpp"
 #include "ops/kernels.hpp"
 #include "ops/linear_type.hpp"
@@ -66,6 +68,17 @@ void for_row_runs(const Geom& g, std::int64_t p0, std::int64_t PB, F&& f) {
 // sample x (C, H, W).
 // Channels are spread over the threads unless the caller already runs in parallel (one
 // sample per thread).
+// The output columns [a, b) of [ow0, ow1) whose input column iw = ow·sw + off (off =
+// kw·dw − pw) lies inside the image, 0 <= iw < W; the others read the zero padding.
+void inside_cols(const Geom& g, std::int64_t off, std::int64_t ow0, std::int64_t ow1, std::int64_t& a,
+                 std::int64_t& b) {
+  const std::int64_t lo = off >= 0 ? 0 : (-off + g.sw - 1) / g.sw;  // first ow with iw >= 0
+  const std::int64_t last = g.W - 1 - off;                           // iw <= W - 1
+  const std::int64_t hi = last < 0 ? 0 : last / g.sw + 1;            // one past the last ow
+  a = std::clamp(lo, ow0, ow1);
+  b = std::clamp(hi, a, ow1);
+}
+
 bool split_channels(const Geom& g, std::int64_t PB) { return !omp_in_parallel() && g.CG > 1 && g.K * PB > (1 << 14); }
 
 void im2col(const Geom& g, const float* x, std::int64_t gi, std::int64_t p0, std::int64_t PB, float* cols) {
@@ -82,11 +95,15 @@ void im2col(const Geom& g, const float* x, std::int64_t gi, std::int64_t p0, std
             std::fill(out + ow0, out + ow1, 0.0f);
             return;
           }
+          const std::int64_t off = kw * g.dw - g.pw;
+          std::int64_t a, b;
+          inside_cols(g, off, ow0, ow1, a, b);
           const float* xr = xc + ih * g.W;
-          for (std::int64_t ow = ow0; ow < ow1; ++ow) {
-            const std::int64_t iw = ow * g.sw - g.pw + kw * g.dw;
-            out[ow] = (iw >= 0 && iw < g.W) ? xr[iw] : 0.0f;
-          }
+          std::fill(out + ow0, out + a, 0.0f);
+          if (g.sw == 1 && a < b) std::copy(xr + (a + off), xr + (b + off), out + a);
+          else
+            for (std::int64_t ow = a; ow < b; ++ow) out[ow] = xr[ow * g.sw + off];
+          std::fill(out + b, out + ow1, 0.0f);
         });
       }
   }
@@ -106,11 +123,14 @@ void col2im(const Geom& g, const float* cols, std::int64_t gi, std::int64_t p0, 
           const float* in = row + q0 - ow0;
           const std::int64_t ih = oh * g.sh - g.ph + kh * g.dh;
           if (ih < 0 || ih >= g.H) return;
+          const std::int64_t off = kw * g.dw - g.pw;
+          std::int64_t a, b;
+          inside_cols(g, off, ow0, ow1, a, b);
           float* xr = xc + ih * g.W;
-          for (std::int64_t ow = ow0; ow < ow1; ++ow) {
-            const std::int64_t iw = ow * g.sw - g.pw + kw * g.dw;
-            if (iw >= 0 && iw < g.W) xr[iw] += in[ow];
-          }
+          if (g.sw == 1)
+            for (std::int64_t ow = a; ow < b; ++ow) xr[ow + off] += in[ow];
+          else
+            for (std::int64_t ow = a; ow < b; ++ow) xr[ow * g.sw + off] += in[ow];
         });
       }
   }

@@ -271,9 +271,11 @@ double tile_use(I64 m, I64 n) {
 #endif
 }
 
-// The larger of M and N dealt out in contiguous chunks of whole register tiles to the
-// OpenMP threads; each thread packs the other operand itself, so what is packed twice is
-// the smaller one.
+// One of M and N dealt out to the OpenMP threads in contiguous runs of whole register
+// tiles; each thread packs the other operand itself. The dimension is the one whose
+// busiest thread has the fewest tiles to compute (with few tiles, whole-tile chunks of
+// the other can leave one thread idle for a third of the time: 49 rows are 9 tiles of 6),
+// the larger one on a tie, which packs the smaller operand twice.
 void run(I64 M, I64 N, I64 K, const float* a, I64 rsa, I64 csa, const float* b, I64 rsb, I64 csb, float* c, I64 rsc,
          I64 csc) {
 #ifdef _OPENMP
@@ -285,15 +287,25 @@ void run(I64 M, I64 N, I64 K, const float* a, I64 rsa, I64 csa, const float* b, 
     sgemm_serial(M, N, K, a, rsa, csa, b, rsb, csb, c, rsc, csc);
     return;
   }
-  const bool by_cols = N >= M;
-  const I64 extent = by_cols ? N : M, unit = by_cols ? 16 : 6;
-  const I64 chunk = ((extent + threads - 1) / threads + unit - 1) / unit * unit;
+#if RELPROP_SGEMM_AVX2
+  const I64 row_unit = MR, col_unit = NR;
+#else
+  const I64 row_unit = 16, col_unit = 16;
+#endif
+  const I64 row_tiles = (M + row_unit - 1) / row_unit, col_tiles = (N + col_unit - 1) / col_unit;
+  const I64 busiest_by_rows = (row_tiles + threads - 1) / threads * col_tiles;
+  const I64 busiest_by_cols = (col_tiles + threads - 1) / threads * row_tiles;
+  const bool by_cols = busiest_by_cols < busiest_by_rows || (busiest_by_cols == busiest_by_rows && N >= M);
+  const I64 extent = by_cols ? N : M, unit = by_cols ? col_unit : row_unit;
+  const I64 tiles = by_cols ? col_tiles : row_tiles;
+  // Thread t takes tiles [t·tiles/threads, (t+1)·tiles/threads): counts differ by one at most.
+  const auto start = [&](I64 t) { return std::min(extent, t * tiles / threads * unit); };
   std::exception_ptr failure;
   // A worksharing loop: every chunk is computed even when the runtime grants fewer
   // threads than asked for (OMP_DYNAMIC, OMP_THREAD_LIMIT).
 #pragma omp parallel for num_threads(threads) schedule(static)
   for (int t = 0; t < threads; ++t) {
-    const I64 lo = std::min(extent, t * chunk), len = std::min(extent, lo + chunk) - lo;
+    const I64 lo = start(t), len = start(t + 1) - lo;
     if (len <= 0) continue;
     try {
       if (by_cols) sgemm_serial(M, len, K, a, rsa, csa, b + lo * csb, rsb, csb, c + lo * csc, rsc, csc);
