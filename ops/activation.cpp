@@ -137,7 +137,7 @@ class ActivationNode final : public Node {
       const std::int64_t n = r.numel();
       const float a = fn_.a;
       with_kind(fn_.kind, [&](auto k) {
-#pragma omp parallel for if (n > (1 << 16)) schedule(static)
+#pragma omp parallel for if (n > detail::kParallelMin) schedule(static)
         for (std::int64_t i = 0; i < n; ++i) gp[i] = rp[i] * ActFn::df_of(decltype(k)::value, xp[i], a);
       });
       out[0] = g;
@@ -162,7 +162,7 @@ bool vectorised(Act kind, const float* xp, float* yp, std::int64_t n) {
     return false;
   constexpr std::int64_t kBlock = 4096;
   const std::int64_t blocks = (n + kBlock - 1) / kBlock;
-#pragma omp parallel for if (n > (1 << 16)) schedule(static)
+#pragma omp parallel for if (n > detail::kParallelMin) schedule(static)
   for (std::int64_t b = 0; b < blocks; ++b) {
     const std::int64_t lo = b * kBlock, len = std::min(kBlock, n - lo);
     const Eigen::Map<const Eigen::ArrayXf> x(xp + lo, len);
@@ -190,7 +190,7 @@ Tensor activation_cpu(ActFn fn, const Tensor& x) {
   const float a = fn.a;
   if (!vectorised(fn.kind, xp, yp, n)) {
     with_kind(fn.kind, [&](auto k) {
-#pragma omp parallel for if (n > (1 << 16)) schedule(static)
+#pragma omp parallel for if (n > detail::kParallelMin) schedule(static)
       for (std::int64_t i = 0; i < n; ++i) yp[i] = ActFn::f_of(decltype(k)::value, xp[i], a);
     });
   }
@@ -320,7 +320,7 @@ Tensor softmax_impl(std::string_view op, const Tensor& x_in, int dim, std::strin
   const float* xp = x.data<float>();
   float* yp = y.data<float>();
   float* sp = s.data<float>();
-#pragma omp parallel for collapse(2) if (x.numel() > (1 << 15)) schedule(static)
+#pragma omp parallel for collapse(2) if (x.numel() > detail::kParallelMin) schedule(static)
   for (std::int64_t i = 0; i < a.outer; ++i)
     for (std::int64_t j = 0; j < a.inner; ++j) {
       const std::int64_t base = i * a.D * a.inner + j;

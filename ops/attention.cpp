@@ -118,6 +118,7 @@ class MatmulNode final : public Node {
       const float* o = o_.data<float>();
       float* d = den.data<float>();
       const float f = split ? 2.0f : 1.0f;
+#pragma omp parallel for if (n > detail::kParallelMin) schedule(static)
       for (std::int64_t i = 0; i < n; ++i) d[i] = f * o[i];
       S = Tensor::empty(R.shape());
       const Rule stab_rule = cr ? Rule(EpsilonRule{cr->epsilon}) : rule;
@@ -134,7 +135,9 @@ class MatmulNode final : public Node {
       if (!grad) {
         float* gp = g.data<float>();
         const float* ap = a_.data<float>();
-        for (std::int64_t i = 0; i < g.numel(); ++i) gp[i] *= ap[i];
+        const std::int64_t count = g.numel();
+#pragma omp parallel for if (count > detail::kParallelMin) schedule(static)
+        for (std::int64_t i = 0; i < count; ++i) gp[i] *= ap[i];
       }
       out[0] = detail::reduce_to_shape(g, a_shape_);
     }
@@ -148,7 +151,9 @@ class MatmulNode final : public Node {
       if (!grad) {
         float* gp = g.data<float>();
         const float* bp = b_.data<float>();
-        for (std::int64_t i = 0; i < g.numel(); ++i) gp[i] *= bp[i];
+        const std::int64_t count = g.numel();
+#pragma omp parallel for if (count > detail::kParallelMin) schedule(static)
+        for (std::int64_t i = 0; i < count; ++i) gp[i] *= bp[i];
       }
       out[1] = detail::reduce_to_shape(g, b_shape_);
     }
@@ -207,7 +212,7 @@ class AttentionSoftmaxNode final : public Node {
     const float* x = x_.data<float>();
     float* o = g.data<float>();
     const std::int64_t rows = R.numel() / D_;
-#pragma omp parallel for if (R.numel() > (1 << 15)) schedule(static)
+#pragma omp parallel for if (R.numel() > detail::kParallelMin) schedule(static)
     for (std::int64_t i = 0; i < rows; ++i) {
       const std::int64_t base = i * D_;
       double acc = 0;
@@ -285,7 +290,7 @@ class NormNode final : public Node {
       detail::stabilized_divide(r, y_.data<float>(), q.data<float>(), n, n, detail::stab_of(rule));
     }
     const float* qp = eps ? q.data<float>() : nullptr;
-#pragma omp parallel for if (n > (1 << 15)) schedule(static)
+#pragma omp parallel for if (n > detail::kParallelMin) schedule(static)
     for (std::int64_t i = 0; i < rows; ++i) {
       const std::int64_t base = i * D_;
       const double iv = inv[i];
@@ -371,7 +376,7 @@ Tensor norm_impl(bool rms, const Tensor& x_in, const Tensor& w_in, const Tensor&
   float* ip = inv.data<float>();
   const float* wp = w.defined() ? w.data<float>() : nullptr;
   const float* bp = b.defined() ? b.data<float>() : nullptr;
-#pragma omp parallel for if (x.numel() > (1 << 15)) schedule(static)
+#pragma omp parallel for if (x.numel() > detail::kParallelMin) schedule(static)
   for (std::int64_t i = 0; i < rows; ++i) {
     const float* xr = xp + i * D;
     double mean = 0, var = 0;
@@ -473,7 +478,7 @@ class RotaryNode final : public Node {
     const std::int64_t rows = n / d_;
     // Transposed map: dx_j = c_j g_j + s_j g_{j+h}, dx_{j+h} = -s_j g_j + c_j g_{j+h}; the
     // ε-rule multiplies by x.
-#pragma omp parallel for if (n > (1 << 15)) schedule(static)
+#pragma omp parallel for if (n > detail::kParallelMin) schedule(static)
     for (std::int64_t r = 0; r < rows; ++r) {
       const std::int64_t b = r / (H_ * T_), t = r % T_;
       const float* c = cos_.data() + (b * T_ + t) * h;
@@ -712,7 +717,9 @@ Tensor attention_softmax(const Tensor& scores, const Tensor& key_mask, bool caus
     const float* p = x.data<float>();
     float* q = scaled.data<float>();
     const auto f = static_cast<float>(scale);
-    for (std::int64_t i = 0; i < x.numel(); ++i) q[i] = p[i] * f;
+    const std::int64_t count = x.numel();
+#pragma omp parallel for if (count > detail::kParallelMin) schedule(static)
+    for (std::int64_t i = 0; i < count; ++i) q[i] = p[i] * f;
     x = scaled;
   }
   const Shape& sh = x.shape();
@@ -724,18 +731,23 @@ Tensor attention_softmax(const Tensor& scores, const Tensor& key_mask, bool caus
       throw ShapeError(who + ": key mask must be (N, Tk) = (" + std::to_string(sh[0]) + ", " + std::to_string(Tk) +
                        "), got " + key_mask.str_shape());
     const auto m = key_mask.to_vector_f64();
-    const std::int64_t per_sample = n / sh[0];
-    for (std::int64_t i = 0; i < n; ++i) masked[i] = m[(i / per_sample) * Tk + i % Tk] == 0.0;
+    const std::int64_t rows_per_sample = sh[0] > 0 && rows >= sh[0] ? rows / sh[0] : 1;
+#pragma omp parallel for if (n > detail::kParallelMin) schedule(static)
+    for (std::int64_t r = 0; r < rows; ++r) {
+      const double* mr = m.data() + (r / rows_per_sample) * Tk;
+      for (std::int64_t k = 0; k < Tk; ++k) masked[r * Tk + k] = mr[k] == 0.0;
+    }
   }
   if (causal)
-    for (std::int64_t i = 0; i < n; ++i) {
-      const std::int64_t q = (i / Tk) % Tq, k = i % Tk;
-      if (k > q + Tk - Tq) masked[i] = 1;
+#pragma omp parallel for if (n > detail::kParallelMin) schedule(static)
+    for (std::int64_t r = 0; r < rows; ++r) {
+      const std::int64_t q = r % Tq;
+      for (std::int64_t k = std::max<std::int64_t>(0, q + Tk - Tq + 1); k < Tk; ++k) masked[r * Tk + k] = 1;
     }
   Tensor s = Tensor::empty(sh);
   const float* xp = x.data<float>();
   float* sp = s.data<float>();
-#pragma omp parallel for if (n > (1 << 15)) schedule(static)
+#pragma omp parallel for if (n > detail::kParallelMin) schedule(static)
   for (std::int64_t r = 0; r < rows; ++r) {
     const std::int64_t base = r * Tk;
     float m = -INFINITY;
@@ -750,11 +762,11 @@ Tensor attention_softmax(const Tensor& scores, const Tensor& key_mask, bool caus
     // in double; masked entries 0. Eigen's exp clamps its argument at -88.7 instead of
     // returning 0, so arguments below float's exp range are zeroed explicitly (a score of
     // -1e9 or finfo.min must get probability 0, and so AttnLRP relevance 0).
-    const auto d = Eigen::Map<const Eigen::ArrayXf>(xp + base, Tk) - m;
-    e = (d < -87.3f).select(0.0f, d.exp());
+    // (The exp is taken alone: inside a select() Eigen falls back to scalar expf.)
+    e = (Eigen::Map<const Eigen::ArrayXf>(xp + base, Tk) - m).exp();
     double sum = 0;
     for (std::int64_t k = 0; k < Tk; ++k) {
-      if (!masked.empty() && masked[base + k]) sp[base + k] = 0.0f;
+      if ((!masked.empty() && masked[base + k]) || xp[base + k] - m < -87.3f) sp[base + k] = 0.0f;
       sum += sp[base + k];
     }
     const float inv = sum == 0 ? 0.0f : static_cast<float>(1.0 / sum);
@@ -849,7 +861,7 @@ Tensor rotary_embedding(const Tensor& x_in, const Tensor& position_ids, double t
   const float* xp = x.data<float>();
   float* yp = y.data<float>();
   const std::int64_t rows = N * H * T;
-#pragma omp parallel for if (x.numel() > (1 << 15)) schedule(static)
+#pragma omp parallel for if (x.numel() > detail::kParallelMin) schedule(static)
   for (std::int64_t r = 0; r < rows; ++r) {
     const std::int64_t b = r / (H * T), t = r % T;
     const float* c = cs.data() + (b * T + t) * h;

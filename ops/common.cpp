@@ -5,6 +5,7 @@
 #include "cuda/primitives.hpp"
 #endif
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -62,22 +63,29 @@ void stabilized_divide(const float* R, const float* z, float* s, std::int64_t n,
                        Stab stab) {
   if (group <= 0) group = n;
   const std::int64_t groups = group > 0 ? n / group : 0;
-#pragma omp parallel for if (n > (1 << 15)) schedule(static)
-  for (std::int64_t g = 0; g < groups; ++g) {
-    const std::int64_t b = g * group;
-    double eps = stab.epsilon;
-    if (stab.kind == Stabilizer::Scaled) {
-      double sq = 0;
-      for (std::int64_t i = 0; i < group; ++i) sq += static_cast<double>(z[b + i]) * z[b + i];
-      eps *= std::sqrt(sq / static_cast<double>(group));
-    }
-    const float e = static_cast<float>(eps);
-    for (std::int64_t i = b; i < b + group; ++i) {
+  const auto divide = [&](std::int64_t lo, std::int64_t hi, float e) {
+    for (std::int64_t i = lo; i < hi; ++i) {
       const float zi = z[i];
       const float sg = zi >= 0.0f ? 1.0f : -1.0f;  // sgn0: +1 at zero
       const float den = stab.kind == Stabilizer::Clip ? sg * std::max(std::fabs(zi), e) : zi + e * sg;
       s[i] = den == 0.0f ? 0.0f : R[i] / den;
     }
+  };
+  if (stab.kind != Stabilizer::Scaled) {
+    // One epsilon for all: the elements themselves are spread over the threads (a batch of
+    // one is a single group).
+    const float e = static_cast<float>(stab.epsilon);
+    const std::int64_t total = groups * group;
+#pragma omp parallel for if (total > kParallelMin) schedule(static)
+    for (std::int64_t lo = 0; lo < total; lo += 4096) divide(lo, std::min(total, lo + 4096), e);
+    return;
+  }
+#pragma omp parallel for if (n > kParallelMin) schedule(static)
+  for (std::int64_t g = 0; g < groups; ++g) {
+    const std::int64_t b = g * group;
+    double sq = 0;
+    for (std::int64_t i = 0; i < group; ++i) sq += static_cast<double>(z[b + i]) * z[b + i];
+    divide(b, b + group, static_cast<float>(stab.epsilon * std::sqrt(sq / static_cast<double>(group))));
   }
 }
 

@@ -15,6 +15,12 @@
 
 namespace relprop::detail {
 
+// Element-wise loops over more elements than this are spread over the OpenMP threads.
+// About 2^14 floats is where halving the loop outweighs the fork and join (~1-2 µs with
+// libgomp's spinning workers) on the 2-core machines; the loops are deterministic in any
+// split. Larger per-element work (exp, erf) would pay off earlier still.
+inline constexpr std::int64_t kParallelMin = 1 << 14;
+
 // `t` as a contiguous float32 tensor on its own device (itself when it already is one).
 // DtypeError / ValueError naming `op` and the argument `what` otherwise.
 Tensor as_f32(const Tensor& t, std::string_view op, std::string_view what);

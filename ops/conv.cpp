@@ -331,7 +331,7 @@ Tensor forward_with_bias(const Geom& g, const Tensor& x, const Tensor& w, const 
   if (b.defined()) {
     float* zp = z.data<float>();
     const float* bp = b.data<float>();
-#pragma omp parallel for collapse(2) if (z.numel() > (1 << 16)) schedule(static)
+#pragma omp parallel for collapse(2) if (z.numel() > detail::kParallelMin) schedule(static)
     for (std::int64_t n = 0; n < g.N; ++n)
       for (std::int64_t o = 0; o < g.O; ++o) {
         float* zo = zp + (n * g.O + o) * g.P;

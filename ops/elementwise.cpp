@@ -69,7 +69,7 @@ class BinaryNode final : public Node {
     const auto* bt = std::get_if<BacktraceRule>(&rule);
 
     if (std::holds_alternative<GradientRule>(rule)) {
-#pragma omp parallel for if (n > (1 << 16)) schedule(static)
+#pragma omp parallel for if (n > detail::kParallelMin) schedule(static)
       for (std::int64_t i = 0; i < n; ++i) {
         rap[i] = kind_ == Bin::Mul ? r[i] * bp[i] : r[i];
         rbp[i] = kind_ == Bin::Mul ? r[i] * ap[i] : sign_b * r[i];
@@ -85,7 +85,7 @@ class BinaryNode final : public Node {
       // The held factor takes nothing, even when it is the only computed one (then the
       // relevance is absorbed, as at a constant).
       if (held) fa = held->input == 0 ? 0.0f : (ctx.needs(0) ? 1.0f : 0.0f);
-#pragma omp parallel for if (n > (1 << 16)) schedule(static)
+#pragma omp parallel for if (n > detail::kParallelMin) schedule(static)
       for (std::int64_t i = 0; i < n; ++i) {
         rap[i] = fa * r[i];
         rbp[i] = r[i] - rap[i];
@@ -95,19 +95,19 @@ class BinaryNode final : public Node {
       // is recomputed in the same float order, so y is not saved.
       Tensor y = Tensor::empty(ys), s = Tensor::empty(ys);
       float* yp = y.data<float>();
-#pragma omp parallel for if (n > (1 << 16)) schedule(static)
+#pragma omp parallel for if (n > detail::kParallelMin) schedule(static)
       for (std::int64_t i = 0; i < n; ++i) yp[i] = ap[i] + sign_b * bp[i];
       detail::stabilized_divide(r, yp, s.data<float>(), n, ys.empty() || ys[0] == 0 ? n : n / ys[0],
                                 detail::stab_of(rule));
       const float* sp = s.data<float>();
-#pragma omp parallel for if (n > (1 << 16)) schedule(static)
+#pragma omp parallel for if (n > detail::kParallelMin) schedule(static)
       for (std::int64_t i = 0; i < n; ++i) {
         rap[i] = ap[i] * sp[i];
         rbp[i] = sign_b * bp[i] * sp[i];
       }
     } else if (bt) {
       // Backtrace: split by |a| : |b| (equally when both are 0, or with equal_split).
-#pragma omp parallel for if (n > (1 << 16)) schedule(static)
+#pragma omp parallel for if (n > detail::kParallelMin) schedule(static)
       for (std::int64_t i = 0; i < n; ++i) {
         const float wa = std::fabs(ap[i]), wb = std::fabs(bp[i]), den = wa + wb;
         const float fa = (bt->equal_split || den == 0.0f) ? 0.5f : wa / den;
@@ -144,7 +144,7 @@ class BinaryNode final : public Node {
     const float sign_b = kind_ == Bin::Sub ? -1.0f : 1.0f;
     Tensor pa = Tensor::empty(ys), pb = Tensor::empty(ys), na = Tensor::empty(ys), nb = Tensor::empty(ys);
     float *pap = pa.data<float>(), *pbp = pb.data<float>(), *nap = na.data<float>(), *nbp = nb.data<float>();
-#pragma omp parallel for if (n > (1 << 16)) schedule(static)
+#pragma omp parallel for if (n > detail::kParallelMin) schedule(static)
     for (std::int64_t i = 0; i < n; ++i) {
       const float ca = ap[i], cb = sign_b * bp[i];
       const float P = (ca > 0.0f ? ca : 0.0f) + (cb > 0.0f ? cb : 0.0f);
@@ -250,7 +250,7 @@ Tensor binary(Bin kind, const Tensor& a_in, const Tensor& b_in, std::string_view
   const Tensor ab = detail::broadcast_f32(a, ys), bb = detail::broadcast_f32(b, ys);
   const float* ap = ab.data<float>();
   const float* bp = bb.data<float>();
-#pragma omp parallel for if (n > (1 << 16)) schedule(static)
+#pragma omp parallel for if (n > detail::kParallelMin) schedule(static)
   for (std::int64_t i = 0; i < n; ++i) yp[i] = apply(kind, ap[i], bp[i]);
   record_binary(kind, a, b, a_in, b_in, y, name);
   return y;

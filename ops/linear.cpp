@@ -141,7 +141,13 @@ Tensor linear(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in, std::s
     y = Tensor::empty(yshape);
     auto Y = mmat(y, M, O);
     detail::gemm(Y, cmat(x, M, I), cmat(w, O, I).transpose());
-    if (b.defined()) Y.rowwise() += detail::crow(b, O);
+    if (b.defined()) {
+      const float* bp = b.data<float>();
+      float* yp = y.data<float>();
+#pragma omp parallel for if (M * O > detail::kParallelMin) schedule(static)
+      for (std::int64_t r = 0; r < M; ++r)
+        for (std::int64_t o = 0; o < O; ++o) yp[r * O + o] += bp[o];
+    }
   }
 
   if (Tape* tape = detail::recording_tape({&x_in, &w_in, &b_in})) {

@@ -36,7 +36,7 @@ Tensor map1(const Tensor& a, F f) {
   const float* p = a.data<float>();
   float* o = out.data<float>();
   const std::int64_t n = a.numel();
-#pragma omp parallel for if (n > (1 << 16)) schedule(static)
+#pragma omp parallel for if (n > detail::kParallelMin) schedule(static)
   for (std::int64_t i = 0; i < n; ++i) o[i] = f(p[i]);
   return out;
 }
@@ -49,7 +49,7 @@ Tensor map2(const Tensor& a, const Tensor& b, F f) {
   const float* q = b.data<float>();
   float* o = out.data<float>();
   const std::int64_t n = a.numel();
-#pragma omp parallel for if (n > (1 << 16)) schedule(static)
+#pragma omp parallel for if (n > detail::kParallelMin) schedule(static)
   for (std::int64_t i = 0; i < n; ++i) o[i] = f(p[i], q[i]);
   return out;
 }
@@ -59,7 +59,7 @@ void axpy(Tensor& acc, const Tensor& t, float scale = 1.0f) {
   float* a = acc.data<float>();
   const float* p = t.data<float>();
   const std::int64_t n = acc.numel();
-#pragma omp parallel for if (n > (1 << 16)) schedule(static)
+#pragma omp parallel for if (n > detail::kParallelMin) schedule(static)
   for (std::int64_t i = 0; i < n; ++i) a[i] += scale * p[i];
 }
 
@@ -71,7 +71,7 @@ Tensor times(const Tensor& x, Tensor c) {
   float* o = c.data<float>();
   const float* p = x.data<float>();
   const std::int64_t n = c.numel();
-#pragma omp parallel for if (n > (1 << 16)) schedule(static)
+#pragma omp parallel for if (n > detail::kParallelMin) schedule(static)
   for (std::int64_t i = 0; i < n; ++i) o[i] *= p[i];
   return c;
 }
@@ -83,7 +83,7 @@ void add_times(Tensor& acc, const Tensor& x, const Tensor& c, float scale = 1.0f
   const float* p = x.data<float>();
   const float* q = c.data<float>();
   const std::int64_t n = acc.numel();
-#pragma omp parallel for if (n > (1 << 16)) schedule(static)
+#pragma omp parallel for if (n > detail::kParallelMin) schedule(static)
   for (std::int64_t i = 0; i < n; ++i) a[i] += scale * p[i] * q[i];
 }
 
@@ -151,7 +151,7 @@ struct Skeleton {
     Tensor a = Tensor::empty(z.shape()), b2 = Tensor::empty(z.shape());
     const float* src = both.data<float>();
     float *pa = a.data<float>(), *pb = b2.data<float>();
-#pragma omp parallel for if (outer > 1 && z.numel() > (1 << 16)) schedule(static)
+#pragma omp parallel for if (outer > 1 && z.numel() > detail::kParallelMin) schedule(static)
     for (std::int64_t o = 0; o < outer; ++o) {
       std::memcpy(pa + o * block, src + 2 * o * block, block * sizeof(float));
       std::memcpy(pb + o * block, src + (2 * o + 1) * block, block * sizeof(float));
@@ -175,7 +175,7 @@ struct Skeleton {
     Tensor both = Tensor::empty(sh);
     float* dst = both.data<float>();
     const float *pa = sa.data<float>(), *pb = sb.data<float>();
-#pragma omp parallel for if (outer > 1 && z.numel() > (1 << 16)) schedule(static)
+#pragma omp parallel for if (outer > 1 && z.numel() > detail::kParallelMin) schedule(static)
     for (std::int64_t o = 0; o < outer; ++o) {
       std::memcpy(dst + 2 * o * block, pa + o * block, block * sizeof(float));
       std::memcpy(dst + (2 * o + 1) * block, pb + o * block, block * sizeof(float));
@@ -311,7 +311,7 @@ struct Skeleton {
           const float d = clip ? sg * std::max(std::fabs(den), e) : den + e * sg;
           return d == 0.0f ? 0.0f : rr / d;
         };
-#pragma omp parallel for collapse(2) if (z.numel() > (1 << 16)) schedule(static)
+#pragma omp parallel for collapse(2) if (z.numel() > detail::kParallelMin) schedule(static)
         for (std::int64_t o = 0; o < outer; ++o)
           for (std::int64_t k = 0; k < O; ++k) {
             const float bk = bp ? bp[k] : 0.0f;
@@ -337,7 +337,7 @@ struct Skeleton {
         const float *zp = z0.data<float>(), *pp = P.data<float>();
         float *up = u.data<float>(), *vp = v.data<float>();
         const std::int64_t n = z.numel();
-#pragma omp parallel for if (n > (1 << 16)) schedule(static)
+#pragma omp parallel for if (n > detail::kParallelMin) schedule(static)
         for (std::int64_t i = 0; i < n; ++i) {
           up[i] = zp[i] + g * pp[i];
           vp[i] = (1.0f + g) * zp[i] - g * pp[i];

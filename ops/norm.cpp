@@ -79,7 +79,7 @@ class BatchNormNode final : public Node {
       const float* sc = scale_.data<float>();
       float* o = g.data<float>();
       const std::int64_t planes = R.numel() / S;  // (n, c) planes of S elements
-#pragma omp parallel for schedule(static) if (R.numel() > (1 << 16))
+#pragma omp parallel for schedule(static) if (R.numel() > detail::kParallelMin)
       for (std::int64_t pl = 0; pl < planes; ++pl) {
         const float k = sc[pl % C];
         for (std::int64_t i = pl * S; i < (pl + 1) * S; ++i) o[i] = r[i] * k;
@@ -126,7 +126,7 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& mean, const Tensor& var, con
   const float* sc = scale.data<float>();
   const float* sh = shift.data<float>();
   float* yp = y.data<float>();
-#pragma omp parallel for if (x.numel() > (1 << 16)) schedule(static)
+#pragma omp parallel for if (x.numel() > detail::kParallelMin) schedule(static)
   for (std::int64_t nc = 0; nc < x.size(0) * C; ++nc) {
     const std::int64_t c = nc % C;
     for (std::int64_t s = 0; s < S; ++s) yp[nc * S + s] = xp[nc * S + s] * sc[c] + sh[c];

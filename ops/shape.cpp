@@ -332,7 +332,7 @@ Tensor upsample_nearest2d(const Tensor& x_in, std::int64_t OH, std::int64_t OW, 
     return m;
   };
   const auto rows = source(OH, H), cols = source(OW, W);
-#pragma omp parallel for schedule(static) if (P * OH * OW > (1 << 16))
+#pragma omp parallel for schedule(static) if (P * OH * OW > detail::kParallelMin)
   for (std::int64_t p = 0; p < P; ++p)
     for (std::int64_t oh = 0; oh < OH; ++oh) {
       const float* xr = xp + (p * H + rows[oh]) * W;
@@ -347,7 +347,7 @@ Tensor upsample_nearest2d(const Tensor& x_in, std::int64_t OH, std::int64_t OW, 
                        const float* rp = R.data<float>();
                        float* o = r.data<float>();
                        // Planes in parallel: each scatters only into its own input plane.
-#pragma omp parallel for schedule(static) if (P2 * OH * OW > (1 << 16))
+#pragma omp parallel for schedule(static) if (P2 * OH * OW > detail::kParallelMin)
                        for (std::int64_t p = 0; p < P2; ++p)
                          for (std::int64_t oh = 0; oh < OH; ++oh) {
                            float* orow = o + (p * H2 + rows[oh]) * W2;

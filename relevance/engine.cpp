@@ -1,6 +1,7 @@
 #include "relevance/engine.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 
 #include "relprop_config.hpp"
@@ -106,7 +107,7 @@ void accumulate(Tensor& buffer, const Tensor& contribution) {
   float* b = buffer.data<float>();
   const float* a = c.data<float>();
   const std::int64_t n = buffer.numel();
-#pragma omp parallel for if (n > (1 << 16)) schedule(static)
+#pragma omp parallel for if (n > detail::kParallelMin) schedule(static)
   for (std::int64_t i = 0; i < n; ++i) b[i] += a[i];
 }
 
@@ -220,6 +221,7 @@ RelevanceMap propagate_maps(Tape& tape, const Tensor& output, const std::vector<
       ctx.activation_bounds = backtrace_gate_bounds(tape.node(reader[node.output]).op());
 
     std::vector<std::vector<Tensor>> r_in(maps);
+    const auto started = std::chrono::steady_clock::now();
     if (maps == 1) {
       r_in[0] = node.relevance(rule, r_out[0], ctx);
     } else {
@@ -227,9 +229,10 @@ RelevanceMap propagate_maps(Tape& tape, const Tensor& output, const std::vector<
       r_in[0] = std::move(pair.positive);
       r_in[1] = std::move(pair.negative);
     }
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     for (std::size_t m = 0; m < maps; ++m) {
       RELPROP_ASSERT(r_in[m].size() == node.inputs.size(), "relevance kernel returned a wrong count");
-      reports.push_back(NodeReport{node.name + suffixes[m], std::string(node.op()), rule_str(rule), 0.0, 0.0});
+      reports.push_back(NodeReport{node.name + suffixes[m], std::string(node.op()), rule_str(rule), 0.0, 0.0, seconds});
       const std::size_t rep = reports.size() - 1;
       add_sum(r_out[m], rep, true);
       for (std::size_t k = 0; k < node.inputs.size(); ++k) {

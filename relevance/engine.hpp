@@ -33,6 +33,9 @@ struct NodeReport {
   std::string rule;  // the rule applied, as rule_str writes it
   double relevance_out = 0;  // sum of R on the node's output
   double relevance_in = 0;   // sum of R over the relevance it passed to its inputs
+  // Wall time of the node's relevance kernel, host clock (on a GPU: the time to enqueue
+  // it, not to run it). In contrastive mode both maps' entries carry the pair's time.
+  double seconds = 0;
   double absorbed() const { return relevance_out - relevance_in; }  // out - in
   // Share of the arriving relevance that was absorbed (0 when nothing arrived).
   double absorbed_share() const;

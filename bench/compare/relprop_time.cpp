@@ -14,6 +14,9 @@
 // instead. --rule NODE=RULE overrides the composite for nodes matching NODE (a glob).
 // --device cuda runs everything on the GPU (weights uploaded before timing; each timed
 // call ends with a device synchronisation).
+// --profile also prints to stderr where the timed explanations spent their time: the
+// recorded forward, the seed and the backward pass, and the backward pass's relevance
+// kernels summed by op and rule (medians per explanation), largest first.
 
 #include <sys/resource.h>
 
@@ -21,6 +24,7 @@
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -53,7 +57,7 @@ std::string join(const std::vector<double>& v) {
   std::cerr << "relprop_time: " << why
             << "\nusage: relprop_time (--model NAME | --graph G.json | --hf DIR) [--weights W] --input X.safetensors"
                " --composite C [--target K] [--epsilon E] [--repeat N] [--warmup N] [--out R.safetensors]"
-               " [--seed-one] [--multiplier M] [--rule NODE=RULE]... [--device cpu|cuda]\n";
+               " [--seed-one] [--multiplier M] [--rule NODE=RULE]... [--device cpu|cuda] [--profile]\n";
   std::exit(2);
 }
 
@@ -65,6 +69,7 @@ int main(int argc, char** argv) try {
   std::optional<double> epsilon;
   int repeat = 10, warmup = 2;
   bool seed_one = false;
+  bool profile = false;
   double multiplier = 1.0;
   std::vector<std::pair<std::string, std::string>> rules;  // --rule NAME=RULE
   for (int i = 1; i < argc; ++i) {
@@ -86,6 +91,7 @@ int main(int argc, char** argv) try {
     else if (a == "--repeat") repeat = std::stoi(next());
     else if (a == "--warmup") warmup = std::stoi(next());
     else if (a == "--seed-one") seed_one = true;
+    else if (a == "--profile") profile = true;
     else if (a == "--multiplier") multiplier = std::stod(next());
     else if (a == "--rule") {
       const std::string v = next();
@@ -126,6 +132,11 @@ int main(int argc, char** argv) try {
   const double rss_loaded = peak_rss_mb();
 
   std::vector<double> forward_ms, explain_ms;
+  // --profile: per timed explanation, the recorded forward, seed, backward pass, and the
+  // relevance kernels' time by "op rule".
+  std::vector<double> rec_ms, seed_ms, back_ms;
+  std::map<std::string, std::vector<double>> by_op;
+  std::map<std::string, int> op_nodes;
   Tensor relevance;
   std::int64_t chosen = -1;
   using clock = std::chrono::steady_clock;
@@ -141,13 +152,29 @@ int main(int argc, char** argv) try {
       Recording rec(tape);
       y = graph.forward(inputs)[0];
     }
+    const auto t1 = clock::now();
     const auto seed = classification_seed(y, target, seed_one ? SeedForm::OneHot : SeedForm::Value, multiplier);
+    const auto t2 = clock::now();
     const RelevanceMap R = propagate(tape, y, seed.seed, comp);
     if (dev != Device::CPU) device::synchronize();
-    const double e = std::chrono::duration<double, std::milli>(clock::now() - t0).count();
+    const auto t3 = clock::now();
+    const double e = std::chrono::duration<double, std::milli>(t3 - t0).count();
     if (it >= warmup) {
       forward_ms.push_back(f);
       explain_ms.push_back(e);
+      if (profile) {
+        rec_ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+        seed_ms.push_back(std::chrono::duration<double, std::milli>(t2 - t1).count());
+        back_ms.push_back(std::chrono::duration<double, std::milli>(t3 - t2).count());
+        std::map<std::string, double> sum;
+        std::map<std::string, int> count;
+        for (const NodeReport& n : R.report()) {
+          sum[n.op + " " + n.rule] += n.seconds * 1e3;
+          ++count[n.op + " " + n.rule];
+        }
+        for (const auto& [k, v] : sum) by_op[k].push_back(v);
+        op_nodes = count;
+      }
     }
     if (it + 1 == warmup + repeat) {
       relevance = R.inputs().begin()->second;
@@ -156,6 +183,20 @@ int main(int argc, char** argv) try {
       chosen = seed.targets.empty() ? -1 : seed.targets[0];
       (void)y0;
     }
+  }
+  if (profile) {
+    std::fprintf(stderr, "profile (medians over %d explanations, ms): recorded forward %.3f, seed %.3f, backward %.3f\n",
+                 repeat, median(rec_ms), median(seed_ms), median(back_ms));
+    std::vector<std::pair<double, std::string>> rows;
+    for (auto& [k, v] : by_op) rows.emplace_back(median(v), k);
+    std::sort(rows.rbegin(), rows.rend());
+    double kernels = 0;
+    for (const auto& [ms, k] : rows) kernels += ms;
+    for (const auto& [ms, k] : rows)
+      std::fprintf(stderr, "  %9.3f ms %5.1f%%  %4d x  %s\n", ms, kernels > 0 ? 100.0 * ms / kernels : 0.0,
+                   op_nodes[k], k.c_str());
+    std::fprintf(stderr, "  %9.3f ms in relevance kernels; the rest of the backward pass (sums, accumulation): %.3f\n",
+                 kernels, median(back_ms) - kernels);
   }
   if (!out.empty()) save_safetensors(out, {{"relevance", relevance.to(Device::CPU)}});
   std::printf(
