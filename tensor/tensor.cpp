@@ -700,7 +700,7 @@ void copy_strided(const T* src, Shape shape, Shape sst, T* dst, Shape dstr) {
   const std::int64_t inner = sh[r - 1], is = ss[r - 1], id = ds[r - 1];
   std::int64_t rows = 1;
   for (int d = 0; d + 1 < r; ++d) rows *= sh[d];
-#pragma omp parallel for schedule(static) if (rows > 1 && rows * inner > (1 << 16))
+#pragma omp parallel for schedule(static) if (rows > 1 && rows * inner > (1 << 14))
   for (std::int64_t row = 0; row < rows; ++row) {
     std::int64_t so = 0, dof = 0, rem = row;
     for (int d = r - 2; d >= 0; --d) {
@@ -849,10 +849,10 @@ double sum_all(const Tensor& t) {
     // thread count, and no loop-carried dependency on one accumulator.
     const float* p = t.data<float>();
     const std::int64_t n = t.numel();
-    constexpr std::int64_t kChunk = 1 << 15;
+    constexpr std::int64_t kChunk = 1 << 13;
     const std::int64_t chunks = (n + kChunk - 1) / kChunk;
     std::vector<double> part(static_cast<std::size_t>(chunks));
-#pragma omp parallel for if (chunks > 4) schedule(static)
+#pragma omp parallel for if (chunks > 2) schedule(static)
     for (std::int64_t c = 0; c < chunks; ++c) {
       const std::int64_t lo = c * kChunk, hi = std::min(n, lo + kChunk);
       double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
