@@ -1,12 +1,20 @@
 // Microbenchmarks of linear: forward, and relevance under each rule of this build.
 // FLOP counts: forward 2*M*I*O; epsilon/zero one transposed GEMM (2*M*I*O) plus
 // element-wise work; backtrace two GEMMs with |W| (4*M*I*O).
+// BM_mlp_explain / BM_mlp_gemms: a whole ε explanation of the 784-512-512-10 MLP (record
+// the forward, seed, propagate) against its six products run back to back through the
+// same GEMM and nothing else (the floor any fusion could reach), and BM_sgemm_square the
+// machine's large-GEMM rate (1024^3): issue 7's "within 2x of the GEMM limit" is the ratio
+// of the explanation's time to its FLOPs at that rate, measured in the same run.
 //   build/bench/relprop_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 
 #include <benchmark/benchmark.h>
 
+#include <cmath>
 #include <random>
+#include <vector>
 
+#include "ops/gemm.hpp"
 #include "relprop.hpp"
 
 using namespace relprop;
@@ -64,6 +72,76 @@ void BM_linear_relevance(benchmark::State& state) {
   set_flops(state, gemms * 2.0 * M * I * O);
 }
 
+// The MLP's layer sizes and the FLOPs of its forward pass per sample.
+constexpr std::int64_t kMlp[4] = {784, 512, 512, 10};
+constexpr double kMlpForwardFlop = 2.0 * (784 * 512 + 512 * 512 + 512 * 10);
+
+void BM_mlp_explain(benchmark::State& state) {
+  const std::int64_t M = state.range(0);
+  const Tensor x = random({M, kMlp[0]}, 1);
+  std::vector<Tensor> W, b;
+  for (int l = 0; l < 3; ++l) {
+    // He-style scale keeps the activations O(1) through the layers.
+    Tensor w = random({kMlp[l + 1], kMlp[l]}, 10 + l);
+    const float scale = std::sqrt(6.0f / static_cast<float>(kMlp[l]));
+    for (std::int64_t i = 0; i < w.numel(); ++i) w.data<float>()[i] *= scale;
+    W.push_back(w);
+    b.push_back(random({kMlp[l + 1]}, 20 + l));
+  }
+  const Composite c = Composite::by_name("epsilon", CompositeOptions{});
+  auto explain = [&] {
+    Tape tape;
+    Tensor y;
+    {
+      Recording rec(tape);
+      Tensor h = tape.input(x, "x");
+      for (int l = 0; l < 3; ++l) {
+        h = linear(h, W[l], b[l]);
+        if (l < 2) h = relu(h);
+      }
+      y = h;
+    }
+    const auto seed = classification_seed(y, std::nullopt, SeedForm::Value, 1.0);
+    return propagate(tape, y, seed.seed, c).input("x");
+  };
+  if (!std::isfinite(sum_all(explain()))) state.SkipWithError("non-finite relevance");
+  for (auto _ : state) benchmark::DoNotOptimize(explain().raw_data());
+  set_flops(state, 2.0 * kMlpForwardFlop * static_cast<double>(M));
+}
+
+void BM_mlp_gemms(benchmark::State& state) {
+  const std::int64_t M = state.range(0);
+  std::vector<Tensor> W, act, grad;
+  for (int l = 0; l < 3; ++l) W.push_back(random({kMlp[l + 1], kMlp[l]}, 10 + l));
+  for (int l = 0; l < 4; ++l) {
+    act.push_back(random({M, kMlp[l]}, 30 + l));
+    grad.push_back(random({M, kMlp[l]}, 40 + l));
+  }
+  for (auto _ : state) {
+    for (int l = 0; l < 3; ++l) {  // a(l+1) = a(l) · W(l)ᵀ
+      const std::int64_t I = kMlp[l], O = kMlp[l + 1];
+      detail::sgemm(M, O, I, act[l].data<float>(), I, 1, W[l].data<float>(), 1, I, act[l + 1].data<float>(), O);
+    }
+    for (int l = 2; l >= 0; --l) {  // c(l) = s(l+1) · W(l)
+      const std::int64_t I = kMlp[l], O = kMlp[l + 1];
+      detail::sgemm(M, I, O, grad[l + 1].data<float>(), O, 1, W[l].data<float>(), I, 1, grad[l].data<float>(), I);
+    }
+    benchmark::DoNotOptimize(grad[0].raw_data());
+  }
+  set_flops(state, 2.0 * kMlpForwardFlop * static_cast<double>(M));
+}
+
+void BM_sgemm_square(benchmark::State& state) {
+  const std::int64_t n = state.range(0);
+  const Tensor a = random({n, n}, 1), b = random({n, n}, 2);
+  Tensor c = Tensor::empty({n, n});
+  for (auto _ : state) {
+    detail::sgemm(n, n, n, a.data<float>(), n, 1, b.data<float>(), n, 1, c.data<float>(), n);
+    benchmark::DoNotOptimize(c.raw_data());
+  }
+  set_flops(state, 2.0 * static_cast<double>(n) * n * n);
+}
+
 void shapes(benchmark::internal::Benchmark* b) {
   b->Args({1, 4096, 4096})->Args({32, 4096, 4096})->Args({1, 784, 512})->Args({256, 784, 512});
   b->Unit(benchmark::kMillisecond)->UseRealTime();
@@ -74,4 +152,7 @@ void shapes(benchmark::internal::Benchmark* b) {
 BENCHMARK(BM_linear_forward)->Apply(shapes);
 BENCHMARK(BM_linear_relevance<EpsilonRule>)->Apply(shapes);
 BENCHMARK(BM_linear_relevance<BacktraceRule>)->Apply(shapes);
+BENCHMARK(BM_mlp_explain)->Arg(1)->Arg(256)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_mlp_gemms)->Arg(256)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_sgemm_square)->Arg(1024)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_MAIN();
