@@ -147,6 +147,25 @@ class HostCache {
 std::size_t host_cache_bytes() { return HostCache::get().bytes(); }
 void host_cache_release() { HostCache::get().release(); }
 
+namespace {
+// memset, in 64 KiB pieces over the threads for large blocks (a ResNet's relevance
+// buffers: one thread alone spent ~5% of an explanation clearing them).
+void zero_bytes(void* p, std::size_t n) {
+  constexpr std::size_t kPiece = std::size_t{1} << 16;
+  if (n < 8 * kPiece) {
+    std::memset(p, 0, n);
+    return;
+  }
+  const auto pieces = static_cast<std::int64_t>((n + kPiece - 1) / kPiece);
+  auto* bytes = static_cast<unsigned char*>(p);
+#pragma omp parallel for schedule(static)
+  for (std::int64_t i = 0; i < pieces; ++i) {
+    const std::size_t lo = static_cast<std::size_t>(i) * kPiece;
+    std::memset(bytes + lo, 0, std::min(kPiece, n - lo));
+  }
+}
+}  // namespace
+
 std::shared_ptr<Storage> Storage::allocate(std::size_t nbytes, Device device, bool zero) {
   auto s = std::shared_ptr<Storage>(new Storage());
   if (device != Device::CPU) {
@@ -169,7 +188,7 @@ std::shared_ptr<Storage> Storage::allocate(std::size_t nbytes, Device device, bo
     }
   }
   if (!s->data_) s->data_ = ::operator new(rounded, std::align_val_t{64});
-  if (zero) std::memset(s->data_, 0, rounded);
+  if (zero) zero_bytes(s->data_, rounded);
   s->nbytes_ = nbytes;
   s->capacity_ = rounded;
   s->device_ = device;
