@@ -4,6 +4,7 @@
 
 #include "ops/linear_type.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -112,9 +113,15 @@ struct Skeleton {
   // After a ReLU every input is >= 0: then x- = 0 and the rules below drop every term
   // that multiplies it, and reuse the forward's z instead of recomputing x W.
   bool nonnegative() const {
+    // In blocks whose inner loop has no early exit, so it vectorises.
     const float* p = x.data<float>();
-    for (std::int64_t i = 0; i < x.numel(); ++i)
-      if (p[i] < 0.0f) return false;
+    const std::int64_t n = x.numel();
+    for (std::int64_t lo = 0; lo < n; lo += 8192) {
+      const std::int64_t hi = std::min(n, lo + 8192);
+      int negative = 0;
+      for (std::int64_t i = lo; i < hi; ++i) negative |= p[i] < 0.0f ? 1 : 0;
+      if (negative) return false;
+    }
     return true;
   }
 
