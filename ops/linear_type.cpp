@@ -191,12 +191,31 @@ struct Skeleton {
     return T(both, stacked(key, wa, wb));
   }
 
+  // zz (z's shape) += scale * v[k] at every element of output k, v holding one value per
+  // output (the bias's layout), without materialising the broadcast.
+  void add_per_output(Tensor& zz, const Tensor& v, float scale = 1.0f) const {
+    const auto [outer, inner] = around_out(zz.shape());
+    const std::int64_t O = outer * inner > 0 ? zz.numel() / (outer * inner) : 0;
+    if (v.numel() != O || !v.is_contiguous() || v.dtype() != DType::F32 || !zz.is_contiguous()) {
+      axpy(zz, broadcast_f32(v.view(maps.bias_view), zz.shape()), scale);
+      return;
+    }
+    const float* vp = v.data<float>();
+    float* a = zz.data<float>();
+#pragma omp parallel for collapse(2) if (zz.numel() > detail::kParallelMin) schedule(static)
+    for (std::int64_t o = 0; o < outer; ++o)
+      for (std::int64_t k = 0; k < O; ++k) {
+        const float add = scale * vp[k];
+        float* row = a + (o * O + k) * inner;
+        for (std::int64_t q = 0; q < inner; ++q) row[q] += add;
+      }
+  }
+
   // z += f(b) broadcast over z (nothing when there is no bias or it is dropped).
   template <class Fn>
   void add_bias(Tensor& zz, Fn f, bool use) const {
     if (!use || !b.defined()) return;
-    const Tensor fb = map1(b, f).view(maps.bias_view);
-    axpy(zz, broadcast_f32(fb, zz.shape()));
+    add_per_output(zz, map1(b, f));
   }
 
   // s = R / stab(den); the Scaled variant groups the non-batch elements of each sample.
@@ -212,7 +231,7 @@ struct Skeleton {
     Tensor zz = z;
     if (zero_bias && b.defined()) {
       zz = z.clone();
-      axpy(zz, broadcast_f32(b.view(maps.bias_view), z.shape()), -1.0f);
+      add_per_output(zz, b, -1.0f);
     }
     return times(x, T(divide(zz, stab, R), w));
   }
@@ -290,8 +309,7 @@ struct Skeleton {
     const Tensor xp = has_neg ? map1(x, pos) : x, xn = has_neg ? map1(x, neg) : Tensor();
     auto add_gamma_bias = [&](Tensor& zz, bool up) {
       if (r.zero_bias || !b.defined()) return;
-      const Tensor fb = map1(b, [g, up](float v) { return v + g * (up ? pos(v) : neg(v)); }).view(maps.bias_view);
-      axpy(zz, broadcast_f32(fb, zz.shape()));
+      add_per_output(zz, map1(b, [g, up](float v) { return v + g * (up ? pos(v) : neg(v)); }));
     };
     if (!has_neg && maps.stackable) {
       // x >= 0: with z0 = x W (the forward's z less the bias) and P = x W+,
@@ -338,7 +356,7 @@ struct Skeleton {
         return times(x, T(both, stacked("w|w+", w, w_pos())));
       }
       Tensor z0 = z.clone();
-      if (b.defined()) axpy(z0, broadcast_f32(b.view(maps.bias_view), z.shape()), -1.0f);
+      if (b.defined()) add_per_output(z0, b, -1.0f);
       Tensor u = Tensor::empty(z.shape()), v = Tensor::empty(z.shape());
       {
         const float *zp = z0.data<float>(), *pp = P.data<float>();
