@@ -3,6 +3,7 @@
 
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <thread>
 
 #include "ops/activation.hpp"
@@ -211,6 +212,31 @@ TEST_SUITE("relevance.engine") {
         CHECK(rep.absorbed() == doctest::Approx(0.0).epsilon(1e-5));
       }
     }
+  }
+
+  TEST_CASE("the report times each node's relevance kernel: within the call's wall time, the big layer dominant") {
+    // A 1024 x 1024 linear layer's relevance (a 512-row GEMM) next to a ReLU's pass-through.
+    const Tensor x = o::random_tensor({512, 1024}, 3, 0.0, 1.0);
+    const Tensor W = o::random_tensor({1024, 1024}, 4);
+    Tape tape;
+    Tensor y;
+    {
+      Recording rec(tape);
+      y = relu(linear(tape.input(x, "x"), W, {}, "big"), "act");
+    }
+    const auto started = std::chrono::steady_clock::now();
+    const RelevanceMap rm = propagate(tape, y, y, Composite::by_name("epsilon"));
+    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    double total = 0, big = -1, act = -1;
+    for (const auto& rep : rm.report()) {
+      CHECK(rep.seconds >= 0.0);
+      total += rep.seconds;
+      if (rep.name == "big") big = rep.seconds;
+      if (rep.name == "act") act = rep.seconds;
+    }
+    CHECK(total <= wall);
+    CHECK(big > 0.0);
+    CHECK(big > act);
   }
 
   TEST_CASE("saved tensors are released once their node ran / unless retained") {
