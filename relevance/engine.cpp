@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 
+#include "ops/common.hpp"
 #include "relprop_config.hpp"
 #if RELPROP_HAVE_CUDA
 #include "cuda/primitives.hpp"
