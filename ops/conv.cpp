@@ -9,7 +9,6 @@
 
 #include <algorithm>
 #include <memory>
-#include <new>
 
 #include "ops/common.hpp"
 #include "ops/kernels.hpp"
@@ -111,40 +110,6 @@ void im2col(const Geom& g, const float* x, std::int64_t gi, std::int64_t p0, std
   }
 }
 
-// The same columns written straight into the layout detail::sgemm_prepacked reads: panels
-// of 16 pixels, each K rows of 16 floats (panel stride K·16), the last panel's pixels past
-// PB zero. It saves the GEMM's own copy of the column matrix.
-void im2col_panels(const Geom& g, const float* x, std::int64_t gi, std::int64_t p0, std::int64_t PB, float* cols) {
-  constexpr std::int64_t W = detail::kSgemmPanel;
-  const std::int64_t stride = g.K * W;  // between panels
-  const std::int64_t padded = (PB + W - 1) / W * W;
-#pragma omp parallel for schedule(static) if (split_channels(g, PB))
-  for (std::int64_t c = 0; c < g.CG; ++c) {
-    const float* xc = x + (gi * g.CG + c) * g.H * g.W;
-    for (std::int64_t kh = 0; kh < g.KH; ++kh)
-      for (std::int64_t kw = 0; kw < g.KW; ++kw) {
-        const std::int64_t k = (c * g.KH + kh) * g.KW + kw;
-        float* row = cols + k * W;  // pixel q sits at row[(q / W) * stride + q % W]
-        auto put = [&](std::int64_t q, float v) { row[q / W * stride + q % W] = v; };
-        for_row_runs(g, p0, PB, [&](std::int64_t oh, std::int64_t ow0, std::int64_t ow1, std::int64_t q0) {
-          const std::int64_t ih = oh * g.sh - g.ph + kh * g.dh;
-          if (ih < 0 || ih >= g.H) {
-            for (std::int64_t ow = ow0; ow < ow1; ++ow) put(q0 + ow - ow0, 0.0f);
-            return;
-          }
-          const std::int64_t off = kw * g.dw - g.pw;
-          std::int64_t a, b;
-          inside_cols(g, off, ow0, ow1, a, b);
-          const float* xr = xc + ih * g.W;
-          for (std::int64_t ow = ow0; ow < a; ++ow) put(q0 + ow - ow0, 0.0f);
-          for (std::int64_t ow = a; ow < b; ++ow) put(q0 + ow - ow0, xr[ow * g.sw + off]);
-          for (std::int64_t ow = b; ow < ow1; ++ow) put(q0 + ow - ow0, 0.0f);
-        });
-        for (std::int64_t q = PB; q < padded; ++q) put(q, 0.0f);
-      }
-  }
-}
-
 // x (C, H, W) of group `gi` += the columns (K, PB) of pixels [p0, p0 + PB) scattered back
 // (the adjoint of im2col).
 void col2im(const Geom& g, const float* cols, std::int64_t gi, std::int64_t p0, std::int64_t PB, float* x) {
@@ -175,27 +140,16 @@ void col2im(const Geom& g, const float* cols, std::int64_t gi, std::int64_t p0, 
 using StridedMap = Eigen::Map<detail::RowMat, 0, Eigen::OuterStride<>>;
 using ConstStridedMap = Eigen::Map<const detail::RowMat, 0, Eigen::OuterStride<>>;
 
-// Floats per row of a pixel block's column matrix: the block's pixels rounded up to whole
-// GEMM panels (im2col_panels pads the last one).
-std::int64_t block_columns(const Geom& g) {
-  const std::int64_t pb = std::min(g.P, kPixelBlock);
-  return (pb + detail::kSgemmPanel - 1) / detail::kSgemmPanel * detail::kSgemmPanel;
-}
-
 // A per-thread column buffer of at least n floats, kept between calls: not cleared (im2col
 // writes every element it is read back from) and not faulted in afresh for every layer.
-// Never shrinks: its high-water mark is the largest K x block_columns seen (4.7 MB
+// Never shrinks: its high-water mark is the largest K x min(P, kPixelBlock) seen (4.7 MB
 // for ResNet-50, 7 MB for VGG-16).
-// 64-byte aligned: the GEMM reads it in 64-byte panel rows.
 float* column_buffer(std::int64_t n) {
-  struct Free {
-    void operator()(float* p) const { ::operator delete(p, std::align_val_t{64}); }
-  };
-  thread_local std::unique_ptr<float, Free> buf;
+  thread_local std::unique_ptr<float[]> buf;
   thread_local std::int64_t capacity = 0;
   if (n > capacity) {
     buf.reset();
-    buf.reset(static_cast<float*>(::operator new(static_cast<std::size_t>(n) * sizeof(float), std::align_val_t{64})));
+    buf.reset(new float[static_cast<std::size_t>(n)]);
     capacity = n;
   }
   return buf.get();
@@ -205,7 +159,7 @@ float* column_buffer(std::int64_t n) {
 // of them, otherwise one at a time so the GEMMs inside can use the threads.
 template <class Body>
 void for_samples(const Geom& g, Body&& body) {
-  const std::int64_t buf = g.pointwise ? 0 : g.K * block_columns(g);
+  const std::int64_t buf = g.pointwise ? 0 : g.K * std::min(g.P, kPixelBlock);
   if (g.N >= omp_get_max_threads() && g.N > 1) {
 #pragma omp parallel
     {
@@ -226,7 +180,7 @@ void for_samples(const Geom& g, Body&& body) {
 template <class Group>
 void for_groups(const Geom& g, float* cols, Group&& group) {
   if (g.G >= omp_get_max_threads() && omp_get_max_threads() > 1 && !omp_in_parallel()) {
-    const std::int64_t buf = g.pointwise ? 0 : g.K * block_columns(g);
+    const std::int64_t buf = g.pointwise ? 0 : g.K * std::min(g.P, kPixelBlock);
 #pragma omp parallel
     {
       // The calling thread's buffer may be `cols` itself: no group uses that one here.
@@ -257,11 +211,6 @@ Tensor conv_forward(const Geom& g, const Tensor& x, const Tensor& w) {
       }
       for (std::int64_t p0 = 0; p0 < g.P; p0 += kPixelBlock) {
         const std::int64_t PB = std::min(kPixelBlock, g.P - p0);
-        if (detail::sgemm_available() && g.OG >= 4 && PB >= 4) {
-          im2col_panels(g, xn, gi, p0, PB, cols);
-          detail::sgemm_prepacked(g.OG, PB, g.K, wg.data(), g.K, 1, cols, zg + p0, g.P);
-          continue;
-        }
         im2col(g, xn, gi, p0, PB, cols);
         detail::gemm(StridedMap(zg + p0, g.OG, PB, Eigen::OuterStride<>(g.P)), wg, detail::ConstMatMap(cols, g.K, PB));
       }

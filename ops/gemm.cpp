@@ -28,22 +28,6 @@ namespace {
 
 using I64 = std::int64_t;
 
-// The B operand: strided (B(k, j) = b[k·rs + j·cs]) or already packed in the layout of
-// ops/gemm.hpp's sgemm_prepacked (panels of kSgemmPanel columns, each K × kSgemmPanel).
-struct Bop {
-  const float* b = nullptr;
-  I64 rs = 0, cs = 0;
-  const float* packed = nullptr;
-  I64 K = 0;
-  // The same operand from column lo on (lo a multiple of the panel width when packed).
-  Bop from_col(I64 lo) const {
-    Bop o = *this;
-    if (packed) o.packed = packed + lo / kSgemmPanel * K * kSgemmPanel;
-    else o.b = b + lo * cs;
-    return o;
-  }
-};
-
 #if RELPROP_SGEMM_AVX2
 
 constexpr I64 MR = 6, NR = 16;
@@ -96,9 +80,7 @@ inline void kernel(I64 kc, const float* __restrict ap, const float* __restrict b
   __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
   __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
   for (I64 k = 0; k < kc; ++k) {
-    // Unaligned loads: a caller's pre-packed panels need not be 32-byte aligned (they
-    // cost the same as aligned ones on aligned data).
-    const __m256 b0 = _mm256_loadu_ps(bp), b1 = _mm256_loadu_ps(bp + 8);
+    const __m256 b0 = _mm256_load_ps(bp), b1 = _mm256_load_ps(bp + 8);
     __m256 a = _mm256_broadcast_ss(ap + 0);
     c00 = _mm256_fmadd_ps(a, b0, c00);
     c01 = _mm256_fmadd_ps(a, b1, c01);
@@ -226,8 +208,8 @@ void pack_a(I64 mc, I64 kc, const float* a, I64 rsa, I64 csa, float* dst) {
 
 // C(i, j) = c[i·rsc + j·csc]: rows of C contiguous (csc = 1) are written by the kernel
 // directly; otherwise (the transposed orientation chosen by sgemm) through a tile.
-void sgemm_serial(I64 M, I64 N, I64 K, const float* a, I64 rsa, I64 csa, const Bop& B, float* c, I64 rsc, I64 csc) {
-  static_assert(NR == kSgemmPanel, "pre-packed panels are register-tile wide");
+void sgemm_serial(I64 M, I64 N, I64 K, const float* a, I64 rsa, I64 csa, const float* b, I64 rsb, I64 csb, float* c,
+                  I64 rsc, I64 csc) {
   Buffers& buf = buffers();
   alignas(32) float tile[MR * NR];
   for (I64 jc = 0; jc < N; jc += NC) {
@@ -235,15 +217,13 @@ void sgemm_serial(I64 M, I64 N, I64 K, const float* a, I64 rsa, I64 csa, const B
     for (I64 pc = 0; pc < K; pc += KC) {
       const I64 kc = std::min(KC, K - pc);
       const bool accumulate = pc > 0;
-      // Panel jr of this block: packed here (kc × NR at buf.b + jr·kc), or rows pc.. of the
-      // caller's K × NR panel.
-      if (!B.packed) pack_b(kc, nc, B.b + pc * B.rs + jc * B.cs, B.rs, B.cs, buf.b);
+      pack_b(kc, nc, b + pc * rsb + jc * csb, rsb, csb, buf.b);
       for (I64 ic = 0; ic < M; ic += MC) {
         const I64 mc = std::min(MC, M - ic);
         pack_a(mc, kc, a + ic * rsa + pc * csa, rsa, csa, buf.a);
         for (I64 jr = 0; jr < nc; jr += NR) {
           const I64 nr = std::min(NR, nc - jr);
-          const float* bp = B.packed ? B.packed + (jc + jr) / NR * K * NR + pc * NR : buf.b + jr * kc;
+          const float* bp = buf.b + jr * kc;
           for (I64 ir = 0; ir < mc; ir += MR) {
             const I64 mr = std::min(MR, mc - ir);
             const float* ap = buf.a + ir * kc;
@@ -267,21 +247,10 @@ void sgemm_serial(I64 M, I64 N, I64 K, const float* a, I64 rsa, I64 csa, const B
 
 #else  // no AVX2 + FMA: Eigen's product on strided maps (not used by detail::gemm)
 
-void sgemm_serial(I64 M, I64 N, I64 K, const float* a, I64 rsa, I64 csa, const Bop& B, float* c, I64 rsc, I64 csc) {
+void sgemm_serial(I64 M, I64 N, I64 K, const float* a, I64 rsa, I64 csa, const float* b, I64 rsb, I64 csb, float* c,
+                  I64 rsc, I64 csc) {
   using Strided = Eigen::Map<const Eigen::MatrixXf, 0, Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>>;
   using Out = Eigen::Map<Eigen::MatrixXf, 0, Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>>;
-  RowMat unpacked;
-  const float* b = B.b;
-  I64 rsb = B.rs, csb = B.cs;
-  if (B.packed) {
-    unpacked.resize(K, N);
-    for (I64 k = 0; k < K; ++k)
-      for (I64 j = 0; j < N; ++j)
-        unpacked(k, j) = B.packed[j / kSgemmPanel * K * kSgemmPanel + k * kSgemmPanel + j % kSgemmPanel];
-    b = unpacked.data();
-    rsb = N;
-    csb = 1;
-  }
   Out(c, M, N, Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>(csc, rsc)).noalias() =
       Strided(a, M, K, Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>(csa, rsa)) *
       Strided(b, K, N, Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>(csb, rsb));
@@ -307,14 +276,15 @@ double tile_use(I64 m, I64 n) {
 // busiest thread has the fewest tiles to compute (with few tiles, whole-tile chunks of
 // the other can leave one thread idle for a third of the time: 49 rows are 9 tiles of 6),
 // the larger one on a tie, which packs the smaller operand twice.
-void run(I64 M, I64 N, I64 K, const float* a, I64 rsa, I64 csa, const Bop& B, float* c, I64 rsc, I64 csc) {
+void run(I64 M, I64 N, I64 K, const float* a, I64 rsa, I64 csa, const float* b, I64 rsb, I64 csb, float* c, I64 rsc,
+         I64 csc) {
 #ifdef _OPENMP
   const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
 #else
   const int threads = 1;
 #endif
   if (threads <= 1 || static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K) < 262144.0) {
-    sgemm_serial(M, N, K, a, rsa, csa, B, c, rsc, csc);
+    sgemm_serial(M, N, K, a, rsa, csa, b, rsb, csb, c, rsc, csc);
     return;
   }
 #if RELPROP_SGEMM_AVX2
@@ -338,8 +308,8 @@ void run(I64 M, I64 N, I64 K, const float* a, I64 rsa, I64 csa, const Bop& B, fl
     const I64 lo = start(t), len = start(t + 1) - lo;
     if (len <= 0) continue;
     try {
-      if (by_cols) sgemm_serial(M, len, K, a, rsa, csa, B.from_col(lo), c + lo * csc, rsc, csc);
-      else sgemm_serial(len, N, K, a + lo * rsa, rsa, csa, B, c + lo * rsc, rsc, csc);
+      if (by_cols) sgemm_serial(M, len, K, a, rsa, csa, b + lo * csb, rsb, csb, c + lo * csc, rsc, csc);
+      else sgemm_serial(len, N, K, a + lo * rsa, rsa, csa, b, rsb, csb, c + lo * rsc, rsc, csc);
     } catch (...) {
 #pragma omp critical(relprop_sgemm_failure)
       if (!failure) failure = std::current_exception();
@@ -369,18 +339,8 @@ void sgemm(I64 M, I64 N, I64 K, const float* a, I64 rsa, I64 csa, const float* b
   // Cᵀ = Bᵀ · Aᵀ when that wastes fewer multiply-adds on partial tiles (a narrow C such as
   // the 7 × 7 = 49 columns of a late convolution: 49 of 64 used one way, 49 of 54 the
   // other). Each element's sum runs over k in the same order either way.
-  if (tile_use(N, M) > 1.08 * tile_use(M, N)) run(N, M, K, b, csb, rsb, Bop{a, csa, rsa, nullptr, K}, c, 1, ldc);
-  else run(M, N, K, a, rsa, csa, Bop{b, rsb, csb, nullptr, K}, c, ldc, 1);
-}
-
-void sgemm_prepacked(I64 M, I64 N, I64 K, const float* a, I64 rsa, I64 csa, const float* b_packed, float* c,
-                     I64 ldc) {
-  if (M <= 0 || N <= 0) return;
-  if (K <= 0) {
-    for (I64 i = 0; i < M; ++i) std::fill(c + i * ldc, c + i * ldc + N, 0.0f);
-    return;
-  }
-  run(M, N, K, a, rsa, csa, Bop{nullptr, 0, 0, b_packed, K}, c, ldc, 1);
+  if (tile_use(N, M) > 1.08 * tile_use(M, N)) run(N, M, K, b, csb, rsb, a, csa, rsa, c, 1, ldc);
+  else run(M, N, K, a, rsa, csa, b, rsb, csb, c, ldc, 1);
 }
 
 }  // namespace relprop::detail

@@ -24,15 +24,4 @@ bool sgemm_available() noexcept;
 void sgemm(std::int64_t M, std::int64_t N, std::int64_t K, const float* a, std::int64_t rsa, std::int64_t csa,
            const float* b, std::int64_t rsb, std::int64_t csb, float* c, std::int64_t ldc);
 
-// Width of the column panels sgemm_prepacked reads.
-inline constexpr std::int64_t kSgemmPanel = 16;
-
-// C = A · B with B (K × N) given already packed, for a producer that can write that layout
-// as cheaply as a plain one (im2col): panel p holds columns [16p, 16p + 16) as K rows of 16
-// contiguous floats at b_packed + p·K·16, the last panel's columns past N zero. This skips
-// the copy sgemm makes of B (any alignment works; 64 bytes keeps each panel row in one
-// cache line). Threads as in sgemm; the same sums in the same order.
-void sgemm_prepacked(std::int64_t M, std::int64_t N, std::int64_t K, const float* a, std::int64_t rsa,
-                     std::int64_t csa, const float* b_packed, float* c, std::int64_t ldc);
-
 }  // namespace relprop::detail

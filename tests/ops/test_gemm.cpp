@@ -161,38 +161,3 @@ TEST_CASE("detail::gemm: Eigen views (transposes, column blocks, strided rows) g
   CHECK((big.leftCols(50).array() == -1.0f).all());
   CHECK((big.rightCols(60).array() == -1.0f).all());
 }
-
-TEST_CASE("sgemm_prepacked: B given in 16-column panels gives the same bits as sgemm, at any alignment") {
-  using relprop::detail::kSgemmPanel;
-  using relprop::detail::sgemm_prepacked;
-  for (const Case& s : {Case{6, 16, 1}, Case{37, 49, 300}, Case{150, 2100, 40}, Case{4, 5, 7}})
-    for (int threads : {1, 2}) {
-      CAPTURE(s.M);
-      CAPTURE(s.N);
-      CAPTURE(s.K);
-      CAPTURE(threads);
-      std::mt19937 g(static_cast<unsigned>(s.M + s.N + s.K));
-      const Operand A = make(s.M, s.K, false, g, false), B = make(s.K, s.N, false, g, false);
-      const std::int64_t panels = (s.N + kSgemmPanel - 1) / kSgemmPanel;
-      // One float of offset: the panels start 4 bytes past an aligned block.
-      std::vector<float> store(static_cast<std::size_t>(panels * s.K * kSgemmPanel + 1), -7.0f);
-      float* packed = store.data() + 1;
-      for (std::int64_t p = 0; p < panels; ++p)
-        for (std::int64_t k = 0; k < s.K; ++k)
-          for (std::int64_t l = 0; l < kSgemmPanel; ++l) {
-            const std::int64_t j = p * kSgemmPanel + l;
-            packed[(p * s.K + k) * kSgemmPanel + l] = j < s.N ? B.at(k, j) : 0.0f;
-          }
-      std::vector<float> want(static_cast<std::size_t>(s.M * s.N)), got(want.size());
-#ifdef _OPENMP
-      const int saved = omp_get_max_threads();
-      omp_set_num_threads(threads);
-#endif
-      sgemm(s.M, s.N, s.K, A.v.data(), A.rs, A.cs, B.v.data(), B.rs, B.cs, want.data(), s.N);
-      sgemm_prepacked(s.M, s.N, s.K, A.v.data(), A.rs, A.cs, packed, got.data(), s.N);
-#ifdef _OPENMP
-      omp_set_num_threads(saved);
-#endif
-      CHECK(got == want);
-    }
-}
