@@ -90,21 +90,21 @@ void im2col(const Geom& g, const float* x, std::int64_t gi, std::int64_t p0, std
       for (std::int64_t kw = 0; kw < g.KW; ++kw) {
         float* row = cols + ((c * g.KH + kh) * g.KW + kw) * PB;
         for_row_runs(g, p0, PB, [&](std::int64_t oh, std::int64_t ow0, std::int64_t ow1, std::int64_t q0) {
-          float* out = row + q0 - ow0;
+          float* out = row + q0;  // output column ow sits at out[ow - ow0]
           const std::int64_t ih = oh * g.sh - g.ph + kh * g.dh;
           if (ih < 0 || ih >= g.H) {
-            std::fill(out + ow0, out + ow1, 0.0f);
+            std::fill(out, out + (ow1 - ow0), 0.0f);
             return;
           }
           const std::int64_t off = kw * g.dw - g.pw;
           std::int64_t a, b;
           inside_cols(g, off, ow0, ow1, a, b);
           const float* xr = xc + ih * g.W;
-          std::fill(out + ow0, out + a, 0.0f);
-          if (g.sw == 1 && a < b) std::copy(xr + (a + off), xr + (b + off), out + a);
+          std::fill(out, out + (a - ow0), 0.0f);
+          if (g.sw == 1 && a < b) std::copy(xr + (a + off), xr + (b + off), out + (a - ow0));
           else
-            for (std::int64_t ow = a; ow < b; ++ow) out[ow] = xr[ow * g.sw + off];
-          std::fill(out + b, out + ow1, 0.0f);
+            for (std::int64_t ow = a; ow < b; ++ow) out[ow - ow0] = xr[ow * g.sw + off];
+          std::fill(out + (b - ow0), out + (ow1 - ow0), 0.0f);
         });
       }
   }
@@ -121,7 +121,7 @@ void col2im(const Geom& g, const float* cols, std::int64_t gi, std::int64_t p0, 
       for (std::int64_t kw = 0; kw < g.KW; ++kw) {
         const float* row = cols + ((c * g.KH + kh) * g.KW + kw) * PB;
         for_row_runs(g, p0, PB, [&](std::int64_t oh, std::int64_t ow0, std::int64_t ow1, std::int64_t q0) {
-          const float* in = row + q0 - ow0;
+          const float* in = row + q0;  // output column ow sits at in[ow - ow0]
           const std::int64_t ih = oh * g.sh - g.ph + kh * g.dh;
           if (ih < 0 || ih >= g.H) return;
           const std::int64_t off = kw * g.dw - g.pw;
@@ -129,9 +129,9 @@ void col2im(const Geom& g, const float* cols, std::int64_t gi, std::int64_t p0, 
           inside_cols(g, off, ow0, ow1, a, b);
           float* xr = xc + ih * g.W;
           if (g.sw == 1)
-            for (std::int64_t ow = a; ow < b; ++ow) xr[ow + off] += in[ow];
+            for (std::int64_t ow = a; ow < b; ++ow) xr[ow + off] += in[ow - ow0];
           else
-            for (std::int64_t ow = a; ow < b; ++ow) xr[ow * g.sw + off] += in[ow];
+            for (std::int64_t ow = a; ow < b; ++ow) xr[ow * g.sw + off] += in[ow - ow0];
         });
       }
   }
@@ -149,6 +149,7 @@ float* column_buffer(std::int64_t n) {
   thread_local std::int64_t capacity = 0;
   if (n > capacity) {
     buf.reset();
+    capacity = 0;  // a failed allocation below leaves no stale size behind
     buf.reset(new float[static_cast<std::size_t>(n)]);
     capacity = n;
   }
