@@ -278,12 +278,8 @@ double tile_use(I64 m, I64 n) {
 // the larger one on a tie, which packs the smaller operand twice.
 void run(I64 M, I64 N, I64 K, const float* a, I64 rsa, I64 csa, const float* b, I64 rsb, I64 csb, float* c, I64 rsc,
          I64 csc) {
-#ifdef _OPENMP
-  const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
-#else
-  const int threads = 1;
-#endif
-  if (threads <= 1 || static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K) < 262144.0) {
+  const int threads = gemm_threads(M, N, K);
+  if (threads <= 1) {
     sgemm_serial(M, N, K, a, rsa, csa, b, rsb, csb, c, rsc, csc);
     return;
   }
@@ -319,6 +315,18 @@ void run(I64 M, I64 N, I64 K, const float* a, I64 rsa, I64 csa, const float* b, 
 }
 
 }  // namespace
+
+int gemm_threads(I64 M, I64 N, I64 K) noexcept {
+#ifdef _OPENMP
+  if (omp_in_parallel() || static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K) < 262144.0) return 1;
+  return omp_get_max_threads();
+#else
+  (void)M;
+  (void)N;
+  (void)K;
+  return 1;
+#endif
+}
 
 bool sgemm_available() noexcept {
   // RELPROP_SGEMM=0 in the environment selects Eigen's products instead (A/B timing).

@@ -18,6 +18,10 @@ namespace relprop::detail {
 // environment (read once) makes it false everywhere, for timing against Eigen.
 bool sgemm_available() noexcept;
 
+// The OpenMP threads one M x N x K product is dealt out to: 1 inside a parallel region
+// (the caller's loop already uses the threads) or below 2^18 multiply-adds, else all.
+int gemm_threads(std::int64_t M, std::int64_t N, std::int64_t K) noexcept;
+
 // C = A · B as described above. M, N, K >= 0. Splits the work over the OpenMP threads
 // when called outside a parallel region and the product is large enough; inside one it
 // runs on the calling thread.

@@ -64,12 +64,8 @@ void gemm(Y&& y, const A& a, const B& b) {
       return;
     }
   }
-#ifdef _OPENMP
-  const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
-#else
-  const int threads = 1;
-#endif
-  if (threads <= 1 || static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K) < 262144.0) {
+  const int threads = gemm_threads(M, N, K);
+  if (threads <= 1) {
     y.noalias() = a * b;
     return;
   }
