@@ -49,10 +49,10 @@ inline constexpr bool direct_access_v =
 
 // Y = A · B (Eigen matrices, maps, blocks or transposes of them; Y not aliasing A or B).
 // Where relprop's own kernel is compiled in (ops/gemm.hpp) and all three have direct
-// access with Y's rows contiguous, the product runs there; it deals the larger of Y's
-// dimensions out to the OpenMP threads (Eigen's own threading of one GEMM reached half of
-// that on transformer layers, 128 x 384 x 1536: 33 against 70 GFLOP/s, on the 2-core
-// machines). Matrix-vector shapes (fewer than 4 rows or columns) stay with Eigen's GEMV.
+// access with Y's rows contiguous, the product runs there, split over the OpenMP threads
+// by whole register tiles (ops/gemm.cpp). Eigen's own threading of one GEMM had reached
+// half of a per-thread split on transformer layers (128 x 384 x 1536: 33 against 70
+// GFLOP/s, on the 2-core machines). Matrix-vector shapes (fewer than 4 rows or columns) stay with Eigen's GEMV.
 // Without the kernel the same split runs single-threaded Eigen products per chunk.
 template <class Y, class A, class B>
 void gemm(Y&& y, const A& a, const B& b) {
