@@ -137,8 +137,7 @@ class ActivationNode final : public Node {
       const std::int64_t n = r.numel();
       const float a = fn_.a;
       with_kind(fn_.kind, [&](auto k) {
-#pragma omp parallel for if (n > detail::kParallelMin) schedule(static)
-        for (std::int64_t i = 0; i < n; ++i) gp[i] = rp[i] * ActFn::df_of(decltype(k)::value, xp[i], a);
+        detail::parallel_for(n, n > detail::kParallelMin, [&](std::int64_t i) { gp[i] = rp[i] * ActFn::df_of(decltype(k)::value, xp[i], a); });
       });
       out[0] = g;
     } else {
@@ -162,8 +161,7 @@ bool vectorised(Act kind, const float* xp, float* yp, std::int64_t n) {
     return false;
   constexpr std::int64_t kBlock = 4096;
   const std::int64_t blocks = (n + kBlock - 1) / kBlock;
-#pragma omp parallel for if (n > detail::kParallelMin) schedule(static)
-  for (std::int64_t b = 0; b < blocks; ++b) {
+  detail::parallel_for(blocks, n > detail::kParallelMin, [&](std::int64_t b) {
     const std::int64_t lo = b * kBlock, len = std::min(kBlock, n - lo);
     const Eigen::Map<const Eigen::ArrayXf> x(xp + lo, len);
     Eigen::Map<Eigen::ArrayXf> y(yp + lo, len);
@@ -177,7 +175,7 @@ bool vectorised(Act kind, const float* xp, float* yp, std::int64_t n) {
       case Act::Sigmoid: y = 1.0f / (1.0f + (-x).exp()); break;
       default: y = x.tanh(); break;
     }
-  }
+  });
   return true;
 }
 
@@ -190,8 +188,7 @@ Tensor activation_cpu(ActFn fn, const Tensor& x) {
   const float a = fn.a;
   if (!vectorised(fn.kind, xp, yp, n)) {
     with_kind(fn.kind, [&](auto k) {
-#pragma omp parallel for if (n > detail::kParallelMin) schedule(static)
-      for (std::int64_t i = 0; i < n; ++i) yp[i] = ActFn::f_of(decltype(k)::value, xp[i], a);
+      detail::parallel_for(n, n > detail::kParallelMin, [&](std::int64_t i) { yp[i] = ActFn::f_of(decltype(k)::value, xp[i], a); });
     });
   }
   return y;
@@ -320,9 +317,7 @@ Tensor softmax_impl(std::string_view op, const Tensor& x_in, int dim, std::strin
   const float* xp = x.data<float>();
   float* yp = y.data<float>();
   float* sp = s.data<float>();
-#pragma omp parallel for collapse(2) if (x.numel() > detail::kParallelMin) schedule(static)
-  for (std::int64_t i = 0; i < a.outer; ++i)
-    for (std::int64_t j = 0; j < a.inner; ++j) {
+  detail::parallel_for2(a.outer, a.inner, x.numel() > detail::kParallelMin, [&](std::int64_t i, std::int64_t j) {
       const std::int64_t base = i * a.D * a.inner + j;
       float m = -INFINITY;
       for (std::int64_t d = 0; d < a.D; ++d) m = std::max(m, xp[base + d * a.inner]);
@@ -335,7 +330,7 @@ Tensor softmax_impl(std::string_view op, const Tensor& x_in, int dim, std::strin
         sp[k] = static_cast<float>(std::exp(logp));
         if (log) yp[k] = static_cast<float>(logp);
       }
-    }
+    });
   record_softmax(op, a, s, log ? Tensor() : x, x_in, y, name);
   return y;
 }

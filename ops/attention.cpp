@@ -118,8 +118,7 @@ class MatmulNode final : public Node {
       const float* o = o_.data<float>();
       float* d = den.data<float>();
       const float f = split ? 2.0f : 1.0f;
-#pragma omp parallel for if (n > detail::kParallelMin) schedule(static)
-      for (std::int64_t i = 0; i < n; ++i) d[i] = f * o[i];
+      detail::parallel_for(n, n > detail::kParallelMin, [&](std::int64_t i) { d[i] = f * o[i]; });
       S = Tensor::empty(R.shape());
       const Rule stab_rule = cr ? Rule(EpsilonRule{cr->epsilon}) : rule;
       detail::stabilized_divide(R.data<float>(), d, S.data<float>(), n, n, detail::stab_of(stab_rule));
@@ -136,8 +135,7 @@ class MatmulNode final : public Node {
         float* gp = g.data<float>();
         const float* ap = a_.data<float>();
         const std::int64_t count = g.numel();
-#pragma omp parallel for if (count > detail::kParallelMin) schedule(static)
-        for (std::int64_t i = 0; i < count; ++i) gp[i] *= ap[i];
+        detail::parallel_for(count, count > detail::kParallelMin, [&](std::int64_t i) { gp[i] *= ap[i]; });
       }
       out[0] = detail::reduce_to_shape(g, a_shape_);
     }
@@ -152,8 +150,7 @@ class MatmulNode final : public Node {
         float* gp = g.data<float>();
         const float* bp = b_.data<float>();
         const std::int64_t count = g.numel();
-#pragma omp parallel for if (count > detail::kParallelMin) schedule(static)
-        for (std::int64_t i = 0; i < count; ++i) gp[i] *= bp[i];
+        detail::parallel_for(count, count > detail::kParallelMin, [&](std::int64_t i) { gp[i] *= bp[i]; });
       }
       out[1] = detail::reduce_to_shape(g, b_shape_);
     }
@@ -212,8 +209,7 @@ class AttentionSoftmaxNode final : public Node {
     const float* x = x_.data<float>();
     float* o = g.data<float>();
     const std::int64_t rows = R.numel() / D_;
-#pragma omp parallel for if (R.numel() > detail::kParallelMin) schedule(static)
-    for (std::int64_t i = 0; i < rows; ++i) {
+    detail::parallel_for(rows, R.numel() > detail::kParallelMin, [&](std::int64_t i) {
       const std::int64_t base = i * D_;
       double acc = 0;
       // AttnLRP: x (R - s ΣR); gradient: s (R - Σ R s).
@@ -226,7 +222,7 @@ class AttentionSoftmaxNode final : public Node {
         }
         o[k] = grad ? static_cast<float>(s[k] * (r[k] - acc)) : static_cast<float>(x[k] * (r[k] - s[k] * acc));
       }
-    }
+    });
     out[0] = g;
     return out;
   }
@@ -290,8 +286,7 @@ class NormNode final : public Node {
       detail::stabilized_divide(r, y_.data<float>(), q.data<float>(), n, n, detail::stab_of(rule));
     }
     const float* qp = eps ? q.data<float>() : nullptr;
-#pragma omp parallel for if (n > detail::kParallelMin) schedule(static)
-    for (std::int64_t i = 0; i < rows; ++i) {
+    detail::parallel_for(rows, n > detail::kParallelMin, [&](std::int64_t i) {
       const std::int64_t base = i * D_;
       const double iv = inv[i];
       if (eps) {
@@ -303,7 +298,7 @@ class NormNode final : public Node {
           const double qd = static_cast<double>(qp[base + d]) * (w ? w[d] : 1.0f) * iv;
           o[base + d] = static_cast<float>(x[base + d] * (qd - mq));
         }
-        continue;
+        return;
       }
       // Gradients. g' = γ ⊙ R. Layer norm, x̂ = (x - mean) · inv:
       //   dx = inv · (g' - mean(g') - x̂ · mean(g' x̂));
@@ -327,7 +322,7 @@ class NormNode final : public Node {
         const double xh = (x[base + d] - mean_x) * iv;
         o[base + d] = static_cast<float>(iv * (gp - (rms_ ? 0.0 : mg) - xh * mgx));
       }
-    }
+    });
     out[0] = g;
     return out;
   }
@@ -376,8 +371,7 @@ Tensor norm_impl(bool rms, const Tensor& x_in, const Tensor& w_in, const Tensor&
   float* ip = inv.data<float>();
   const float* wp = w.defined() ? w.data<float>() : nullptr;
   const float* bp = b.defined() ? b.data<float>() : nullptr;
-#pragma omp parallel for if (x.numel() > detail::kParallelMin) schedule(static)
-  for (std::int64_t i = 0; i < rows; ++i) {
+  detail::parallel_for(rows, x.numel() > detail::kParallelMin, [&](std::int64_t i) {
     const float* xr = xp + i * D;
     double mean = 0, var = 0;
     if (!rms) {
@@ -390,7 +384,7 @@ Tensor norm_impl(bool rms, const Tensor& x_in, const Tensor& w_in, const Tensor&
     ip[i] = static_cast<float>(iv);
     for (std::int64_t d = 0; d < D; ++d)
       yp[i * D + d] = static_cast<float>((xr[d] - mean) * iv * (wp ? wp[d] : 1.0f) + (bp ? bp[d] : 0.0f));
-  }
+  });
   if (Tape* tape = detail::recording_tape({&x_in, &w_in, &b_in})) {
     auto node = std::make_unique<NormNode>(rms, x, inv, w, y, b, D);
     node->inputs = detail::value_ids(*tape, {&x_in, &w_in, &b_in});
@@ -478,8 +472,7 @@ class RotaryNode final : public Node {
     const std::int64_t rows = n / d_;
     // Transposed map: dx_j = c_j g_j + s_j g_{j+h}, dx_{j+h} = -s_j g_j + c_j g_{j+h}; the
     // ε-rule multiplies by x.
-#pragma omp parallel for if (n > detail::kParallelMin) schedule(static)
-    for (std::int64_t r = 0; r < rows; ++r) {
+    detail::parallel_for(rows, n > detail::kParallelMin, [&](std::int64_t r) {
       const std::int64_t b = r / (H_ * T_), t = r % T_;
       const float* c = cos_.data() + (b * T_ + t) * h;
       const float* si = sin_.data() + (b * T_ + t) * h;
@@ -490,7 +483,7 @@ class RotaryNode final : public Node {
         o[base + j] = grad ? a : x[base + j] * a;
         o[base + j + h] = grad ? bb : x[base + j + h] * bb;
       }
-    }
+    });
     out[0] = g;
     return out;
   }
@@ -718,8 +711,7 @@ Tensor attention_softmax(const Tensor& scores, const Tensor& key_mask, bool caus
     float* q = scaled.data<float>();
     const auto f = static_cast<float>(scale);
     const std::int64_t count = x.numel();
-#pragma omp parallel for if (count > detail::kParallelMin) schedule(static)
-    for (std::int64_t i = 0; i < count; ++i) q[i] = p[i] * f;
+    detail::parallel_for(count, count > detail::kParallelMin, [&](std::int64_t i) { q[i] = p[i] * f; });
     x = scaled;
   }
   const Shape& sh = x.shape();
@@ -732,23 +724,20 @@ Tensor attention_softmax(const Tensor& scores, const Tensor& key_mask, bool caus
                        "), got " + key_mask.str_shape());
     const auto m = key_mask.to_vector_f64();
     const std::int64_t rows_per_sample = sh[0] > 0 && rows >= sh[0] ? rows / sh[0] : 1;
-#pragma omp parallel for if (n > detail::kParallelMin) schedule(static)
-    for (std::int64_t r = 0; r < rows; ++r) {
+    detail::parallel_for(rows, n > detail::kParallelMin, [&](std::int64_t r) {
       const double* mr = m.data() + (r / rows_per_sample) * Tk;
       for (std::int64_t k = 0; k < Tk; ++k) masked[r * Tk + k] = mr[k] == 0.0;
-    }
+    });
   }
   if (causal)
-#pragma omp parallel for if (n > detail::kParallelMin) schedule(static)
-    for (std::int64_t r = 0; r < rows; ++r) {
+    detail::parallel_for(rows, n > detail::kParallelMin, [&](std::int64_t r) {
       const std::int64_t q = r % Tq;
       for (std::int64_t k = std::max<std::int64_t>(0, q + Tk - Tq + 1); k < Tk; ++k) masked[r * Tk + k] = 1;
-    }
+    });
   Tensor s = Tensor::empty(sh);
   const float* xp = x.data<float>();
   float* sp = s.data<float>();
-#pragma omp parallel for if (n > detail::kParallelMin) schedule(static)
-  for (std::int64_t r = 0; r < rows; ++r) {
+  detail::parallel_for(rows, n > detail::kParallelMin, [&](std::int64_t r) {
     const std::int64_t base = r * Tk;
     float m = -INFINITY;
     for (std::int64_t k = 0; k < Tk; ++k)
@@ -756,7 +745,7 @@ Tensor attention_softmax(const Tensor& scores, const Tensor& key_mask, bool caus
     Eigen::Map<Eigen::ArrayXf> e(sp + base, Tk);
     if (m == -INFINITY) {  // nothing visible (or every score -inf): an all-zero row
       e.setZero();
-      continue;
+      return;
     }
     // exp(x - max) once per entry through Eigen's vectorised exp (float, ~1 ulp), the sum
     // in double; masked entries 0. Eigen's exp clamps its argument at -88.7 instead of
@@ -771,7 +760,7 @@ Tensor attention_softmax(const Tensor& scores, const Tensor& key_mask, bool caus
     }
     const float inv = sum == 0 ? 0.0f : static_cast<float>(1.0 / sum);
     e *= inv;
-  }
+  });
   if (Tape* tape = detail::recording_tape({&scores, &key_mask})) {
     auto node = std::make_unique<AttentionSoftmaxNode>("attention_softmax", x, s, std::move(masked), Tk);
     node->inputs = detail::value_ids(*tape, {&scores, &key_mask});
@@ -861,8 +850,7 @@ Tensor rotary_embedding(const Tensor& x_in, const Tensor& position_ids, double t
   const float* xp = x.data<float>();
   float* yp = y.data<float>();
   const std::int64_t rows = N * H * T;
-#pragma omp parallel for if (x.numel() > detail::kParallelMin) schedule(static)
-  for (std::int64_t r = 0; r < rows; ++r) {
+  detail::parallel_for(rows, x.numel() > detail::kParallelMin, [&](std::int64_t r) {
     const std::int64_t b = r / (H * T), t = r % T;
     const float* c = cs.data() + (b * T + t) * h;
     const float* s = sn.data() + (b * T + t) * h;
@@ -872,7 +860,7 @@ Tensor rotary_embedding(const Tensor& x_in, const Tensor& position_ids, double t
       yr[j] = xr[j] * c[j] - xr[j + h] * s[j];
       yr[j + h] = xr[j + h] * c[j] + xr[j] * s[j];
     }
-  }
+  });
   if (Tape* tape = detail::recording_tape({&x_in, &position_ids})) {
     auto node = std::make_unique<RotaryNode>(x, y, std::move(cs), std::move(sn), H, T, d);
     node->inputs = detail::value_ids(*tape, {&x_in, &position_ids});

@@ -76,17 +76,18 @@ void stabilized_divide(const float* R, const float* z, float* s, std::int64_t n,
     // one is a single group).
     const float e = static_cast<float>(stab.epsilon);
     const std::int64_t total = groups * group;
-#pragma omp parallel for if (total > kParallelMin) schedule(static)
-    for (std::int64_t lo = 0; lo < total; lo += 4096) divide(lo, std::min(total, lo + 4096), e);
+    constexpr std::int64_t kPiece = 4096;
+    parallel_for((total + kPiece - 1) / kPiece, total > kParallelMin, [&](std::int64_t piece) {
+      divide(piece * kPiece, std::min(total, (piece + 1) * kPiece), e);
+    });
     return;
   }
-#pragma omp parallel for if (n > kParallelMin) schedule(static)
-  for (std::int64_t g = 0; g < groups; ++g) {
+  parallel_for(groups, n > kParallelMin, [&](std::int64_t g) {
     const std::int64_t b = g * group;
     double sq = 0;
     for (std::int64_t i = 0; i < group; ++i) sq += static_cast<double>(z[b + i]) * z[b + i];
     divide(b, b + group, static_cast<float>(stab.epsilon * std::sqrt(sq / static_cast<double>(group))));
-  }
+  });
 }
 
 Tensor reduce_to_shape(const Tensor& t, const Shape& target) {

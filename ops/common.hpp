@@ -11,6 +11,7 @@
 
 #include "relevance/rules.hpp"
 #include "relevance/tape.hpp"
+#include "tensor/parallel.hpp"
 #include "tensor/tensor.hpp"
 
 namespace relprop::detail {
@@ -18,7 +19,8 @@ namespace relprop::detail {
 // Element-wise loops over more elements than this are spread over the OpenMP threads.
 // About 2^14 floats is where halving the loop outweighs the fork and join (~1-2 µs with
 // libgomp's spinning workers) on the 2-core machines; the loops are deterministic in any
-// split. Larger per-element work (exp, erf) would pay off earlier still.
+// split. Larger per-element work (exp, erf) would pay off earlier still. Smaller loops
+// run without entering OpenMP (parallel_for, tensor/parallel.hpp).
 inline constexpr std::int64_t kParallelMin = 1 << 14;
 
 // `t` as a contiguous float32 tensor on its own device (itself when it already is one).

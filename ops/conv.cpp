@@ -83,8 +83,7 @@ void inside_cols(const Geom& g, std::int64_t off, std::int64_t ow0, std::int64_t
 bool split_channels(const Geom& g, std::int64_t PB) { return !omp_in_parallel() && g.CG > 1 && g.K * PB > (1 << 14); }
 
 void im2col(const Geom& g, const float* x, std::int64_t gi, std::int64_t p0, std::int64_t PB, float* cols) {
-#pragma omp parallel for schedule(static) if (split_channels(g, PB))
-  for (std::int64_t c = 0; c < g.CG; ++c) {
+  detail::parallel_for(g.CG, split_channels(g, PB), [&](std::int64_t c) {
     const float* xc = x + (gi * g.CG + c) * g.H * g.W;
     for (std::int64_t kh = 0; kh < g.KH; ++kh)
       for (std::int64_t kw = 0; kw < g.KW; ++kw) {
@@ -107,15 +106,14 @@ void im2col(const Geom& g, const float* x, std::int64_t gi, std::int64_t p0, std
           std::fill(out + (b - ow0), out + (ow1 - ow0), 0.0f);
         });
       }
-  }
+  });
 }
 
 // x (C, H, W) of group `gi` += the columns (K, PB) of pixels [p0, p0 + PB) scattered back
 // (the adjoint of im2col).
 void col2im(const Geom& g, const float* cols, std::int64_t gi, std::int64_t p0, std::int64_t PB, float* x) {
   // Each channel scatters into its own plane: no two threads write the same element.
-#pragma omp parallel for schedule(static) if (split_channels(g, PB))
-  for (std::int64_t c = 0; c < g.CG; ++c) {
+  detail::parallel_for(g.CG, split_channels(g, PB), [&](std::int64_t c) {
     float* xc = x + (gi * g.CG + c) * g.H * g.W;
     for (std::int64_t kh = 0; kh < g.KH; ++kh)
       for (std::int64_t kw = 0; kw < g.KW; ++kw) {
@@ -134,7 +132,7 @@ void col2im(const Geom& g, const float* cols, std::int64_t gi, std::int64_t p0, 
             for (std::int64_t ow = a; ow < b; ++ow) xr[ow * g.sw + off] += in[ow - ow0];
         });
       }
-  }
+  });
 }
 
 using StridedMap = Eigen::Map<detail::RowMat, 0, Eigen::OuterStride<>>;
@@ -349,12 +347,10 @@ Tensor forward_with_bias(const Geom& g, const Tensor& x, const Tensor& w, const 
   if (b.defined()) {
     float* zp = z.data<float>();
     const float* bp = b.data<float>();
-#pragma omp parallel for collapse(2) if (z.numel() > detail::kParallelMin) schedule(static)
-    for (std::int64_t n = 0; n < g.N; ++n)
-      for (std::int64_t o = 0; o < g.O; ++o) {
+    detail::parallel_for2(g.N, g.O, z.numel() > detail::kParallelMin, [&](std::int64_t n, std::int64_t o) {
         float* zo = zp + (n * g.O + o) * g.P;
         for (std::int64_t i = 0; i < g.P; ++i) zo[i] += bp[o];
-      }
+      });
   }
   return z;
 }

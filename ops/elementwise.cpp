@@ -69,11 +69,10 @@ class BinaryNode final : public Node {
     const auto* bt = std::get_if<BacktraceRule>(&rule);
 
     if (std::holds_alternative<GradientRule>(rule)) {
-#pragma omp parallel for if (n > detail::kParallelMin) schedule(static)
-      for (std::int64_t i = 0; i < n; ++i) {
+      detail::parallel_for(n, n > detail::kParallelMin, [&](std::int64_t i) {
         rap[i] = kind_ == Bin::Mul ? r[i] * bp[i] : r[i];
         rbp[i] = kind_ == Bin::Mul ? r[i] * ap[i] : sign_b * r[i];
-      }
+      });
     } else if (kind_ == Bin::Mul) {
       // Gates: two computed factors share equally; a constant factor takes nothing. Under
       // constant[:I] (CP-LRP) factor I is held constant, so the other takes everything.
@@ -85,35 +84,31 @@ class BinaryNode final : public Node {
       // The held factor takes nothing, even when it is the only computed one (then the
       // relevance is absorbed, as at a constant).
       if (held) fa = held->input == 0 ? 0.0f : (ctx.needs(0) ? 1.0f : 0.0f);
-#pragma omp parallel for if (n > detail::kParallelMin) schedule(static)
-      for (std::int64_t i = 0; i < n; ++i) {
+      detail::parallel_for(n, n > detail::kParallelMin, [&](std::int64_t i) {
         rap[i] = fa * r[i];
         rbp[i] = r[i] - rap[i];
-      }
+      });
     } else if (norm) {
       // Norm: s = R / stab(a + b'); R_a = a s, R_b = b' s with b' = +-b. The forward sum
       // is recomputed in the same float order, so y is not saved.
       Tensor y = Tensor::empty(ys), s = Tensor::empty(ys);
       float* yp = y.data<float>();
-#pragma omp parallel for if (n > detail::kParallelMin) schedule(static)
-      for (std::int64_t i = 0; i < n; ++i) yp[i] = ap[i] + sign_b * bp[i];
+      detail::parallel_for(n, n > detail::kParallelMin, [&](std::int64_t i) { yp[i] = ap[i] + sign_b * bp[i]; });
       detail::stabilized_divide(r, yp, s.data<float>(), n, ys.empty() || ys[0] == 0 ? n : n / ys[0],
                                 detail::stab_of(rule));
       const float* sp = s.data<float>();
-#pragma omp parallel for if (n > detail::kParallelMin) schedule(static)
-      for (std::int64_t i = 0; i < n; ++i) {
+      detail::parallel_for(n, n > detail::kParallelMin, [&](std::int64_t i) {
         rap[i] = ap[i] * sp[i];
         rbp[i] = sign_b * bp[i] * sp[i];
-      }
+      });
     } else if (bt) {
       // Backtrace: split by |a| : |b| (equally when both are 0, or with equal_split).
-#pragma omp parallel for if (n > detail::kParallelMin) schedule(static)
-      for (std::int64_t i = 0; i < n; ++i) {
+      detail::parallel_for(n, n > detail::kParallelMin, [&](std::int64_t i) {
         const float wa = std::fabs(ap[i]), wb = std::fabs(bp[i]), den = wa + wb;
         const float fa = (bt->equal_split || den == 0.0f) ? 0.5f : wa / den;
         rap[i] = r[i] * fa;
         rbp[i] = r[i] - rap[i];
-      }
+      });
     } else {
       unsupported(rule, "norm, epsilon, zero, backtrace, gradient");
     }
@@ -144,8 +139,7 @@ class BinaryNode final : public Node {
     const float sign_b = kind_ == Bin::Sub ? -1.0f : 1.0f;
     Tensor pa = Tensor::empty(ys), pb = Tensor::empty(ys), na = Tensor::empty(ys), nb = Tensor::empty(ys);
     float *pap = pa.data<float>(), *pbp = pb.data<float>(), *nap = na.data<float>(), *nbp = nb.data<float>();
-#pragma omp parallel for if (n > detail::kParallelMin) schedule(static)
-    for (std::int64_t i = 0; i < n; ++i) {
+    detail::parallel_for(n, n > detail::kParallelMin, [&](std::int64_t i) {
       const float ca = ap[i], cb = sign_b * bp[i];
       const float P = (ca > 0.0f ? ca : 0.0f) + (cb > 0.0f ? cb : 0.0f);
       const float N = (ca < 0.0f ? -ca : 0.0f) + (cb < 0.0f ? -cb : 0.0f);
@@ -163,7 +157,7 @@ class BinaryNode final : public Node {
       };
       share(ca, pap + i, nap + i);
       share(cb, pbp + i, nbp + i);
-    }
+    });
     RelevancePair out{std::vector<Tensor>(2), std::vector<Tensor>(2)};
     if (ctx.needs(0)) {
       out.positive[0] = detail::reduce_to_shape(pa, a_.shape());
@@ -250,8 +244,7 @@ Tensor binary(Bin kind, const Tensor& a_in, const Tensor& b_in, std::string_view
   const Tensor ab = detail::broadcast_f32(a, ys), bb = detail::broadcast_f32(b, ys);
   const float* ap = ab.data<float>();
   const float* bp = bb.data<float>();
-#pragma omp parallel for if (n > detail::kParallelMin) schedule(static)
-  for (std::int64_t i = 0; i < n; ++i) yp[i] = apply(kind, ap[i], bp[i]);
+  detail::parallel_for(n, n > detail::kParallelMin, [&](std::int64_t i) { yp[i] = apply(kind, ap[i], bp[i]); });
   record_binary(kind, a, b, a_in, b_in, y, name);
   return y;
 }

@@ -144,9 +144,9 @@ Tensor linear(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in, std::s
     if (b.defined()) {
       const float* bp = b.data<float>();
       float* yp = y.data<float>();
-#pragma omp parallel for if (M * O > detail::kParallelMin) schedule(static)
-      for (std::int64_t r = 0; r < M; ++r)
+      detail::parallel_for(M, M * O > detail::kParallelMin, [&](std::int64_t r) {
         for (std::int64_t o = 0; o < O; ++o) yp[r * O + o] += bp[o];
+      });
     }
   }
 

@@ -37,8 +37,7 @@ Tensor map1(const Tensor& a, F f) {
   const float* p = a.data<float>();
   float* o = out.data<float>();
   const std::int64_t n = a.numel();
-#pragma omp parallel for if (n > detail::kParallelMin) schedule(static)
-  for (std::int64_t i = 0; i < n; ++i) o[i] = f(p[i]);
+  detail::parallel_for(n, n > detail::kParallelMin, [&](std::int64_t i) { o[i] = f(p[i]); });
   return out;
 }
 
@@ -50,8 +49,7 @@ Tensor map2(const Tensor& a, const Tensor& b, F f) {
   const float* q = b.data<float>();
   float* o = out.data<float>();
   const std::int64_t n = a.numel();
-#pragma omp parallel for if (n > detail::kParallelMin) schedule(static)
-  for (std::int64_t i = 0; i < n; ++i) o[i] = f(p[i], q[i]);
+  detail::parallel_for(n, n > detail::kParallelMin, [&](std::int64_t i) { o[i] = f(p[i], q[i]); });
   return out;
 }
 
@@ -60,8 +58,7 @@ void axpy(Tensor& acc, const Tensor& t, float scale = 1.0f) {
   float* a = acc.data<float>();
   const float* p = t.data<float>();
   const std::int64_t n = acc.numel();
-#pragma omp parallel for if (n > detail::kParallelMin) schedule(static)
-  for (std::int64_t i = 0; i < n; ++i) a[i] += scale * p[i];
+  detail::parallel_for(n, n > detail::kParallelMin, [&](std::int64_t i) { a[i] += scale * p[i]; });
 }
 
 // c *= x, in place when c's storage is its own (a fresh transpose result): saves the
@@ -72,8 +69,7 @@ Tensor times(const Tensor& x, Tensor c) {
   float* o = c.data<float>();
   const float* p = x.data<float>();
   const std::int64_t n = c.numel();
-#pragma omp parallel for if (n > detail::kParallelMin) schedule(static)
-  for (std::int64_t i = 0; i < n; ++i) o[i] *= p[i];
+  detail::parallel_for(n, n > detail::kParallelMin, [&](std::int64_t i) { o[i] *= p[i]; });
   return c;
 }
 
@@ -84,8 +80,7 @@ void add_times(Tensor& acc, const Tensor& x, const Tensor& c, float scale = 1.0f
   const float* p = x.data<float>();
   const float* q = c.data<float>();
   const std::int64_t n = acc.numel();
-#pragma omp parallel for if (n > detail::kParallelMin) schedule(static)
-  for (std::int64_t i = 0; i < n; ++i) a[i] += scale * p[i] * q[i];
+  detail::parallel_for(n, n > detail::kParallelMin, [&](std::int64_t i) { a[i] += scale * p[i] * q[i]; });
 }
 
 // Function objects, not function pointers: map1 inlines and vectorises them.
@@ -158,11 +153,10 @@ struct Skeleton {
     Tensor a = Tensor::empty(z.shape()), b2 = Tensor::empty(z.shape());
     const float* src = both.data<float>();
     float *pa = a.data<float>(), *pb = b2.data<float>();
-#pragma omp parallel for if (outer > 1 && z.numel() > detail::kParallelMin) schedule(static)
-    for (std::int64_t o = 0; o < outer; ++o) {
+    detail::parallel_for(outer, outer > 1 && z.numel() > detail::kParallelMin, [&](std::int64_t o) {
       std::memcpy(pa + o * block, src + 2 * o * block, block * sizeof(float));
       std::memcpy(pb + o * block, src + (2 * o + 1) * block, block * sizeof(float));
-    }
+    });
     (void)inner;
     return {std::move(a), std::move(b2)};
   }
@@ -182,11 +176,10 @@ struct Skeleton {
     Tensor both = Tensor::empty(sh);
     float* dst = both.data<float>();
     const float *pa = sa.data<float>(), *pb = sb.data<float>();
-#pragma omp parallel for if (outer > 1 && z.numel() > detail::kParallelMin) schedule(static)
-    for (std::int64_t o = 0; o < outer; ++o) {
+    detail::parallel_for(outer, outer > 1 && z.numel() > detail::kParallelMin, [&](std::int64_t o) {
       std::memcpy(dst + 2 * o * block, pa + o * block, block * sizeof(float));
       std::memcpy(dst + (2 * o + 1) * block, pb + o * block, block * sizeof(float));
-    }
+    });
     (void)inner;
     return T(both, stacked(key, wa, wb));
   }
@@ -202,13 +195,11 @@ struct Skeleton {
     }
     const float* vp = v.data<float>();
     float* a = zz.data<float>();
-#pragma omp parallel for collapse(2) if (zz.numel() > detail::kParallelMin) schedule(static)
-    for (std::int64_t o = 0; o < outer; ++o)
-      for (std::int64_t k = 0; k < O; ++k) {
+    detail::parallel_for2(outer, O, zz.numel() > detail::kParallelMin, [&](std::int64_t o, std::int64_t k) {
         const float add = scale * vp[k];
         float* row = a + (o * O + k) * inner;
         for (std::int64_t q = 0; q < inner; ++q) row[q] += add;
-      }
+      });
   }
 
   // z += f(b) broadcast over z (nothing when there is no bias or it is dropped).
@@ -336,9 +327,7 @@ struct Skeleton {
           const float d = clip ? sg * std::max(std::fabs(den), e) : den + e * sg;
           return d == 0.0f ? 0.0f : rr / d;
         };
-#pragma omp parallel for collapse(2) if (z.numel() > detail::kParallelMin) schedule(static)
-        for (std::int64_t o = 0; o < outer; ++o)
-          for (std::int64_t k = 0; k < O; ++k) {
+        detail::parallel_for2(outer, O, z.numel() > detail::kParallelMin, [&](std::int64_t o, std::int64_t k) {
             const float bk = bp ? bp[k] : 0.0f;
             const float bu = bias ? bk + g * pos(bk) : 0.0f, bd = bias ? bk + g * neg(bk) : 0.0f;
             const std::int64_t base = (o * O + k) * inner;
@@ -352,7 +341,7 @@ struct Skeleton {
               A[q] = sv + (1.0f + g) * tv;
               B[q] = g * (sv - tv);
             }
-          }
+          });
         return times(x, T(both, stacked("w|w+", w, w_pos())));
       }
       Tensor z0 = z.clone();
@@ -362,11 +351,10 @@ struct Skeleton {
         const float *zp = z0.data<float>(), *pp = P.data<float>();
         float *up = u.data<float>(), *vp = v.data<float>();
         const std::int64_t n = z.numel();
-#pragma omp parallel for if (n > detail::kParallelMin) schedule(static)
-        for (std::int64_t i = 0; i < n; ++i) {
+        detail::parallel_for(n, n > detail::kParallelMin, [&](std::int64_t i) {
           up[i] = zp[i] + g * pp[i];
           vp[i] = (1.0f + g) * zp[i] - g * pp[i];
-        }
+        });
       }
       add_gamma_bias(u, true);
       add_gamma_bias(v, false);

@@ -79,11 +79,10 @@ class BatchNormNode final : public Node {
       const float* sc = scale_.data<float>();
       float* o = g.data<float>();
       const std::int64_t planes = R.numel() / S;  // (n, c) planes of S elements
-#pragma omp parallel for schedule(static) if (R.numel() > detail::kParallelMin)
-      for (std::int64_t pl = 0; pl < planes; ++pl) {
+      detail::parallel_for(planes, R.numel() > detail::kParallelMin, [&](std::int64_t pl) {
         const float k = sc[pl % C];
         for (std::int64_t i = pl * S; i < (pl + 1) * S; ++i) o[i] = r[i] * k;
-      }
+      });
       out[0] = g;
     } else {
       unsupported(rule, "pass, backtrace, gradient (fold it into the preceding linear layer for LRP rules)");
@@ -126,11 +125,10 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& mean, const Tensor& var, con
   const float* sc = scale.data<float>();
   const float* sh = shift.data<float>();
   float* yp = y.data<float>();
-#pragma omp parallel for if (x.numel() > detail::kParallelMin) schedule(static)
-  for (std::int64_t nc = 0; nc < x.size(0) * C; ++nc) {
+  detail::parallel_for(x.size(0) * C, x.numel() > detail::kParallelMin, [&](std::int64_t nc) {
     const std::int64_t c = nc % C;
     for (std::int64_t s = 0; s < S; ++s) yp[nc * S + s] = xp[nc * S + s] * sc[c] + sh[c];
-  }
+  });
   if (Tape* tape = detail::recording_tape({&x_in})) {
     auto node = std::make_unique<BatchNormNode>(scale);
     node->inputs = detail::value_ids(*tape, {&x_in});

@@ -109,8 +109,7 @@ void each(const Window& w, F&& f) {  // f(h, w) over the window's valid elements
 // Runs body(plane) for every (n, c) plane in parallel.
 template <class Body>
 void for_planes(const Geom& g, Body&& body) {
-#pragma omp parallel for schedule(static) if (g.N * g.C * g.H * g.W > detail::kParallelMin)
-  for (std::int64_t plane = 0; plane < g.N * g.C; ++plane) body(plane);
+  detail::parallel_for(g.N * g.C, g.N * g.C * g.H * g.W > detail::kParallelMin, [&](std::int64_t plane) { body(plane); });
 }
 
 constexpr std::int32_t kEmptyWindow = std::numeric_limits<std::int32_t>::min();

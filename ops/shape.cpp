@@ -332,13 +332,13 @@ Tensor upsample_nearest2d(const Tensor& x_in, std::int64_t OH, std::int64_t OW, 
     return m;
   };
   const auto rows = source(OH, H), cols = source(OW, W);
-#pragma omp parallel for schedule(static) if (P * OH * OW > detail::kParallelMin)
-  for (std::int64_t p = 0; p < P; ++p)
+  detail::parallel_for(P, P * OH * OW > detail::kParallelMin, [&](std::int64_t p) {
     for (std::int64_t oh = 0; oh < OH; ++oh) {
       const float* xr = xp + (p * H + rows[oh]) * W;
       float* yr = yp + (p * OH + oh) * OW;
       for (std::int64_t ow = 0; ow < OW; ++ow) yr[ow] = xr[cols[ow]];
     }
+  });
   const Shape in = x.shape();
   return record_move("upsample_nearest2d", {&x_in}, y,
                      [in, OH, OW, rows, cols](const Tensor& R) {
@@ -347,13 +347,13 @@ Tensor upsample_nearest2d(const Tensor& x_in, std::int64_t OH, std::int64_t OW, 
                        const float* rp = R.data<float>();
                        float* o = r.data<float>();
                        // Planes in parallel: each scatters only into its own input plane.
-#pragma omp parallel for schedule(static) if (P2 * OH * OW > detail::kParallelMin)
-                       for (std::int64_t p = 0; p < P2; ++p)
+                       detail::parallel_for(P2, P2 * OH * OW > detail::kParallelMin, [&](std::int64_t p) {
                          for (std::int64_t oh = 0; oh < OH; ++oh) {
                            float* orow = o + (p * H2 + rows[oh]) * W2;
                            const float* rr = rp + (p * OH + oh) * OW;
                            for (std::int64_t ow = 0; ow < OW; ++ow) orow[cols[ow]] += rr[ow];
                          }
+                       });
                        return std::vector<Tensor>{r};
                      },
                      name);

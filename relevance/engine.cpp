@@ -108,8 +108,7 @@ void accumulate(Tensor& buffer, const Tensor& contribution) {
   float* b = buffer.data<float>();
   const float* a = c.data<float>();
   const std::int64_t n = buffer.numel();
-#pragma omp parallel for if (n > detail::kParallelMin) schedule(static)
-  for (std::int64_t i = 0; i < n; ++i) b[i] += a[i];
+  detail::parallel_for(n, n > detail::kParallelMin, [&](std::int64_t i) { b[i] += a[i]; });
 }
 
 bool wants_kept(const PropagateOptions& o, const std::string& name) {

@@ -1,12 +1,11 @@
 #include "relevance/rules.hpp"
 
-#include <limits>
-
+#include <algorithm>
 #include <charconv>
 #include <cmath>
-#include <sstream>
+#include <cstdio>
+#include <limits>
 #include <vector>
-#include <algorithm>
 
 #include "tensor/error.hpp"
 
@@ -27,10 +26,12 @@ void check_eps(double eps, const char* rule) {
                      std::to_string(eps));
 }
 
+// As `std::ostream << v` writes it (%g, six significant digits), without building a
+// stream: the engine names every node's rule in its report, once per explanation.
 std::string fmt(double v) {
-  std::ostringstream os;
-  os << v;
-  return os.str();
+  char buf[32];
+  const int n = std::snprintf(buf, sizeof buf, "%g", v);
+  return std::string(buf, static_cast<std::size_t>(n > 0 ? n : 0));
 }
 
 double parse_number(std::string_view text, std::string_view rule) {

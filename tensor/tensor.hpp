@@ -57,6 +57,7 @@ class Storage {
  private:
   Storage() = default;
   void* data_ = nullptr;
+  void* base_ = nullptr;  // small CPU blocks: what malloc returned (data_ is aligned within it)
   std::size_t nbytes_ = 0;
   std::size_t capacity_ = 0;  // bytes actually allocated (owned storage)
   Device device_ = Device::CPU;

@@ -2,9 +2,13 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <limits>
+#include <vector>
 
+#include "tensor/parallel.hpp"
 #include "tensor/tensor.hpp"
 
 using namespace relprop;
@@ -168,6 +172,37 @@ TEST_SUITE("tensor") {
     CHECK(t.clone().trace().tape == 0);
   }
 
+  TEST_CASE("owned storage of every size is 64-byte aligned, zeroed when asked, and writable to its end") {
+    // Small blocks come from malloc aligned by hand, large ones from the aligned heap or
+    // the host cache: both kinds, and the sizes around the boundary (256 KiB).
+    for (std::int64_t n : {1, 3, 15, 16, 17, 63, 64, 1000, 4096, 65535, 65536, 65537, 100000}) {
+      CAPTURE(n);
+      Tensor z = Tensor::zeros({n});
+      CHECK(reinterpret_cast<std::uintptr_t>(z.raw_data()) % 64 == 0);
+      CHECK(sum_all(z) == 0.0);
+      Tensor e = Tensor::empty({n});
+      CHECK(reinterpret_cast<std::uintptr_t>(e.raw_data()) % 64 == 0);
+      float* p = e.data<float>();
+      for (std::int64_t i = 0; i < n; ++i) p[i] = 1.0f;  // the last element too (ASan checks the bound)
+      CHECK(sum_all(e) == static_cast<double>(n));
+    }
+  }
+
+  TEST_CASE("sum_all: exact on integers below and above the parallel chunking") {
+    // One chunk, two, and many (the parallel path); the lanes' tails too.
+    for (std::int64_t n : {0, 1, 7, 8, 9, 8192, 8193, 16384, 16385, 100003}) {
+      CAPTURE(n);
+      Tensor t = Tensor::empty({n});
+      float* p = t.data<float>();
+      double expect = 0;
+      for (std::int64_t i = 0; i < n; ++i) {
+        p[i] = static_cast<float>(i % 97) - 48.0f;
+        expect += p[i];
+      }
+      CHECK(sum_all(t) == expect);
+    }
+  }
+
   TEST_CASE("reductions and comparisons in double") {
     const Tensor a = Tensor::from_vector({1.f, 2.f, 3.f}, {3});
     CHECK(sum_all(a) == 6.0);
@@ -176,6 +211,23 @@ TEST_SUITE("tensor") {
     CHECK_THROWS_AS(max_abs_diff(a, Tensor::zeros({2})), ShapeError);
     CHECK(shape_str(Shape{3}) == "(3,)");
     CHECK(shape_str(Shape{2, 3}) == "(2, 3)");
+  }
+}
+
+TEST_SUITE("tensor.parallel_for") {
+  TEST_CASE("both paths visit every index once and compute the same values") {
+    for (bool parallel : {false, true}) {
+      CAPTURE(parallel);
+      std::vector<int> hits(10007, 0);
+      detail::parallel_for(static_cast<std::int64_t>(hits.size()), parallel, [&](std::int64_t i) { ++hits[i]; });
+      CHECK(std::count(hits.begin(), hits.end(), 1) == static_cast<std::ptrdiff_t>(hits.size()));
+      std::vector<int> pairs(37 * 53, 0);
+      detail::parallel_for2(37, 53, parallel, [&](std::int64_t i, std::int64_t j) { pairs[i * 53 + j] += 1 + static_cast<int>(i); });
+      for (std::int64_t i = 0; i < 37; ++i)
+        for (std::int64_t j = 0; j < 53; ++j) CHECK(pairs[i * 53 + j] == 1 + i);
+    }
+    detail::parallel_for(0, true, [](std::int64_t) { FAIL("no index in an empty range"); });
+    detail::parallel_for2(0, 5, false, [](std::int64_t, std::int64_t) { FAIL("no index in an empty range"); });
   }
 }
 
