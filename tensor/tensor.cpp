@@ -87,6 +87,7 @@ constexpr bool kCacheAllowed = true;
 
 constexpr std::size_t kCacheMin = std::size_t{256} << 10;  // blocks below this go to the heap
 constexpr std::size_t kCacheGrain = std::size_t{64} << 10;
+constexpr std::size_t kSmallBlock = std::size_t{32} << 10;  // up to this: malloc, aligned by hand
 
 class HostCache {
  public:
@@ -189,10 +190,12 @@ std::shared_ptr<Storage> Storage::allocate(std::size_t nbytes, Device device, bo
     }
   }
   if (!s->data_) {
-    if (rounded < kCacheMin) {
+    if (rounded <= kSmallBlock) {
       // Small blocks: malloc's thread cache and bins, aligned by hand. An aligned new
       // (memalign) carves every block out of a larger chunk and frees the pieces, which
-      // made allocation a third of a small model's per-explanation cost.
+      // made allocation a third of a small model's per-explanation cost. (Larger blocks
+      // stay with the aligned new: through plain malloc, blocks of 64-256 KiB made glibc
+      // trim and regrow its heap, 2.5x the page faults of a MiniLM explanation.)
       void* base = std::malloc(rounded + 64);
       if (!base) throw std::bad_alloc();
       const auto addr = reinterpret_cast<std::uintptr_t>(base);
