@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
-#include <cstdio>
 #include <limits>
 #include <vector>
 
@@ -26,12 +25,12 @@ void check_eps(double eps, const char* rule) {
                      std::to_string(eps));
 }
 
-// As `std::ostream << v` writes it (%g, six significant digits), without building a
-// stream: the engine names every node's rule in its report, once per explanation.
+// As `std::ostream << v` writes it (printf's %g: six significant digits), without a
+// stream or printf: the engine names every node's rule in its report, per explanation.
 std::string fmt(double v) {
   char buf[32];
-  const int n = std::snprintf(buf, sizeof buf, "%g", v);
-  return std::string(buf, static_cast<std::size_t>(n > 0 ? n : 0));
+  const auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::general, 6);
+  return std::string(buf, r.ptr);
 }
 
 double parse_number(std::string_view text, std::string_view rule) {

@@ -2,6 +2,8 @@
 
 #include <doctest/doctest.h>
 
+#include <sstream>
+
 #include "relevance/composite.hpp"
 #include "relevance/seed.hpp"
 
@@ -41,6 +43,18 @@ TEST_SUITE("relevance.composite") {
     CHECK_THROWS_AS(parse_rule("zero:1"), ValueError);
     CHECK_THROWS_AS(parse_rule(""), NotFoundError);
     CHECK(rule_str(parse_rule(rule_str(EpsilonRule{0.5}))) == "epsilon:0.5");
+  }
+
+  TEST_CASE("rule_str writes numbers as a C++ stream does (six significant digits)") {
+    for (double v : {0.0, 1e-6, 1e-9, 0.25, 0.1, 1.0 / 3.0, 2.0, 100000.0, 1234567.0, 1e-5, 123.456789, 1e300}) {
+      std::ostringstream os;
+      os << v;
+      CAPTURE(v);
+      CHECK(rule_str(EpsilonRule{v}) == "epsilon:" + os.str());
+      CHECK(rule_str(GammaRule{v}) == "gamma:" + os.str());
+    }
+    CHECK(rule_str(EpsilonRule{1e-6}) == "epsilon:1e-06");
+    CHECK(rule_str(AlphaBetaRule{2.0, 1.0}) == "alpha-beta:2,1");
   }
 
   TEST_CASE("matchers: name glob beats position beats op beats class beats fallback") {
