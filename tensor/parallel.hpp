@@ -7,6 +7,8 @@
 // explanation those regions cost more than the arithmetic. These helpers run the loop
 // on the calling thread without entering OpenMP at all when `parallel` is false.
 // The loop body sees the same indices in either case, so results do not depend on it.
+// Bodies must not throw: on the parallel path an exception escaping the region ends the
+// program (as with any OpenMP loop), while the serial path would propagate it.
 
 #include <cstdint>
 

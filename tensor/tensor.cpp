@@ -196,10 +196,10 @@ std::shared_ptr<Storage> Storage::allocate(std::size_t nbytes, Device device, bo
       // made allocation a third of a small model's per-explanation cost. (Larger blocks
       // stay with the aligned new: through plain malloc, blocks of 64-256 KiB made glibc
       // trim and regrow its heap, 2.5x the page faults of a MiniLM explanation.)
-      void* base = std::malloc(rounded + 64);
+      void* base = std::malloc(rounded + 63);
       if (!base) throw std::bad_alloc();
       const auto addr = reinterpret_cast<std::uintptr_t>(base);
-      s->data_ = reinterpret_cast<void*>((addr + 64) & ~std::uintptr_t{63});
+      s->data_ = reinterpret_cast<void*>((addr + 63) & ~std::uintptr_t{63});
       s->base_ = base;
     } else {
       s->data_ = ::operator new(rounded, std::align_val_t{64});

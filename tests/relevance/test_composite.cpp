@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include <limits>
 #include <sstream>
 
 #include "relevance/composite.hpp"
@@ -46,7 +47,9 @@ TEST_SUITE("relevance.composite") {
   }
 
   TEST_CASE("rule_str writes numbers as a C++ stream does (six significant digits)") {
-    for (double v : {0.0, 1e-6, 1e-9, 0.25, 0.1, 1.0 / 3.0, 2.0, 100000.0, 1234567.0, 1e-5, 123.456789, 1e300}) {
+    const double inf = std::numeric_limits<double>::infinity();
+    for (double v : {0.0, -0.0, 1e-6, -1e-6, 1e-9, 0.25, 0.1, 1.0 / 3.0, 2.0, 100000.0, 1234567.0, 999999.5, 1e-5,
+                     9.999995e-5, 123.456789, 1e300, 5e-324, inf, -inf}) {
       std::ostringstream os;
       os << v;
       CAPTURE(v);

@@ -8,6 +8,8 @@
 #include <limits>
 #include <vector>
 
+#include <omp.h>
+
 #include "tensor/parallel.hpp"
 #include "tensor/tensor.hpp"
 
@@ -173,13 +175,22 @@ TEST_SUITE("tensor") {
   }
 
   TEST_CASE("owned storage of every size is 64-byte aligned, zeroed when asked, and writable to its end") {
-    // Small blocks come from malloc aligned by hand, large ones from the aligned heap or
-    // the host cache: both kinds, and the sizes around the boundary (256 KiB).
-    for (std::int64_t n : {1, 3, 15, 16, 17, 63, 64, 1000, 4096, 65535, 65536, 65537, 100000}) {
+    // Blocks up to 32 KiB come from malloc aligned by hand, larger ones from the aligned
+    // heap, and from 256 KiB the host cache: sizes on both sides of each boundary (in
+    // floats: 8192 = 32 KiB; 65520 rounds to just under 256 KiB, 65536 is the first cached).
+    for (std::int64_t n : {1, 3, 15, 16, 17, 63, 64, 1000, 4096, 8191, 8192, 8193, 65520, 65536, 65537, 100000}) {
       CAPTURE(n);
+      {
+        // Garbage in a block of this size, released, so that zeros() below is likely to
+        // be handed the same memory again (malloc's bins, the host cache).
+        Tensor g = Tensor::empty({n});
+        float* q = g.data<float>();
+        for (std::int64_t i = 0; i < n; ++i) q[i] = 3.0f;
+      }
       Tensor z = Tensor::zeros({n});
       CHECK(reinterpret_cast<std::uintptr_t>(z.raw_data()) % 64 == 0);
-      CHECK(sum_all(z) == 0.0);
+      const float* zp = z.data<float>();
+      CHECK(std::all_of(zp, zp + n, [](float v) { return v == 0.0f; }));
       Tensor e = Tensor::empty({n});
       CHECK(reinterpret_cast<std::uintptr_t>(e.raw_data()) % 64 == 0);
       float* p = e.data<float>();
@@ -188,16 +199,24 @@ TEST_SUITE("tensor") {
     }
   }
 
-  TEST_CASE("sum_all: exact on integers below and above the parallel chunking") {
-    // One chunk, two, and many (the parallel path); the lanes' tails too.
-    for (std::int64_t n : {0, 1, 7, 8, 9, 8192, 8193, 16384, 16385, 100003}) {
+  TEST_CASE("sum_all: chunks of 8192 in order, eight double lanes each, tail last") {
+    // Inexact values, so the order of the additions shows in the result; the order is
+    // the documented one (the same for any thread count), written out here.
+    for (std::int64_t n : {0, 1, 7, 8, 9, 8192, 8193, 16384, 16385, 24577, 100003}) {
       CAPTURE(n);
       Tensor t = Tensor::empty({n});
       float* p = t.data<float>();
+      for (std::int64_t i = 0; i < n; ++i) p[i] = 1.0f / static_cast<float>(i % 1013 + 1) - 0.01f;
       double expect = 0;
-      for (std::int64_t i = 0; i < n; ++i) {
-        p[i] = static_cast<float>(i % 97) - 48.0f;
-        expect += p[i];
+      for (std::int64_t lo = 0; lo < n; lo += 8192) {
+        const std::int64_t hi = std::min(n, lo + 8192);
+        double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        std::int64_t i = lo;
+        for (; i + 8 <= hi; i += 8)
+          for (int k = 0; k < 8; ++k) lane[k] += p[i + k];
+        double tail = 0;
+        for (; i < hi; ++i) tail += p[i];
+        expect += tail + ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
       }
       CHECK(sum_all(t) == expect);
     }
@@ -215,19 +234,27 @@ TEST_SUITE("tensor") {
 }
 
 TEST_SUITE("tensor.parallel_for") {
-  TEST_CASE("both paths visit every index once and compute the same values") {
+  TEST_CASE("both paths visit every index once; the serial one never enters OpenMP") {
     for (bool parallel : {false, true}) {
       CAPTURE(parallel);
-      std::vector<int> hits(10007, 0);
-      detail::parallel_for(static_cast<std::int64_t>(hits.size()), parallel, [&](std::int64_t i) { ++hits[i]; });
+      std::vector<int> hits(10007, 0), level(10007, -1);
+      detail::parallel_for(static_cast<std::int64_t>(hits.size()), parallel, [&](std::int64_t i) {
+        ++hits[i];
+        level[i] = omp_get_level();
+      });
       CHECK(std::count(hits.begin(), hits.end(), 1) == static_cast<std::ptrdiff_t>(hits.size()));
+      // Serial: no region at all (level 0); parallel: inside one (level 1).
+      CHECK(std::count(level.begin(), level.end(), parallel ? 1 : 0) == static_cast<std::ptrdiff_t>(level.size()));
       std::vector<int> pairs(37 * 53, 0);
       detail::parallel_for2(37, 53, parallel, [&](std::int64_t i, std::int64_t j) { pairs[i * 53 + j] += 1 + static_cast<int>(i); });
       for (std::int64_t i = 0; i < 37; ++i)
         for (std::int64_t j = 0; j < 53; ++j) CHECK(pairs[i * 53 + j] == 1 + i);
     }
-    detail::parallel_for(0, true, [](std::int64_t) { FAIL("no index in an empty range"); });
-    detail::parallel_for2(0, 5, false, [](std::int64_t, std::int64_t) { FAIL("no index in an empty range"); });
+    int calls = 0;
+    detail::parallel_for(0, true, [&](std::int64_t) { ++calls; });
+    detail::parallel_for2(0, 5, false, [&](std::int64_t, std::int64_t) { ++calls; });
+    detail::parallel_for2(5, 0, true, [&](std::int64_t, std::int64_t) { ++calls; });
+    CHECK(calls == 0);  // empty ranges
   }
 }
 
