@@ -48,6 +48,8 @@ struct Stab {
 // size) share one epsilon scale; group <= 0 means one row of all n.
 void stabilized_divide(const float* R, const float* z, float* s, std::int64_t n, std::int64_t group,
                        Stab stab);
+// The same with z overwritten by s (zs holds z on entry, s on return).
+void stabilized_divide_in_place(const float* R, float* zs, std::int64_t n, std::int64_t group, Stab stab);
 // The stabiliser a Zero / Epsilon / Norm / Constant rule asks for (epsilon 0, Sign for
 // any other rule).
 Stab stab_of(const Rule& rule);

@@ -8,6 +8,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <memory>
 
 #include "ops/common.hpp"
@@ -192,6 +193,26 @@ void for_groups(const Geom& g, float* cols, Group&& group) {
   }
 }
 
+// RELPROP_CONV_COLUMNS=1 in the environment (read once) keeps im2col for every
+// convolution: for timing the two against each other.
+bool implicit_enabled() {
+  static const bool on = [] {
+    const char* v = std::getenv("RELPROP_CONV_COLUMNS");
+    return !(v != nullptr && v[0] == '1');
+  }();
+  return on;
+}
+
+// The forward's GEMM packs its column panels straight from x (detail::sgemm_conv) where
+// the own kernel runs, the kernel slides along input rows (stride 1 in width), and the
+// product keeps its plain orientation (not a narrow output such as 7 x 7 = 49 pixels,
+// which sgemm computes transposed): no column matrix is written and read back. The
+// products and their order are those of im2col + sgemm, so the results are the same.
+bool implicit_columns(const Geom& g) {
+  return !g.pointwise && g.sw == 1 && g.OG >= 4 && g.P >= 4 && detail::sgemm_available() &&
+         !detail::sgemm_transposes(g.OG, g.P) && implicit_enabled();
+}
+
 // z (N, O, HO, WO) = conv(x, w), no bias. The GEMMs go through detail::gemm, which deals
 // one product out to the threads when the samples are not already in parallel.
 Tensor conv_forward(const Geom& g, const Tensor& x, const Tensor& w) {
@@ -206,6 +227,11 @@ Tensor conv_forward(const Geom& g, const Tensor& x, const Tensor& w) {
       float* zg = zp + (n * g.O + gi * g.OG) * g.P;  // (OG, P)
       if (g.pointwise) {
         detail::gemm(detail::MutMatMap(zg, g.OG, g.P), wg, detail::ConstMatMap(xn + gi * g.CG * g.P, g.K, g.P));
+        return;
+      }
+      if (implicit_columns(g)) {
+        const detail::ConvB b{xn + gi * g.CG * g.H * g.W, g.CG, g.H, g.W, g.KH, g.KW, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.WO};
+        detail::sgemm_conv(g.OG, g.P, g.K, wp + gi * g.OG * g.K, g.K, 1, b, zg, g.P);
         return;
       }
       for (std::int64_t p0 = 0; p0 < g.P; p0 += kPixelBlock) {

@@ -19,15 +19,6 @@ namespace {
 
 enum class Bin { Add, Sub, Mul };
 
-float apply(Bin k, float a, float b) {
-  switch (k) {
-    case Bin::Add: return a + b;
-    case Bin::Sub: return a - b;
-    case Bin::Mul: return a * b;
-  }
-  return 0.0f;
-}
-
 std::string_view name_of(Bin k) { return k == Bin::Add ? "add" : k == Bin::Sub ? "sub" : "mul"; }
 
 #if RELPROP_HAVE_CUDA
@@ -88,9 +79,27 @@ class BinaryNode final : public Node {
         rap[i] = fa * r[i];
         rbp[i] = r[i] - rap[i];
       });
-    } else if (norm) {
+    } else if (norm && detail::stab_of(rule).kind != Stabilizer::Scaled) {
       // Norm: s = R / stab(a + b'); R_a = a s, R_b = b' s with b' = +-b. The forward sum
-      // is recomputed in the same float order, so y is not saved.
+      // is recomputed in the same float order, so y is not saved. One pass in pieces that
+      // stay in L1 (y, then s, on the stack) instead of three over whole tensors; the values
+      // are those of the three passes below.
+      constexpr std::int64_t kPiece = 2048;
+      static_assert(kPiece <= detail::kParallelMin, "stabilized_divide must run each piece on the calling thread");
+      const detail::Stab stab = detail::stab_of(rule);
+      detail::parallel_for((n + kPiece - 1) / kPiece, n > detail::kParallelMin, [&](std::int64_t piece) {
+        const std::int64_t lo = piece * kPiece, len = std::min(kPiece, n - lo);
+        alignas(32) float s[kPiece];  // y, then s = R / stab(y) in place
+        for (std::int64_t i = 0; i < len; ++i) s[i] = ap[lo + i] + sign_b * bp[lo + i];
+        detail::stabilized_divide_in_place(r + lo, s, len, len, stab);
+        for (std::int64_t i = 0; i < len; ++i) {
+          rap[lo + i] = ap[lo + i] * s[i];
+          rbp[lo + i] = sign_b * bp[lo + i] * s[i];
+        }
+      });
+    } else if (norm) {
+      // Norm with the Scaled stabiliser: the epsilon scale is a norm over each sample, so
+      // the divisions wait for the whole sum.
       Tensor y = Tensor::empty(ys), s = Tensor::empty(ys);
       float* yp = y.data<float>();
       detail::parallel_for(n, n > detail::kParallelMin, [&](std::int64_t i) { yp[i] = ap[i] + sign_b * bp[i]; });
@@ -244,7 +253,13 @@ Tensor binary(Bin kind, const Tensor& a_in, const Tensor& b_in, std::string_view
   const Tensor ab = detail::broadcast_f32(a, ys), bb = detail::broadcast_f32(b, ys);
   const float* ap = ab.data<float>();
   const float* bp = bb.data<float>();
-  detail::parallel_for(n, n > detail::kParallelMin, [&](std::int64_t i) { yp[i] = apply(kind, ap[i], bp[i]); });
+  // One loop per kind (the switch outside), so that each vectorises.
+  const bool par = n > detail::kParallelMin;
+  switch (kind) {
+    case Bin::Add: detail::parallel_for(n, par, [&](std::int64_t i) { yp[i] = ap[i] + bp[i]; }); break;
+    case Bin::Sub: detail::parallel_for(n, par, [&](std::int64_t i) { yp[i] = ap[i] - bp[i]; }); break;
+    case Bin::Mul: detail::parallel_for(n, par, [&](std::int64_t i) { yp[i] = ap[i] * bp[i]; }); break;
+  }
   record_binary(kind, a, b, a_in, b_in, y, name);
   return y;
 }

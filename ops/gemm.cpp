@@ -9,6 +9,8 @@
 #include <cstring>
 #include <exception>
 #include <new>
+#include <stdexcept>
+#include <vector>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -206,9 +208,107 @@ void pack_a(I64 mc, I64 kc, const float* a, I64 rsa, I64 csa, float* dst) {
   }
 }
 
-// C(i, j) = c[i·rsc + j·csc]: rows of C contiguous (csc = 1) are written by the kernel
-// directly; otherwise (the transposed orientation chosen by sgemm) through a tile.
-void sgemm_serial(I64 M, I64 N, I64 K, const float* a, I64 rsa, I64 csa, const float* b, I64 rsb, I64 csb, float* c,
+// B's panels straight from a convolution's input (ConvB, sw = 1), in place of im2col
+// followed by pack_b. A panel's NR output pixels are cut into runs along output rows. For
+// kernel position (kh, kw), each run reads consecutive floats of one input row, and the
+// lanes whose input column falls outside the image stay 0. Those (offset, lanes) entries
+// are worked out once per panel and replayed for every channel.
+struct ConvPacker {
+  ConvB g;
+  struct Entry {
+    __m256i m0, m1;  // lanes [lo, hi) of the panel's two halves
+    I64 off;         // lane j reads plane[off + j]
+    I64 lo, hi;
+  };
+  void operator()(I64 pc, I64 kc, I64 jc, I64 nc, float* dst) const {
+    const I64 khw = g.KH * g.KW, hw = g.H * g.W, total = g.C * hw;
+    thread_local std::vector<Entry> entries;
+    thread_local std::vector<I64> first;
+    first.resize(static_cast<std::size_t>(khw + 1));
+    const __m256i iota0 = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i iota1 = _mm256_add_epi32(iota0, _mm256_set1_epi32(8));
+    for (I64 jr = 0; jr < nc; jr += NR, dst += kc * NR) {
+      const I64 p0 = jc + jr, nr = std::min(NR, nc - jr);
+      struct Run {
+        I64 oh, ow, q, len;
+      } runs[NR];
+      int nruns = 0;
+      for (I64 q = 0; q < nr;) {
+        const I64 oh = (p0 + q) / g.WO, ow = (p0 + q) % g.WO, len = std::min(g.WO - ow, nr - q);
+        runs[nruns++] = {oh, ow, q, len};
+        q += len;
+      }
+      entries.clear();
+      for (I64 r = 0; r < khw; ++r) {
+        first[static_cast<std::size_t>(r)] = static_cast<I64>(entries.size());
+        const I64 kh = r / g.KW, kw = r % g.KW;
+        for (int u = 0; u < nruns; ++u) {
+          const Run& run = runs[u];
+          const I64 ih = run.oh * g.sh - g.ph + kh * g.dh;
+          if (ih < 0 || ih >= g.H) continue;
+          const I64 iw = run.ow - g.pw + kw * g.dw;  // the input column of lane run.q
+          const I64 lo = std::max(run.q, run.q - iw), hi = std::min(run.q + run.len, run.q + g.W - iw);
+          if (lo >= hi) continue;
+          Entry e;
+          e.off = ih * g.W + iw - run.q;
+          e.lo = lo;
+          e.hi = hi;
+          const __m256i vlo = _mm256_set1_epi32(static_cast<int>(lo) - 1), vhi = _mm256_set1_epi32(static_cast<int>(hi));
+          e.m0 = _mm256_and_si256(_mm256_cmpgt_epi32(iota0, vlo), _mm256_cmpgt_epi32(vhi, iota0));
+          e.m1 = _mm256_and_si256(_mm256_cmpgt_epi32(iota1, vlo), _mm256_cmpgt_epi32(vhi, iota1));
+          entries.push_back(e);
+        }
+      }
+      first[static_cast<std::size_t>(khw)] = static_cast<I64>(entries.size());
+      I64 c = pc / khw, r = pc % khw;
+      for (I64 k = 0; k < kc; ++k) {
+        __m256 v0 = _mm256_setzero_ps(), v1 = _mm256_setzero_ps();
+        const I64 e1 = first[static_cast<std::size_t>(r + 1)];
+        for (I64 e = first[static_cast<std::size_t>(r)]; e < e1; ++e) {
+          const Entry& en = entries[static_cast<std::size_t>(e)];
+          const I64 at = c * hw + en.off;  // lane j: x[at + j]
+          if (at >= 0 && at + NR <= total) {
+            const float* src = g.x + at;
+            if (en.lo == 0 && en.hi == NR) {  // the whole panel: the only entry
+              v0 = _mm256_loadu_ps(src);
+              v1 = _mm256_loadu_ps(src + 8);
+            } else {  // masked lanes are not read
+              v0 = _mm256_or_ps(v0, _mm256_maskload_ps(src, en.m0));
+              v1 = _mm256_or_ps(v1, _mm256_maskload_ps(src + 8, en.m1));
+            }
+          } else {  // the panel's reach crosses the start or end of x: the lanes one by one
+            alignas(32) float t[NR] = {};
+            for (I64 j = en.lo; j < en.hi; ++j) t[j] = g.x[at + j];
+            v0 = _mm256_or_ps(v0, _mm256_load_ps(t));
+            v1 = _mm256_or_ps(v1, _mm256_load_ps(t + 8));
+          }
+        }
+        _mm256_store_ps(dst + k * NR, v0);
+        _mm256_store_ps(dst + k * NR + 8, v1);
+        if (++r == khw) {
+          r = 0;
+          ++c;
+        }
+      }
+    }
+  }
+};
+
+// B as a strided matrix, B(k, j) = b[k·rsb + j·csb]: packs rows [pc, pc + kc) and
+// columns [jc, jc + nc) into NR-column panels (pack_b).
+struct StridedB {
+  const float* b;
+  I64 rsb, csb;
+  void operator()(I64 pc, I64 kc, I64 jc, I64 nc, float* dst) const {
+    pack_b(kc, nc, b + pc * rsb + jc * csb, rsb, csb, dst);
+  }
+};
+
+// C(i, j) = c[i·rsc + j·csc] for columns [j0, j0 + N) of B (a packer as StridedB: it is
+// handed absolute column indices). Rows of C contiguous (csc = 1) are written by the
+// kernel directly; otherwise (the transposed orientation chosen by sgemm) through a tile.
+template <class PackB>
+void sgemm_serial(I64 M, I64 N, I64 K, const float* a, I64 rsa, I64 csa, const PackB& packer, I64 j0, float* c,
                   I64 rsc, I64 csc) {
   Buffers& buf = buffers();
   alignas(32) float tile[MR * NR];
@@ -217,7 +317,7 @@ void sgemm_serial(I64 M, I64 N, I64 K, const float* a, I64 rsa, I64 csa, const f
     for (I64 pc = 0; pc < K; pc += KC) {
       const I64 kc = std::min(KC, K - pc);
       const bool accumulate = pc > 0;
-      pack_b(kc, nc, b + pc * rsb + jc * csb, rsb, csb, buf.b);
+      packer(pc, kc, j0 + jc, nc, buf.b);
       for (I64 ic = 0; ic < M; ic += MC) {
         const I64 mc = std::min(MC, M - ic);
         pack_a(mc, kc, a + ic * rsa + pc * csa, rsa, csa, buf.a);
@@ -247,8 +347,15 @@ void sgemm_serial(I64 M, I64 N, I64 K, const float* a, I64 rsa, I64 csa, const f
 
 #else  // no AVX2 + FMA: Eigen's product on strided maps (not used by detail::gemm)
 
-void sgemm_serial(I64 M, I64 N, I64 K, const float* a, I64 rsa, I64 csa, const float* b, I64 rsb, I64 csb, float* c,
+struct StridedB {
+  const float* b;
+  I64 rsb, csb;
+};
+
+void sgemm_serial(I64 M, I64 N, I64 K, const float* a, I64 rsa, I64 csa, const StridedB& sb, I64 j0, float* c,
                   I64 rsc, I64 csc) {
+  const float* b = sb.b + j0 * sb.csb;
+  const I64 rsb = sb.rsb, csb = sb.csb;
   using Strided = Eigen::Map<const Eigen::MatrixXf, 0, Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>>;
   using Out = Eigen::Map<Eigen::MatrixXf, 0, Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>>;
   Out(c, M, N, Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>(csc, rsc)).noalias() =
@@ -276,11 +383,14 @@ double tile_use(I64 m, I64 n) {
 // busiest thread has the fewest tiles to compute (with few tiles, whole-tile chunks of
 // the other can leave one thread idle for a third of the time: 49 rows are 9 tiles of 6),
 // the larger one on a tie, which packs the smaller operand twice.
-void run(I64 M, I64 N, I64 K, const float* a, I64 rsa, I64 csa, const float* b, I64 rsb, I64 csb, float* c, I64 rsc,
-         I64 csc) {
+// `cols_only`: always deal out columns (a packer that builds B from something else, as
+// ConvB, would otherwise be run over all of B by every thread).
+template <class PackB>
+void run(I64 M, I64 N, I64 K, const float* a, I64 rsa, I64 csa, const PackB& packer, float* c, I64 rsc, I64 csc,
+         bool cols_only = false) {
   const int threads = gemm_threads(M, N, K);
   if (threads <= 1) {
-    sgemm_serial(M, N, K, a, rsa, csa, b, rsb, csb, c, rsc, csc);
+    sgemm_serial(M, N, K, a, rsa, csa, packer, 0, c, rsc, csc);
     return;
   }
 #if RELPROP_SGEMM_AVX2
@@ -291,7 +401,8 @@ void run(I64 M, I64 N, I64 K, const float* a, I64 rsa, I64 csa, const float* b, 
   const I64 row_tiles = (M + row_unit - 1) / row_unit, col_tiles = (N + col_unit - 1) / col_unit;
   const I64 busiest_by_rows = (row_tiles + threads - 1) / threads * col_tiles;
   const I64 busiest_by_cols = (col_tiles + threads - 1) / threads * row_tiles;
-  const bool by_cols = busiest_by_cols < busiest_by_rows || (busiest_by_cols == busiest_by_rows && N >= M);
+  const bool by_cols =
+      cols_only || busiest_by_cols < busiest_by_rows || (busiest_by_cols == busiest_by_rows && N >= M);
   const I64 extent = by_cols ? N : M, unit = by_cols ? col_unit : row_unit;
   const I64 tiles = by_cols ? col_tiles : row_tiles;
   // Thread t takes tiles [t·tiles/threads, (t+1)·tiles/threads): counts differ by one at most.
@@ -304,8 +415,8 @@ void run(I64 M, I64 N, I64 K, const float* a, I64 rsa, I64 csa, const float* b, 
     const I64 lo = start(t), len = start(t + 1) - lo;
     if (len <= 0) continue;
     try {
-      if (by_cols) sgemm_serial(M, len, K, a, rsa, csa, b + lo * csb, rsb, csb, c + lo * csc, rsc, csc);
-      else sgemm_serial(len, N, K, a + lo * rsa, rsa, csa, b, rsb, csb, c + lo * rsc, rsc, csc);
+      if (by_cols) sgemm_serial(M, len, K, a, rsa, csa, packer, lo, c + lo * csc, rsc, csc);
+      else sgemm_serial(len, N, K, a + lo * rsa, rsa, csa, packer, 0, c + lo * rsc, rsc, csc);
     } catch (...) {
 #pragma omp critical(relprop_sgemm_failure)
       if (!failure) failure = std::current_exception();
@@ -347,8 +458,22 @@ void sgemm(I64 M, I64 N, I64 K, const float* a, I64 rsa, I64 csa, const float* b
   // Cᵀ = Bᵀ · Aᵀ when that wastes fewer multiply-adds on partial tiles (a narrow C such as
   // the 7 × 7 = 49 columns of a late convolution: 49 of 64 used one way, 49 of 54 the
   // other). Each element's sum runs over k in the same order either way.
-  if (tile_use(N, M) > 1.08 * tile_use(M, N)) run(N, M, K, b, csb, rsb, a, csa, rsa, c, 1, ldc);
-  else run(M, N, K, a, rsa, csa, b, rsb, csb, c, ldc, 1);
+  if (sgemm_transposes(M, N)) run(N, M, K, b, csb, rsb, StridedB{a, csa, rsa}, c, 1, ldc);
+  else run(M, N, K, a, rsa, csa, StridedB{b, rsb, csb}, c, ldc, 1);
+}
+
+bool sgemm_transposes(I64 M, I64 N) noexcept { return tile_use(N, M) > 1.08 * tile_use(M, N); }
+
+void sgemm_conv(I64 M, I64 N, I64 K, const float* a, I64 rsa, I64 csa, const ConvB& b, float* c, I64 ldc) {
+#if RELPROP_SGEMM_AVX2
+  if (M <= 0 || N <= 0) return;
+  if (b.sw != 1 || K != b.C * b.KH * b.KW || b.WO <= 0 || N % b.WO != 0)
+    throw std::invalid_argument("sgemm_conv: B must be a stride-1 (along the width) column matrix of K x N");
+  run(M, N, K, a, rsa, csa, ConvPacker{b}, c, ldc, 1, /*cols_only=*/true);
+#else
+  (void)M, (void)N, (void)K, (void)a, (void)rsa, (void)csa, (void)b, (void)c, (void)ldc;
+  throw std::logic_error("sgemm_conv: the AVX2 kernel is not compiled in (check sgemm_available())");
+#endif
 }
 
 }  // namespace relprop::detail

@@ -28,4 +28,26 @@ int gemm_threads(std::int64_t M, std::int64_t N, std::int64_t K) noexcept;
 void sgemm(std::int64_t M, std::int64_t N, std::int64_t K, const float* a, std::int64_t rsa, std::int64_t csa,
            const float* b, std::int64_t rsb, std::int64_t csb, float* c, std::int64_t ldc);
 
+// True where sgemm computes M x N as its transpose, Cᵀ = Bᵀ · Aᵀ (fewer multiply-adds
+// wasted on partial register tiles: a narrow C, such as 49 columns). Callers with their
+// own B packer (sgemm_conv) use the plain orientation only where this is false.
+bool sgemm_transposes(std::int64_t M, std::int64_t N) noexcept;
+
+// B as a convolution's column matrix, read from the image without writing it out:
+// B(k, p) = x[c][ih][iw] for k = (c·KH + kh)·KW + kw and output pixel p = oh·WO + ow, with
+// ih = oh·sh − ph + kh·dh and iw = ow·sw − pw + kw·dw; 0 where (ih, iw) falls outside the
+// H x W image. x holds C planes of H x W floats. Only sw = 1 is packed this way (each
+// output row's pixels then read consecutive floats).
+struct ConvB {
+  const float* x;
+  std::int64_t C, H, W, KH, KW, sh, sw, ph, pw, dh, dw, WO;
+};
+
+// C = A · B with B a ConvB (K = C·KH·KW rows, N = HO·WO columns), C(i, j) = c[i·ldc + j]:
+// the same products, in the same k order, as im2col followed by sgemm, without the column
+// matrix. The columns are dealt out to the threads, each packing its own from x. Only
+// where sgemm_available(); throws std::invalid_argument if b.sw != 1 or K, N do not match.
+void sgemm_conv(std::int64_t M, std::int64_t N, std::int64_t K, const float* a, std::int64_t rsa, std::int64_t csa,
+                const ConvB& b, float* c, std::int64_t ldc);
+
 }  // namespace relprop::detail

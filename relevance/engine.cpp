@@ -152,10 +152,17 @@ RelevanceMap propagate_maps(Tape& tape, const Tensor& output, const std::vector<
   std::vector<PendingSum> pending;
   Tensor sums;
   std::vector<NodeReport> reports;
-  auto add_sum = [&](const Tensor& t, std::size_t report, bool out) {
+  // On the CPU a value reached by one contribution is summed once: as its reader's
+  // relevance_in, and again as its producer's relevance_out (the very same tensor: the
+  // first contribution is stored as is), so the first sum is kept and reused.
+  std::vector<std::vector<double>> in_sum(maps, std::vector<double>(values.size(), 0.0));
+  std::vector<std::vector<int>> contributions(maps, std::vector<int>(values.size(), 0));
+  auto add_sum = [&](const Tensor& t, std::size_t report, bool out, double* known = nullptr, bool reuse = false) {
     if (!options.report) return;
     if (dev == Device::CPU) {
-      (out ? reports[report].relevance_out : reports[report].relevance_in) += sum_all(t);
+      const double v = reuse ? *known : sum_all(t);
+      if (known != nullptr && !reuse) *known = v;
+      (out ? reports[report].relevance_out : reports[report].relevance_in) += v;
       return;
     }
 #if RELPROP_HAVE_CUDA
@@ -197,8 +204,10 @@ RelevanceMap propagate_maps(Tape& tape, const Tensor& output, const std::vector<
   for (std::size_t i = tape.size(); i-- > 0;) {
     Node& node = tape.node(i);
     std::vector<Tensor> r_out(maps);
+    std::vector<std::uint8_t> single(maps, 0);  // r_out[m] is one contribution, its sum known
     bool any = false;
     for (std::size_t m = 0; m < maps; ++m) {
+      single[m] = contributions[m][node.output] == 1 ? 1 : 0;
       r_out[m] = std::move(R[m][node.output]);
       R[m][node.output] = Tensor();
       any = any || r_out[m].defined();
@@ -234,14 +243,16 @@ RelevanceMap propagate_maps(Tape& tape, const Tensor& output, const std::vector<
       RELPROP_ASSERT(r_in[m].size() == node.inputs.size(), "relevance kernel returned a wrong count");
       reports.push_back(NodeReport{node.name + suffixes[m], std::string(node.op()), rule_str(rule), 0.0, 0.0, seconds});
       const std::size_t rep = reports.size() - 1;
-      add_sum(r_out[m], rep, true);
+      add_sum(r_out[m], rep, true, &in_sum[m][node.output], single[m] != 0);
       for (std::size_t k = 0; k < node.inputs.size(); ++k) {
         const ValueId v = node.inputs[k];
         if (v < 0 || !r_in[m][k].defined()) continue;
         if (r_in[m][k].shape() != values[v].shape)
           throw ShapeError("node '" + node.name + "': relevance for input " + std::to_string(k) + " has shape " +
                            r_in[m][k].str_shape() + ", the input has " + shape_str(values[v].shape));
-        add_sum(r_in[m][k], rep, false);
+        double sum_v = 0.0;
+        add_sum(r_in[m][k], rep, false, &sum_v);
+        if (contributions[m][v]++ == 0) in_sum[m][v] = sum_v;
         accumulate(R[m][v], r_in[m][k]);
       }
     }

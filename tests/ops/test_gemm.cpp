@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdint>
 #include <random>
+#include <stdexcept>
 #include <vector>
 #ifdef _OPENMP
 #include <omp.h>
@@ -160,4 +161,80 @@ TEST_CASE("detail::gemm: Eigen views (transposes, column blocks, strided rows) g
   CHECK(big.middleCols(50, 90) == Yref);
   CHECK((big.leftCols(50).array() == -1.0f).all());
   CHECK((big.rightCols(60).array() == -1.0f).all());
+}
+
+// sgemm_conv (B packed straight from a convolution's input) against the column matrix
+// written out by hand and multiplied in float64. Geometries: panels crossing output rows
+// (WO 20, 7, 1), K spanning several cache blocks with channels cut mid-block (40 x 3 x 3 =
+// 360 > 256), height stride and dilation, padding wider than the kernel's reach, width
+// dilation, trailing zeros (TF SAME), and a small image where the panels' reach crosses
+// the start and end of x. Dyadic data: every sum is exact, so equality is required, for
+// one and two threads.
+TEST_CASE("sgemm_conv: the implicit column matrix gives the im2col product exactly") {
+  using relprop::detail::ConvB;
+  if (!relprop::detail::sgemm_available()) {
+    MESSAGE("skipped: the AVX2 kernel is not compiled in (or RELPROP_SGEMM=0)");
+    return;
+  }
+  struct G {
+    std::int64_t M, C, H, W, KH, KW, sh, ph, pw, dh, dw, HO, WO;
+  };
+  // HO, WO as the convolution's output size for these pads (leading pads ph, pw; trailing
+  // ones only lengthen the output, so HO / WO may exceed what the leading pads give).
+  const G geoms[] = {
+      {8, 3, 9, 20, 3, 3, 1, 1, 1, 1, 1, 9, 20},   {16, 40, 12, 12, 3, 3, 1, 1, 1, 1, 1, 12, 12},
+      {6, 5, 11, 7, 3, 5, 2, 2, 3, 2, 1, 6, 9},     {12, 4, 10, 5, 3, 3, 1, 0, 0, 1, 2, 8, 1},
+      {6, 3, 8, 7, 3, 3, 1, 0, 1, 1, 1, 7, 9},      {5, 2, 4, 3, 1, 5, 1, 0, 4, 1, 1, 4, 7},
+      {7, 2, 3, 37, 3, 3, 1, 1, 1, 1, 1, 3, 37},    {9, 1, 2, 2, 3, 3, 1, 1, 1, 1, 1, 2, 2},
+  };
+  std::mt19937 gen(11);
+  std::uniform_int_distribution<int> q(-16, 16);
+  for (const G& s : geoms) {
+    CAPTURE(s.C);
+    CAPTURE(s.H);
+    CAPTURE(s.W);
+    CAPTURE(s.WO);
+    const std::int64_t K = s.C * s.KH * s.KW, N = s.HO * s.WO;
+    std::vector<float> x(static_cast<std::size_t>(s.C * s.H * s.W)), a(static_cast<std::size_t>(s.M * K));
+    for (auto& v : x) v = static_cast<float>(q(gen)) / 16.0f;
+    for (auto& v : a) v = static_cast<float>(q(gen)) / 16.0f;
+    // The column matrix, written out.
+    std::vector<double> cols(static_cast<std::size_t>(K * N), 0.0);
+    for (std::int64_t c = 0; c < s.C; ++c)
+      for (std::int64_t kh = 0; kh < s.KH; ++kh)
+        for (std::int64_t kw = 0; kw < s.KW; ++kw)
+          for (std::int64_t oh = 0; oh < s.HO; ++oh)
+            for (std::int64_t ow = 0; ow < s.WO; ++ow) {
+              const std::int64_t ih = oh * s.sh - s.ph + kh * s.dh, iw = ow - s.pw + kw * s.dw;
+              if (ih < 0 || ih >= s.H || iw < 0 || iw >= s.W) continue;
+              cols[static_cast<std::size_t>(((c * s.KH + kh) * s.KW + kw) * N + oh * s.WO + ow)] =
+                  x[static_cast<std::size_t>((c * s.H + ih) * s.W + iw)];
+            }
+    std::vector<float> expected(static_cast<std::size_t>(s.M * N));
+    for (std::int64_t i = 0; i < s.M; ++i)
+      for (std::int64_t j = 0; j < N; ++j) {
+        double sum = 0.0;
+        for (std::int64_t k = 0; k < K; ++k) sum += a[static_cast<std::size_t>(i * K + k)] * cols[static_cast<std::size_t>(k * N + j)];
+        expected[static_cast<std::size_t>(i * N + j)] = static_cast<float>(sum);
+      }
+    const ConvB b{x.data(), s.C, s.H, s.W, s.KH, s.KW, s.sh, 1, s.ph, s.pw, s.dh, s.dw, s.WO};
+    for (int threads : {1, 2}) {
+      CAPTURE(threads);
+      std::vector<float> out(static_cast<std::size_t>(s.M * N), 12345.0f);
+#ifdef _OPENMP
+      const int saved = omp_get_max_threads();
+      omp_set_num_threads(threads);
+#endif
+      relprop::detail::sgemm_conv(s.M, N, K, a.data(), K, 1, b, out.data(), N);
+#ifdef _OPENMP
+      omp_set_num_threads(saved);
+#endif
+      CHECK(out == expected);
+    }
+  }
+  // A stride along the width is not packed this way: refused, nothing written.
+  std::vector<float> x(16, 1.0f), a(9 * 4, 1.0f), out(4, 7.0f);
+  const ConvB strided{x.data(), 1, 4, 4, 3, 3, 1, 2, 1, 1, 1, 1, 2};
+  CHECK_THROWS_AS(relprop::detail::sgemm_conv(4, 1 * 2, 9, a.data(), 9, 1, strided, out.data(), 2), std::invalid_argument);
+  CHECK(out == std::vector<float>(4, 7.0f));
 }

@@ -214,6 +214,44 @@ TEST_SUITE("relevance.engine") {
     }
   }
 
+  TEST_CASE("conservation report: each node's relevance_out is the sum of what reached it, forks included") {
+    // act's output feeds fc2 and the residual add (two contributions); every other value
+    // one. The
+    // sums of single contributions are reused (computed once, as the reader's
+    // relevance_in): they must equal the sum of the node's kept relevance exactly.
+    const Tensor x = o::random_tensor({2, 8}, 3, 0.0, 1.0);
+    const Tensor W1 = o::random_tensor({8, 8}, 4), W2 = o::random_tensor({8, 8}, 5), W3 = o::random_tensor({3, 8}, 6);
+    const Tensor b3 = o::random_tensor({3}, 7);
+    Tape tape;
+    Tensor y;
+    {
+      Recording rec(tape);
+      const Tensor h = relu(linear(tape.input(x, "x"), W1, {}, "fc1"), "act");
+      y = linear(relu(add(linear(h, W2, {}, "fc2"), h, "res"), "act2"), W3, b3, "head");
+    }
+    PropagateOptions opts;
+    opts.keep_all = true;
+    opts.retain = true;
+    for (const char* comp : {"epsilon", "zero"}) {
+      CAPTURE(comp);
+      const RelevanceMap rm = propagate(tape, y, y, Composite::by_name(comp), opts);
+      std::map<std::string, NodeReport> by_name;
+      for (const auto& rep : rm.report()) by_name[rep.name] = rep;
+      REQUIRE(by_name.size() == 6);
+      for (const auto& [name, rep] : by_name) {
+        CAPTURE(name);
+        CHECK(rep.relevance_out == sum_all(rm.node(name)));
+      }
+      // A producer's relevance_out is its one reader's share, to the bit.
+      CHECK(by_name["fc1"].relevance_out == by_name["act"].relevance_in);
+      CHECK(by_name["res"].relevance_out == by_name["act2"].relevance_in);
+      CHECK(by_name["act2"].relevance_out == by_name["head"].relevance_in);
+      // act got two shares, fc2's and the add's (the add's other share went to fc2).
+      CHECK(by_name["act"].relevance_out == doctest::Approx(by_name["fc2"].relevance_in + by_name["res"].relevance_in -
+                                                            by_name["fc2"].relevance_out).epsilon(1e-5));
+    }
+  }
+
   TEST_CASE("the report times each node's relevance kernel: within the call's wall time, the big layer dominant") {
     // A 1024 x 1024 linear layer's relevance (a 512-row GEMM) next to a ReLU's pass-through.
     const Tensor x = o::random_tensor({512, 1024}, 3, 0.0, 1.0);
