@@ -204,12 +204,12 @@ bool implicit_enabled() {
 }
 
 // The forward's GEMM packs its column panels straight from x (detail::sgemm_conv) where
-// the own kernel runs, the kernel slides along input rows (stride 1 in width), and the
+// the own kernel runs, the kernel slides along input rows with stride 1 or 2, and the
 // product keeps its plain orientation (not a narrow output such as 7 x 7 = 49 pixels,
 // which sgemm computes transposed): no column matrix is written and read back. The
 // products and their order are those of im2col + sgemm, so the results are the same.
 bool implicit_columns(const Geom& g) {
-  return !g.pointwise && g.sw == 1 && g.OG >= 4 && g.P >= 4 && detail::sgemm_available() &&
+  return !g.pointwise && g.sw <= 2 && g.OG >= 4 && g.P >= 4 && detail::sgemm_available() &&
          !detail::sgemm_transposes(g.OG, g.P) && implicit_enabled();
 }
 

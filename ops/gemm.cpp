@@ -208,25 +208,35 @@ void pack_a(I64 mc, I64 kc, const float* a, I64 rsa, I64 csa, float* dst) {
   }
 }
 
-// B's panels straight from a convolution's input (ConvB, sw = 1), in place of im2col
-// followed by pack_b. A panel's NR output pixels are cut into runs along output rows. For
-// kernel position (kh, kw), each run reads consecutive floats of one input row, and the
+// B's panels straight from a convolution's input (ConvB, width stride 1 or 2), in place of
+// im2col followed by pack_b. A panel's NR output pixels are cut into runs along output
+// rows. For kernel position (kh, kw), each run reads one input row, every float (stride
+// 1) or every other one (stride 2, loaded as pairs of vectors and deinterleaved); the
 // lanes whose input column falls outside the image stay 0. Those (offset, lanes) entries
 // are worked out once per panel and replayed for every channel.
 struct ConvPacker {
   ConvB g;
   struct Entry {
-    __m256i m0, m1;  // lanes [lo, hi) of the panel's two halves
-    I64 off;         // lane j reads plane[off + j]
-    I64 lo, hi;
+    __m256i m[4];  // per loaded vector of the source (2 for stride 1, 4 for stride 2): the floats read
+    I64 off;       // lane j reads plane[off + sw·j]
+    I64 lo, hi;    // the lanes [lo, hi) it fills
   };
+
+  static I64 ceil_div(I64 a, I64 b) { return a >= 0 ? (a + b - 1) / b : -((-a) / b); }
+
   void operator()(I64 pc, I64 kc, I64 jc, I64 nc, float* dst) const {
+    if (g.sw == 1) pack<1>(pc, kc, jc, nc, dst);
+    else pack<2>(pc, kc, jc, nc, dst);
+  }
+
+  template <int S>
+  void pack(I64 pc, I64 kc, I64 jc, I64 nc, float* dst) const {
+    constexpr I64 span = NR * S;  // floats of the source a panel row's loads cover
     const I64 khw = g.KH * g.KW, hw = g.H * g.W, total = g.C * hw;
     thread_local std::vector<Entry> entries;
     thread_local std::vector<I64> first;
     first.resize(static_cast<std::size_t>(khw + 1));
-    const __m256i iota0 = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    const __m256i iota1 = _mm256_add_epi32(iota0, _mm256_set1_epi32(8));
+    const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     for (I64 jr = 0; jr < nc; jr += NR, dst += kc * NR) {
       const I64 p0 = jc + jr, nr = std::min(NR, nc - jr);
       struct Run {
@@ -246,16 +256,25 @@ struct ConvPacker {
           const Run& run = runs[u];
           const I64 ih = run.oh * g.sh - g.ph + kh * g.dh;
           if (ih < 0 || ih >= g.H) continue;
-          const I64 iw = run.ow - g.pw + kw * g.dw;  // the input column of lane run.q
-          const I64 lo = std::max(run.q, run.q - iw), hi = std::min(run.q + run.len, run.q + g.W - iw);
+          const I64 iw = run.ow * S - g.pw + kw * g.dw;  // the input column of lane run.q
+          // Lane j reads column iw + S (j - q): inside the image for j in [lo, hi).
+          const I64 lo = std::max(run.q, run.q + ceil_div(-iw, S));
+          const I64 hi = std::min(run.q + run.len, run.q + ceil_div(g.W - iw, S));
           if (lo >= hi) continue;
           Entry e;
-          e.off = ih * g.W + iw - run.q;
+          e.off = ih * g.W + iw - S * run.q;
           e.lo = lo;
           e.hi = hi;
-          const __m256i vlo = _mm256_set1_epi32(static_cast<int>(lo) - 1), vhi = _mm256_set1_epi32(static_cast<int>(hi));
-          e.m0 = _mm256_and_si256(_mm256_cmpgt_epi32(iota0, vlo), _mm256_cmpgt_epi32(vhi, iota0));
-          e.m1 = _mm256_and_si256(_mm256_cmpgt_epi32(iota1, vlo), _mm256_cmpgt_epi32(vhi, iota1));
+          // Source float t of the panel row's reach is read when t = S·j for a lane j in [lo, hi).
+          for (int v = 0; v < 2 * S; ++v) {
+            const __m256i t = _mm256_add_epi32(iota, _mm256_set1_epi32(8 * v));
+            const __m256i j = S == 1 ? t : _mm256_srli_epi32(t, 1);
+            __m256i in = _mm256_and_si256(_mm256_cmpgt_epi32(j, _mm256_set1_epi32(static_cast<int>(lo) - 1)),
+                                          _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(hi)), j));
+            if (S == 2) in = _mm256_and_si256(in, _mm256_cmpeq_epi32(_mm256_and_si256(t, _mm256_set1_epi32(1)),
+                                                                     _mm256_setzero_si256()));
+            e.m[v] = in;
+          }
           entries.push_back(e);
         }
       }
@@ -266,19 +285,32 @@ struct ConvPacker {
         const I64 e1 = first[static_cast<std::size_t>(r + 1)];
         for (I64 e = first[static_cast<std::size_t>(r)]; e < e1; ++e) {
           const Entry& en = entries[static_cast<std::size_t>(e)];
-          const I64 at = c * hw + en.off;  // lane j: x[at + j]
-          if (at >= 0 && at + NR <= total) {
+          const I64 at = c * hw + en.off;  // lane j: x[at + S·j]
+          if (at >= 0 && at + span <= total) {
             const float* src = g.x + at;
-            if (en.lo == 0 && en.hi == NR) {  // the whole panel: the only entry
-              v0 = _mm256_loadu_ps(src);
-              v1 = _mm256_loadu_ps(src + 8);
-            } else {  // masked lanes are not read
-              v0 = _mm256_or_ps(v0, _mm256_maskload_ps(src, en.m0));
-              v1 = _mm256_or_ps(v1, _mm256_maskload_ps(src + 8, en.m1));
+            const bool whole = en.lo == 0 && en.hi == NR;  // the only entry: plain loads
+            if constexpr (S == 1) {
+              if (whole) {
+                v0 = _mm256_loadu_ps(src);
+                v1 = _mm256_loadu_ps(src + 8);
+              } else {  // masked floats are not read
+                v0 = _mm256_or_ps(v0, _mm256_maskload_ps(src, en.m[0]));
+                v1 = _mm256_or_ps(v1, _mm256_maskload_ps(src + 8, en.m[1]));
+              }
+            } else {
+              __m256 a[4];
+              for (int v = 0; v < 4; ++v) a[v] = whole ? _mm256_loadu_ps(src + 8 * v) : _mm256_maskload_ps(src + 8 * v, en.m[v]);
+              // The even floats of (a0, a1) and of (a2, a3), in order: shuffle, then swap
+              // the middle 64-bit pairs.
+              const auto evens = [](__m256 x, __m256 y) {
+                return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(x, y, 0x88)), 0xD8));
+              };
+              v0 = _mm256_or_ps(v0, evens(a[0], a[1]));
+              v1 = _mm256_or_ps(v1, evens(a[2], a[3]));
             }
           } else {  // the panel's reach crosses the start or end of x: the lanes one by one
             alignas(32) float t[NR] = {};
-            for (I64 j = en.lo; j < en.hi; ++j) t[j] = g.x[at + j];
+            for (I64 j = en.lo; j < en.hi; ++j) t[j] = g.x[at + S * j];
             v0 = _mm256_or_ps(v0, _mm256_load_ps(t));
             v1 = _mm256_or_ps(v1, _mm256_load_ps(t + 8));
           }
@@ -467,8 +499,8 @@ bool sgemm_transposes(I64 M, I64 N) noexcept { return tile_use(N, M) > 1.08 * ti
 void sgemm_conv(I64 M, I64 N, I64 K, const float* a, I64 rsa, I64 csa, const ConvB& b, float* c, I64 ldc) {
 #if RELPROP_SGEMM_AVX2
   if (M <= 0 || N <= 0) return;
-  if (b.sw != 1 || K != b.C * b.KH * b.KW || b.WO <= 0 || N % b.WO != 0)
-    throw std::invalid_argument("sgemm_conv: B must be a stride-1 (along the width) column matrix of K x N");
+  if ((b.sw != 1 && b.sw != 2) || K != b.C * b.KH * b.KW || b.WO <= 0 || N % b.WO != 0)
+    throw std::invalid_argument("sgemm_conv: B must be the column matrix (K x N) of a convolution with width stride 1 or 2");
   run(M, N, K, a, rsa, csa, ConvPacker{b}, c, ldc, 1, /*cols_only=*/true);
 #else
   (void)M, (void)N, (void)K, (void)a, (void)rsa, (void)csa, (void)b, (void)c, (void)ldc;

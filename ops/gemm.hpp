@@ -36,8 +36,8 @@ bool sgemm_transposes(std::int64_t M, std::int64_t N) noexcept;
 // B as a convolution's column matrix, read from the image without writing it out:
 // B(k, p) = x[c][ih][iw] for k = (c·KH + kh)·KW + kw and output pixel p = oh·WO + ow, with
 // ih = oh·sh − ph + kh·dh and iw = ow·sw − pw + kw·dw; 0 where (ih, iw) falls outside the
-// H x W image. x holds C planes of H x W floats. Only sw = 1 is packed this way (each
-// output row's pixels then read consecutive floats).
+// H x W image. x holds C planes of H x W floats. Only sw = 1 and 2 are packed this way
+// (each output row's pixels then read every float, or every other one, of an input row).
 struct ConvB {
   const float* x;
   std::int64_t C, H, W, KH, KW, sh, sw, ph, pw, dh, dw, WO;
@@ -46,7 +46,8 @@ struct ConvB {
 // C = A · B with B a ConvB (K = C·KH·KW rows, N = HO·WO columns), C(i, j) = c[i·ldc + j]:
 // the same products, in the same k order, as im2col followed by sgemm, without the column
 // matrix. The columns are dealt out to the threads, each packing its own from x. Only
-// where sgemm_available(); throws std::invalid_argument if b.sw != 1 or K, N do not match.
+// where sgemm_available(); throws std::invalid_argument if b.sw is not 1 or 2, or K, N do
+// not match.
 void sgemm_conv(std::int64_t M, std::int64_t N, std::int64_t K, const float* a, std::int64_t rsa, std::int64_t csa,
                 const ConvB& b, float* c, std::int64_t ldc);
 

@@ -31,10 +31,11 @@ std::vector<ConvCase> cases() {
       {3, 5, 4, 4, 3, 1, 1, 1, {{1, 1}, {0, 0}, {1, 1}, 1}, true, 4},   // pointwise
       {1, 2, 9, 9, 3, 3, 3, 1, {{2, 2}, {2, 2}, {2, 2}, 1}, false, 5},
       {1, 3, 8, 7, 4, 3, 3, 1, {{2, 2}, {0, 1}, {1, 1}, 1, {1, 2}}, true, 6},  // TF SAME: more zeros after
-      // Enough output channels for relprop's own GEMM, stride 1 along the width: the
+      // Enough output channels for relprop's own GEMM, stride 1 or 2 along the width: the
       // forward packs its columns straight from x (panels across output rows, groups).
       {2, 3, 9, 20, 8, 3, 3, 1, {{1, 1}, {1, 1}, {1, 1}, 1}, true, 7},
       {1, 12, 8, 8, 16, 3, 3, 2, {{2, 1}, {1, 2}, {1, 2}, 2}, false, 8},
+      {2, 6, 9, 13, 8, 3, 3, 1, {{2, 2}, {1, 1}, {1, 1}, 1}, true, 9},  // stride 2 both ways
   };
 }
 

@@ -167,8 +167,8 @@ TEST_CASE("detail::gemm: Eigen views (transposes, column blocks, strided rows) g
 // written out by hand and multiplied in float64. Geometries: panels crossing output rows
 // (WO 20, 7, 1), K spanning several cache blocks with channels cut mid-block (40 x 3 x 3 =
 // 360 > 256), height stride and dilation, padding wider than the kernel's reach, width
-// dilation, trailing zeros (TF SAME), and a small image where the panels' reach crosses
-// the start and end of x. Dyadic data: every sum is exact, so equality is required, for
+// dilation, trailing zeros (TF SAME), a small image where the panels' reach crosses
+// the start and end of x, and the same kinds with a width stride of 2. Dyadic data: every sum is exact, so equality is required, for
 // one and two threads.
 TEST_CASE("sgemm_conv: the implicit column matrix gives the im2col product exactly") {
   using relprop::detail::ConvB;
@@ -177,7 +177,7 @@ TEST_CASE("sgemm_conv: the implicit column matrix gives the im2col product exact
     return;
   }
   struct G {
-    std::int64_t M, C, H, W, KH, KW, sh, ph, pw, dh, dw, HO, WO;
+    std::int64_t M, C, H, W, KH, KW, sh, ph, pw, dh, dw, HO, WO, sw = 1;
   };
   // HO, WO as the convolution's output size for these pads (leading pads ph, pw; trailing
   // ones only lengthen the output, so HO / WO may exceed what the leading pads give).
@@ -186,6 +186,11 @@ TEST_CASE("sgemm_conv: the implicit column matrix gives the im2col product exact
       {6, 5, 11, 7, 3, 5, 2, 2, 3, 2, 1, 6, 9},     {12, 4, 10, 5, 3, 3, 1, 0, 0, 1, 2, 8, 1},
       {6, 3, 8, 7, 3, 3, 1, 0, 1, 1, 1, 7, 9},      {5, 2, 4, 3, 1, 5, 1, 0, 4, 1, 1, 4, 7},
       {7, 2, 3, 37, 3, 3, 1, 1, 1, 1, 1, 3, 37},    {9, 1, 2, 2, 3, 3, 1, 1, 1, 1, 1, 2, 2},
+      // Width stride 2: 3 x 3 with padding, a 1 x 1 downsample, a 7 x 7 stem, width
+      // dilation, and an image small enough for the reach to cross both ends of x.
+      {8, 3, 9, 21, 3, 3, 2, 1, 1, 1, 1, 5, 11, 2}, {6, 4, 14, 14, 1, 1, 2, 0, 0, 1, 1, 7, 7, 2},
+      {5, 3, 16, 40, 7, 7, 2, 3, 3, 1, 1, 8, 20, 2}, {9, 2, 5, 9, 3, 3, 1, 1, 1, 1, 2, 5, 4, 2},
+      {4, 1, 3, 5, 3, 3, 2, 1, 1, 1, 1, 2, 3, 2},   {6, 40, 12, 12, 3, 3, 2, 1, 1, 1, 1, 6, 6, 2},
   };
   std::mt19937 gen(11);
   std::uniform_int_distribution<int> q(-16, 16);
@@ -205,7 +210,7 @@ TEST_CASE("sgemm_conv: the implicit column matrix gives the im2col product exact
         for (std::int64_t kw = 0; kw < s.KW; ++kw)
           for (std::int64_t oh = 0; oh < s.HO; ++oh)
             for (std::int64_t ow = 0; ow < s.WO; ++ow) {
-              const std::int64_t ih = oh * s.sh - s.ph + kh * s.dh, iw = ow - s.pw + kw * s.dw;
+              const std::int64_t ih = oh * s.sh - s.ph + kh * s.dh, iw = ow * s.sw - s.pw + kw * s.dw;
               if (ih < 0 || ih >= s.H || iw < 0 || iw >= s.W) continue;
               cols[static_cast<std::size_t>(((c * s.KH + kh) * s.KW + kw) * N + oh * s.WO + ow)] =
                   x[static_cast<std::size_t>((c * s.H + ih) * s.W + iw)];
@@ -217,7 +222,7 @@ TEST_CASE("sgemm_conv: the implicit column matrix gives the im2col product exact
         for (std::int64_t k = 0; k < K; ++k) sum += a[static_cast<std::size_t>(i * K + k)] * cols[static_cast<std::size_t>(k * N + j)];
         expected[static_cast<std::size_t>(i * N + j)] = static_cast<float>(sum);
       }
-    const ConvB b{x.data(), s.C, s.H, s.W, s.KH, s.KW, s.sh, 1, s.ph, s.pw, s.dh, s.dw, s.WO};
+    const ConvB b{x.data(), s.C, s.H, s.W, s.KH, s.KW, s.sh, s.sw, s.ph, s.pw, s.dh, s.dw, s.WO};
     for (int threads : {1, 2}) {
       CAPTURE(threads);
       std::vector<float> out(static_cast<std::size_t>(s.M * N), 12345.0f);
@@ -232,9 +237,9 @@ TEST_CASE("sgemm_conv: the implicit column matrix gives the im2col product exact
       CHECK(out == expected);
     }
   }
-  // A stride along the width is not packed this way: refused, nothing written.
+  // A width stride of 3 is not packed this way: refused, nothing written.
   std::vector<float> x(16, 1.0f), a(9 * 4, 1.0f), out(4, 7.0f);
-  const ConvB strided{x.data(), 1, 4, 4, 3, 3, 1, 2, 1, 1, 1, 1, 2};
+  const ConvB strided{x.data(), 1, 4, 4, 3, 3, 1, 3, 1, 1, 1, 1, 2};
   CHECK_THROWS_AS(relprop::detail::sgemm_conv(4, 1 * 2, 9, a.data(), 9, 1, strided, out.data(), 2), std::invalid_argument);
   CHECK(out == std::vector<float>(4, 7.0f));
 }
