@@ -207,7 +207,9 @@ bool implicit_enabled() {
 // the own kernel runs, the kernel slides along input rows with stride 1 or 2, and the
 // product keeps its plain orientation (not a narrow output such as 7 x 7 = 49 pixels,
 // which sgemm computes transposed): no column matrix is written and read back. The
-// products and their order are those of im2col + sgemm, so the results are the same.
+// products and their order are those of im2col + sgemm. (Not bit for bit those of the
+// im2col path everywhere: there a last pixel block narrower than 4 columns goes to
+// Eigen's product, which sums in its own order.)
 bool implicit_columns(const Geom& g) {
   return !g.pointwise && g.sw <= 2 && g.OG >= 4 && g.P >= 4 && detail::sgemm_available() &&
          !detail::sgemm_transposes(g.OG, g.P) && implicit_enabled();

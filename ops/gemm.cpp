@@ -415,8 +415,9 @@ double tile_use(I64 m, I64 n) {
 // busiest thread has the fewest tiles to compute (with few tiles, whole-tile chunks of
 // the other can leave one thread idle for a third of the time: 49 rows are 9 tiles of 6),
 // the larger one on a tie, which packs the smaller operand twice.
-// `cols_only`: always deal out columns (a packer that builds B from something else, as
-// ConvB, would otherwise be run over all of B by every thread).
+// `cols_only`: deal out columns whenever there is a column tile per thread (a packer that
+// builds B from something else, as ConvB, would otherwise be run over all of B by every
+// thread); with fewer, rows, so that no thread is left idle.
 template <class PackB>
 void run(I64 M, I64 N, I64 K, const float* a, I64 rsa, I64 csa, const PackB& packer, float* c, I64 rsc, I64 csc,
          bool cols_only = false) {
@@ -434,7 +435,8 @@ void run(I64 M, I64 N, I64 K, const float* a, I64 rsa, I64 csa, const PackB& pac
   const I64 busiest_by_rows = (row_tiles + threads - 1) / threads * col_tiles;
   const I64 busiest_by_cols = (col_tiles + threads - 1) / threads * row_tiles;
   const bool by_cols =
-      cols_only || busiest_by_cols < busiest_by_rows || (busiest_by_cols == busiest_by_rows && N >= M);
+      (cols_only && col_tiles >= threads) || busiest_by_cols < busiest_by_rows ||
+      (busiest_by_cols == busiest_by_rows && N >= M);
   const I64 extent = by_cols ? N : M, unit = by_cols ? col_unit : row_unit;
   const I64 tiles = by_cols ? col_tiles : row_tiles;
   // Thread t takes tiles [t·tiles/threads, (t+1)·tiles/threads): counts differ by one at most.
@@ -501,6 +503,10 @@ void sgemm_conv(I64 M, I64 N, I64 K, const float* a, I64 rsa, I64 csa, const Con
   if (M <= 0 || N <= 0) return;
   if ((b.sw != 1 && b.sw != 2) || K != b.C * b.KH * b.KW || b.WO <= 0 || N % b.WO != 0)
     throw std::invalid_argument("sgemm_conv: B must be the column matrix (K x N) of a convolution with width stride 1 or 2");
+  if (K <= 0) {  // no input channels (or an empty kernel): every sum is empty
+    for (I64 i = 0; i < M; ++i) std::fill(c + i * ldc, c + i * ldc + N, 0.0f);
+    return;
+  }
   run(M, N, K, a, rsa, csa, ConvPacker{b}, c, ldc, 1, /*cols_only=*/true);
 #else
   (void)M, (void)N, (void)K, (void)a, (void)rsa, (void)csa, (void)b, (void)c, (void)ldc;

@@ -201,6 +201,16 @@ TEST_SUITE("ops.conv") {
     }
   }
 
+  TEST_CASE("a convolution over zero input channels gives its bias") {
+    const Tensor x = Tensor::zeros({1, 0, 5, 6});
+    const Tensor w = Tensor::zeros({4, 0, 3, 3});
+    const Tensor b = Tensor::from_vector({1.f, -2.f, 3.f, 0.5f}, {4});
+    const Tensor y = conv2d(x, w, b, {{1, 1}, {1, 1}, {1, 1}, 1});
+    REQUIRE(y.shape() == Shape{1, 4, 5, 6});
+    for (std::int64_t o = 0; o < 4; ++o)
+      for (std::int64_t p = 0; p < 30; ++p) CHECK(y.data<float>()[o * 30 + p] == b.data<float>()[o]);
+  }
+
   TEST_CASE("conv1d is conv2d over a height of 1 and records as conv1d") {
     const Tensor x = o::random_tensor({2, 3, 11}, 1);
     const Tensor w = o::random_tensor({4, 3, 3}, 2);

@@ -191,6 +191,8 @@ TEST_CASE("sgemm_conv: the implicit column matrix gives the im2col product exact
       {8, 3, 9, 21, 3, 3, 2, 1, 1, 1, 1, 5, 11, 2}, {6, 4, 14, 14, 1, 1, 2, 0, 0, 1, 1, 7, 7, 2},
       {5, 3, 16, 40, 7, 7, 2, 3, 3, 1, 1, 8, 20, 2}, {9, 2, 5, 9, 3, 3, 1, 1, 1, 1, 2, 5, 4, 2},
       {4, 1, 3, 5, 3, 3, 2, 1, 1, 1, 1, 2, 3, 2},   {6, 40, 12, 12, 3, 3, 2, 1, 1, 1, 1, 6, 6, 2},
+      // Large enough to be split over two threads, past one 2048-column block.
+      {8, 4, 70, 70, 3, 3, 1, 1, 1, 1, 1, 70, 70},  {8, 4, 130, 130, 3, 3, 2, 1, 1, 1, 1, 65, 65, 2},
   };
   std::mt19937 gen(11);
   std::uniform_int_distribution<int> q(-16, 16);
@@ -236,6 +238,13 @@ TEST_CASE("sgemm_conv: the implicit column matrix gives the im2col product exact
 #endif
       CHECK(out == expected);
     }
+  }
+  // No input channels: every sum is empty, the output is zeros (not left as it was).
+  {
+    std::vector<float> none(1, 5.0f), out(6 * 20, 7.0f);
+    const ConvB empty{none.data(), 0, 4, 5, 3, 3, 1, 1, 1, 1, 1, 1, 5};
+    relprop::detail::sgemm_conv(6, 20, 0, none.data(), 0, 1, empty, out.data(), 20);
+    CHECK(out == std::vector<float>(6 * 20, 0.0f));
   }
   // A width stride of 3 is not packed this way: refused, nothing written.
   std::vector<float> x(16, 1.0f), a(9 * 4, 1.0f), out(4, 7.0f);
