@@ -417,6 +417,42 @@ struct Skeleton {
     return T(divide(den, stab, R), ww);
   }
 
+  // Flat: every weight 1, no bias. Where the map reads its output count from the weight
+  // (stackable: a linear layer, an ungrouped convolution) every output reads the same
+  // inputs with the same weights, so one output of ones gives the denominator of all of
+  // them, and T(s, ones) = T(Σ_o s_o, ones) with that one output: O times fewer products
+  // than running the O-output weight of ones. The Scaled stabiliser, whose epsilon comes
+  // from all denominators, and grouped convolutions take the general path.
+  Tensor flat(Stab stab) {
+    if (!maps.stackable || stab.kind == Stabilizer::Scaled)
+      return by_weights(weight("ones", [](float) { return 1.0f; }), stab, false);
+    Shape one_out = w.shape();
+    one_out[0] = 1;
+    const Tensor ones = Tensor::full(one_out, 1.0);
+    const Tensor den = F(Tensor::full(x.shape(), 1.0), ones);  // z's shape with one output
+    const auto [outer, inner] = around_out(z.shape());
+    const std::int64_t O = outer * inner > 0 ? z.numel() / (outer * inner) : 0;
+    // S = Σ_o R_o / stab(den), the outputs added in order, over pieces of the inner extent.
+    Tensor S = Tensor::empty(den.shape());
+    const float* r = R.data<float>();
+    const float* d = den.data<float>();
+    float* sp = S.data<float>();
+    constexpr std::int64_t kPiece = 2048;
+    static_assert(kPiece <= kParallelMin, "stabilized_divide must run each piece on the calling thread");
+    const std::int64_t pieces = (inner + kPiece - 1) / kPiece;
+    parallel_for2(outer, pieces, z.numel() > kParallelMin, [&](std::int64_t n, std::int64_t piece) {
+      const std::int64_t lo = piece * kPiece, len = std::min(kPiece, inner - lo);
+      alignas(32) float q[kPiece];
+      float* acc = sp + n * inner + lo;
+      std::fill(acc, acc + len, 0.0f);
+      for (std::int64_t o = 0; o < O; ++o) {
+        stabilized_divide(r + (n * O + o) * inner + lo, d + n * inner + lo, q, len, len, stab);
+        for (std::int64_t i = 0; i < len; ++i) acc[i] += q[i];
+      }
+    });
+    return T(S, ones);
+  }
+
   Tensor backtrace(const BacktraceRule& r, const Bounds& bounds) {
     if (r.mode != BacktraceRule::Mode::Default)
       throw UnsupportedError("backtrace-contrastive moves two maps together: run it with propagate_contrastive "
@@ -505,8 +541,7 @@ std::optional<Tensor> linear_type_relevance(const Rule& rule, const LinearMaps& 
         else if constexpr (std::is_same_v<T, ZBoxRule>) return k.zbox(r);
         else if constexpr (std::is_same_v<T, WSquareRule>)
           return k.by_weights(k.weight("w^2", [](float v) { return v * v; }), {r.epsilon, r.stabilizer}, !r.zero_bias);
-        else if constexpr (std::is_same_v<T, FlatRule>)
-          return k.by_weights(k.weight("ones", [](float) { return 1.0f; }), {r.epsilon, r.stabilizer}, false);
+        else if constexpr (std::is_same_v<T, FlatRule>) return k.flat({r.epsilon, r.stabilizer});
         else if constexpr (std::is_same_v<T, GradientRule>) return k.T(R, w);
         else if constexpr (std::is_same_v<T, BacktraceRule>) return k.backtrace(r, ctx.activation_bounds);
         else return std::nullopt;  // Pass, Norm: not linear-type rules (the op decides)

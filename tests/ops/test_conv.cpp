@@ -146,6 +146,11 @@ TEST_SUITE("ops.conv") {
       check(GammaRule{0.25, 0.1}, o::linear_gamma(X, D, bd, Rm, 0.25, 0.1));
       check(WSquareRule{0.1}, o::linear_wsquare(c.N, D, bd, Rm, 0.1, false));
       check(FlatRule{0.1}, o::linear_wsquare(c.N, dense(c, w, HO, WO, true), {}, Rm, 0.1, false));
+      // Clip with an epsilon above the smaller counts (borders), and Scaled.
+      check(FlatRule{20.0, Stabilizer::Clip},
+            o::linear_wsquare(c.N, dense(c, w, HO, WO, true), {}, Rm, 20.0, false, o::Stab::Clip));
+      check(FlatRule{0.05, Stabilizer::Scaled},
+            o::linear_wsquare(c.N, dense(c, w, HO, WO, true), {}, Rm, 0.05, false, o::Stab::Scaled));
       check(BacktraceRule{}, o::linear_backtrace(X, D, bd, Rm));
       {
         const Tensor Rn = o::random_tensor(ys, c.seed + 40);

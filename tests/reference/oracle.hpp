@@ -252,15 +252,29 @@ inline Mat linear_zbox(const Mat& x, const Mat& W, const std::vector<double>& l,
   return out;
 }
 
-// w^2 (flat when `flat`: every weight 1, no bias): R_j = sum_k w2_kj R_k / stab(sum_i w2_ki + b2_k).
+// w^2 (flat when `flat`: every weight 1, no bias): R_j = sum_k w2_kj R_k / stab(sum_i w2_ki + b2_k),
+// with the sign (default), clip or scaled stabiliser as in linear_epsilon.
 inline Mat linear_wsquare(std::int64_t rows, const Mat& W, const std::vector<double>& b, const Mat& R, double eps,
-                          bool flat) {
+                          bool flat, Stab kind = Stab::Sign) {
+  std::vector<double> dens(static_cast<std::size_t>(W.rows));
+  for (std::int64_t k = 0; k < W.rows; ++k) {
+    double den = flat || b.empty() ? 0.0 : b[k] * b[k];
+    for (std::int64_t j = 0; j < W.cols; ++j) den += flat ? 1.0 : W(k, j) * W(k, j);
+    dens[static_cast<std::size_t>(k)] = den;
+  }
+  double e = eps;
+  if (kind == Stab::Scaled) {
+    double sq = 0;
+    for (const double d : dens) sq += d * d;
+    e = eps * std::sqrt(sq / static_cast<double>(W.rows));
+  }
   Mat out(rows, W.cols);
   for (std::int64_t m = 0; m < rows; ++m)
     for (std::int64_t k = 0; k < W.rows; ++k) {
-      double den = flat || b.empty() ? 0.0 : b[k] * b[k];
-      for (std::int64_t j = 0; j < W.cols; ++j) den += flat ? 1.0 : W(k, j) * W(k, j);
-      for (std::int64_t j = 0; j < W.cols; ++j) out(m, j) += (flat ? 1.0 : W(k, j) * W(k, j)) * R(m, k) / stab(den, eps);
+      const double zk = dens[static_cast<std::size_t>(k)];
+      const double den = kind == Stab::Clip ? sgn0(zk) * std::max(std::fabs(zk), e) : zk + e * sgn0(zk);
+      if (den == 0) continue;
+      for (std::int64_t j = 0; j < W.cols; ++j) out(m, j) += (flat ? 1.0 : W(k, j) * W(k, j)) * R(m, k) / den;
     }
   return out;
 }
