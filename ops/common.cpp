@@ -63,39 +63,45 @@ Stab stab_of(const Rule& rule) {
   return {0.0, Stabilizer::Sign};  // ZeroRule: no epsilon, zero denominators still guarded
 }
 
+namespace {
+
+// s[i] = R[i] / den(z[i]) for i in [lo, hi), den = z + e·sgn0(z) (ε) or sgn0(z)·max(|z|, e)
+// (clip), 0 where den is 0; on the calling thread. GCC keeps the plain loop scalar (it
+// does not evaluate `z >= 0` for lanes the branch would skip: the comparison may raise on
+// NaN), so AVX2 runs eight lanes at a time with the same operations in the same order; the
+// tail, and other targets, the loop. Lanes with den = 0 divide by 1 and are then set to 0.
+// Each element is read before its own result is written, and no other: s may be z.
+void divide_range(const float* R, const float* z, float* s, std::int64_t lo, std::int64_t hi, float e, bool clip) {
+  const auto one = [clip](float zi, float Ri, float ee) {
+    const float sg = zi >= 0.0f ? 1.0f : -1.0f;  // sgn0: +1 at zero
+    const float den = clip ? sg * std::max(std::fabs(zi), ee) : zi + ee * sg;
+    return den == 0.0f ? 0.0f : Ri / den;
+  };
+  std::int64_t i = lo;
+#if defined(__AVX2__)
+  const __m256 ev = _mm256_set1_ps(e), zero = _mm256_setzero_ps(), pone = _mm256_set1_ps(1.0f),
+               mone = _mm256_set1_ps(-1.0f), sign = _mm256_set1_ps(-0.0f);
+  for (; i + 8 <= hi; i += 8) {
+    const __m256 zi = _mm256_loadu_ps(z + i);
+    const __m256 sg = _mm256_blendv_ps(mone, pone, _mm256_cmp_ps(zi, zero, _CMP_GE_OQ));
+    // max(e, |z|) returns |z| when |z| is NaN, as std::max(|z|, e) does.
+    const __m256 den = clip ? _mm256_mul_ps(sg, _mm256_max_ps(ev, _mm256_andnot_ps(sign, zi)))
+                            : _mm256_add_ps(zi, _mm256_mul_ps(ev, sg));
+    const __m256 is0 = _mm256_cmp_ps(den, zero, _CMP_EQ_OQ);
+    const __m256 q = _mm256_div_ps(_mm256_loadu_ps(R + i), _mm256_blendv_ps(den, pone, is0));
+    _mm256_storeu_ps(s + i, _mm256_blendv_ps(q, zero, is0));
+  }
+#endif
+  for (; i < hi; ++i) s[i] = one(z[i], R[i], e);
+}
+
+}  // namespace
+
 void stabilized_divide(const float* R, const float* z, float* s, std::int64_t n, std::int64_t group,
                        Stab stab) {
   if (group <= 0) group = n;
   const std::int64_t groups = group > 0 ? n / group : 0;
-  // s = R / den with den = z + e·sgn0(z) (ε) or sgn0(z)·max(|z|, e) (clip), 0 where den is
-  // 0. GCC keeps the plain loop scalar (it does not evaluate `z >= 0` for lanes the
-  // branch would skip: the comparison may raise on NaN), so AVX2 runs eight lanes at a
-  // time with the same operations in the same order; the tail, and other targets, the
-  // loop. Lanes with den = 0 divide by 1 and are then set to 0.
   const bool clip = stab.kind == Stabilizer::Clip;
-  const auto one = [clip](float zi, float Ri, float e) {
-    const float sg = zi >= 0.0f ? 1.0f : -1.0f;  // sgn0: +1 at zero
-    const float den = clip ? sg * std::max(std::fabs(zi), e) : zi + e * sg;
-    return den == 0.0f ? 0.0f : Ri / den;
-  };
-  const auto divide = [&](std::int64_t lo, std::int64_t hi, float e) {
-    std::int64_t i = lo;
-#if defined(__AVX2__)
-    const __m256 ev = _mm256_set1_ps(e), zero = _mm256_setzero_ps(), pone = _mm256_set1_ps(1.0f),
-                 mone = _mm256_set1_ps(-1.0f), sign = _mm256_set1_ps(-0.0f);
-    for (; i + 8 <= hi; i += 8) {
-      const __m256 zi = _mm256_loadu_ps(z + i);
-      const __m256 sg = _mm256_blendv_ps(mone, pone, _mm256_cmp_ps(zi, zero, _CMP_GE_OQ));
-      // max(e, |z|) returns |z| when |z| is NaN, as std::max(|z|, e) does.
-      const __m256 den = clip ? _mm256_mul_ps(sg, _mm256_max_ps(ev, _mm256_andnot_ps(sign, zi)))
-                              : _mm256_add_ps(zi, _mm256_mul_ps(ev, sg));
-      const __m256 is0 = _mm256_cmp_ps(den, zero, _CMP_EQ_OQ);
-      const __m256 q = _mm256_div_ps(_mm256_loadu_ps(R + i), _mm256_blendv_ps(den, pone, is0));
-      _mm256_storeu_ps(s + i, _mm256_blendv_ps(q, zero, is0));
-    }
-#endif
-    for (; i < hi; ++i) s[i] = one(z[i], R[i], e);
-  };
   if (stab.kind != Stabilizer::Scaled) {
     // One epsilon for all: the elements themselves are spread over the threads (a batch of
     // one is a single group).
@@ -103,7 +109,7 @@ void stabilized_divide(const float* R, const float* z, float* s, std::int64_t n,
     const std::int64_t total = groups * group;
     constexpr std::int64_t kPiece = 4096;
     parallel_for((total + kPiece - 1) / kPiece, total > kParallelMin, [&](std::int64_t piece) {
-      divide(piece * kPiece, std::min(total, (piece + 1) * kPiece), e);
+      divide_range(R, z, s, piece * kPiece, std::min(total, (piece + 1) * kPiece), e, clip);
     });
     return;
   }
@@ -111,13 +117,18 @@ void stabilized_divide(const float* R, const float* z, float* s, std::int64_t n,
     const std::int64_t b = g * group;
     double sq = 0;
     for (std::int64_t i = 0; i < group; ++i) sq += static_cast<double>(z[b + i]) * z[b + i];
-    divide(b, b + group, static_cast<float>(stab.epsilon * std::sqrt(sq / static_cast<double>(group))));
+    divide_range(R, z, s, b, b + group, static_cast<float>(stab.epsilon * std::sqrt(sq / static_cast<double>(group))),
+                 false);
   });
 }
 
-void stabilized_divide_in_place(const float* R, float* zs, std::int64_t n, std::int64_t group, Stab stab) {
-  // Each element is read before its own result is written, and no other: in place is safe.
-  stabilized_divide(R, zs, zs, n, group, stab);
+void stabilized_divide_piece(const float* R, const float* z, float* s, std::int64_t n, Stab stab) {
+  RELPROP_ASSERT(stab.kind != Stabilizer::Scaled, "stabilized_divide_piece: the Scaled stabiliser needs whole samples");
+  divide_range(R, z, s, 0, n, static_cast<float>(stab.epsilon), stab.kind == Stabilizer::Clip);
+}
+
+void stabilized_divide_piece_in_place(const float* R, float* zs, std::int64_t n, Stab stab) {
+  stabilized_divide_piece(R, zs, zs, n, stab);
 }
 
 Tensor reduce_to_shape(const Tensor& t, const Shape& target) {

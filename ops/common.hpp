@@ -48,8 +48,11 @@ struct Stab {
 // size) share one epsilon scale; group <= 0 means one row of all n.
 void stabilized_divide(const float* R, const float* z, float* s, std::int64_t n, std::int64_t group,
                        Stab stab);
-// The same with z overwritten by s (zs holds z on entry, s on return).
-void stabilized_divide_in_place(const float* R, float* zs, std::int64_t n, std::int64_t group, Stab stab);
+// The same for the Sign and Clip stabilisers over n elements, on the calling thread (no
+// OpenMP): for callers that already split their work into pieces.
+void stabilized_divide_piece(const float* R, const float* z, float* s, std::int64_t n, Stab stab);
+// As stabilized_divide_piece with z overwritten by s (zs holds z on entry, s on return).
+void stabilized_divide_piece_in_place(const float* R, float* zs, std::int64_t n, Stab stab);
 // The stabiliser a Zero / Epsilon / Norm / Constant rule asks for (epsilon 0, Sign for
 // any other rule).
 Stab stab_of(const Rule& rule);

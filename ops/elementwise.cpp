@@ -85,13 +85,12 @@ class BinaryNode final : public Node {
       // stay in L1 (y, then s, on the stack) instead of three over whole tensors; the values
       // are those of the three passes below.
       constexpr std::int64_t kPiece = 2048;
-      static_assert(kPiece <= detail::kParallelMin, "stabilized_divide must run each piece on the calling thread");
       const detail::Stab stab = detail::stab_of(rule);
       detail::parallel_for((n + kPiece - 1) / kPiece, n > detail::kParallelMin, [&](std::int64_t piece) {
         const std::int64_t lo = piece * kPiece, len = std::min(kPiece, n - lo);
         alignas(32) float s[kPiece];  // y, then s = R / stab(y) in place
         for (std::int64_t i = 0; i < len; ++i) s[i] = ap[lo + i] + sign_b * bp[lo + i];
-        detail::stabilized_divide_in_place(r + lo, s, len, len, stab);
+        detail::stabilized_divide_piece_in_place(r + lo, s, len, stab);
         for (std::int64_t i = 0; i < len; ++i) {
           rap[lo + i] = ap[lo + i] * s[i];
           rbp[lo + i] = sign_b * bp[lo + i] * s[i];

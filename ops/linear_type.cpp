@@ -438,7 +438,6 @@ struct Skeleton {
     const float* d = den.data<float>();
     float* sp = S.data<float>();
     constexpr std::int64_t kPiece = 2048;
-    static_assert(kPiece <= kParallelMin, "stabilized_divide must run each piece on the calling thread");
     const std::int64_t pieces = (inner + kPiece - 1) / kPiece;
     parallel_for2(outer, pieces, z.numel() > kParallelMin, [&](std::int64_t n, std::int64_t piece) {
       const std::int64_t lo = piece * kPiece, len = std::min(kPiece, inner - lo);
@@ -446,7 +445,7 @@ struct Skeleton {
       float* acc = sp + n * inner + lo;
       std::fill(acc, acc + len, 0.0f);
       for (std::int64_t o = 0; o < O; ++o) {
-        stabilized_divide(r + (n * O + o) * inner + lo, d + n * inner + lo, q, len, len, stab);
+        stabilized_divide_piece(r + (n * O + o) * inner + lo, d + n * inner + lo, q, len, stab);
         for (std::int64_t i = 0; i < len; ++i) acc[i] += q[i];
       }
     });

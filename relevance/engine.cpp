@@ -157,13 +157,13 @@ RelevanceMap propagate_maps(Tape& tape, const Tensor& output, const std::vector<
   // first contribution is stored as is), so the first sum is kept and reused.
   std::vector<std::vector<double>> in_sum(maps, std::vector<double>(values.size(), 0.0));
   std::vector<std::vector<int>> contributions(maps, std::vector<int>(values.size(), 0));
-  auto add_sum = [&](const Tensor& t, std::size_t report, bool out, double* known = nullptr, bool reuse = false) {
-    if (!options.report) return;
+  // Adds t's sum to a report; on the CPU also returns it (a `known` sum is used as is).
+  auto add_sum = [&](const Tensor& t, std::size_t report, bool out, const double* known = nullptr) -> double {
+    if (!options.report) return 0.0;
     if (dev == Device::CPU) {
-      const double v = reuse ? *known : sum_all(t);
-      if (known != nullptr && !reuse) *known = v;
+      const double v = known != nullptr ? *known : sum_all(t);
       (out ? reports[report].relevance_out : reports[report].relevance_in) += v;
-      return;
+      return v;
     }
 #if RELPROP_HAVE_CUDA
     if (!sums.defined()) {
@@ -177,6 +177,7 @@ RelevanceMap propagate_maps(Tape& tape, const Tensor& output, const std::vector<
 #else
     (void)t;
 #endif
+    return 0.0;
   };
 
   // Positions among linear-type nodes, for first/last-layer composites; readers of each
@@ -243,15 +244,14 @@ RelevanceMap propagate_maps(Tape& tape, const Tensor& output, const std::vector<
       RELPROP_ASSERT(r_in[m].size() == node.inputs.size(), "relevance kernel returned a wrong count");
       reports.push_back(NodeReport{node.name + suffixes[m], std::string(node.op()), rule_str(rule), 0.0, 0.0, seconds});
       const std::size_t rep = reports.size() - 1;
-      add_sum(r_out[m], rep, true, &in_sum[m][node.output], single[m] != 0);
+      add_sum(r_out[m], rep, true, single[m] != 0 ? &in_sum[m][node.output] : nullptr);
       for (std::size_t k = 0; k < node.inputs.size(); ++k) {
         const ValueId v = node.inputs[k];
         if (v < 0 || !r_in[m][k].defined()) continue;
         if (r_in[m][k].shape() != values[v].shape)
           throw ShapeError("node '" + node.name + "': relevance for input " + std::to_string(k) + " has shape " +
                            r_in[m][k].str_shape() + ", the input has " + shape_str(values[v].shape));
-        double sum_v = 0.0;
-        add_sum(r_in[m][k], rep, false, &sum_v);
+        const double sum_v = add_sum(r_in[m][k], rep, false);
         if (contributions[m][v]++ == 0) in_sum[m][v] = sum_v;
         accumulate(R[m][v], r_in[m][k]);
       }
