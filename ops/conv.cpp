@@ -8,13 +8,16 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 
 #include "ops/common.hpp"
 #include "ops/kernels.hpp"
 #include "ops/linear_type.hpp"
 #include "ops/registry.hpp"
+#include "ops/winograd.hpp"
 #include "relprop_config.hpp"
 #if RELPROP_HAVE_CUDA
 #include "cuda/conv.hpp"
@@ -215,9 +218,69 @@ bool implicit_columns(const Geom& g) {
          !detail::sgemm_transposes(g.OG, g.P) && implicit_enabled();
 }
 
+std::atomic<int>& algorithm_setting() {
+  static std::atomic<int> a{[] {
+    const char* v = std::getenv("RELPROP_CONV_ALGORITHM");
+    return v != nullptr && std::strcmp(v, "winograd") == 0 ? static_cast<int>(ConvAlgorithm::Winograd)
+                                                            : static_cast<int>(ConvAlgorithm::Direct);
+  }()};
+  return a;
+}
+
+// Winograd F(2x2, 3x3) for a pass reading S channels and writing R channels of an
+// OH x OW output (ops/winograd.hpp), where conv_algorithm() asks for it and the output
+// has at least 100 tiles of 2 x 2 (20 x 20 pixels): on fewer, transforming the 16 R S
+// kernels costs more than the products it saves.
+bool winograd_fits(const Geom& g, std::int64_t S, std::int64_t R, std::int64_t OH, std::int64_t OW) {
+  return conv_algorithm() == ConvAlgorithm::Winograd && g.KH == 3 && g.KW == 3 && g.sh == 1 && g.sw == 1 &&
+         g.dh == 1 && g.dw == 1 && g.G == 1 && S >= 8 && R >= 8 && (OH + 1) / 2 * ((OW + 1) / 2) >= 100 &&
+         detail::winograd_available();
+}
+
+// Runs f(n) for every sample: in parallel when there are at least as many samples as
+// threads (each f then runs on its thread), else in turn.
+template <class F>
+void each_sample(std::int64_t N, F&& f) {
+  if (N >= omp_get_max_threads() && N > 1 && !omp_in_parallel()) {
+#pragma omp parallel for schedule(static)
+    for (std::int64_t n = 0; n < N; ++n) f(n);
+  } else {
+    for (std::int64_t n = 0; n < N; ++n) f(n);
+  }
+}
+
+// z (N, O, HO, WO) = conv(x, w) by Winograd F(2x2, 3x3).
+Tensor winograd_forward(const Geom& g, const Tensor& x, const Tensor& w) {
+  Tensor z = Tensor::empty({g.N, g.O, g.HO, g.WO});
+  const float* U = detail::winograd_kernels(w.data<float>(), g.O, g.C, g.C * 9, 9, false);
+  const float* xp = x.data<float>();
+  float* zp = z.data<float>();
+  each_sample(g.N, [&](std::int64_t n) {
+    detail::winograd_conv3x3(xp + n * g.C * g.H * g.W, g.C, g.H, g.W, U, g.O, g.ph, g.pw, g.HO, g.WO,
+                             zp + n * g.O * g.P);
+  });
+  return z;
+}
+
+// c (N, C, H, W) = conv^T(s, w) by Winograd: the 3 x 3 convolution of s with the kernels
+// flipped and their channels swapped, c(ih, iw) = Σ s(ih − (2 − ph) + a, iw − (2 − pw) + b)
+// w(2 − a, 2 − b); s read as 0 outside its HO x WO.
+Tensor winograd_transpose(const Geom& g, const Tensor& s, const Tensor& w) {
+  Tensor c = Tensor::empty({g.N, g.C, g.H, g.W});
+  const float* U = detail::winograd_kernels(w.data<float>(), g.C, g.O, 9, g.C * 9, true);
+  const float* sp = s.data<float>();
+  float* cp = c.data<float>();
+  each_sample(g.N, [&](std::int64_t n) {
+    detail::winograd_conv3x3(sp + n * g.O * g.P, g.O, g.HO, g.WO, U, g.C, 2 - g.ph, 2 - g.pw, g.H, g.W,
+                             cp + n * g.C * g.H * g.W);
+  });
+  return c;
+}
+
 // z (N, O, HO, WO) = conv(x, w), no bias. The GEMMs go through detail::gemm, which deals
 // one product out to the threads when the samples are not already in parallel.
 Tensor conv_forward(const Geom& g, const Tensor& x, const Tensor& w) {
+  if (winograd_fits(g, g.C, g.O, g.HO, g.WO)) return winograd_forward(g, x, w);
   Tensor z = Tensor::empty({g.N, g.O, g.HO, g.WO});
   const float* xp = x.data<float>();
   const float* wp = w.data<float>();
@@ -248,6 +311,7 @@ Tensor conv_forward(const Geom& g, const Tensor& x, const Tensor& w) {
 
 // c (N, C, H, W) = conv^T(s, w): backward-data.
 Tensor conv_transpose(const Geom& g, const Tensor& s, const Tensor& w) {
+  if (winograd_fits(g, g.O, g.C, g.H, g.W)) return winograd_transpose(g, s, w);
   // Pointwise layers write every element; the others accumulate (col2im) into zeros.
   Tensor c = g.pointwise ? Tensor::empty({g.N, g.C, g.H, g.W}) : Tensor::zeros({g.N, g.C, g.H, g.W});
   const float* sp = s.data<float>();
@@ -412,6 +476,13 @@ Conv2dParams to_2d(const Conv1dParams& p) {
 }
 
 }  // namespace
+
+void set_conv_algorithm(ConvAlgorithm algorithm) noexcept {
+  algorithm_setting().store(static_cast<int>(algorithm), std::memory_order_relaxed);
+}
+ConvAlgorithm conv_algorithm() noexcept {
+  return static_cast<ConvAlgorithm>(algorithm_setting().load(std::memory_order_relaxed));
+}
 
 Shape conv2d_shape(const Shape& x, const Shape& w, const Shape* b, const Conv2dParams& p, std::string_view name) {
   const std::string who = "conv2d '" + detail::label(name, "conv2d") + "'";

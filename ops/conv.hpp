@@ -37,6 +37,19 @@ Shape conv2d_shape(const Shape& x, const Shape& weight, const Shape* bias, const
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = {}, const Conv2dParams& p = {},
               std::string_view name = {});
 
+// How the CPU computes 3 x 3, stride-1, undilated, ungrouped convolutions: the forward and
+// the backward-data (transposed) passes of every rule.
+//   Direct: GEMMs over the receptive fields, each sum in a fixed order (the default).
+//   Winograd: F(2x2, 3x3), 2.25 times fewer multiply-adds; results agree with Direct to
+//     float rounding, not bit for bit, and a sum that is exactly 0 directly (a z+ output
+//     whose positive products are all 0) comes out rounding-sized. Used where relprop's
+//     AVX2 kernels are compiled in and both channel counts are at least 8; elsewhere Direct.
+// Process-wide; RELPROP_CONV_ALGORITHM=winograd in the environment (read at the first
+// call) sets the initial value.
+enum class ConvAlgorithm { Direct, Winograd };
+void set_conv_algorithm(ConvAlgorithm algorithm) noexcept;
+ConvAlgorithm conv_algorithm() noexcept;
+
 // conv1d's geometry, as PyTorch's Conv1d.
 struct Conv1dParams {
   std::int64_t stride = 1, padding = 0, dilation = 1, groups = 1;

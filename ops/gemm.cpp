@@ -36,6 +36,7 @@ constexpr I64 MR = 6, NR = 16;
 // KC × NR floats of B (16 KiB) stay in L1 while a row of tiles passes; MC × KC of A
 // (144 KiB) in L2; B's KC × NC panel (2 MiB) in L3.
 constexpr I64 KC = 256, MC = 144, NC = 2048;
+static_assert(MR == kPackedMR && NR == kPackedNR && KC == kPackedKC, "gemm.hpp's packed layout is the kernel's");
 
 // Per-thread packing buffers, allocated on first use and kept for the thread's life.
 struct Buffers {
@@ -497,6 +498,46 @@ void sgemm(I64 M, I64 N, I64 K, const float* a, I64 rsa, I64 csa, const float* b
 }
 
 bool sgemm_transposes(I64 M, I64 N) noexcept { return tile_use(N, M) > 1.08 * tile_use(M, N); }
+
+void sgemm_packed(I64 M, I64 N, I64 K, I64 i0, I64 i1, const float* ap, const float* bp, float* c, I64 ldc) {
+#if RELPROP_SGEMM_AVX2
+  if (i1 <= i0 || N <= 0) return;
+  if (K <= 0) {
+    for (I64 i = i0; i < i1; ++i) std::fill(c + i * ldc, c + i * ldc + N, 0.0f);
+    return;
+  }
+  const I64 Mp = packed_rows(M), Np = packed_cols(N);
+  alignas(32) float tile[MR * NR];
+  for (I64 pc = 0; pc < K; pc += KC) {
+    const I64 kc = std::min(KC, K - pc);
+    const bool accumulate = pc > 0;
+    const float* A = ap + pc * Mp;
+    const float* B = bp + pc * Np;
+    for (I64 ic = i0; ic < i1; ic += MC) {  // MC rows of A (L2) against every panel of B
+      const I64 ie = std::min(i1, ic + MC);
+      for (I64 jr = 0; jr < N; jr += NR) {
+        const I64 nr = std::min(NR, N - jr);
+        const float* bpan = B + jr * kc;
+        for (I64 ir = ic; ir < ie; ir += MR) {
+          const I64 mr = std::min(MR, ie - ir);
+          const float* apan = A + ir * kc;
+          float* cp = c + ir * ldc + jr;
+          if (mr == MR && nr == NR) {
+            kernel(kc, apan, bpan, cp, ldc, accumulate);
+          } else {
+            kernel(kc, apan, bpan, tile, NR, false);
+            for (I64 i = 0; i < mr; ++i)
+              for (I64 j = 0; j < nr; ++j) cp[i * ldc + j] = accumulate ? cp[i * ldc + j] + tile[i * NR + j] : tile[i * NR + j];
+          }
+        }
+      }
+    }
+  }
+#else
+  (void)M, (void)N, (void)K, (void)i0, (void)i1, (void)ap, (void)bp, (void)c, (void)ldc;
+  throw std::logic_error("sgemm_packed: the AVX2 kernel is not compiled in (check sgemm_available())");
+#endif
+}
 
 void sgemm_conv(I64 M, I64 N, I64 K, const float* a, I64 rsa, I64 csa, const ConvB& b, float* c, I64 ldc) {
 #if RELPROP_SGEMM_AVX2

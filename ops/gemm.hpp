@@ -8,6 +8,7 @@
 // in the same order whatever the blocking or thread split, so results do not depend on
 // the thread count.
 
+#include <algorithm>
 #include <cstdint>
 
 namespace relprop::detail {
@@ -50,5 +51,32 @@ struct ConvB {
 // not match.
 void sgemm_conv(std::int64_t M, std::int64_t N, std::int64_t K, const float* a, std::int64_t rsa, std::int64_t csa,
                 const ConvB& b, float* c, std::int64_t ldc);
+
+// ---- Operands already in the kernel's panel layout -----------------------------------
+// For callers that write both operands straight into the panels the register kernel reads
+// (the Winograd transforms, ops/winograd.cpp), so that sgemm's packing copies are skipped.
+// K is cut into chunks of kPackedKC rows; chunk q covers k in [q·KC, q·KC + kc). In packed
+// A, chunk q holds ceil(M / MR) panels of kc × MR floats (k-major); in packed B, ceil(N / NR)
+// panels of kc × NR floats. The buffers are 32-byte aligned; padding rows / columns may
+// hold anything finite (they only reach outputs that are not written back).
+constexpr std::int64_t kPackedMR = 6, kPackedNR = 16, kPackedKC = 256;
+inline std::int64_t packed_rows(std::int64_t M) { return (M + kPackedMR - 1) / kPackedMR * kPackedMR; }
+inline std::int64_t packed_cols(std::int64_t N) { return (N + kPackedNR - 1) / kPackedNR * kPackedNR; }
+// Where A(i, k) sits in packed A (M rows, K columns).
+inline std::int64_t packed_a_index(std::int64_t i, std::int64_t k, std::int64_t M, std::int64_t K) {
+  const std::int64_t q = k / kPackedKC * kPackedKC, kc = std::min(kPackedKC, K - q);
+  return q * packed_rows(M) + i / kPackedMR * (kc * kPackedMR) + (k - q) * kPackedMR + i % kPackedMR;
+}
+// Where B(k, j) sits in packed B (K rows, N columns).
+inline std::int64_t packed_b_index(std::int64_t k, std::int64_t j, std::int64_t N, std::int64_t K) {
+  const std::int64_t q = k / kPackedKC * kPackedKC, kc = std::min(kPackedKC, K - q);
+  return q * packed_cols(N) + j / kPackedNR * (kc * kPackedNR) + (k - q) * kPackedNR + j % kPackedNR;
+}
+
+// Rows [i0, i1) of C = A · B (i0 a multiple of kPackedMR, i1 <= M), from packed A and B,
+// C(i, j) = c[i·ldc + j] overwritten, on the calling thread. Throws std::logic_error where
+// the AVX2 kernel is not compiled in (check sgemm_available()).
+void sgemm_packed(std::int64_t M, std::int64_t N, std::int64_t K, std::int64_t i0, std::int64_t i1, const float* ap,
+                  const float* bp, float* c, std::int64_t ldc);
 
 }  // namespace relprop::detail
