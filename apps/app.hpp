@@ -18,6 +18,7 @@ struct ExplainArgs {
   std::string graph, model, weights, input, out, composite = "epsilon", seed, output, text, compare;
   std::string device = "cpu";        // cpu | cuda
   std::string precision = "fp32";    // fp32 | tf32 (GPU GEMMs and convolutions) | bf16 (weights stored bf16)
+  std::string conv_algorithm;        // "" (as set: direct unless RELPROP_CONV_ALGORITHM) | direct | winograd
   std::optional<std::int64_t> target;
   std::optional<double> multiplier, epsilon, gamma;
   std::string low, high;

@@ -105,6 +105,9 @@ int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& 
   explain->add_option("--precision", ex.precision,
                       "fp32 (default); tf32: the GPU's GEMMs and convolutions on TF32 tensor cores (~1e-3 from "
                       "fp32); bf16: weights stored as bfloat16, computed in fp32 (~1e-2 from fp32)");
+  explain->add_option("--conv-algorithm", ex.conv_algorithm,
+                      "direct (default) or winograd: 3x3 stride-1 convolutions on the CPU by Winograd F(2x2,3x3), "
+                      "2.25x fewer multiply-adds, results within float rounding of direct (~1e-6 relative)");
   explain->add_flag("--quiet,-q", ex.quiet, "Print nothing on success");
   // pictures and tables
   explain->add_flag("--heatmap", ex.heatmap, "Also write the input relevance as a PNG heatmap (OUT with .png)");

@@ -833,6 +833,17 @@ int explain_many(const ExplainArgs& a, std::ostream& out, std::ostream& err) {
 }  // namespace
 
 int cmd_explain(const ExplainArgs& a, std::ostream& out, std::ostream& err) {
+  // --conv-algorithm holds for this command only: the setting is process-wide, and the
+  // command may run inside a program that has its own.
+  struct ConvScope {
+    ConvAlgorithm saved = conv_algorithm();
+    ~ConvScope() { set_conv_algorithm(saved); }
+  } conv_scope;
+  if (!a.conv_algorithm.empty()) {
+    if (a.conv_algorithm != "direct" && a.conv_algorithm != "winograd")
+      throw ValueError("--conv-algorithm must be 'direct' or 'winograd', got '" + a.conv_algorithm + "'");
+    set_conv_algorithm(a.conv_algorithm == "winograd" ? ConvAlgorithm::Winograd : ConvAlgorithm::Direct);
+  }
   if (a.input.empty() == a.text.empty()) throw ValueError("give one of --input and --text");
   if (a.batch_size < 1) throw ValueError("--batch-size must be >= 1");
   if (!(a.crop > 0 && a.crop <= 1)) throw ValueError("--crop must lie in (0, 1]");

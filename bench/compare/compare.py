@@ -3,6 +3,7 @@
 
     python3 bench/compare/compare.py resnet50            one comparison
     python3 bench/compare/compare.py all --rounds 5      every model
+    python3 bench/compare/compare.py vgg16 --conv-algorithm winograd
     python3 bench/compare/compare.py --list
     python3 bench/compare/compare.py report R1.json R2.json --plot times.png
 
@@ -24,6 +25,9 @@ Debian's torch calls the system BLAS, the reference netlib one unless libopenbla
 installed: 100x slower GEMMs, so it is not used for timing.
 The same file holds the reference runners (`ref-zennit`, `ref-lxt`, `ref-dlb`,
 `prepare-*`), which the driver starts under those interpreters.
+
+--conv-algorithm winograd runs relprop's 3x3 stride-1 convolutions by Winograd F(2x2,3x3)
+(ops/conv.hpp; the default is direct); the table marks those rows "(winograd)".
 
 Results: a table on stdout, a JSON file per run in build/compare/results/, and with
 --plot a PNG of the median times per model (relprop against the references).
@@ -459,7 +463,8 @@ def relprop_cmd(name, folder, a):
         seed = ["--multiplier", "100", "--rule", "linear3=backtrace:gate"]
     return [str(exe)] + m + ["--input", str(folder / "input.safetensors"), "--composite", spec["composite"],
                              "--repeat", str(a.repeat), "--warmup", str(a.warmup),
-                             "--out", str(folder / "relprop.safetensors"), "--device", a.device] + extra + seed
+                             "--out", str(folder / "relprop.safetensors"), "--device", a.device,
+                             "--conv-algorithm", a.conv_algorithm] + extra + seed
 
 
 def run_json(cmd, env):
@@ -505,7 +510,8 @@ def compare(name, a):
     r_ref = np.load(folder / "ref.npy")
     med = lambda rows, k: statistics.median(r[k] for r in rows) if k in rows[0] else None  # noqa: E731
     row = {
-        "model": name, "note": spec["note"], "reference": refs[0]["tool"], "torch": refs[0]["torch"],
+        "model": name, "note": spec["note"], "conv_algorithm": ours[0].get("conv_algorithm", "direct"),
+        "reference": refs[0]["tool"], "torch": refs[0]["torch"],
         "composite": spec["composite"], "threads": a.threads, "rounds": a.rounds, "repeat": a.repeat,
         "device": refs[0].get("device", "cpu"),
         "relprop_forward_ms": med(ours, "forward_ms"), "relprop_explain_ms": med(ours, "explain_ms"),
@@ -533,7 +539,8 @@ def print_table(rows):
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
     for r in rows:
-        vals = (r["model"], r["reference"], r["relprop_explain_ms"], r["ref_explain_ms"], r["speedup"],
+        model = r["model"] + (" (winograd)" if r.get("conv_algorithm") == "winograd" else "")
+        vals = (model, r["reference"], r["relprop_explain_ms"], r["ref_explain_ms"], r["speedup"],
                 r["relprop_forward_ms"], r["ref_forward_ms"], r["ref_grad_ms"], r["relprop_rss_mb"], r["ref_rss_mb"],
                 r["agreement"], r["agreement_l2"])
         print("| " + " | ".join(fmt(v) for v in vals) + " |", flush=True)
@@ -569,6 +576,8 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
                     help="cuda: relprop and the reference both on GPU 0 (DLBacktrace stays on the CPU)")
+    ap.add_argument("--conv-algorithm", default="direct", choices=("direct", "winograd"),
+                    help="relprop's 3x3 stride-1 CPU convolutions: direct GEMMs (default) or Winograd F(2x2,3x3)")
     ap.add_argument("--composite", default="")
     ap.add_argument("--out", default="")
     ap.add_argument("--plot", default="")

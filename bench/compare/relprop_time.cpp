@@ -57,7 +57,7 @@ std::string join(const std::vector<double>& v) {
   std::cerr << "relprop_time: " << why
             << "\nusage: relprop_time (--model NAME | --graph G.json | --hf DIR) [--weights W] --input X.safetensors"
                " --composite C [--target K] [--epsilon E] [--repeat N] [--warmup N] [--out R.safetensors]"
-               " [--seed-one] [--multiplier M] [--rule NODE=RULE]... [--device cpu|cuda] [--profile]\n";
+               " [--seed-one] [--multiplier M] [--rule NODE=RULE]... [--device cpu|cuda] [--conv-algorithm direct|winograd] [--profile]\n";
   std::exit(2);
 }
 
@@ -86,6 +86,11 @@ int main(int argc, char** argv) try {
     else if (a == "--composite") composite = next();
     else if (a == "--out") out = next();
     else if (a == "--device") device_name = next();
+    else if (a == "--conv-algorithm") {
+      const std::string v = next();
+      if (v != "direct" && v != "winograd") usage("--conv-algorithm is direct or winograd");
+      set_conv_algorithm(v == "winograd" ? ConvAlgorithm::Winograd : ConvAlgorithm::Direct);
+    }
     else if (a == "--target") target = std::stoll(next());
     else if (a == "--epsilon") epsilon = std::stod(next());
     else if (a == "--repeat") repeat = std::stoi(next());
@@ -201,9 +206,9 @@ int main(int argc, char** argv) try {
   if (!out.empty()) save_safetensors(out, {{"relevance", relevance.to(Device::CPU)}});
   std::printf(
       "{\"forward_ms\": %.4f, \"explain_ms\": %.4f, \"forward_all\": [%s], \"explain_all\": [%s], "
-      "\"peak_rss_mb\": %.1f, \"rss_after_load_mb\": %.1f, \"target\": %lld}\n",
+      "\"peak_rss_mb\": %.1f, \"rss_after_load_mb\": %.1f, \"target\": %lld, \"conv_algorithm\": \"%s\"}\n",
       median(forward_ms), median(explain_ms), join(forward_ms).c_str(), join(explain_ms).c_str(), peak_rss_mb(),
-      rss_loaded, static_cast<long long>(chosen));
+      rss_loaded, static_cast<long long>(chosen), conv_algorithm() == ConvAlgorithm::Winograd ? "winograd" : "direct");
   return 0;
 } catch (const std::exception& e) {
   std::cerr << "relprop_time: " << e.what() << "\n";

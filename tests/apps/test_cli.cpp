@@ -12,6 +12,7 @@
 #include "apps/cli.hpp"
 #include "io/safetensors.hpp"
 #include "nn/graph.hpp"
+#include "ops/conv.hpp"
 #include "viz/image.hpp"
 
 using namespace relprop;
@@ -200,6 +201,24 @@ TEST_SUITE("apps.cli") {
     CHECK(contains(cli(both).err, "give one of --graph and --model"));
   }
 
+  TEST_CASE("--conv-algorithm winograd holds for the command only") {
+    const fs::path out = scratch("winograd.safetensors");
+    set_conv_algorithm(ConvAlgorithm::Direct);
+    auto args = explain_args(out);
+    args.insert(args.end(), {"--conv-algorithm", "winograd", "--composite", "epsilon"});
+    const Run r = cli(args);
+    CAPTURE(r.err);
+    REQUIRE(r.status == 0);
+    CHECK(conv_algorithm() == ConvAlgorithm::Direct);  // restored when the command ends
+    const Run plain = cli({"explain", "--graph", kDir + "graph.json", "--weights", kDir + "weights.safetensors", "--input",
+                           kDir + "input.safetensors", "--out", scratch("direct.safetensors").string(), "--composite",
+                           "epsilon"});
+    REQUIRE(plain.status == 0);
+    // The worked example has no convolution: the same relevance either way.
+    CHECK(SafetensorsFile::open(out).get("x").to_vector() ==
+          SafetensorsFile::open(scratch("direct.safetensors")).get("x").to_vector());
+  }
+
   TEST_CASE("inspect lists names / dtypes / shapes and sizes") {
     const Run r = cli({"inspect", kDir + "weights.safetensors"});
     REQUIRE(r.status == 0);
@@ -222,6 +241,7 @@ TEST_SUITE("apps.cli") {
         {{"--rule", "zz*=zero"}, "no node matches 'zz*'"},
         {{"--rule", "act=epsilon"}, "'act' (relu) does not support rule 'epsilon"},
         {{"--seed", "maybe"}, "--seed must be"},
+        {{"--conv-algorithm", "fft"}, "--conv-algorithm must be 'direct' or 'winograd', got 'fft'"},
     };
     for (const auto& c : cases) {
       auto args = explain_args(out);
