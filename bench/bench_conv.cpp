@@ -75,10 +75,13 @@ void BM_conv2d_epsilon(benchmark::State& s) { conv_relevance(s, EpsilonRule{}, 1
 void BM_conv2d_zplus(benchmark::State& s) { conv_relevance(s, ZPlusRule{}, 2); }
 void BM_conv2d_gamma(benchmark::State& s) { conv_relevance(s, GammaRule{}, 3); }
 
-// N, C, H, O, K, stride, pad: ResNet-50 layer1 3x3 and 1x1, layer4 3x3; VGG-16 conv1_2, conv4_2.
+// N, C, H, O, K, stride, pad: ResNet-50 layer1 3x3 and 1x1, layer4 3x3; VGG-16 conv1_2,
+// conv4_2; VGG-16 conv2_2, conv3_2, conv5_2 (RELPROP_CONV_ALGORITHM=winograd switches the
+// 3x3 ones from 14 x 14 up to Winograd).
 void conv_shapes(benchmark::internal::Benchmark* b) {
   b->Args({1, 64, 56, 64, 3, 1, 1})->Args({1, 256, 56, 64, 1, 1, 0})->Args({1, 512, 7, 512, 3, 1, 1});
   b->Args({1, 64, 224, 64, 3, 1, 1})->Args({1, 512, 28, 512, 3, 1, 1})->Args({32, 64, 56, 64, 3, 1, 1});
+  b->Args({1, 128, 112, 128, 3, 1, 1})->Args({1, 256, 56, 256, 3, 1, 1})->Args({1, 512, 14, 512, 3, 1, 1});
   b->Unit(benchmark::kMillisecond)->UseRealTime();
 }
 
