@@ -320,26 +320,34 @@ struct Skeleton {
         const float* bp = b.defined() ? bf.data<float>() : nullptr;
         const float *zp = z.data<float>(), *pp = P.data<float>(), *rp = R.data<float>();
         float* out = both.data<float>();
-        const float e = static_cast<float>(stab.epsilon);
-        const bool clip = stab.kind == Stabilizer::Clip;
-        auto divide1 = [e, clip](float rr, float den) {
-          const float sg = den >= 0.0f ? 1.0f : -1.0f;
-          const float d = clip ? sg * std::max(std::fabs(den), e) : den + e * sg;
-          return d == 0.0f ? 0.0f : rr / d;
-        };
+        // Each output row in pieces of kPiece: u, v and R split by the sign of z (plain
+        // loops, vectorised), the two stabilised divisions (AVX2), then A and B. The same
+        // operations per element as one scalar pass.
+        constexpr std::int64_t kPiece = 512;
         detail::parallel_for2(outer, O, z.numel() > detail::kParallelMin, [&](std::int64_t o, std::int64_t k) {
             const float bk = bp ? bp[k] : 0.0f;
             const float bu = bias ? bk + g * pos(bk) : 0.0f, bd = bias ? bk + g * neg(bk) : 0.0f;
             const std::int64_t base = (o * O + k) * inner;
             float* A = out + (2 * o * O + k) * inner;
             float* B = A + O * inner;
-            for (std::int64_t q = 0; q < inner; ++q) {
-              const std::int64_t i = base + q;
-              const float zi = zp[i], z0 = zi - bk;
-              const float u = (z0 + g * pp[i]) + bu, v = ((1.0f + g) * z0 - g * pp[i]) + bd;
-              const float sv = divide1(zi > 0.0f ? rp[i] : 0.0f, u), tv = divide1(zi < 0.0f ? rp[i] : 0.0f, v);
-              A[q] = sv + (1.0f + g) * tv;
-              B[q] = g * (sv - tv);
+            alignas(32) float u[kPiece], v[kPiece], rpos[kPiece], rneg[kPiece];
+            for (std::int64_t q0 = 0; q0 < inner; q0 += kPiece) {
+              const std::int64_t n = std::min(kPiece, inner - q0);
+              const float *zq = zp + base + q0, *pq = pp + base + q0, *rq = rp + base + q0;
+              for (std::int64_t q = 0; q < n; ++q) {
+                const float zi = zq[q], z0 = zi - bk;
+                u[q] = (z0 + g * pq[q]) + bu;
+                v[q] = ((1.0f + g) * z0 - g * pq[q]) + bd;
+                rpos[q] = zi > 0.0f ? rq[q] : 0.0f;
+                rneg[q] = zi < 0.0f ? rq[q] : 0.0f;
+              }
+              detail::stabilized_divide_piece_in_place(rpos, u, n, stab);  // u <- s
+              detail::stabilized_divide_piece_in_place(rneg, v, n, stab);  // v <- t
+              float *Aq = A + q0, *Bq = B + q0;
+              for (std::int64_t q = 0; q < n; ++q) {
+                Aq[q] = u[q] + (1.0f + g) * v[q];
+                Bq[q] = g * (u[q] - v[q]);
+              }
             }
           });
         return times(x, T(both, stacked("w|w+", w, w_pos())));
