@@ -41,11 +41,12 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = {}, co
 // the backward-data (transposed) passes of every rule.
 //   Direct: GEMMs over the receptive fields, each sum in a fixed order (the default).
 //   Winograd: F(2x2, 3x3), 2.25 times fewer multiply-adds; results agree with Direct to
-//     float rounding, not bit for bit, and a sum that is exactly 0 directly (a z+ output
-//     whose positive products are all 0) comes out rounding-sized. Used where relprop's
-//     AVX2 kernels are compiled in, both channel counts are at least 8 and the pass writes
-//     at least 40 tiles of 2 x 2 (forward, e.g. 14 x 14) or 100 (backward-data, 20 x 20);
-//     elsewhere Direct.
+//     float rounding, not bit for bit. A sum that is exactly 0 directly (a z+ output whose
+//     positive products are all 0) comes out rounding-sized, and one within rounding of 0
+//     may change sign, and with it the side its stabiliser pushes (epsilon, gamma). Used
+//     where relprop's AVX2 kernels are compiled in, both channel counts are at least 8 and
+//     the pass writes at least 40 tiles of 2 x 2 (forward, e.g. 14 x 14) or 100
+//     (backward-data, 20 x 20); elsewhere Direct.
 // Process-wide; RELPROP_CONV_ALGORITHM=winograd in the environment (read at the first
 // call) sets the initial value.
 enum class ConvAlgorithm { Direct, Winograd };

@@ -501,6 +501,8 @@ bool sgemm_transposes(I64 M, I64 N) noexcept { return tile_use(N, M) > 1.08 * ti
 
 void sgemm_packed(I64 M, I64 N, I64 K, I64 i0, I64 i1, const float* ap, const float* bp, float* c, I64 ldc) {
 #if RELPROP_SGEMM_AVX2
+  if (i0 < 0 || i0 % MR != 0 || i1 > M)
+    throw std::invalid_argument("sgemm_packed: rows [i0, i1) must start at a panel (a multiple of 6) and end by M");
   if (i1 <= i0 || N <= 0) return;
   if (K <= 0) {
     for (I64 i = i0; i < i1; ++i) std::fill(c + i * ldc, c + i * ldc + N, 0.0f);

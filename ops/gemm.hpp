@@ -74,8 +74,9 @@ inline std::int64_t packed_b_index(std::int64_t k, std::int64_t j, std::int64_t 
 }
 
 // Rows [i0, i1) of C = A · B (i0 a multiple of kPackedMR, i1 <= M), from packed A and B,
-// C(i, j) = c[i·ldc + j] overwritten, on the calling thread. Throws std::logic_error where
-// the AVX2 kernel is not compiled in (check sgemm_available()).
+// C(i, j) = c[i·ldc + j] overwritten, on the calling thread. Throws std::invalid_argument
+// for another row range, std::logic_error where the AVX2 kernel is not compiled in (check
+// sgemm_available()).
 void sgemm_packed(std::int64_t M, std::int64_t N, std::int64_t K, std::int64_t i0, std::int64_t i1, const float* ap,
                   const float* bp, float* c, std::int64_t ldc);
 

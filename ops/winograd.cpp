@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <new>
 #include <stdexcept>
@@ -36,8 +37,8 @@ namespace {
 
 using I64 = std::int64_t;
 
-// V and M hold at most 16 x this many floats each (4 MB): whole tile rows are taken while
-// max(R, S) x tiles stays under it.
+// Tile rows are taken in blocks while max(R, S) x tiles stays under this (at least one
+// row): V and M then hold about 16 x this many floats each (4 MB), per calling thread.
 constexpr I64 kBlockFloats = I64{1} << 16;
 
 // A per-thread buffer of at least n floats, kept between calls (as the convolutions' column
@@ -136,8 +137,9 @@ void run_tiles(const float* xs, I64 H, I64 W, I64 pt, I64 pl, const Run& run, fl
 }
 
 // Output rows oh0 and oh0 + 1 (the second only if `two`) of one channel, columns 0..WO−1,
-// from M[ξ][col0 + t] (ξ planes `plane` apart) for the TW tiles of one tile row. M must
-// have 8 readable floats past each tile row's last one.
+// from M[ξ][col0 + t] (ξ planes `plane` apart) for the TW tiles of one tile row. Whole
+// vectors are loaded: M must have 7 readable floats past each tile row's last one (the
+// lanes past TW are not used).
 void output_tiles(const float* M, I64 plane, I64 col0, I64 TW, I64 WO, bool two, float* out0, float* out1) {
   for (I64 tw0 = 0; tw0 < TW; tw0 += 8) {
     const float* m = M + col0 + tw0;
@@ -227,7 +229,8 @@ const float* winograd_kernels(const float* w, I64 R, I64 S, I64 rs_r, I64 rs_s, 
     }
   };
   const bool par = R * S > 4096 && !omp_in_parallel();
-  if (rs_s <= rs_r) {
+  // (The gather offsets are 32-bit: lane·rs_r must fit.)
+  if (rs_s <= rs_r && 7 * rs_r <= std::numeric_limits<std::int32_t>::max()) {
     // w contiguous along s (a forward weight): panels dealt out, each running through every
     // s (long runs of stores per ξ), its MR kernels gathered rs_r floats apart.
     const __m256i offsets =
@@ -275,7 +278,8 @@ const float* winograd_kernels(const float* w, I64 R, I64 S, I64 rs_r, I64 rs_s, 
     }
   }
 #else
-  (void)w, (void)R, (void)S, (void)rs_r, (void)rs_s, (void)flip;
+  (void)w, (void)R, (void)S, (void)rs_r, (void)rs_s, (void)flip, (void)U;
+  throw std::logic_error("winograd_kernels: the AVX2 kernels are not compiled in (check winograd_available())");
 #endif
   return U;
 }
@@ -305,6 +309,7 @@ void winograd_conv3x3(const float* x, I64 S, I64 H, I64 W, const float* U, I64 R
   }
   float* V = vbuf.get();
   float* M = scratch(mbuf, mcap, 16 * R * RB * TW + 8);  // + 8: output_tiles reads whole vectors
+  std::fill(M + 16 * R * RB * TW, M + 16 * R * RB * TW + 8, 0.0f);  // never written otherwise
   const I64 Up = packed_rows(R) * S;                      // floats per transformed kernel set
   constexpr I64 kRowsPerItem = 96;                        // rows of one product per work item
   const I64 items_per_xi = (R + kRowsPerItem - 1) / kRowsPerItem;
@@ -325,8 +330,7 @@ void winograd_conv3x3(const float* x, I64 S, I64 H, I64 W, const float* U, I64 R
         for (I64 s = 0; s < S; ++s) {
           const float* xs = x + s * H * W;
           for (int u = 0; u < nruns; ++u) run_tiles(xs, H, W, pt, pl, runs[u], tv);
-          const I64 q = s / kPackedKC * kPackedKC, kc = std::min(kPackedKC, S - q);
-          float* dst = V + q * TBp + p * kc * kPackedNR + (s - q) * kPackedNR;
+          float* dst = V + packed_b_index(s, p * kPackedNR, TB, S);
           for (int xi = 0; xi < 16; ++xi) {
             _mm256_store_ps(dst + xi * S * TBp, _mm256_load_ps(tv + xi * kTv));
             _mm256_store_ps(dst + xi * S * TBp + 8, _mm256_load_ps(tv + xi * kTv + 8));

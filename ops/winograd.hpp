@@ -17,17 +17,20 @@ namespace relprop::detail {
 // True where the AVX2 kernels are compiled in and sgemm_available().
 bool winograd_available() noexcept;
 
-// The transformed kernels U (16, R, S): U[ξ][r][s] = (G k_rs Gᵀ)[ξ] for the 3 x 3 kernel
-// k_rs(a, b) = w[r·rs_r + s·rs_s + a·3 + b], or w[... + (2 − a)·3 + (2 − b)] when `flip`
-// (the backward-data convolution's kernel). Returns a per-thread buffer of 16 R S floats,
-// valid until this thread's next call.
+// The transformed kernels: (G k_rs Gᵀ)[ξ] for the 3 x 3 kernels k_rs(a, b) =
+// w[r·rs_r + s·rs_s + a·3 + b], or w[... + (2 − a)·3 + (2 − b)] when `flip` (the backward-
+// data convolution's kernel), r < R rows, s < S columns. Laid out for winograd_conv3x3 only:
+// 16 planes of packed_rows(R)·S floats, each the packed A operand (ops/gemm.hpp) of one ξ.
+// Returns a per-thread buffer, valid until this thread's next call. Throws
+// std::logic_error where not winograd_available().
 const float* winograd_kernels(const float* w, std::int64_t R, std::int64_t S, std::int64_t rs_r, std::int64_t rs_s,
                               bool flip);
 
 // out (R, HO, WO) = Σ_s Σ_{a,b} x[s][oh − pt + a][ow − pl + b] · k_rs(a, b), with x (S, H, W)
 // read as 0 outside the image, for the kernels U from winograd_kernels. Every output is
-// written. Threads over channels and the 16 products when called outside a parallel
-// region; on the calling thread inside one. Throws std::logic_error where not
+// written. Outside a parallel region the threads split the input transform by panels of
+// tiles, the 16 products by pieces of rows and the output transform by channels; inside
+// one it runs on the calling thread. Throws std::logic_error where not
 // winograd_available().
 void winograd_conv3x3(const float* x, std::int64_t S, std::int64_t H, std::int64_t W, const float* U, std::int64_t R,
                       std::int64_t pt, std::int64_t pl, std::int64_t HO, std::int64_t WO, float* out);

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <random>
+#include <stdexcept>
 #include <vector>
 #ifdef _OPENMP
 #include <omp.h>
@@ -93,6 +94,18 @@ TEST_SUITE("ops.winograd") {
           }
         }
     }
+  }
+
+  TEST_CASE("sgemm_packed refuses a row range that does not start at a panel or ends past M") {
+    if (!detail::sgemm_available()) {
+      MESSAGE("skipped: the AVX2 kernel is not compiled in (or RELPROP_SGEMM=0)");
+      return;
+    }
+    std::vector<float> a(64, 1.0f), c(16, 7.0f);
+    alignas(32) float b[64] = {};
+    CHECK_THROWS_AS(detail::sgemm_packed(12, 1, 2, 3, 12, a.data(), b, c.data(), 1), std::invalid_argument);
+    CHECK_THROWS_AS(detail::sgemm_packed(12, 1, 2, 0, 13, a.data(), b, c.data(), 1), std::invalid_argument);
+    CHECK(c == std::vector<float>(16, 7.0f));
   }
 
   TEST_CASE("winograd_conv3x3 equals the float64 direct convolution exactly on dyadic data") {
