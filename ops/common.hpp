@@ -4,7 +4,10 @@
 //   N batch, I input features, O output features, M rows (all leading dims flattened).
 
 #include <cstdint>
+#include <cstdlib>
 #include <initializer_list>
+#include <memory>
+#include <new>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -22,6 +25,32 @@ namespace relprop::detail {
 // split. Larger per-element work (exp, erf) would pay off earlier still. Smaller loops
 // run without entering OpenMP (parallel_for, tensor/parallel.hpp).
 inline constexpr std::int64_t kParallelMin = 1 << 14;
+
+// A float buffer that grows to the largest size asked of it and is kept (a kernel's
+// per-thread scratch, as `thread_local GrowingBuffer`): not cleared, so its users write
+// every element they read back, and not faulted in afresh for every call. 64-byte
+// aligned. A failed allocation throws std::bad_alloc and leaves it empty.
+class GrowingBuffer {
+ public:
+  float* get(std::int64_t n) {
+    if (n > capacity_) {
+      data_.reset();
+      capacity_ = 0;
+      void* p = std::aligned_alloc(64, (static_cast<std::size_t>(n) * sizeof(float) + 63) / 64 * 64);
+      if (p == nullptr) throw std::bad_alloc();
+      data_.reset(static_cast<float*>(p));
+      capacity_ = n;
+    }
+    return data_.get();
+  }
+
+ private:
+  struct Free {
+    void operator()(float* p) const { std::free(p); }
+  };
+  std::unique_ptr<float, Free> data_;
+  std::int64_t capacity_ = 0;
+};
 
 // `t` as a contiguous float32 tensor on its own device (itself when it already is one).
 // DtypeError / ValueError naming `op` and the argument `what` otherwise.

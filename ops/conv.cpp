@@ -147,15 +147,8 @@ using ConstStridedMap = Eigen::Map<const detail::RowMat, 0, Eigen::OuterStride<>
 // Never shrinks: its high-water mark is the largest K x min(P, kPixelBlock) seen (4.7 MB
 // for ResNet-50, 18.9 MB for VGG-16: 2304 x 2048 at its 56 x 56 layers).
 float* column_buffer(std::int64_t n) {
-  thread_local std::unique_ptr<float[]> buf;
-  thread_local std::int64_t capacity = 0;
-  if (n > capacity) {
-    buf.reset();
-    capacity = 0;  // a failed allocation below leaves no stale size behind
-    buf.reset(new float[static_cast<std::size_t>(n)]);
-    capacity = n;
-  }
-  return buf.get();
+  thread_local detail::GrowingBuffer buf;
+  return buf.get(n);
 }
 
 // Runs body(n, cols_buffer) for every sample: samples in parallel when there are enough

@@ -22,6 +22,7 @@
 #include <new>
 #include <stdexcept>
 
+#include "ops/common.hpp"
 #include "ops/gemm.hpp"
 
 #if defined(__AVX2__) && defined(__FMA__) && !defined(__AVX512F__)
@@ -40,18 +41,6 @@ using I64 = std::int64_t;
 // Tile rows are taken in blocks while max(R, S) x tiles stays under this (at least one
 // row): V and M then hold about 16 x this many floats each (4 MB), per calling thread.
 constexpr I64 kBlockFloats = I64{1} << 16;
-
-// A per-thread buffer of at least n floats, kept between calls (as the convolutions' column
-// buffer): each call writes every element it reads back.
-float* scratch(std::unique_ptr<float[]>& buf, I64& capacity, I64 n) {
-  if (n > capacity) {
-    buf.reset();
-    capacity = 0;
-    buf.reset(new float[static_cast<std::size_t>(n)]);
-    capacity = n;
-  }
-  return buf.get();
-}
 
 #if RELPROP_WINOGRAD_AVX2
 
@@ -202,10 +191,9 @@ inline void transform_kernels(const __m256 g[3][3], __m256 out[16]) {
 #endif
 
 const float* winograd_kernels(const float* w, I64 R, I64 S, I64 rs_r, I64 rs_s, bool flip) {
-  thread_local std::unique_ptr<float[]> ubuf;
-  thread_local I64 ucap = 0;
+  thread_local GrowingBuffer ubuf;
   const I64 Rp = packed_rows(R), plane = Rp * S;
-  float* U = scratch(ubuf, ucap, 16 * plane);
+  float* U = ubuf.get(16 * plane);
 #if RELPROP_WINOGRAD_AVX2
   // One panel of MR rows r (lanes; those past R are zeros) and one s at a time: the
   // panel's 16 transforms for one s are MR consecutive floats of packed A. Whole vectors
@@ -295,20 +283,10 @@ void winograd_conv3x3(const float* x, I64 S, I64 H, I64 W, const float* U, I64 R
   }
   const I64 TH = (HO + 1) / 2, TW = (WO + 1) / 2;
   const I64 RB = std::clamp<I64>(kBlockFloats / (std::max(R, S) * TW), 1, TH);
-  thread_local std::unique_ptr<float[]> mbuf;
-  thread_local I64 mcap = 0;
-  thread_local std::unique_ptr<float, decltype(&std::free)> vbuf(nullptr, &std::free);
-  thread_local I64 vcap = 0;
-  const I64 vneed = 16 * S * packed_cols(RB * TW);
-  if (vneed > vcap) {  // 32-byte aligned: the kernel loads B's panels with aligned loads
-    vbuf.reset();
-    vcap = 0;
-    vbuf.reset(static_cast<float*>(std::aligned_alloc(64, static_cast<std::size_t>(vneed) * sizeof(float))));
-    if (!vbuf) throw std::bad_alloc();
-    vcap = vneed;
-  }
-  float* V = vbuf.get();
-  float* M = scratch(mbuf, mcap, 16 * R * RB * TW + 8);  // + 8: output_tiles reads whole vectors
+  // Per calling thread; V 64-byte aligned (the kernel loads B's panels with aligned loads).
+  thread_local GrowingBuffer vbuf, mbuf;
+  float* V = vbuf.get(16 * S * packed_cols(RB * TW));
+  float* M = mbuf.get(16 * R * RB * TW + 8);  // + 8: output_tiles reads whole vectors
   std::fill(M + 16 * R * RB * TW, M + 16 * R * RB * TW + 8, 0.0f);  // never written otherwise
   const I64 Up = packed_rows(R) * S;                      // floats per transformed kernel set
   constexpr I64 kRowsPerItem = 96;                        // rows of one product per work item
