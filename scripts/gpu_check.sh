@@ -2,9 +2,14 @@
 # The GPU check, on the device machine, from the binaries scripts/gpu_pack.sh left in
 # .gpu/: the device, the GPU parity suites and device tests, compute-sanitizer (memcheck
 # and racecheck) on a few suites, and the GPU benchmark rows (ResNet-50, VGG-16, BERT-base,
-# MiniLM at batch 1 and 64; each composite eager and replayed as a CUDA Graph). Logs go to
-# $OUT (or .gpu/out); a summary is printed last. Each step has its own time limit so one
-# hang cannot eat the lease.
+# MiniLM at batch 1 and 64; each composite eager and replayed as a CUDA Graph), and the
+# side-by-side with PyTorch + Zennit on the same GPU (bench/compare/compare.py --device cuda;
+# Zennit travels as a wheel in .whl/, carried: pip download --no-deps -d .whl zennit==0.5.1).
+# Logs go to $OUT (or .gpu/out); a summary is printed last. Each step has its own time limit
+# so one hang cannot eat the lease. GPU_STEPS picks the steps (default: all, in this order):
+#   GPU_STEPS="tests bench compare memcheck racecheck" bash scripts/gpu_check.sh
+# Further steps: bench-tf32 (the bench rows on TF32 tensor cores), compare-graphs (relprop through CUDA Graph replay), compare-tf32 (both
+# sides on TF32 tensor cores), profile (the eager GPU path's host time per relevance op).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${OUT:-.gpu/out}
@@ -43,11 +48,36 @@ step() {  # step NAME SECONDS COMMAND...
 }
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv | tee "$out/device.log"
 ldd .gpu/relprop_tests | grep -E 'not found|cudnn|cublas|cudart' | tee -a "$out/device.log"
-step tests_cuda 240 .gpu/relprop_tests -ts='cuda*' --duration=true
-step memcheck 150 compute-sanitizer --tool memcheck --error-exitcode 3 .gpu/relprop_tests \
-  -ts='cuda.parity.linear,cuda.parity.conv,cuda.device'
-step racecheck 120 compute-sanitizer --tool racecheck --error-exitcode 3 .gpu/relprop_tests \
-  -ts='cuda.parity.activation,cuda.parity.attention,cuda.parity.pool'
-step bench 240 .gpu/relprop_bench_cuda --graphs --repeat 20 --warmup 3
-grep -v '^JSON' "$out/bench.log" | head -80
+for s in ${GPU_STEPS:-tests bench compare memcheck racecheck}; do
+  case $s in
+    tests) step tests_cuda "${T_TESTS:-240}" .gpu/relprop_tests -ts='cuda*' --duration=true ;;
+    memcheck) step memcheck "${T_MEMCHECK:-150}" compute-sanitizer --tool memcheck --error-exitcode 3 \
+      .gpu/relprop_tests -ts='cuda.parity.linear,cuda.parity.conv,cuda.device' ;;
+    racecheck) step racecheck "${T_RACECHECK:-120}" compute-sanitizer --tool racecheck --error-exitcode 3 \
+      .gpu/relprop_tests -ts='cuda.parity.activation,cuda.parity.attention,cuda.parity.pool' ;;
+    bench) step bench "${T_BENCH:-240}" .gpu/relprop_bench_cuda --graphs --repeat "${BENCH_REPEAT:-20}" --warmup 3
+      grep -v '^JSON' "$out/bench.log" | head -80 ;;
+    bench-tf32) step bench-tf32 "${T_BENCH:-240}" .gpu/relprop_bench_cuda --tf32 --graphs --repeat "${BENCH_REPEAT:-20}" --warmup 3
+      grep -v '^JSON' "$out/bench-tf32.log" | head -80 ;;
+    compare | compare-graphs | compare-tf32)
+      if [ -z "${PYTHONPATH:-}" ] && ls .whl/*.whl >/dev/null 2>&1; then
+        python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+          --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site
+      fi
+      extra=()
+      [ "$s" = compare-graphs ] && extra=(--cuda-graphs)
+      [ "$s" = compare-tf32 ] && extra=(--cuda-graphs --precision tf32)
+      step "$s" "${T_COMPARE:-240}" env PYTHONUNBUFFERED=1 python3 bench/compare/compare.py \
+        ${COMPARE_MODELS:-resnet50 vgg16} --device cuda --rounds "${COMPARE_ROUNDS:-2}" --repeat 20 --warmup 3 \
+        --relprop-time .gpu/relprop_time --prepare-python python3 --zennit-python python3 \
+        --lxt-python python3 "${extra[@]}" --out "/tmp/$s.json"
+      grep -v '^prepared' "$out/$s.log" | tail -n 4 ;;
+    profile)  # host-side time per relevance op of the eager GPU path (ResNet-50 prepared by compare)
+      step profile 60 .gpu/relprop_time --model resnet50 --weights build/compare/resnet50/weights.safetensors \
+        --input build/compare/resnet50/input.safetensors --composite epsilon-plus-flat --seed-one \
+        --device cuda --repeat 5 --warmup 2 --profile
+      head -n 30 "$out/profile.log" ;;
+    *) echo "unknown step $s" ;;
+  esac
+done
 printf '%s\n' "${summary[@]}"

@@ -9,8 +9,8 @@
 # cuDNN and cuBLAS also as Python packages, which gpu_check.sh finds).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-build=build/gpu
-cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DRELPROP_CUDA=ON \
+build=${GPU_BUILD:-build/gpu}  # GPU_BUILD: an existing CUDA-enabled build to pack instead
+[ -n "${GPU_BUILD:-}" ] || cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DRELPROP_CUDA=ON \
   -DRELPROP_BUILD_TESTS=ON -DRELPROP_BUILD_BENCH=ON >/dev/null
 ninja -C "$build" relprop_tests relprop_bench_cuda relprop_time relprop_exe
 rm -rf .gpu && mkdir -p .gpu/lib

@@ -29,6 +29,12 @@ The same file holds the reference runners (`ref-zennit`, `ref-lxt`, `ref-dlb`,
 --conv-algorithm winograd runs relprop's 3x3 stride-1 convolutions by Winograd F(2x2,3x3)
 (ops/conv.hpp; the default is direct); the table marks those rows "(winograd)".
 
+--device cuda runs both sides on the GPU (each timed call synchronised). There
+--precision fp32 (the default) runs both in IEEE float32: the reference's PyTorch is told
+not to use TF32 (its default lets cuDNN convolutions use it); --precision tf32 lets both
+use TF32 tensor cores. --cuda-graphs times relprop through GraphExplainer, which captures
+the explanation as a CUDA Graph and replays it; the table marks those rows "(graph)".
+
 Results: a table on stdout, a JSON file per run in build/compare/results/, and with
 --plot a PNG of the median times per model (relprop against the references).
 """
@@ -128,12 +134,25 @@ def timed(fn, repeat, warmup, sync=None):
     return times
 
 
+def set_tf32(torch, on):
+    """PyTorch's TF32 switches for cuDNN convolutions and cuBLAS matrix products (the
+    newer fp32_precision settings where this PyTorch has them)."""
+    try:
+        torch.backends.cudnn.conv.fp32_precision = "tf32" if on else "ieee"
+        torch.backends.cuda.matmul.fp32_precision = "tf32" if on else "ieee"
+    except AttributeError:
+        torch.backends.cudnn.allow_tf32 = on
+        torch.backends.cuda.matmul.allow_tf32 = on
+
+
 def device_of(a):
     """(torch.device, synchronize function or None) for --device."""
     import torch
     dev = torch.device(a.device)
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise SystemExit("--device cuda: this PyTorch sees no GPU")
+    if dev.type == "cuda":
+        set_tf32(torch, a.precision == "tf32")
     return dev, (torch.cuda.synchronize if dev.type == "cuda" else None)
 
 
@@ -464,7 +483,8 @@ def relprop_cmd(name, folder, a):
     return [str(exe)] + m + ["--input", str(folder / "input.safetensors"), "--composite", spec["composite"],
                              "--repeat", str(a.repeat), "--warmup", str(a.warmup),
                              "--out", str(folder / "relprop.safetensors"), "--device", a.device,
-                             "--conv-algorithm", a.conv_algorithm] + extra + seed
+                             "--conv-algorithm", a.conv_algorithm] + extra + seed + (
+        ["--precision", a.precision] if a.device == "cuda" else []) + (["--graphs"] if a.cuda_graphs else [])
 
 
 def run_json(cmd, env):
@@ -501,7 +521,7 @@ def compare(name, a):
     ref_cmd = [py, str(THIS), f"ref-{spec['ref']}", name, str(folder), "--composite", spec["composite"],
                "--repeat", str(a.repeat if spec["ref"] != "dlb" else max(1, a.repeat // 5)),
                "--warmup", str(a.warmup if spec["ref"] != "dlb" else 1), "--threads", str(a.threads),
-               "--out", str(folder / "ref.npy"), "--device", a.device]
+               "--out", str(folder / "ref.npy"), "--device", a.device, "--precision", a.precision]
     ours, refs = [], []
     for _ in range(a.rounds):
         ours.append(run_json(relprop_cmd(name, folder, a), env_ours))
@@ -513,7 +533,8 @@ def compare(name, a):
         "model": name, "note": spec["note"], "conv_algorithm": ours[0].get("conv_algorithm", "direct"),
         "reference": refs[0]["tool"], "torch": refs[0]["torch"],
         "composite": spec["composite"], "threads": a.threads, "rounds": a.rounds, "repeat": a.repeat,
-        "device": refs[0].get("device", "cpu"),
+        "device": refs[0].get("device", "cpu"), "precision": a.precision if a.device == "cuda" else "fp32",
+        "graphs": ours[-1].get("graphs", "off"),
         "relprop_forward_ms": med(ours, "forward_ms"), "relprop_explain_ms": med(ours, "explain_ms"),
         "relprop_rss_mb": max(r["peak_rss_mb"] for r in ours),
         "ref_forward_ms": med(refs, "forward_ms"), "ref_grad_ms": med(refs, "grad_ms"),
@@ -539,7 +560,9 @@ def print_table(rows):
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
     for r in rows:
-        model = r["model"] + (" (winograd)" if r.get("conv_algorithm") == "winograd" else "")
+        model = r["model"] + (" (winograd)" if r.get("conv_algorithm") == "winograd" else "") + (
+            " (graph)" if r.get("graphs", "off") != "off" else "") + (
+            " (tf32)" if r.get("precision") == "tf32" else "")
         vals = (model, r["reference"], r["relprop_explain_ms"], r["ref_explain_ms"], r["speedup"],
                 r["relprop_forward_ms"], r["ref_forward_ms"], r["ref_grad_ms"], r["relprop_rss_mb"], r["ref_rss_mb"],
                 r["agreement"], r["agreement_l2"])
@@ -576,6 +599,10 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
                     help="cuda: relprop and the reference both on GPU 0 (DLBacktrace stays on the CPU)")
+    ap.add_argument("--precision", default="fp32", choices=("fp32", "tf32"),
+                    help="on the GPU: IEEE float32 on both sides (default), or TF32 tensor cores on both")
+    ap.add_argument("--cuda-graphs", action="store_true",
+                    help="relprop through GraphExplainer (CUDA Graph capture and replay)")
     ap.add_argument("--conv-algorithm", default="direct", choices=("direct", "winograd"),
                     help="relprop's 3x3 stride-1 CPU convolutions: direct GEMMs (default) or Winograd F(2x2,3x3)")
     ap.add_argument("--composite", default="")
@@ -623,6 +650,8 @@ def main():
         return prepare_text(a.args[0], pathlib.Path(a.args[1]))
     if a.what == "prepare-dlb":
         return prepare_dlb(pathlib.Path(a.args[1]))
+    if a.device != "cuda" and (a.precision != "fp32" or a.cuda_graphs):
+        raise SystemExit("--precision tf32 and --cuda-graphs need --device cuda")
     names = list(MODELS) if a.what == "all" else [a.what] + a.args
     for n in names:
         if n not in MODELS:

@@ -13,7 +13,10 @@
 // value (x --multiplier), at the last position for language-model heads; --seed-one seeds 1
 // instead. --rule NODE=RULE overrides the composite for nodes matching NODE (a glob).
 // --device cuda runs everything on the GPU (weights uploaded before timing; each timed
-// call ends with a device synchronisation).
+// call ends with a device synchronisation). --precision tf32 lets cuBLAS / cuDNN use TF32
+// tensor cores there. --graphs times the explanation through GraphExplainer: on a GPU the
+// explanation is captured as a CUDA Graph during the warm-up and replayed (one launch
+// instead of thousands); on the CPU it is the same forward + seed + propagate.
 // --profile also prints to stderr where the timed explanations spent their time: the
 // recorded forward, the seed and the backward pass, and the backward pass's relevance
 // kernels summed by op and rule (medians per explanation), largest first.
@@ -25,11 +28,16 @@
 #include <cstdio>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "relprop.hpp"
+#include "relprop_config.hpp"
 #include "tensor/device.hpp"
+#if RELPROP_HAVE_CUDA
+#include "cuda/linear.hpp"
+#endif
 
 using namespace relprop;
 
@@ -47,6 +55,15 @@ double median(std::vector<double> v) {
   return n == 0 ? 0.0 : n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
+// The relevance written to --out: the token ids' or the image's, else the first input's.
+Tensor pick_input(const std::map<std::string, Tensor>& maps) {
+  if (maps.empty()) throw ValueError("relprop_time: the explanation has no input relevance");
+  Tensor r = maps.begin()->second;
+  for (const auto& [name, t] : maps)
+    if (name == "input_ids" || name == "x" || name == "pixel_values") r = t;
+  return r;
+}
+
 std::string join(const std::vector<double>& v) {
   std::string s;
   for (double x : v) s += (s.empty() ? "" : ", ") + std::to_string(x);
@@ -57,19 +74,21 @@ std::string join(const std::vector<double>& v) {
   std::cerr << "relprop_time: " << why
             << "\nusage: relprop_time (--model NAME | --graph G.json | --hf DIR) [--weights W] --input X.safetensors"
                " --composite C [--target K] [--epsilon E] [--repeat N] [--warmup N] [--out R.safetensors]"
-               " [--seed-one] [--multiplier M] [--rule NODE=RULE]... [--device cpu|cuda] [--conv-algorithm direct|winograd] [--profile]\n";
+               " [--seed-one] [--multiplier M] [--rule NODE=RULE]... [--device cpu|cuda] [--precision fp32|tf32] [--graphs]"
+               " [--conv-algorithm direct|winograd] [--profile]\n";
   std::exit(2);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) try {
-  std::string model, graph_path, hf, weights, input, composite = "epsilon", out, device_name = "cpu";
+  std::string model, graph_path, hf, weights, input, composite = "epsilon", out, device_name = "cpu",
+                                                               precision = "fp32";
   std::optional<std::int64_t> target;
   std::optional<double> epsilon;
   int repeat = 10, warmup = 2;
   bool seed_one = false;
-  bool profile = false;
+  bool profile = false, graphs = false;
   double multiplier = 1.0;
   std::vector<std::pair<std::string, std::string>> rules;  // --rule NAME=RULE
   for (int i = 1; i < argc; ++i) {
@@ -97,6 +116,8 @@ int main(int argc, char** argv) try {
     else if (a == "--warmup") warmup = std::stoi(next());
     else if (a == "--seed-one") seed_one = true;
     else if (a == "--profile") profile = true;
+    else if (a == "--graphs") graphs = true;
+    else if (a == "--precision") precision = next();
     else if (a == "--multiplier") multiplier = std::stod(next());
     else if (a == "--rule") {
       const std::string v = next();
@@ -128,6 +149,14 @@ int main(int argc, char** argv) try {
   if (!hf.empty()) inputs = complete_text_inputs(inputs, &graph);
   if (device_name != "cpu" && device_name != "cuda") usage("--device is cpu or cuda");
   const Device dev = device_name == "cuda" ? Device::CUDA : Device::CPU;
+  if (precision != "fp32" && precision != "tf32") usage("--precision is fp32 or tf32");
+  if (precision == "tf32") {
+    if (dev != Device::CUDA) usage("--precision tf32 needs --device cuda");
+#if RELPROP_HAVE_CUDA
+    cuda::set_tf32(true);
+#endif
+  }
+  if (graphs && profile) usage("--profile reads the eager pass's per-node report: leave out --graphs");
   graph.to(dev);
   for (auto& [k, t] : inputs) t = t.to(dev);
   CompositeOptions options;
@@ -137,6 +166,17 @@ int main(int argc, char** argv) try {
   const double rss_loaded = peak_rss_mb();
 
   std::vector<double> forward_ms, explain_ms;
+  // --graphs: one GraphExplainer for every timed explanation (it captures on the second).
+  std::unique_ptr<GraphExplainer> explainer;
+  if (graphs) {
+    ExplainSettings settings;
+    settings.composite = comp;
+    settings.target = target;
+    settings.form = seed_one ? SeedForm::OneHot : SeedForm::Value;
+    settings.multiplier = multiplier;
+    explainer = std::make_unique<GraphExplainer>(graph, settings);
+  }
+  bool replayed = false;
   // --profile: per timed explanation, the recorded forward, seed, backward pass, and the
   // relevance kernels' time by "op rule".
   std::vector<double> rec_ms, seed_ms, back_ms;
@@ -151,6 +191,21 @@ int main(int argc, char** argv) try {
     if (dev != Device::CPU) device::synchronize();
     const double f = std::chrono::duration<double, std::milli>(clock::now() - t0).count();
     t0 = clock::now();
+    if (explainer) {
+      Explanation ex = explainer->explain(inputs);
+      if (dev != Device::CPU) device::synchronize();
+      const double e = std::chrono::duration<double, std::milli>(clock::now() - t0).count();
+      if (it >= warmup) {
+        forward_ms.push_back(f);
+        explain_ms.push_back(e);
+      }
+      if (it + 1 == warmup + repeat) {
+        relevance = pick_input(ex.relevance);
+        chosen = ex.targets.empty() ? -1 : ex.targets[0];
+        replayed = explainer->replaying();
+      }
+      continue;
+    }
     Tape tape;
     Tensor y;
     {
@@ -182,9 +237,7 @@ int main(int argc, char** argv) try {
       }
     }
     if (it + 1 == warmup + repeat) {
-      relevance = R.inputs().begin()->second;
-      for (const auto& [name, r] : R.inputs())
-        if (name == "input_ids" || name == "x" || name == "pixel_values") relevance = r;
+      relevance = pick_input(R.inputs());
       chosen = seed.targets.empty() ? -1 : seed.targets[0];
       (void)y0;
     }
@@ -206,9 +259,11 @@ int main(int argc, char** argv) try {
   if (!out.empty()) save_safetensors(out, {{"relevance", relevance.to(Device::CPU)}});
   std::printf(
       "{\"forward_ms\": %.4f, \"explain_ms\": %.4f, \"forward_all\": [%s], \"explain_all\": [%s], "
-      "\"peak_rss_mb\": %.1f, \"rss_after_load_mb\": %.1f, \"target\": %lld, \"conv_algorithm\": \"%s\"}\n",
+      "\"peak_rss_mb\": %.1f, \"rss_after_load_mb\": %.1f, \"target\": %lld, \"conv_algorithm\": \"%s\", "
+      "\"precision\": \"%s\", \"graphs\": \"%s\"}\n",
       median(forward_ms), median(explain_ms), join(forward_ms).c_str(), join(explain_ms).c_str(), peak_rss_mb(),
-      rss_loaded, static_cast<long long>(chosen), conv_algorithm() == ConvAlgorithm::Winograd ? "winograd" : "direct");
+      rss_loaded, static_cast<long long>(chosen), conv_algorithm() == ConvAlgorithm::Winograd ? "winograd" : "direct",
+      precision.c_str(), !graphs ? "off" : replayed ? "replayed" : "eager");
   return 0;
 } catch (const std::exception& e) {
   std::cerr << "relprop_time: " << e.what() << "\n";
