@@ -554,16 +554,19 @@ def fmt(v, digits=3):
     return str(v)
 
 
+def label(r):
+    """A row's model name with how relprop ran when not the default."""
+    return r["model"] + (" (winograd)" if r.get("conv_algorithm") == "winograd" else "") + (
+        " (graph)" if r.get("graphs", "off") != "off" else "") + (" (tf32)" if r.get("precision") == "tf32" else "")
+
+
 def print_table(rows):
     head = ("model", "reference", "relprop ms", "ref ms", "speed-up", "relprop fwd", "ref fwd", "ref fwd+grad",
             "relprop RSS MB", "ref RSS MB", "max rel. diff", "L2 rel. diff")
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
     for r in rows:
-        model = r["model"] + (" (winograd)" if r.get("conv_algorithm") == "winograd" else "") + (
-            " (graph)" if r.get("graphs", "off") != "off" else "") + (
-            " (tf32)" if r.get("precision") == "tf32" else "")
-        vals = (model, r["reference"], r["relprop_explain_ms"], r["ref_explain_ms"], r["speedup"],
+        vals = (label(r), r["reference"], r["relprop_explain_ms"], r["ref_explain_ms"], r["speedup"],
                 r["relprop_forward_ms"], r["ref_forward_ms"], r["ref_grad_ms"], r["relprop_rss_mb"], r["ref_rss_mb"],
                 r["agreement"], r["agreement_l2"])
         print("| " + " | ".join(fmt(v) for v in vals) + " |", flush=True)
@@ -573,7 +576,7 @@ def plot(rows, path):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    names = [r["model"] for r in rows]
+    names = [label(r) for r in rows]
     fig, ax = plt.subplots(figsize=(1.2 * len(rows) + 2, 4))
     xs = range(len(rows))
     ax.bar([x - 0.2 for x in xs], [r["relprop_explain_ms"] for r in rows], 0.4, label="relprop")
