@@ -6,10 +6,14 @@
 # side-by-side with PyTorch + Zennit on the same GPU (bench/compare/compare.py --device cuda;
 # Zennit travels as a wheel in .whl/, carried: pip download --no-deps -d .whl zennit==0.5.1).
 # Logs go to $OUT (or .gpu/out); a summary is printed last. Each step has its own time limit
-# so one hang cannot eat the lease. GPU_STEPS picks the steps (default: all, in this order):
+# so one hang cannot eat the lease. GPU_STEPS picks the steps; the default is
 #   GPU_STEPS="tests bench compare memcheck racecheck" bash scripts/gpu_check.sh
-# Further steps: bench-tf32 (the bench rows on TF32 tensor cores), compare-graphs (relprop through CUDA Graph replay), compare-tf32 (both
-# sides on TF32 tensor cores), profile (the eager GPU path's host time per relevance op).
+# Further steps: bench-tf32 (the bench rows on TF32 tensor cores), compare-graphs (relprop
+# through CUDA Graph replay), compare-tf32 (that, with both sides on TF32 tensor cores),
+# profile (the eager GPU path's host time per relevance op, ResNet-50). Each step leaves one
+# log in $OUT, beside device.log; the device tool returns at most 8 files, so name at most 7
+# steps per call (the compare steps print their tables there; their JSON stays in /tmp).
+# Time limits: T_TESTS, T_MEMCHECK, T_RACECHECK, T_BENCH, T_COMPARE, T_PROFILE.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${OUT:-.gpu/out}
@@ -48,7 +52,9 @@ step() {  # step NAME SECONDS COMMAND...
 }
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv | tee "$out/device.log"
 ldd .gpu/relprop_tests | grep -E 'not found|cudnn|cublas|cudart' | tee -a "$out/device.log"
-for s in ${GPU_STEPS:-tests bench compare memcheck racecheck}; do
+steps=(${GPU_STEPS:-tests bench compare memcheck racecheck})
+[ "${#steps[@]}" -le 7 ] || echo "warning: ${#steps[@]} steps leave more logs than the 8 files the device tool returns"
+for s in "${steps[@]}"; do
   case $s in
     tests) step tests_cuda "${T_TESTS:-240}" .gpu/relprop_tests -ts='cuda*' --duration=true ;;
     memcheck) step memcheck "${T_MEMCHECK:-150}" compute-sanitizer --tool memcheck --error-exitcode 3 \
@@ -70,10 +76,12 @@ for s in ${GPU_STEPS:-tests bench compare memcheck racecheck}; do
       step "$s" "${T_COMPARE:-240}" env PYTHONUNBUFFERED=1 python3 bench/compare/compare.py \
         ${COMPARE_MODELS:-resnet50 vgg16} --device cuda --rounds "${COMPARE_ROUNDS:-2}" --repeat 20 --warmup 3 \
         --relprop-time .gpu/relprop_time --prepare-python python3 --zennit-python python3 \
-        --lxt-python python3 "${extra[@]}" --out "/tmp/$s.json"
+        --lxt-python python3 ${extra[@]+"${extra[@]}"} --out "/tmp/$s.json"
       grep -v '^prepared' "$out/$s.log" | tail -n 4 ;;
-    profile)  # host-side time per relevance op of the eager GPU path (ResNet-50 prepared by compare)
-      step profile 60 .gpu/relprop_time --model resnet50 --weights build/compare/resnet50/weights.safetensors \
+    profile)  # host-side time per relevance op of the eager GPU path
+      [ -f build/compare/resnet50/input.safetensors ] ||
+        python3 bench/compare/compare.py prepare-vision resnet50 build/compare/resnet50
+      step profile "${T_PROFILE:-60}" .gpu/relprop_time --model resnet50 --weights build/compare/resnet50/weights.safetensors \
         --input build/compare/resnet50/input.safetensors --composite epsilon-plus-flat --seed-one \
         --device cuda --repeat 5 --warmup 2 --profile
       head -n 30 "$out/profile.log" ;;

@@ -33,7 +33,8 @@ The same file holds the reference runners (`ref-zennit`, `ref-lxt`, `ref-dlb`,
 --precision fp32 (the default) runs both in IEEE float32: the reference's PyTorch is told
 not to use TF32 (its default lets cuDNN convolutions use it); --precision tf32 lets both
 use TF32 tensor cores. --cuda-graphs times relprop through GraphExplainer, which captures
-the explanation as a CUDA Graph and replays it; the table marks those rows "(graph)".
+the explanation as a CUDA Graph and replays it; the table marks those rows "(graph)"
+("(graph: eager)" where a round could not capture and ran eagerly).
 
 Results: a table on stdout, a JSON file per run in build/compare/results/, and with
 --plot a PNG of the median times per model (relprop against the references).
@@ -534,7 +535,8 @@ def compare(name, a):
         "reference": refs[0]["tool"], "torch": refs[0]["torch"],
         "composite": spec["composite"], "threads": a.threads, "rounds": a.rounds, "repeat": a.repeat,
         "device": refs[0].get("device", "cpu"), "precision": a.precision if a.device == "cuda" else "fp32",
-        "graphs": ours[-1].get("graphs", "off"),
+        # "replayed" only when every round replayed its CUDA Graph
+        "graphs": min((r.get("graphs", "off") for r in ours), key=("off", "eager", "replayed").index),
         "relprop_forward_ms": med(ours, "forward_ms"), "relprop_explain_ms": med(ours, "explain_ms"),
         "relprop_rss_mb": max(r["peak_rss_mb"] for r in ours),
         "ref_forward_ms": med(refs, "forward_ms"), "ref_grad_ms": med(refs, "grad_ms"),
@@ -557,7 +559,8 @@ def fmt(v, digits=3):
 def label(r):
     """A row's model name with how relprop ran when not the default."""
     return r["model"] + (" (winograd)" if r.get("conv_algorithm") == "winograd" else "") + (
-        " (graph)" if r.get("graphs", "off") != "off" else "") + (" (tf32)" if r.get("precision") == "tf32" else "")
+        {"off": "", "replayed": " (graph)"}.get(r.get("graphs", "off"), " (graph: eager)")) + (
+        " (tf32)" if r.get("precision") == "tf32" else "")
 
 
 def print_table(rows):

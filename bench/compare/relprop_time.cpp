@@ -157,6 +157,8 @@ int main(int argc, char** argv) try {
 #endif
   }
   if (graphs && profile) usage("--profile reads the eager pass's per-node report: leave out --graphs");
+  if (graphs && dev == Device::CUDA && warmup < 2)
+    usage("--graphs on the GPU needs --warmup 2 or more: the second explanation is the one captured");
   graph.to(dev);
   for (auto& [k, t] : inputs) t = t.to(dev);
   CompositeOptions options;
