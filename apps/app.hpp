@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "relprop.hpp"
+#include "relprop/relprop.hpp"
 
 namespace relprop::app {
 

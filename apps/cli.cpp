@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "apps/app.hpp"
-#include "relprop.hpp"
+#include "relprop/relprop.hpp"
 
 namespace relprop {
 

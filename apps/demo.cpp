@@ -16,7 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/app.hpp"
-#include "text/tokenizer.hpp"
+#include "relprop/text/tokenizer.hpp"
 
 #ifndef RELPROP_DEMO_SOURCE_DIR
 #define RELPROP_DEMO_SOURCE_DIR ""

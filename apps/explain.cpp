@@ -16,12 +16,12 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/app.hpp"
-#include "cuda/context.hpp"
-#include "relprop_config.hpp"
+#include "relprop/cuda/context.hpp"
+#include "relprop/config.hpp"
 #if RELPROP_HAVE_CUDA
-#include "cuda/linear.hpp"
+#include "relprop/cuda/linear.hpp"
 #endif
-#include "text/tokenizer.hpp"
+#include "relprop/text/tokenizer.hpp"
 
 namespace relprop::app {
 

@@ -7,7 +7,7 @@
 
 #include <random>
 
-#include "relprop.hpp"
+#include "relprop/relprop.hpp"
 
 using namespace relprop;
 

@@ -23,13 +23,13 @@
 #include <string>
 #include <vector>
 
-#include "cuda/context.hpp"
+#include "relprop/cuda/context.hpp"
 #include "random_models.hpp"
-#include "relprop.hpp"
-#include "relprop_config.hpp"
-#include "tensor/device.hpp"
+#include "relprop/relprop.hpp"
+#include "relprop/config.hpp"
+#include "relprop/tensor/device.hpp"
 #if RELPROP_HAVE_CUDA
-#include "cuda/linear.hpp"
+#include "relprop/cuda/linear.hpp"
 #endif
 
 using namespace relprop;

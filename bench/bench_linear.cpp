@@ -14,9 +14,9 @@
 #include <random>
 #include <vector>
 
-#include "ops/gemm.hpp"
-#include "ops/kernels.hpp"
-#include "relprop.hpp"
+#include "relprop/ops/gemm.hpp"
+#include "relprop/ops/kernels.hpp"
+#include "relprop/relprop.hpp"
 
 using namespace relprop;
 

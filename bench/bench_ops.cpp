@@ -10,7 +10,7 @@
 #include <functional>
 #include <random>
 
-#include "relprop.hpp"
+#include "relprop/relprop.hpp"
 
 using namespace relprop;
 

@@ -14,7 +14,7 @@
 #include <random>
 
 #include "random_models.hpp"
-#include "relprop.hpp"
+#include "relprop/relprop.hpp"
 
 using namespace relprop;
 using namespace relprop::bench;

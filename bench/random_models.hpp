@@ -14,7 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "relprop.hpp"
+#include "relprop/relprop.hpp"
 
 namespace relprop::bench {
 

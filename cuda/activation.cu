@@ -4,8 +4,8 @@
 
 #include <cmath>
 
-#include "cuda/activation.hpp"
-#include "cuda/common.cuh"
+#include "relprop/cuda/activation.hpp"
+#include "relprop/cuda/common.cuh"
 
 namespace relprop::cuda {
 

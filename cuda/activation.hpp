@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <utility>
 
-#include "tensor/tensor.hpp"
+#include "relprop/tensor/tensor.hpp"
 
 namespace relprop::cuda {
 

@@ -11,9 +11,9 @@
 #include <cmath>
 #include <limits>
 
-#include "cuda/attention.hpp"
-#include "cuda/common.cuh"
-#include "cuda/primitives.hpp"
+#include "relprop/cuda/attention.hpp"
+#include "relprop/cuda/common.cuh"
+#include "relprop/cuda/primitives.hpp"
 
 namespace relprop::cuda {
 

@@ -10,8 +10,8 @@
 #include <cstdint>
 #include <string>
 
-#include "ops/common.hpp"
-#include "tensor/tensor.hpp"
+#include "relprop/ops/common.hpp"
+#include "relprop/tensor/tensor.hpp"
 
 namespace relprop::cuda {
 

@@ -11,8 +11,8 @@
 #include <cstdint>
 #include <string>
 
-#include "cuda/context.hpp"
-#include "tensor/tensor.hpp"
+#include "relprop/cuda/context.hpp"
+#include "relprop/tensor/tensor.hpp"
 
 namespace relprop::cuda {
 

@@ -1,12 +1,12 @@
 // CUDA context: device query, stream, cuBLAS and cuDNN handles, checked calls.
 
-#include "cuda/context.hpp"
+#include "relprop/cuda/context.hpp"
 
 #include <cstdlib>
 #include <mutex>
 #include <string>
 
-#include "cuda/common.cuh"
+#include "relprop/cuda/common.cuh"
 
 namespace relprop::cuda {
 

@@ -7,7 +7,7 @@
 #include <memory>
 #include <string>
 
-#include "tensor/error.hpp"
+#include "relprop/tensor/error.hpp"
 
 namespace relprop {
 

@@ -1,7 +1,7 @@
 // The CUDA context in a build without the CUDA backend: no devices, and a clear error
 // for anyone who asks for one.
 
-#include "cuda/context.hpp"
+#include "relprop/cuda/context.hpp"
 
 #include <string>
 
@@ -37,7 +37,7 @@ void Context::synchronize() const {}
 
 // ---- device memory (tensor/device.hpp) without the backend ------------------------------
 
-#include "tensor/device.hpp"
+#include "relprop/tensor/device.hpp"
 
 namespace relprop::device {
 
@@ -66,7 +66,7 @@ void release_cache() {}
 
 // ---- CUDA Graphs without the backend ------------------------------------------------------
 
-#include "cuda/graph.hpp"
+#include "relprop/cuda/graph.hpp"
 
 namespace relprop::cuda {
 

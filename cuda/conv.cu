@@ -22,9 +22,9 @@
 #include <string>
 #include <vector>
 
-#include "cuda/common.cuh"
-#include "cuda/conv.hpp"
-#include "cuda/linear.hpp"  // tf32(): TF32 tensor-core math for the linear-type ops
+#include "relprop/cuda/common.cuh"
+#include "relprop/cuda/conv.hpp"
+#include "relprop/cuda/linear.hpp"  // tf32(): TF32 tensor-core math for the linear-type ops
 
 namespace relprop::cuda {
 

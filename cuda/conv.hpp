@@ -6,8 +6,8 @@
 
 #include <cstdint>
 
-#include "ops/linear_type.hpp"
-#include "tensor/tensor.hpp"
+#include "relprop/ops/linear_type.hpp"
+#include "relprop/tensor/tensor.hpp"
 
 namespace relprop::cuda {
 

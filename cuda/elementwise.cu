@@ -5,9 +5,9 @@
 
 #include <vector>
 
-#include "cuda/common.cuh"
-#include "cuda/elementwise.hpp"
-#include "cuda/primitives.hpp"
+#include "relprop/cuda/common.cuh"
+#include "relprop/cuda/elementwise.hpp"
+#include "relprop/cuda/primitives.hpp"
 
 namespace relprop::cuda {
 

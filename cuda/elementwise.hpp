@@ -7,8 +7,8 @@
 
 #include <utility>
 
-#include "ops/common.hpp"
-#include "tensor/tensor.hpp"
+#include "relprop/ops/common.hpp"
+#include "relprop/tensor/tensor.hpp"
 
 namespace relprop::cuda {
 

@@ -1,7 +1,7 @@
 // CUDA Graph capture and replay on the context's stream (cuda/graph.hpp).
 
-#include "cuda/common.cuh"
-#include "cuda/graph.hpp"
+#include "relprop/cuda/common.cuh"
+#include "relprop/cuda/graph.hpp"
 
 namespace relprop::cuda {
 

@@ -9,8 +9,8 @@
 #include <atomic>
 #include <cstdint>
 
-#include "cuda/common.cuh"
-#include "cuda/linear.hpp"
+#include "relprop/cuda/common.cuh"
+#include "relprop/cuda/linear.hpp"
 
 namespace relprop::cuda {
 

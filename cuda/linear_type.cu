@@ -15,14 +15,14 @@
 //   always (x- is then exactly 0, its terms add exact zeros).
 // - Sums are fused differently (a * b + c as one FMA), GEMMs accumulate in another order.
 
-#include "cuda/linear_type.hpp"
+#include "relprop/cuda/linear_type.hpp"
 
 #include <cstdint>
 #include <string>
 
-#include "cuda/common.cuh"
-#include "cuda/primitives.hpp"
-#include "ops/common.hpp"
+#include "relprop/cuda/common.cuh"
+#include "relprop/cuda/primitives.hpp"
+#include "relprop/ops/common.hpp"
 
 namespace relprop::cuda {
 

@@ -7,7 +7,7 @@
 #include <optional>
 #include <utility>
 
-#include "ops/linear_type.hpp"
+#include "relprop/ops/linear_type.hpp"
 
 namespace relprop::cuda {
 

@@ -9,8 +9,8 @@
 #include <map>
 #include <mutex>
 
-#include "cuda/common.cuh"
-#include "tensor/device.hpp"
+#include "relprop/cuda/common.cuh"
+#include "relprop/tensor/device.hpp"
 
 namespace relprop::device {
 

@@ -2,8 +2,8 @@
 // one thread per element, channel c = (i / S) % C. Letters: N batch, C channels, S the
 // spatial size (product of the dimensions after C).
 
-#include "cuda/common.cuh"
-#include "cuda/norm.hpp"
+#include "relprop/cuda/common.cuh"
+#include "relprop/cuda/norm.hpp"
 
 namespace relprop::cuda {
 

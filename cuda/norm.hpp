@@ -4,7 +4,7 @@
 // the GPU. x, y, R: (N, C, S) contiguous, S the product of the spatial dimensions;
 // parameters (C,).
 
-#include "tensor/tensor.hpp"
+#include "relprop/tensor/tensor.hpp"
 
 namespace relprop::cuda {
 

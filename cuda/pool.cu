@@ -10,8 +10,8 @@
 
 #include <limits>
 
-#include "cuda/common.cuh"
-#include "cuda/pool.hpp"
+#include "relprop/cuda/common.cuh"
+#include "relprop/cuda/pool.hpp"
 
 namespace relprop::cuda {
 

@@ -8,8 +8,8 @@
 
 #include <cstdint>
 
-#include "ops/common.hpp"
-#include "tensor/tensor.hpp"
+#include "relprop/ops/common.hpp"
+#include "relprop/tensor/tensor.hpp"
 
 namespace relprop::cuda {
 

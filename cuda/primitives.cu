@@ -1,7 +1,7 @@
 // Shared element-wise device helpers (cuda/primitives.hpp).
 
-#include "cuda/common.cuh"
-#include "cuda/primitives.hpp"
+#include "relprop/cuda/common.cuh"
+#include "relprop/cuda/primitives.hpp"
 
 namespace relprop::cuda {
 

@@ -1,8 +1,8 @@
 // Nearest-neighbour upsampling on the GPU (cuda/shape.hpp), the twin of the loops in
 // ops/shape.cpp. Letters: P = N * C planes, H W input, OH OW output.
 
-#include "cuda/common.cuh"
-#include "cuda/shape.hpp"
+#include "relprop/cuda/common.cuh"
+#include "relprop/cuda/shape.hpp"
 
 namespace relprop::cuda {
 

@@ -4,7 +4,7 @@
 
 #include <cstdint>
 
-#include "tensor/tensor.hpp"
+#include "relprop/tensor/tensor.hpp"
 
 namespace relprop::cuda {
 

@@ -1,4 +1,4 @@
-#include "io/mmap.hpp"
+#include "relprop/io/mmap.hpp"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -12,7 +12,7 @@
 #include <string>
 #include <utility>
 
-#include "tensor/error.hpp"
+#include "relprop/tensor/error.hpp"
 
 namespace relprop {
 

@@ -2,7 +2,7 @@
 // shapes and offsets are range-checked, and multiplied only with overflow checks, before
 // anything is allocated or indexed with them.
 
-#include "io/safetensors.hpp"
+#include "relprop/io/safetensors.hpp"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -22,7 +22,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "io/mmap.hpp"
+#include "relprop/io/mmap.hpp"
 
 // The data section is little-endian; tensors are handed out as views of it unchanged.
 static_assert(std::endian::native == std::endian::little, "relprop reads safetensors data in place");

@@ -1,11 +1,11 @@
-#include "nn/explainer.hpp"
+#include "relprop/nn/explainer.hpp"
 
-#include "cuda/graph.hpp"
-#include "relevance/engine.hpp"
-#include "relevance/seed.hpp"
-#include "relprop_config.hpp"
+#include "relprop/cuda/graph.hpp"
+#include "relprop/relevance/engine.hpp"
+#include "relprop/relevance/seed.hpp"
+#include "relprop/config.hpp"
 #if RELPROP_HAVE_CUDA
-#include "cuda/primitives.hpp"
+#include "relprop/cuda/primitives.hpp"
 #endif
 
 namespace relprop {

@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "nn/graph.hpp"
-#include "relevance/composite.hpp"
+#include "relprop/nn/graph.hpp"
+#include "relprop/relevance/composite.hpp"
 
 namespace relprop {
 

@@ -1,4 +1,4 @@
-#include "nn/graph.hpp"
+#include "relprop/nn/graph.hpp"
 
 #include <algorithm>
 #include <fstream>
@@ -7,10 +7,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "io/safetensors.hpp"
-#include "ops/norm.hpp"
-#include "ops/shape.hpp"
-#include "relevance/tape.hpp"
+#include "relprop/io/safetensors.hpp"
+#include "relprop/ops/norm.hpp"
+#include "relprop/ops/shape.hpp"
+#include "relprop/relevance/tape.hpp"
 
 namespace relprop {
 

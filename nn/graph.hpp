@@ -17,8 +17,8 @@
 #include <string_view>
 #include <vector>
 
-#include "ops/registry.hpp"
-#include "tensor/tensor.hpp"
+#include "relprop/ops/registry.hpp"
+#include "relprop/tensor/tensor.hpp"
 
 namespace relprop {
 

@@ -2,7 +2,7 @@
 // torchvision's module paths) and hands it to Graph::parse, so a built model is checked
 // exactly like one read from a file.
 
-#include "nn/models.hpp"
+#include "relprop/nn/models.hpp"
 
 #include <algorithm>
 

@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-#include "nn/graph.hpp"
+#include "relprop/nn/graph.hpp"
 
 namespace relprop {
 

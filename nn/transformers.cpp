@@ -2,16 +2,16 @@
 // architecture in the graph format, node names equal to Hugging Face's module paths, and
 // hands it to Graph::parse, so a built model is checked like one read from a file.
 
-#include "nn/transformers.hpp"
+#include "relprop/nn/transformers.hpp"
 
 #include <cmath>
 #include <fstream>
 
 #include <nlohmann/json.hpp>
 
-#include "io/safetensors.hpp"
-#include "relevance/composite.hpp"
-#include "tensor/error.hpp"
+#include "relprop/io/safetensors.hpp"
+#include "relprop/relevance/composite.hpp"
+#include "relprop/tensor/error.hpp"
 
 namespace relprop {
 

@@ -14,8 +14,8 @@
 #include <string>
 #include <vector>
 
-#include "nn/graph.hpp"
-#include "tensor/tensor.hpp"
+#include "relprop/nn/graph.hpp"
+#include "relprop/tensor/tensor.hpp"
 
 namespace relprop {
 

@@ -2,17 +2,17 @@
 // node whose kernels are f and f'; softmax / log_softmax work along one dimension,
 // seen as (outer, D, inner).
 
-#include "ops/activation.hpp"
+#include "relprop/ops/activation.hpp"
 
 #include <cmath>
 #include <type_traits>
 
-#include "ops/common.hpp"
-#include "ops/kernels.hpp"  // Eigen (with erf on packets), GCC 12's spurious warnings silenced
-#include "ops/registry.hpp"
-#include "relprop_config.hpp"
+#include "relprop/ops/common.hpp"
+#include "relprop/ops/kernels.hpp"  // Eigen (with erf on packets), GCC 12's spurious warnings silenced
+#include "relprop/ops/registry.hpp"
+#include "relprop/config.hpp"
 #if RELPROP_HAVE_CUDA
-#include "cuda/activation.hpp"
+#include "relprop/cuda/activation.hpp"
 #endif
 
 namespace relprop {

@@ -2,20 +2,20 @@
 // and graph ops. Letters: M, K, N the matmul's row, inner and column sizes; B the
 // flattened batch; D the normalised (last) dimension; R rows of D.
 
-#include "ops/attention.hpp"
+#include "relprop/ops/attention.hpp"
 
 #include <algorithm>
 #include <cmath>
 
-#include "ops/common.hpp"
-#include "ops/kernels.hpp"
-#include "ops/registry.hpp"
-#include "ops/shape.hpp"
-#include "relprop_config.hpp"
-#include "tensor/error.hpp"
+#include "relprop/ops/common.hpp"
+#include "relprop/ops/kernels.hpp"
+#include "relprop/ops/registry.hpp"
+#include "relprop/ops/shape.hpp"
+#include "relprop/config.hpp"
+#include "relprop/tensor/error.hpp"
 #if RELPROP_HAVE_CUDA
-#include "cuda/attention.hpp"
-#include "cuda/primitives.hpp"
+#include "relprop/cuda/attention.hpp"
+#include "relprop/cuda/primitives.hpp"
 #endif
 
 namespace relprop {

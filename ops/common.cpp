@@ -1,12 +1,12 @@
-#include "ops/common.hpp"
+#include "relprop/ops/common.hpp"
 
 #if defined(__AVX2__)
 #include <immintrin.h>
 #endif
 
-#include "relprop_config.hpp"
+#include "relprop/config.hpp"
 #if RELPROP_HAVE_CUDA
-#include "cuda/primitives.hpp"
+#include "relprop/cuda/primitives.hpp"
 #endif
 
 #include <algorithm>

@@ -12,10 +12,10 @@
 #include <utility>
 #include <vector>
 
-#include "relevance/rules.hpp"
-#include "relevance/tape.hpp"
-#include "tensor/parallel.hpp"
-#include "tensor/tensor.hpp"
+#include "relprop/relevance/rules.hpp"
+#include "relprop/relevance/tape.hpp"
+#include "relprop/tensor/parallel.hpp"
+#include "relprop/tensor/tensor.hpp"
 
 namespace relprop::detail {
 

@@ -3,7 +3,7 @@
 // Letters: N batch, C/O in/out channels, G groups, CG = C/G, OG = O/G, H W input size,
 // HO WO output size, KH KW kernel, K = CG KH KW rows of a column matrix, P = HO WO.
 
-#include "ops/conv.hpp"
+#include "relprop/ops/conv.hpp"
 
 #include <omp.h>
 
@@ -13,14 +13,14 @@
 #include <cstring>
 #include <memory>
 
-#include "ops/common.hpp"
-#include "ops/kernels.hpp"
-#include "ops/linear_type.hpp"
-#include "ops/registry.hpp"
-#include "ops/winograd.hpp"
-#include "relprop_config.hpp"
+#include "relprop/ops/common.hpp"
+#include "relprop/ops/kernels.hpp"
+#include "relprop/ops/linear_type.hpp"
+#include "relprop/ops/registry.hpp"
+#include "relprop/ops/winograd.hpp"
+#include "relprop/config.hpp"
 #if RELPROP_HAVE_CUDA
-#include "cuda/conv.hpp"
+#include "relprop/cuda/conv.hpp"
 #endif
 
 namespace relprop {

@@ -2,15 +2,15 @@
 // a, b: broadcastable to y; R: shape of y; everything below is computed at y's shape
 // and summed back to each input's shape.
 
-#include "ops/elementwise.hpp"
+#include "relprop/ops/elementwise.hpp"
 
 #include <cmath>
 
-#include "ops/common.hpp"
-#include "ops/registry.hpp"
-#include "relprop_config.hpp"
+#include "relprop/ops/common.hpp"
+#include "relprop/ops/registry.hpp"
+#include "relprop/config.hpp"
 #if RELPROP_HAVE_CUDA
-#include "cuda/elementwise.hpp"
+#include "relprop/cuda/elementwise.hpp"
 #endif
 
 namespace relprop {

@@ -2,7 +2,7 @@
 // Geijn, "BLIS: A Framework for Rapidly Instantiating BLAS Functionality", 2015):
 // columns of C in blocks of NC, k in blocks of KC (B's KC × NC panel packed once), rows
 // in blocks of MC (A's MC × KC block packed), then MR × NR register tiles.
-#include "ops/gemm.hpp"
+#include "relprop/ops/gemm.hpp"
 
 #include <algorithm>
 #include <cstdlib>
@@ -15,7 +15,7 @@
 #include <omp.h>
 #endif
 
-#include "ops/kernels.hpp"
+#include "relprop/ops/kernels.hpp"
 
 #if defined(__AVX2__) && defined(__FMA__) && !defined(__AVX512F__)
 #define RELPROP_SGEMM_AVX2 1

@@ -21,8 +21,8 @@
 #include <omp.h>
 #endif
 
-#include "ops/gemm.hpp"
-#include "tensor/tensor.hpp"
+#include "relprop/ops/gemm.hpp"
+#include "relprop/tensor/tensor.hpp"
 
 namespace relprop::detail {
 

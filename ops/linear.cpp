@@ -1,17 +1,17 @@
 // linear: shape check, CPU forward, CPU relevance for every rule it supports, its node.
 //   x: (M, I) once leading dims are flattened; W: (O, I); b: (O,); z, R: (M, O).
 
-#include "ops/linear.hpp"
+#include "relprop/ops/linear.hpp"
 
 #include <cmath>
 
-#include "ops/common.hpp"
-#include "ops/kernels.hpp"
-#include "ops/linear_type.hpp"
-#include "ops/registry.hpp"
-#include "relprop_config.hpp"
+#include "relprop/ops/common.hpp"
+#include "relprop/ops/kernels.hpp"
+#include "relprop/ops/linear_type.hpp"
+#include "relprop/ops/registry.hpp"
+#include "relprop/config.hpp"
 #if RELPROP_HAVE_CUDA
-#include "cuda/linear.hpp"
+#include "relprop/cuda/linear.hpp"
 #endif
 
 namespace relprop {

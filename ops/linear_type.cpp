@@ -2,16 +2,16 @@
 // F(x, W) and transpose T(s, W); the equations are those of shared/RULES.md.
 // Shapes: x (..., in) or (N, C, ...); z, R, s: z's shape; b: (O,) viewed as maps.bias_view.
 
-#include "ops/linear_type.hpp"
+#include "relprop/ops/linear_type.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 
-#include "ops/common.hpp"
-#include "relprop_config.hpp"
+#include "relprop/ops/common.hpp"
+#include "relprop/config.hpp"
 #if RELPROP_HAVE_CUDA
-#include "cuda/linear_type.hpp"
+#include "relprop/cuda/linear_type.hpp"
 #endif
 
 namespace relprop::detail {

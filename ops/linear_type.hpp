@@ -10,9 +10,9 @@
 #include <optional>
 #include <string>
 
-#include "relevance/rules.hpp"
-#include "relevance/tape.hpp"
-#include "tensor/tensor.hpp"
+#include "relprop/relevance/rules.hpp"
+#include "relprop/relevance/tape.hpp"
+#include "relprop/tensor/tensor.hpp"
 
 namespace relprop::detail {
 

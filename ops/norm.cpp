@@ -2,15 +2,15 @@
 // x: (N, C, S) with S the product of the spatial dims; parameters (C,). GPU tensors run
 // the twin in cuda/norm.cu.
 
-#include "ops/norm.hpp"
+#include "relprop/ops/norm.hpp"
 
 #include <cmath>
 
-#include "ops/common.hpp"
-#include "ops/registry.hpp"
-#include "relprop_config.hpp"
+#include "relprop/ops/common.hpp"
+#include "relprop/ops/registry.hpp"
+#include "relprop/config.hpp"
 #if RELPROP_HAVE_CUDA
-#include "cuda/norm.hpp"
+#include "relprop/cuda/norm.hpp"
 #endif
 
 namespace relprop {

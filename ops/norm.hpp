@@ -3,7 +3,7 @@
 
 #include <string_view>
 
-#include "tensor/tensor.hpp"
+#include "relprop/tensor/tensor.hpp"
 
 namespace relprop {
 

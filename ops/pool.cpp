@@ -3,17 +3,17 @@
 // parallel (they never share an input element). Letters: N C H W input, HO WO output.
 // GPU tensors run the twin in cuda/pool.cu (same windows, same order of accumulation).
 
-#include "ops/pool.hpp"
+#include "relprop/ops/pool.hpp"
 
 #include <cmath>
 #include <limits>
 #include <vector>
 
-#include "ops/common.hpp"
-#include "ops/registry.hpp"
-#include "relprop_config.hpp"
+#include "relprop/ops/common.hpp"
+#include "relprop/ops/registry.hpp"
+#include "relprop/config.hpp"
 #if RELPROP_HAVE_CUDA
-#include "cuda/pool.hpp"
+#include "relprop/cuda/pool.hpp"
 #endif
 
 namespace relprop {

@@ -10,7 +10,7 @@
 #include <array>
 #include <string_view>
 
-#include "tensor/tensor.hpp"
+#include "relprop/tensor/tensor.hpp"
 
 namespace relprop {
 

@@ -1,4 +1,4 @@
-#include "ops/registry.hpp"
+#include "relprop/ops/registry.hpp"
 
 #include <array>
 
@@ -6,7 +6,7 @@ namespace relprop {
 
 // Each op family file defines the spec of its ops.
 #define RELPROP_OP(e, n, c) OpSpec op_spec_##n();
-#include "ops/ops.def"
+#include "relprop/ops/ops.def"
 #undef RELPROP_OP
 
 namespace {
@@ -14,7 +14,7 @@ namespace {
 std::array<OpSpec, kNumOps> build_table() {
   std::array<OpSpec, kNumOps> t = {
 #define RELPROP_OP(e, n, c) op_spec_##n(),
-#include "ops/ops.def"
+#include "relprop/ops/ops.def"
 #undef RELPROP_OP
   };
   for (int i = 0; i < kNumOps; ++i) {
@@ -31,7 +31,7 @@ const std::array<OpSpec, kNumOps>& table() {
 
 constexpr std::array<std::string_view, kNumOps> kNames = {
 #define RELPROP_OP(e, n, c) #n,
-#include "ops/ops.def"
+#include "relprop/ops/ops.def"
 #undef RELPROP_OP
 };
 static_assert(kNames.size() == kNumOps);

@@ -10,22 +10,22 @@
 #include <variant>
 #include <vector>
 
-#include "relevance/tape.hpp"
-#include "tensor/tensor.hpp"
+#include "relprop/relevance/tape.hpp"
+#include "relprop/tensor/tensor.hpp"
 
 namespace relprop {
 
 // One enumerator per op, in ops/ops.def's order.
 enum class OpKind : std::uint16_t {
 #define RELPROP_OP(e, n, c) e,
-#include "ops/ops.def"
+#include "relprop/ops/ops.def"
 #undef RELPROP_OP
 };
 
 // Number of ops.
 inline constexpr int kNumOps = 0
 #define RELPROP_OP(e, n, c) +1
-#include "ops/ops.def"
+#include "relprop/ops/ops.def"
 #undef RELPROP_OP
     ;
 

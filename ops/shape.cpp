@@ -2,7 +2,7 @@
 // back to the input's shape under every rule. Views and copies run on the tensors' own
 // device; upsampling's loops have a GPU twin in cuda/shape.cu.
 
-#include "ops/shape.hpp"
+#include "relprop/ops/shape.hpp"
 
 #include <vector>
 
@@ -11,11 +11,11 @@
 #include <functional>
 #include <limits>
 
-#include "ops/common.hpp"
-#include "ops/registry.hpp"
-#include "relprop_config.hpp"
+#include "relprop/ops/common.hpp"
+#include "relprop/ops/registry.hpp"
+#include "relprop/config.hpp"
 #if RELPROP_HAVE_CUDA
-#include "cuda/shape.hpp"
+#include "relprop/cuda/shape.hpp"
 #endif
 
 namespace relprop {

@@ -10,7 +10,7 @@
 // (2th − pt + i, 2tw − pl + j), i, j in 0..3. Tiles are taken a block of whole tile rows at
 // a time, so the transformed inputs V (16, S, TB) and products M (16, R, TB) stay a few MB.
 
-#include "ops/winograd.hpp"
+#include "relprop/ops/winograd.hpp"
 
 #include <omp.h>
 
@@ -22,8 +22,8 @@
 #include <new>
 #include <stdexcept>
 
-#include "ops/common.hpp"
-#include "ops/gemm.hpp"
+#include "relprop/ops/common.hpp"
+#include "relprop/ops/gemm.hpp"
 
 #if defined(__AVX2__) && defined(__FMA__) && !defined(__AVX512F__)
 #define RELPROP_WINOGRAD_AVX2 1

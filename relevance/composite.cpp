@@ -1,8 +1,8 @@
-#include "relevance/composite.hpp"
+#include "relprop/relevance/composite.hpp"
 
 #include <algorithm>
 
-#include "tensor/error.hpp"
+#include "relprop/tensor/error.hpp"
 
 namespace relprop {
 

@@ -9,8 +9,8 @@
 #include <string_view>
 #include <vector>
 
-#include "relevance/rules.hpp"
-#include "relevance/tape.hpp"
+#include "relprop/relevance/rules.hpp"
+#include "relprop/relevance/tape.hpp"
 
 namespace relprop {
 

@@ -1,13 +1,13 @@
-#include "relevance/engine.hpp"
+#include "relprop/relevance/engine.hpp"
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 
-#include "ops/common.hpp"
-#include "relprop_config.hpp"
+#include "relprop/ops/common.hpp"
+#include "relprop/config.hpp"
 #if RELPROP_HAVE_CUDA
-#include "cuda/primitives.hpp"
+#include "relprop/cuda/primitives.hpp"
 #endif
 
 namespace relprop {

@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "relevance/composite.hpp"
-#include "relevance/tape.hpp"
+#include "relprop/relevance/composite.hpp"
+#include "relprop/relevance/tape.hpp"
 
 namespace relprop {
 

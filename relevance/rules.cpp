@@ -1,4 +1,4 @@
-#include "relevance/rules.hpp"
+#include "relprop/relevance/rules.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -6,7 +6,7 @@
 #include <limits>
 #include <vector>
 
-#include "tensor/error.hpp"
+#include "relprop/tensor/error.hpp"
 
 namespace relprop {
 

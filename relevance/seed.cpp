@@ -1,4 +1,4 @@
-#include "relevance/seed.hpp"
+#include "relprop/relevance/seed.hpp"
 
 #include <string>
 

@@ -6,8 +6,8 @@
 #include <optional>
 #include <vector>
 
-#include "relevance/composite.hpp"
-#include "tensor/tensor.hpp"
+#include "relprop/relevance/composite.hpp"
+#include "relprop/tensor/tensor.hpp"
 
 namespace relprop {
 

@@ -1,4 +1,4 @@
-#include "relevance/tape.hpp"
+#include "relprop/relevance/tape.hpp"
 
 #include <algorithm>
 #include <atomic>

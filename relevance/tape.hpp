@@ -13,8 +13,8 @@
 #include <utility>
 #include <vector>
 
-#include "relevance/rules.hpp"
-#include "tensor/tensor.hpp"
+#include "relprop/relevance/rules.hpp"
+#include "relprop/tensor/tensor.hpp"
 
 namespace relprop {
 

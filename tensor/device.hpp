@@ -9,8 +9,8 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "tensor/dtype.hpp"
-#include "tensor/tensor.hpp"
+#include "relprop/tensor/dtype.hpp"
+#include "relprop/tensor/tensor.hpp"
 
 namespace relprop::device {
 

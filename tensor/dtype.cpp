@@ -1,4 +1,4 @@
-#include "tensor/dtype.hpp"
+#include "relprop/tensor/dtype.hpp"
 
 #include <bit>
 #include <cstring>

@@ -1,7 +1,7 @@
-#include "tensor/tensor.hpp"
+#include "relprop/tensor/tensor.hpp"
 
-#include "tensor/device.hpp"
-#include "tensor/parallel.hpp"
+#include "relprop/tensor/device.hpp"
+#include "relprop/tensor/parallel.hpp"
 
 #include <algorithm>
 #include <cmath>

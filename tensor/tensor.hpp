@@ -15,8 +15,8 @@
 #include <string>
 #include <vector>
 
-#include "tensor/dtype.hpp"
-#include "tensor/error.hpp"
+#include "relprop/tensor/dtype.hpp"
+#include "relprop/tensor/error.hpp"
 
 namespace relprop {
 

@@ -6,7 +6,7 @@
 // Text is handled as UTF-32 (std::u32string) between the added-token split and the model:
 // normalization and pre-tokenization look at code points, the models at UTF-8 strings.
 
-#include "text/tokenizer.hpp"
+#include "relprop/text/tokenizer.hpp"
 
 #include <algorithm>
 #include <array>
@@ -22,7 +22,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "tensor/error.hpp"
+#include "relprop/tensor/error.hpp"
 
 namespace relprop::text {
 

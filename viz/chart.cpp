@@ -1,6 +1,6 @@
 // Bar charts, CSV, token renderings (viz/chart.hpp).
 
-#include "viz/chart.hpp"
+#include "relprop/viz/chart.hpp"
 
 #include <stb/stb_truetype.h>
 
@@ -14,7 +14,7 @@
 #include <mutex>
 #include <sstream>
 
-#include "tensor/error.hpp"
+#include "relprop/tensor/error.hpp"
 
 namespace relprop::viz {
 

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "viz/image.hpp"
+#include "relprop/viz/image.hpp"
 
 namespace relprop::viz {
 

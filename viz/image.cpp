@@ -1,6 +1,6 @@
 // Colour maps, heatmaps, image files and preprocessing (viz/image.hpp).
 
-#include "viz/image.hpp"
+#include "relprop/viz/image.hpp"
 
 #include <stb/stb_image.h>
 #include <stb/stb_image_resize.h>
@@ -15,7 +15,7 @@
 #include <memory>
 #include <optional>
 
-#include "tensor/error.hpp"
+#include "relprop/tensor/error.hpp"
 
 namespace relprop::viz {
 

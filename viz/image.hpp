@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-#include "tensor/tensor.hpp"
+#include "relprop/tensor/tensor.hpp"
 
 namespace relprop::viz {
 

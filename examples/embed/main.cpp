@@ -3,7 +3,15 @@
 //
 //   embed WEIGHTS.safetensors   (examples/worked/weights.safetensors: RULES.md's example)
 
-#include <relprop/relprop.hpp>
+// Each header by its path under relprop/ (relprop/relprop.hpp includes them all).
+#include <relprop/io/safetensors.hpp>
+#include <relprop/ops/activation.hpp>
+#include <relprop/ops/linear.hpp>
+#include <relprop/relevance/composite.hpp>
+#include <relprop/relevance/engine.hpp>
+#include <relprop/relevance/seed.hpp>
+#include <relprop/relevance/tape.hpp>
+#include <relprop/tensor/tensor.hpp>
 
 #include <cstdio>
 #include <iostream>

@@ -10,10 +10,10 @@
 #include <sstream>
 
 #include "apps/cli.hpp"
-#include "io/safetensors.hpp"
-#include "nn/graph.hpp"
-#include "ops/conv.hpp"
-#include "viz/image.hpp"
+#include "relprop/io/safetensors.hpp"
+#include "relprop/nn/graph.hpp"
+#include "relprop/ops/conv.hpp"
+#include "relprop/viz/image.hpp"
 
 using namespace relprop;
 namespace fs = std::filesystem;

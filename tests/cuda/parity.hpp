@@ -12,12 +12,12 @@
 #include <string>
 #include <vector>
 
-#include "cuda/context.hpp"
+#include "relprop/cuda/context.hpp"
 #include "reference/oracle.hpp"
-#include "relevance/composite.hpp"
-#include "relevance/engine.hpp"
-#include "relevance/rules.hpp"
-#include "relevance/tape.hpp"
+#include "relprop/relevance/composite.hpp"
+#include "relprop/relevance/engine.hpp"
+#include "relprop/relevance/rules.hpp"
+#include "relprop/relevance/tape.hpp"
 
 namespace relprop::parity {
 

@@ -3,8 +3,8 @@
 
 #include <doctest/doctest.h>
 
-#include "cuda/context.hpp"
-#include "relprop_config.hpp"
+#include "relprop/cuda/context.hpp"
+#include "relprop/config.hpp"
 #if RELPROP_HAVE_CUDA
 #include <cublas_v2.h>
 #endif

@@ -9,19 +9,19 @@
 #include <sstream>
 
 #include "apps/cli.hpp"
-#include "cuda/context.hpp"
+#include "relprop/cuda/context.hpp"
 #include "cuda/parity.hpp"
-#include "io/safetensors.hpp"
-#include "nn/explainer.hpp"
-#include "nn/graph.hpp"
-#include "nn/models.hpp"
-#include "nn/transformers.hpp"
-#include "ops/activation.hpp"
-#include "ops/linear.hpp"
+#include "relprop/io/safetensors.hpp"
+#include "relprop/nn/explainer.hpp"
+#include "relprop/nn/graph.hpp"
+#include "relprop/nn/models.hpp"
+#include "relprop/nn/transformers.hpp"
+#include "relprop/ops/activation.hpp"
+#include "relprop/ops/linear.hpp"
 #include "reference/oracle.hpp"
-#include "relevance/engine.hpp"
-#include "relevance/seed.hpp"
-#include "tensor/device.hpp"
+#include "relprop/relevance/engine.hpp"
+#include "relprop/relevance/seed.hpp"
+#include "relprop/tensor/device.hpp"
 
 using namespace relprop;
 namespace fs = std::filesystem;

@@ -16,8 +16,8 @@
 #include <vector>
 
 #include "cuda/parity.hpp"
-#include "ops/activation.hpp"
-#include "ops/elementwise.hpp"
+#include "relprop/ops/activation.hpp"
+#include "relprop/ops/elementwise.hpp"
 
 using namespace relprop;
 namespace o = relprop::oracle;

@@ -24,9 +24,9 @@
 #include <vector>
 
 #include "cuda/parity.hpp"
-#include "ops/attention.hpp"
-#include "ops/linear.hpp"
-#include "ops/shape.hpp"
+#include "relprop/ops/attention.hpp"
+#include "relprop/ops/linear.hpp"
+#include "relprop/ops/shape.hpp"
 
 using namespace relprop;
 namespace o = relprop::oracle;

@@ -17,8 +17,8 @@
 #include <vector>
 
 #include "cuda/parity.hpp"
-#include "ops/activation.hpp"
-#include "ops/conv.hpp"
+#include "relprop/ops/activation.hpp"
+#include "relprop/ops/conv.hpp"
 
 using namespace relprop;
 using parity::dyadic;

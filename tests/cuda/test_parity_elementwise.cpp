@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "cuda/parity.hpp"
-#include "ops/elementwise.hpp"
+#include "relprop/ops/elementwise.hpp"
 
 using namespace relprop;
 namespace o = relprop::oracle;

@@ -22,11 +22,11 @@
 #include <vector>
 
 #include "cuda/parity.hpp"
-#include "ops/activation.hpp"
-#include "ops/linear.hpp"
-#include "relprop_config.hpp"
+#include "relprop/ops/activation.hpp"
+#include "relprop/ops/linear.hpp"
+#include "relprop/config.hpp"
 #if RELPROP_HAVE_CUDA
-#include "cuda/linear.hpp"
+#include "relprop/cuda/linear.hpp"
 #endif
 
 using namespace relprop;

@@ -13,8 +13,8 @@
 #include <vector>
 
 #include "cuda/parity.hpp"
-#include "ops/norm.hpp"
-#include "ops/pool.hpp"
+#include "relprop/ops/norm.hpp"
+#include "relprop/ops/pool.hpp"
 
 using namespace relprop;
 namespace o = relprop::oracle;

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "cuda/parity.hpp"
-#include "ops/shape.hpp"
+#include "relprop/ops/shape.hpp"
 
 using namespace relprop;
 namespace o = relprop::oracle;

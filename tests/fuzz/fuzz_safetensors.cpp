@@ -12,7 +12,7 @@
 #include <utility>
 #include <vector>
 
-#include "io/safetensors.hpp"
+#include "relprop/io/safetensors.hpp"
 
 namespace {
 

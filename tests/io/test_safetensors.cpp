@@ -12,8 +12,8 @@
 #include <limits>
 #include <set>
 
-#include "io/mmap.hpp"
-#include "io/safetensors.hpp"
+#include "relprop/io/mmap.hpp"
+#include "relprop/io/safetensors.hpp"
 
 using namespace relprop;
 using Kind = SafetensorsErrorKind;

@@ -2,10 +2,10 @@
 
 #include <doctest/doctest.h>
 
-#include "nn/graph.hpp"
-#include "ops/conv.hpp"
-#include "ops/norm.hpp"
-#include "relevance/engine.hpp"
+#include "relprop/nn/graph.hpp"
+#include "relprop/ops/conv.hpp"
+#include "relprop/ops/norm.hpp"
+#include "relprop/relevance/engine.hpp"
 #include "reference/oracle.hpp"
 
 using namespace relprop;

@@ -3,10 +3,10 @@
 
 #include <doctest/doctest.h>
 
-#include "nn/graph.hpp"
-#include "ops/shape.hpp"
-#include "relevance/engine.hpp"
-#include "relevance/seed.hpp"
+#include "relprop/nn/graph.hpp"
+#include "relprop/ops/shape.hpp"
+#include "relprop/relevance/engine.hpp"
+#include "relprop/relevance/seed.hpp"
 #include "reference/oracle.hpp"
 
 using namespace relprop;

@@ -7,10 +7,10 @@
 
 #include <doctest/doctest.h>
 
-#include "io/safetensors.hpp"
-#include "nn/graph.hpp"
-#include "relevance/engine.hpp"
-#include "relevance/seed.hpp"
+#include "relprop/io/safetensors.hpp"
+#include "relprop/nn/graph.hpp"
+#include "relprop/relevance/engine.hpp"
+#include "relprop/relevance/seed.hpp"
 #include "reference/oracle.hpp"
 
 using namespace relprop;

@@ -7,14 +7,14 @@
 #include <cmath>
 #include <filesystem>
 
-#include "io/safetensors.hpp"
-#include "nn/graph.hpp"
-#include "relevance/composite.hpp"
-#include "relevance/engine.hpp"
-#include "relevance/seed.hpp"
-#include "relevance/tape.hpp"
+#include "relprop/io/safetensors.hpp"
+#include "relprop/nn/graph.hpp"
+#include "relprop/relevance/composite.hpp"
+#include "relprop/relevance/engine.hpp"
+#include "relprop/relevance/seed.hpp"
+#include "relprop/relevance/tape.hpp"
 #include "reference/build_kind.hpp"
-#include "tensor/tensor.hpp"
+#include "relprop/tensor/tensor.hpp"
 
 using namespace relprop;
 namespace fs = std::filesystem;

@@ -2,12 +2,12 @@
 
 #include <doctest/doctest.h>
 
-#include "nn/graph.hpp"
-#include "ops/activation.hpp"
-#include "ops/conv.hpp"
-#include "ops/elementwise.hpp"
-#include "ops/linear.hpp"
-#include "relevance/engine.hpp"
+#include "relprop/nn/graph.hpp"
+#include "relprop/ops/activation.hpp"
+#include "relprop/ops/conv.hpp"
+#include "relprop/ops/elementwise.hpp"
+#include "relprop/ops/linear.hpp"
+#include "relprop/relevance/engine.hpp"
 #include "reference/oracle.hpp"
 
 using namespace relprop;

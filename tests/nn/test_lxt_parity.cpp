@@ -15,11 +15,11 @@
 
 #include <nlohmann/json.hpp>
 
-#include "nn/transformers.hpp"
-#include "relevance/composite.hpp"
-#include "relevance/engine.hpp"
-#include "relevance/seed.hpp"
-#include "relevance/tape.hpp"
+#include "relprop/nn/transformers.hpp"
+#include "relprop/relevance/composite.hpp"
+#include "relprop/relevance/engine.hpp"
+#include "relprop/relevance/seed.hpp"
+#include "relprop/relevance/tape.hpp"
 
 using namespace relprop;
 namespace fs = std::filesystem;

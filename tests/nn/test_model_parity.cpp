@@ -12,10 +12,10 @@
 #include <sstream>
 
 #include "apps/cli.hpp"
-#include "io/safetensors.hpp"
-#include "nn/models.hpp"
-#include "relevance/engine.hpp"
-#include "relevance/seed.hpp"
+#include "relprop/io/safetensors.hpp"
+#include "relprop/nn/models.hpp"
+#include "relprop/relevance/engine.hpp"
+#include "relprop/relevance/seed.hpp"
 #include "reference/build_kind.hpp"
 #include "reference/oracle.hpp"
 

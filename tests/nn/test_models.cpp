@@ -7,8 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "nn/models.hpp"
-#include "relevance/engine.hpp"
+#include "relprop/nn/models.hpp"
+#include "relprop/relevance/engine.hpp"
 #include "reference/oracle.hpp"
 
 using namespace relprop;

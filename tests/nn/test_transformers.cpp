@@ -12,13 +12,13 @@
 
 #include <nlohmann/json.hpp>
 
-#include "io/safetensors.hpp"
-#include "nn/transformers.hpp"
-#include "relevance/composite.hpp"
-#include "relevance/engine.hpp"
-#include "relevance/seed.hpp"
-#include "relevance/tape.hpp"
-#include "tensor/error.hpp"
+#include "relprop/io/safetensors.hpp"
+#include "relprop/nn/transformers.hpp"
+#include "relprop/relevance/composite.hpp"
+#include "relprop/relevance/engine.hpp"
+#include "relprop/relevance/seed.hpp"
+#include "relprop/relevance/tape.hpp"
+#include "relprop/tensor/error.hpp"
 
 using namespace relprop;
 namespace fs = std::filesystem;

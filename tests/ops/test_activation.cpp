@@ -6,8 +6,8 @@
 #include <functional>
 #include <vector>
 
-#include "ops/activation.hpp"
-#include "relevance/engine.hpp"
+#include "relprop/ops/activation.hpp"
+#include "relprop/relevance/engine.hpp"
 #include "reference/oracle.hpp"
 
 using namespace relprop;

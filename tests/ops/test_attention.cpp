@@ -9,17 +9,17 @@
 #include <limits>
 #include <vector>
 
-#include "ops/activation.hpp"
-#include "ops/attention.hpp"
-#include "ops/elementwise.hpp"
-#include "ops/linear.hpp"
-#include "ops/shape.hpp"
-#include "nn/graph.hpp"
+#include "relprop/ops/activation.hpp"
+#include "relprop/ops/attention.hpp"
+#include "relprop/ops/elementwise.hpp"
+#include "relprop/ops/linear.hpp"
+#include "relprop/ops/shape.hpp"
+#include "relprop/nn/graph.hpp"
 #include "reference/oracle.hpp"
-#include "relevance/composite.hpp"
-#include "relevance/engine.hpp"
-#include "relevance/tape.hpp"
-#include "tensor/error.hpp"
+#include "relprop/relevance/composite.hpp"
+#include "relprop/relevance/engine.hpp"
+#include "relprop/relevance/tape.hpp"
+#include "relprop/tensor/error.hpp"
 
 using namespace relprop;
 using oracle::random_tensor;

@@ -5,9 +5,9 @@
 
 #include <limits>
 
-#include "ops/activation.hpp"
-#include "ops/conv.hpp"
-#include "relevance/engine.hpp"
+#include "relprop/ops/activation.hpp"
+#include "relprop/ops/conv.hpp"
+#include "relprop/relevance/engine.hpp"
 #include "reference/oracle.hpp"
 
 using namespace relprop;

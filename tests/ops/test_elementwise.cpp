@@ -9,10 +9,10 @@
 #include <random>
 #include <vector>
 
-#include "ops/activation.hpp"
-#include "ops/common.hpp"
-#include "ops/elementwise.hpp"
-#include "relevance/engine.hpp"
+#include "relprop/ops/activation.hpp"
+#include "relprop/ops/common.hpp"
+#include "relprop/ops/elementwise.hpp"
+#include "relprop/relevance/engine.hpp"
 #include "reference/oracle.hpp"
 
 using namespace relprop;

@@ -15,8 +15,8 @@
 #include <omp.h>
 #endif
 
-#include "ops/gemm.hpp"
-#include "ops/kernels.hpp"
+#include "relprop/ops/gemm.hpp"
+#include "relprop/ops/kernels.hpp"
 
 using relprop::detail::sgemm;
 

@@ -2,9 +2,9 @@
 
 #include <doctest/doctest.h>
 
-#include "ops/activation.hpp"
-#include "ops/linear.hpp"
-#include "relevance/engine.hpp"
+#include "relprop/ops/activation.hpp"
+#include "relprop/ops/linear.hpp"
+#include "relprop/relevance/engine.hpp"
 #include "reference/oracle.hpp"
 
 using namespace relprop;

@@ -3,8 +3,8 @@
 
 #include <doctest/doctest.h>
 
-#include "ops/pool.hpp"
-#include "relevance/engine.hpp"
+#include "relprop/ops/pool.hpp"
+#include "relprop/relevance/engine.hpp"
 #include "reference/oracle.hpp"
 
 using namespace relprop;

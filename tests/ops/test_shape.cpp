@@ -4,9 +4,9 @@
 
 #include <functional>
 
-#include "ops/shape.hpp"
-#include "nn/graph.hpp"
-#include "relevance/engine.hpp"
+#include "relprop/ops/shape.hpp"
+#include "relprop/nn/graph.hpp"
+#include "relprop/relevance/engine.hpp"
 #include "reference/oracle.hpp"
 
 using namespace relprop;

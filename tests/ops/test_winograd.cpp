@@ -13,11 +13,11 @@
 #include <omp.h>
 #endif
 
-#include "ops/conv.hpp"
-#include "ops/gemm.hpp"
-#include "ops/winograd.hpp"
+#include "relprop/ops/conv.hpp"
+#include "relprop/ops/gemm.hpp"
+#include "relprop/ops/winograd.hpp"
 #include "reference/oracle.hpp"
-#include "relevance/engine.hpp"
+#include "relprop/relevance/engine.hpp"
 
 using namespace relprop;
 

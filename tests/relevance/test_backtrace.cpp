@@ -6,14 +6,14 @@
 
 #include <limits>
 
-#include "ops/activation.hpp"
-#include "ops/conv.hpp"
-#include "ops/elementwise.hpp"
-#include "ops/linear.hpp"
-#include "ops/pool.hpp"
-#include "ops/shape.hpp"
-#include "relevance/engine.hpp"
-#include "relevance/seed.hpp"
+#include "relprop/ops/activation.hpp"
+#include "relprop/ops/conv.hpp"
+#include "relprop/ops/elementwise.hpp"
+#include "relprop/ops/linear.hpp"
+#include "relprop/ops/pool.hpp"
+#include "relprop/ops/shape.hpp"
+#include "relprop/relevance/engine.hpp"
+#include "relprop/relevance/seed.hpp"
 #include "reference/oracle.hpp"
 
 using namespace relprop;

@@ -5,8 +5,8 @@
 #include <limits>
 #include <sstream>
 
-#include "relevance/composite.hpp"
-#include "relevance/seed.hpp"
+#include "relprop/relevance/composite.hpp"
+#include "relprop/relevance/seed.hpp"
 
 using namespace relprop;
 

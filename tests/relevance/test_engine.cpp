@@ -6,11 +6,11 @@
 #include <chrono>
 #include <thread>
 
-#include "ops/activation.hpp"
-#include "ops/elementwise.hpp"
-#include "ops/linear.hpp"
-#include "relevance/engine.hpp"
-#include "relevance/seed.hpp"
+#include "relprop/ops/activation.hpp"
+#include "relprop/ops/elementwise.hpp"
+#include "relprop/ops/linear.hpp"
+#include "relprop/relevance/engine.hpp"
+#include "relprop/relevance/seed.hpp"
 #include "reference/oracle.hpp"
 
 using namespace relprop;

@@ -10,8 +10,8 @@
 
 #include <omp.h>
 
-#include "tensor/parallel.hpp"
-#include "tensor/tensor.hpp"
+#include "relprop/tensor/parallel.hpp"
+#include "relprop/tensor/tensor.hpp"
 
 using namespace relprop;
 

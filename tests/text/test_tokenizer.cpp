@@ -21,8 +21,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "tensor/error.hpp"
-#include "text/tokenizer.hpp"
+#include "relprop/tensor/error.hpp"
+#include "relprop/text/tokenizer.hpp"
 
 using namespace relprop;
 using namespace relprop::text;

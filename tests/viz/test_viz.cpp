@@ -8,10 +8,10 @@
 #include <filesystem>
 #include <fstream>
 
-#include "io/safetensors.hpp"
-#include "tensor/error.hpp"
-#include "viz/chart.hpp"
-#include "viz/image.hpp"
+#include "relprop/io/safetensors.hpp"
+#include "relprop/tensor/error.hpp"
+#include "relprop/viz/chart.hpp"
+#include "relprop/viz/image.hpp"
 
 using namespace relprop;
 using namespace relprop::viz;
