@@ -4,8 +4,7 @@
 // otherwise; results are new contiguous GPU tensors. Same equations, same edge cases and
 // the same accumulation types (double sums) as the CPU code, so results agree to float
 // rounding. Letters as in ops/attention.cpp: M, K, N the matmul's row, inner and column
-// sizes; B the flattened batch; D the normalised (last) dimension; rows = numel / D;
-// N, H, T, d the rotary embedding's batch, heads, tokens and head size.
+// sizes; B the flattened batch; D the softmax (last) dimension; rows = numel / D.
 
 #include <cstdint>
 #include <string>
@@ -14,13 +13,6 @@
 #include "relprop/tensor/tensor.hpp"
 
 namespace relprop::cuda {
-
-// ---- shared -------------------------------------------------------------------------------
-
-// `t` (any dtype, CPU or GPU) as contiguous float64 on the GPU, values as
-// Tensor::to_vector_f64 reads them (ids, position ids and masks). A CPU tensor is copied
-// up once (the stream waits for the copy).
-Tensor f64_on_gpu(const Tensor& t);
 
 // ---- matmul -------------------------------------------------------------------------------
 
@@ -66,64 +58,9 @@ struct SoftmaxForward {
 };
 SoftmaxForward attention_softmax_forward(const Tensor& scores, double scale, const SoftmaxMask& mask);
 
-// AttnLRP x (R - s ΣR), or the gradient s (R - Σ R s), per row; masked entries 0.
+// AttnLRP x (R - s ΣR), or the gradient scale s (R - Σ R s) with respect to the unscaled
+// scores, per row; the sums over the visible entries, masked entries 0. x: the scaled scores.
 Tensor attention_softmax_relevance(const Tensor& R, const Tensor& x, const Tensor& s, const SoftmaxMask& mask,
-                                   bool gradient);
-
-// ---- layer norm / RMS norm ----------------------------------------------------------------
-
-// y (rows, D) and inv (max(rows, 1),) = 1/std per row; w, b (D,) or undefined.
-struct NormForward {
-  Tensor y, inv;
-};
-NormForward norm_forward(bool rms, const Tensor& x, const Tensor& w, const Tensor& b, double eps, std::int64_t D);
-
-// NormNode::relevance for R, x, y (rows, D), inv (rows,), w (D,) or undefined: the
-// ε-rule through the centring (`gradient` false; q = R / stab(y)) or the true gradient.
-Tensor norm_relevance(bool rms, bool gradient, detail::Stab stab, const Tensor& R, const Tensor& x,
-                      const Tensor& inv, const Tensor& w, const Tensor& y, std::int64_t D);
-
-// ---- embedding ----------------------------------------------------------------------------
-
-// Rows of w (V, D) by ids64 (float64 on the GPU, f64_on_gpu of the ids) -> out
-// (ids.shape + (D,)). The ids are checked on the device; the first bad one throws
-// IndexError "<who>: id I at position P is outside the vocabulary [0, V)" as on the CPU.
-// That check reads 8 bytes back: the one host wait of this family.
-Tensor embedding_forward(const Tensor& ids64, const Tensor& w, const Shape& out, const std::string& who);
-
-// Sum over the last dimension of R (rows, D) in double -> `out` (rows elements).
-Tensor sum_last(const Tensor& R, const Shape& out);
-
-// ---- rotary position embedding ------------------------------------------------------------
-
-// cos / sin of position x theta^(-2j/d) (float, as Hugging Face), each (N, T, d/2);
-// position_ids (N, T) any dtype, CPU or GPU. UnsupportedError for d > 1024.
-struct RotaryTables {
-  Tensor cos, sin;
-};
-RotaryTables rotary_tables(const Tensor& position_ids, double theta, std::int64_t N, std::int64_t T,
-                           std::int64_t d);
-// y = the rotation of x (N, H, T, d).
-Tensor rotary_forward(const Tensor& x, const RotaryTables& t, std::int64_t H, std::int64_t T, std::int64_t d);
-// The transposed rotation of S (N, H, T, d), times x unless `gradient`.
-Tensor rotary_relevance(const Tensor& S, const Tensor& x, const RotaryTables& t, bool gradient, std::int64_t H,
-                        std::int64_t T, std::int64_t d);
-
-// ---- prepend_token / masked_mean ----------------------------------------------------------
-
-// y (N, T + 1, D): token (D,) first, then x (N, T, D).
-Tensor prepend_token(const Tensor& x, const Tensor& token, std::int64_t N, std::int64_t T, std::int64_t D);
-
-// Weights (N, T) = mask_t / Σ mask (0 for a sample with no position); mask (N, T) any
-// dtype, CPU or GPU, or undefined (every position counts).
-Tensor masked_mean_weights(const Tensor& mask, std::int64_t N, std::int64_t T);
-// y (N, inner) = Σ_t w_t x (N, T, inner), shape `out`.
-Tensor masked_mean_forward(const Tensor& x, const Tensor& w, std::int64_t N, std::int64_t T, std::int64_t inner,
-                           const Shape& out);
-// MaskedMeanNode::relevance with S = R (gradient, absolute) or R / stab(y) (epsilon):
-// gradient w S; epsilon w x S; absolute S w |x| / Σ_t w |x|. Shape of x.
-enum class MeanMode { Gradient, Epsilon, Absolute };
-Tensor masked_mean_relevance(const Tensor& S, const Tensor& x, const Tensor& w, MeanMode mode, std::int64_t N,
-                             std::int64_t T, std::int64_t inner);
+                                   bool gradient, double scale);
 
 }  // namespace relprop::cuda

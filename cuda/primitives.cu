@@ -1,5 +1,8 @@
 // Shared element-wise device helpers (cuda/primitives.hpp).
 
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
 #include "relprop/cuda/common.cuh"
 #include "relprop/cuda/primitives.hpp"
 
@@ -255,5 +258,59 @@ void sum_into(const Tensor& t_in, const Tensor& out, std::int64_t slot) {
   final_sum<<<1, 32, 0, stream()>>>(ptr<double>(part), ptr<double>(out) + slot);
   RELPROP_CUDA_CHECK(cudaGetLastError());
 }
+
+// ---- values as float64 ------------------------------------------------------------------
+
+namespace {
+
+template <class T>
+__device__ __forceinline__ double load_f64(const T* p, std::int64_t i) {
+  return static_cast<double>(p[i]);
+}
+template <>
+__device__ __forceinline__ double load_f64(const __half* p, std::int64_t i) {
+  return static_cast<double>(__half2float(p[i]));
+}
+template <>
+__device__ __forceinline__ double load_f64(const __nv_bfloat16* p, std::int64_t i) {
+  return static_cast<double>(__bfloat162float(p[i]));
+}
+
+template <class T>
+__global__ void to_f64_kernel(const T* src, double* dst, std::int64_t n) {
+  const std::int64_t step = static_cast<std::int64_t>(blockDim.x) * gridDim.x;
+  for (std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step)
+    dst[i] = load_f64(src, i);
+}
+
+template <class T>
+void to_f64(const Tensor& src, const Tensor& dst) {
+  const std::int64_t n = src.numel();
+  to_f64_kernel<<<blocks_for(n), 256, 0, stream()>>>(static_cast<const T*>(src.raw_data()), ptr<double>(dst), n);
+  RELPROP_CUDA_CHECK(cudaGetLastError());
+}
+
+}  // namespace
+
+Tensor f64_on_gpu(const Tensor& t) {
+  if (t.device() != Device::CUDA) return t.to(DType::F64).contiguous().to(Device::CUDA);
+  const Tensor c = t.contiguous();
+  if (c.dtype() == DType::F64) return c;
+  Tensor out = Tensor::empty(c.shape(), DType::F64, Device::CUDA);
+  if (c.numel() == 0) return out;
+  // Every dtype here (the device conversion of tensor/ does not read U8 / BOOL).
+  switch (c.dtype()) {
+    case DType::F32: to_f64<float>(c, out); break;
+    case DType::F64: break;
+    case DType::F16: to_f64<__half>(c, out); break;
+    case DType::BF16: to_f64<__nv_bfloat16>(c, out); break;
+    case DType::I32: to_f64<std::int32_t>(c, out); break;
+    case DType::I64: to_f64<std::int64_t>(c, out); break;
+    case DType::U8: to_f64<std::uint8_t>(c, out); break;
+    case DType::BOOL: to_f64<bool>(c, out); break;
+  }
+  return out;
+}
+
 
 }  // namespace relprop::cuda

@@ -35,4 +35,9 @@ void sum_into(const Tensor& t, const Tensor& out, std::int64_t slot);
 // row's target.
 Tensor classification_seed(const Tensor& y, std::int64_t target, bool one_hot, double multiplier, Tensor& targets);
 
+// `t` (any dtype, CPU or GPU) as contiguous float64 on the GPU, values as
+// Tensor::to_vector_f64 reads them (ids, position ids and masks). A CPU tensor is copied
+// up once (the stream waits for the copy).
+Tensor f64_on_gpu(const Tensor& t);
+
 }  // namespace relprop::cuda

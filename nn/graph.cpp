@@ -140,6 +140,7 @@ Graph Graph::parse(std::string_view text, const std::string& origin) {
     const OpSpec* spec = find_op(op);
     if (!spec) fail(origin, where + ": unknown op '" + op + "' (known: " + op_names() + ")");
     gn.op = spec->kind;
+    const OpInfo& info = op_info(gn.op);
     if (!n.contains("inputs") || !n["inputs"].is_array())
       fail(origin, where + ": \"inputs\" must be a list of value names");
     for (const auto& in : n["inputs"]) {
@@ -151,11 +152,11 @@ Graph Graph::parse(std::string_view text, const std::string& origin) {
       gn.inputs.push_back(name);
     }
     const int count = static_cast<int>(gn.inputs.size());
-    if (count < spec->min_inputs || count > spec->max_inputs)
+    if (count < info.min_inputs || count > info.max_inputs)
       fail(origin, where + ": op '" + op + "' takes " +
-                       (spec->min_inputs == spec->max_inputs
-                            ? std::to_string(spec->min_inputs)
-                            : std::to_string(spec->min_inputs) + " to " + std::to_string(spec->max_inputs)) +
+                       (info.min_inputs == info.max_inputs
+                            ? std::to_string(info.min_inputs)
+                            : std::to_string(info.min_inputs) + " to " + std::to_string(info.max_inputs)) +
                        " inputs, got " + std::to_string(count));
     if (n.contains("params")) {
       if (!n["params"].is_object()) fail(origin, where + ": \"params\" must be an object");
@@ -251,7 +252,7 @@ void Graph::bind_with(Lookup&& lookup, const std::string& source) {
     try {
       shapes[n.name] = spec.infer(OpShapeCall{n.name, n.attrs, ishapes, pshapes});
     } catch (const Error& e) {
-      fail(origin_, "node '" + n.name + "' (" + std::string(spec.name) + "): " + e.what());
+      fail(origin_, "node '" + n.name + "' (" + std::string(op_name(n.op)) + "): " + e.what());
     }
   }
   params_ = std::move(params);
@@ -415,7 +416,7 @@ std::vector<Tensor> Graph::forward(const std::map<std::string, Tensor>& inputs) 
     args.clear();
     for (const auto& in : n.inputs) args.push_back(values.at(in));
     try {
-      values[n.name] = folded_[i] ? identity(args[0], n.name, op_name(n.op))
+      values[n.name] = folded_[i] ? identity(args[0], n.name, n.op)
                                   : op_spec(n.op).run(OpCall{n.name, n.attrs, args, params_[i]});
     } catch (const GraphError&) {
       throw;

@@ -113,9 +113,7 @@ cuda::ActKind cuda_kind(Act kind) {
 
 class ActivationNode final : public Node {
  public:
-  ActivationNode(std::string_view op, ActFn fn, Tensor x) : op_(op), fn_(fn), x_(std::move(x)) {}
-  std::string_view op() const override { return op_; }
-  OpClass op_class() const override { return OpClass::Activation; }
+  ActivationNode(OpKind op, ActFn fn, Tensor x) : Node(op), fn_(fn), x_(std::move(x)) {}
 
   std::vector<Tensor> relevance(const Rule& rule, const Tensor& R, const RelevanceContext& ctx) const override {
     std::vector<Tensor> out(1);
@@ -123,7 +121,7 @@ class ActivationNode final : public Node {
     if (std::holds_alternative<PassRule>(rule) || std::holds_alternative<BacktraceRule>(rule)) {
       out[0] = R;  // identity: relevance passes through unchanged
     } else if (std::holds_alternative<GradientRule>(rule)) {
-      const Tensor r = detail::as_f32(R, op_, "relevance");
+      const Tensor r = detail::as_f32(R, op_name(), "relevance");
 #if RELPROP_HAVE_CUDA
       if (detail::on_cuda(r) || detail::on_cuda(x_)) {
         out[0] = cuda::activation_gradient(cuda_kind(fn_.kind), fn_.a, x_, r);
@@ -141,14 +139,13 @@ class ActivationNode final : public Node {
       });
       out[0] = g;
     } else {
-      unsupported(rule, "pass, backtrace, gradient");
+      unsupported(rule);
     }
     return out;
   }
   void release() override { x_ = Tensor(); }
 
  private:
-  std::string_view op_;
   ActFn fn_;
   Tensor x_;  // the input: f'(x) for the gradient
 };
@@ -194,8 +191,8 @@ Tensor activation_cpu(ActFn fn, const Tensor& x) {
   return y;
 }
 
-Tensor activation(std::string_view op, ActFn fn, const Tensor& x_in, std::string_view name) {
-  const Tensor x = detail::as_f32(x_in, op, "input");
+Tensor activation(OpKind op, ActFn fn, const Tensor& x_in, std::string_view name) {
+  const Tensor x = detail::as_f32(x_in, op_name(op), "input");
 #if RELPROP_HAVE_CUDA
   Tensor y = detail::on_cuda(x) ? cuda::activation_forward(cuda_kind(fn.kind), fn.a, x) : activation_cpu(fn, x);
 #else
@@ -229,9 +226,7 @@ Axis axis_of(const Tensor& x, int dim, std::string_view op, std::string_view nam
 
 class SoftmaxNode final : public Node {
  public:
-  SoftmaxNode(std::string_view op, Axis a, Tensor s, Tensor x) : op_(op), a_(a), s_(std::move(s)), x_(std::move(x)) {}
-  std::string_view op() const override { return op_; }
-  OpClass op_class() const override { return OpClass::Activation; }
+  SoftmaxNode(OpKind op, Axis a, Tensor s, Tensor x) : Node(op), a_(a), s_(std::move(s)), x_(std::move(x)) {}
 
   std::vector<Tensor> relevance(const Rule& rule, const Tensor& R_in, const RelevanceContext& ctx) const override {
     std::vector<Tensor> out(1);
@@ -240,13 +235,12 @@ class SoftmaxNode final : public Node {
       out[0] = R_in;
       return out;
     }
-    const bool log = op_ == "log_softmax";
+    const bool log = op() == OpKind::LogSoftmax;
     // AttnLRP (softmax only): R_x = x (R - s ΣR).
     const bool attn = !log && (std::holds_alternative<EpsilonRule>(rule) || std::holds_alternative<ZeroRule>(rule));
-    if (!attn && !std::holds_alternative<GradientRule>(rule))
-      unsupported(rule, log ? "pass, backtrace, gradient" : "pass, backtrace, epsilon / zero (AttnLRP), gradient");
+    if (!attn && !std::holds_alternative<GradientRule>(rule)) unsupported(rule);
     // softmax: g = s * (R - sum(R s)); log_softmax: g = R - s * sum(R).
-    const Tensor R = detail::as_f32(R_in, op_, "relevance");
+    const Tensor R = detail::as_f32(R_in, op_name(), "relevance");
 #if RELPROP_HAVE_CUDA
     if (detail::on_cuda(R) || detail::on_cuda(s_)) {
       const cuda::SoftmaxRel mode = attn ? cuda::SoftmaxRel::AttnLRP
@@ -285,7 +279,6 @@ class SoftmaxNode final : public Node {
   }
 
  private:
-  std::string_view op_;
   Axis a_;
   Tensor s_;  // softmax probabilities (for log_softmax too)
   Tensor x_;  // the input (softmax only: AttnLRP's rule reads it)
@@ -293,7 +286,7 @@ class SoftmaxNode final : public Node {
 
 // Records the softmax node (when x_in is tracked): s the probabilities, x the input
 // (softmax only).
-void record_softmax(std::string_view op, Axis a, const Tensor& s, const Tensor& x, const Tensor& x_in, Tensor& y,
+void record_softmax(OpKind op, Axis a, const Tensor& s, const Tensor& x, const Tensor& x_in, Tensor& y,
                     std::string_view name) {
   if (Tape* tape = detail::recording_tape({&x_in})) {
     auto node = std::make_unique<SoftmaxNode>(op, a, s, x);
@@ -302,10 +295,10 @@ void record_softmax(std::string_view op, Axis a, const Tensor& s, const Tensor& 
   }
 }
 
-Tensor softmax_impl(std::string_view op, const Tensor& x_in, int dim, std::string_view name) {
-  const Tensor x = detail::as_f32(x_in, op, "input");
-  const Axis a = axis_of(x, dim, op, name);
-  const bool log = op == "log_softmax";
+Tensor softmax_impl(OpKind op, const Tensor& x_in, int dim, std::string_view name) {
+  const Tensor x = detail::as_f32(x_in, op_name(op), "input");
+  const Axis a = axis_of(x, dim, op_name(op), name);
+  const bool log = op == OpKind::LogSoftmax;
 #if RELPROP_HAVE_CUDA
   if (detail::on_cuda(x)) {
     auto [y, s] = cuda::softmax_forward(x, a.outer, a.D, a.inner, log);
@@ -337,26 +330,26 @@ Tensor softmax_impl(std::string_view op, const Tensor& x_in, int dim, std::strin
 
 }  // namespace
 
-Tensor relu(const Tensor& x, std::string_view name) { return activation("relu", {Act::Relu}, x, name); }
+Tensor relu(const Tensor& x, std::string_view name) { return activation(OpKind::Relu, {Act::Relu}, x, name); }
 Tensor leaky_relu(const Tensor& x, double slope, std::string_view name) {
-  return activation("leaky_relu", {Act::LeakyRelu, static_cast<float>(slope)}, x, name);
+  return activation(OpKind::LeakyRelu, {Act::LeakyRelu, static_cast<float>(slope)}, x, name);
 }
-Tensor relu6(const Tensor& x, std::string_view name) { return activation("relu6", {Act::Relu6}, x, name); }
+Tensor relu6(const Tensor& x, std::string_view name) { return activation(OpKind::Relu6, {Act::Relu6}, x, name); }
 Tensor elu(const Tensor& x, double alpha, std::string_view name) {
-  return activation("elu", {Act::Elu, static_cast<float>(alpha)}, x, name);
+  return activation(OpKind::Elu, {Act::Elu, static_cast<float>(alpha)}, x, name);
 }
 Tensor gelu(const Tensor& x, std::string_view approximate, std::string_view name) {
   if (approximate != "none" && approximate != "tanh")
     throw ValueError("gelu '" + detail::label(name, "gelu") + "': approximate must be \"none\" or \"tanh\", got \"" +
                      std::string(approximate) + "\"");
-  return activation("gelu", {approximate == "tanh" ? Act::GeluTanh : Act::Gelu}, x, name);
+  return activation(OpKind::Gelu, {approximate == "tanh" ? Act::GeluTanh : Act::Gelu}, x, name);
 }
-Tensor silu(const Tensor& x, std::string_view name) { return activation("silu", {Act::Silu}, x, name); }
-Tensor sigmoid(const Tensor& x, std::string_view name) { return activation("sigmoid", {Act::Sigmoid}, x, name); }
-Tensor tanh(const Tensor& x, std::string_view name) { return activation("tanh", {Act::Tanh}, x, name); }
-Tensor softmax(const Tensor& x, int dim, std::string_view name) { return softmax_impl("softmax", x, dim, name); }
+Tensor silu(const Tensor& x, std::string_view name) { return activation(OpKind::Silu, {Act::Silu}, x, name); }
+Tensor sigmoid(const Tensor& x, std::string_view name) { return activation(OpKind::Sigmoid, {Act::Sigmoid}, x, name); }
+Tensor tanh(const Tensor& x, std::string_view name) { return activation(OpKind::Tanh, {Act::Tanh}, x, name); }
+Tensor softmax(const Tensor& x, int dim, std::string_view name) { return softmax_impl(OpKind::Softmax, x, dim, name); }
 Tensor log_softmax(const Tensor& x, int dim, std::string_view name) {
-  return softmax_impl("log_softmax", x, dim, name);
+  return softmax_impl(OpKind::LogSoftmax, x, dim, name);
 }
 
 // ---- graph format -----------------------------------------------------------------------
@@ -384,7 +377,7 @@ Shape softmax_infer(const OpShapeCall& c) {
 
 #define RELPROP_ACT_SPEC(fn, kind, attrs, call)                                                        \
   OpSpec op_spec_##fn() {                                                                              \
-    return OpSpec{OpKind::kind, #fn, OpClass::Activation, 1, 1, {}, {}, attrs, same_infer,             \
+    return OpSpec{OpKind::kind, {}, {}, attrs, same_infer,                                          \
                   [](const OpCall& c) -> Tensor { return call; }};                                     \
   }
 
@@ -401,11 +394,11 @@ RELPROP_ACT_SPEC(tanh, Tanh, {}, relprop::tanh(c.inputs[0], c.node))
 #undef RELPROP_ACT_SPEC
 
 OpSpec op_spec_softmax() {
-  return OpSpec{OpKind::Softmax, "softmax", OpClass::Activation, 1, 1, {}, {}, {"dim"}, softmax_infer,
+  return OpSpec{OpKind::Softmax, {}, {}, {"dim"}, softmax_infer,
                 [](const OpCall& c) { return softmax(c.inputs[0], dim_attr(c.attrs, c.node), c.node); }};
 }
 OpSpec op_spec_log_softmax() {
-  return OpSpec{OpKind::LogSoftmax, "log_softmax", OpClass::Activation, 1, 1, {}, {}, {"dim"}, softmax_infer,
+  return OpSpec{OpKind::LogSoftmax, {}, {}, {"dim"}, softmax_infer,
                 [](const OpCall& c) { return log_softmax(c.inputs[0], dim_attr(c.attrs, c.node), c.node); }};
 }
 

@@ -19,13 +19,6 @@
 
 namespace relprop::detail {
 
-// Element-wise loops over more elements than this are spread over the OpenMP threads.
-// About 2^14 floats is where halving the loop outweighs the fork and join (~1-2 µs with
-// libgomp's spinning workers) on the 2-core machines; the loops are deterministic in any
-// split. Larger per-element work (exp, erf) would pay off earlier still. Smaller loops
-// run without entering OpenMP (parallel_for, tensor/parallel.hpp).
-inline constexpr std::int64_t kParallelMin = 1 << 14;
-
 // A float buffer that grows to the largest size asked of it and is kept (a kernel's
 // per-thread scratch, as `thread_local GrowingBuffer`): not cleared, so its users write
 // every element they read back, and not faulted in afresh for every call. 64-byte

@@ -379,23 +379,26 @@ detail::LinearMaps maps_for(const Geom& g, [[maybe_unused]] const Tensor& x) {
 class ConvNode final : public Node {
  public:
   // Tensors are held in their 4-d form; `in_shape` is the recorded input's own shape.
-  ConvNode(std::string_view op, Geom g, Shape in_shape, Tensor x, Tensor w, Tensor b, Tensor z)
-      : op_(op), g_(g), in_shape_(std::move(in_shape)), x_(std::move(x)), w_(std::move(w)), b_(std::move(b)),
+  ConvNode(OpKind op, Geom g, Shape in_shape, Tensor x, Tensor w, Tensor b, Tensor z)
+      : Node(op),
+        g_(g),
+        in_shape_(std::move(in_shape)),
+        x_(std::move(x)),
+        w_(std::move(w)),
+        b_(std::move(b)),
         z_(std::move(z)) {}
-  std::string_view op() const override { return op_; }
-  OpClass op_class() const override { return OpClass::LinearType; }
 
   std::vector<Tensor> relevance(const Rule& rule, const Tensor& R_out, const RelevanceContext& ctx) const override {
     std::vector<Tensor> out(inputs.size());
     if (!ctx.needs(0)) return out;
-    const Tensor R = detail::as_f32(R_out, op_, "relevance").reshape(z_.shape());
+    const Tensor R = detail::as_f32(R_out, op_name(), "relevance").reshape(z_.shape());
     if (std::holds_alternative<PassRule>(rule)) {
-      if (R.shape() != x_.shape()) unsupported(rule, std::string(kRules) + "; pass needs equal input and output shapes");
+      if (R.shape() != x_.shape()) unsupported(rule, "pass needs equal input and output shapes");
       out[0] = R.reshape(in_shape_);
       return out;
     }
     auto r = detail::linear_type_relevance(rule, maps_for(g_, x_), x_, w_, b_, z_, R, cache_, ctx);
-    if (!r) unsupported(rule, kRules);
+    if (!r) unsupported(rule);
     out[0] = r->reshape(in_shape_);
     return out;
   }
@@ -404,8 +407,8 @@ class ConvNode final : public Node {
                                       const RelevanceContext& ctx) const override {
     if (!ctx.needs(0)) return Node::relevance_contrastive(rule, Rp, Rn, ctx);
     auto r = detail::linear_type_contrastive(rule, maps_for(g_, x_), x_, w_, b_, z_,
-                                             detail::as_f32(Rp, op_, "relevance").reshape(z_.shape()),
-                                             detail::as_f32(Rn, op_, "relevance").reshape(z_.shape()), cache_);
+                                             detail::as_f32(Rp, op_name(), "relevance").reshape(z_.shape()),
+                                             detail::as_f32(Rn, op_name(), "relevance").reshape(z_.shape()), cache_);
     if (!r) return Node::relevance_contrastive(rule, Rp, Rn, ctx);
     RelevancePair out{std::vector<Tensor>(inputs.size()), std::vector<Tensor>(inputs.size())};
     out.positive[0] = r->first.reshape(in_shape_);
@@ -419,9 +422,6 @@ class ConvNode final : public Node {
   }
 
  private:
-  static constexpr const char* kRules =
-      "zero, epsilon, zplus, alpha-beta, gamma, zbox, wsquare, flat, gradient, backtrace, pass";
-  std::string_view op_;
   Geom g_;
   Shape in_shape_;
   Tensor x_, w_, b_, z_;  // x (N, C, H, W), w (O, CG, KH, KW), b (O,), z (N, O, HO, WO)
@@ -442,20 +442,21 @@ Tensor forward_with_bias(const Geom& g, const Tensor& x, const Tensor& w, const 
   return z;
 }
 
-// conv2d on 4-d tensors, recorded as `op` with the recorded input shape `in_shape`.
-Tensor conv_impl(std::string_view op, const Tensor& x_in, const Tensor& x4, const Tensor& w_in, const Tensor& w4,
+// conv2d on 4-d tensors, recorded as `op` (conv1d or conv2d) with x_in's own shape.
+Tensor conv_impl(OpKind op, const Tensor& x_in, const Tensor& x4, const Tensor& w_in, const Tensor& w4,
                  const Tensor& b_in, const Conv2dParams& p, std::string_view name) {
-  detail::same_device(op, {{&x4, "input"}, {&w4, "weight"}, {&b_in, "bias"}});
-  const Tensor x = detail::as_f32(x4, op, "input");
-  const Tensor w = detail::as_f32(w4, op, "weight");
-  const Tensor b = b_in.defined() ? detail::as_f32(b_in, op, "bias") : Tensor();
+  const std::string_view who = op_name(op);
+  detail::same_device(who, {{&x4, "input"}, {&w4, "weight"}, {&b_in, "bias"}});
+  const Tensor x = detail::as_f32(x4, who, "input");
+  const Tensor w = detail::as_f32(w4, who, "weight");
+  const Tensor b = b_in.defined() ? detail::as_f32(b_in, who, "bias") : Tensor();
   const Geom g = geometry(x.shape(), w.shape(), p);
 #if RELPROP_HAVE_CUDA
   Tensor z = detail::on_cuda(x) ? cuda::conv2d_forward(gpu_geometry(g), x, w, b) : forward_with_bias(g, x, w, b);
 #else
   Tensor z = forward_with_bias(g, x, w, b);
 #endif
-  Tensor y = op == "conv1d" ? z.reshape({g.N, g.O, g.WO}) : z;
+  Tensor y = op == OpKind::Conv1d ? z.reshape({g.N, g.O, g.WO}) : z;
   if (Tape* tape = detail::recording_tape({&x_in, &w_in, &b_in})) {
     auto node = std::make_unique<ConvNode>(op, g, x_in.shape(), x, w, b, z);
     node->inputs = detail::value_ids(*tape, {&x_in, &w_in, &b_in});
@@ -510,7 +511,7 @@ Shape conv2d_shape(const Shape& x, const Shape& w, const Shape* b, const Conv2dP
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dParams& p, std::string_view name) {
   const Shape bs = bias.defined() ? bias.shape() : Shape{};
   conv2d_shape(x.shape(), weight.shape(), bias.defined() ? &bs : nullptr, p, name);
-  return conv_impl("conv2d", x, x, weight, weight, bias, p, name);
+  return conv_impl(OpKind::Conv2d, x, x, weight, weight, bias, p, name);
 }
 
 Tensor conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv1dParams& p, std::string_view name) {
@@ -524,7 +525,7 @@ Tensor conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias, const C
   } catch (const ShapeError& e) {
     throw ShapeError(who + ": " + e.what());
   }
-  return conv_impl("conv1d", x, x4, weight, w4, bias, to_2d(p), name);
+  return conv_impl(OpKind::Conv1d, x, x4, weight, w4, bias, to_2d(p), name);
 }
 
 // ---- graph format ---------------------------------------------------------------------
@@ -626,11 +627,11 @@ Tensor conv1d_run(const OpCall& c) {
 }  // namespace
 
 OpSpec op_spec_conv2d() {
-  return OpSpec{OpKind::Conv2d, "conv2d", OpClass::LinearType, 1, 1, {"weight"}, {"bias"}, kConvAttrs,
+  return OpSpec{OpKind::Conv2d, {"weight"}, {"bias"}, kConvAttrs,
                 conv2d_infer, conv2d_run};
 }
 OpSpec op_spec_conv1d() {
-  return OpSpec{OpKind::Conv1d, "conv1d", OpClass::LinearType, 1, 1, {"weight"}, {"bias"}, kConvAttrs,
+  return OpSpec{OpKind::Conv1d, {"weight"}, {"bias"}, kConvAttrs,
                 conv1d_infer, conv1d_run};
 }
 

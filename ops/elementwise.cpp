@@ -19,7 +19,7 @@ namespace {
 
 enum class Bin { Add, Sub, Mul };
 
-std::string_view name_of(Bin k) { return k == Bin::Add ? "add" : k == Bin::Sub ? "sub" : "mul"; }
+constexpr OpKind kind_of(Bin k) { return k == Bin::Add ? OpKind::Add : k == Bin::Sub ? OpKind::Sub : OpKind::Mul; }
 
 #if RELPROP_HAVE_CUDA
 cuda::BinKind cuda_kind(Bin k) {
@@ -34,13 +34,11 @@ cuda::BinKind cuda_kind(Bin k) {
 
 class BinaryNode final : public Node {
  public:
-  BinaryNode(Bin kind, Tensor a, Tensor b) : kind_(kind), a_(std::move(a)), b_(std::move(b)) {}
-  std::string_view op() const override { return name_of(kind_); }
-  OpClass op_class() const override { return OpClass::Elementwise; }
+  BinaryNode(Bin kind, Tensor a, Tensor b) : Node(kind_of(kind)), kind_(kind), a_(std::move(a)), b_(std::move(b)) {}
 
   std::vector<Tensor> relevance(const Rule& rule, const Tensor& R_out, const RelevanceContext& ctx) const override {
     std::vector<Tensor> out(2);
-    const Tensor R = detail::as_f32(R_out, op(), "relevance");
+    const Tensor R = detail::as_f32(R_out, op_name(), "relevance");
 #if RELPROP_HAVE_CUDA
     if (detail::on_cuda(R) || detail::on_cuda(a_)) return relevance_cuda(rule, R, ctx);
 #endif
@@ -69,7 +67,7 @@ class BinaryNode final : public Node {
       // constant[:I] (CP-LRP) factor I is held constant, so the other takes everything.
       const auto* held = std::get_if<ConstantRule>(&rule);
       if (!norm && !bt && !held && !std::holds_alternative<PassRule>(rule))
-        unsupported(rule, "norm / epsilon / zero / pass / backtrace (uniform split), constant, gradient");
+        unsupported(rule);
       const bool both = ctx.needs(0) && ctx.needs(1);
       float fa = both ? 0.5f : (ctx.needs(0) ? 1.0f : 0.0f);
       // The held factor takes nothing, even when it is the only computed one (then the
@@ -118,7 +116,7 @@ class BinaryNode final : public Node {
         rbp[i] = r[i] - rap[i];
       });
     } else {
-      unsupported(rule, "norm, epsilon, zero, backtrace, gradient");
+      unsupported(rule);
     }
     if (ctx.needs(0)) out[0] = detail::reduce_to_shape(ra, a_.shape());
     if (ctx.needs(1)) out[1] = detail::reduce_to_shape(rb, b_.shape());
@@ -132,7 +130,7 @@ class BinaryNode final : public Node {
     const auto* bt = std::get_if<BacktraceRule>(&rule);
     if (!bt || bt->mode != BacktraceRule::Mode::Contrastive || kind_ == Bin::Mul)
       return Node::relevance_contrastive(rule, Rp_out, Rn_out, ctx);
-    const Tensor Rp = detail::as_f32(Rp_out, op(), "relevance"), Rn = detail::as_f32(Rn_out, op(), "relevance");
+    const Tensor Rp = detail::as_f32(Rp_out, op_name(), "relevance"), Rn = detail::as_f32(Rn_out, op_name(), "relevance");
 #if RELPROP_HAVE_CUDA
     if (detail::on_cuda(Rp) || detail::on_cuda(a_)) {
       const cuda::BinaryContrastive c =
@@ -194,7 +192,7 @@ class BinaryNode final : public Node {
     } else if (kind_ == Bin::Mul) {
       const auto* held = std::get_if<ConstantRule>(&rule);
       if (!norm && !bt && !held && !std::holds_alternative<PassRule>(rule))
-        unsupported(rule, "norm / epsilon / zero / pass / backtrace (uniform split), constant, gradient");
+        unsupported(rule);
       const bool both = ctx.needs(0) && ctx.needs(1);
       split.kind = cuda::BinarySplit::Kind::Fixed;
       split.fa = both ? 0.5f : (ctx.needs(0) ? 1.0f : 0.0f);
@@ -206,7 +204,7 @@ class BinaryNode final : public Node {
       split.kind = cuda::BinarySplit::Kind::Backtrace;
       split.equal_split = bt->equal_split;
     } else {
-      unsupported(rule, "norm, epsilon, zero, backtrace, gradient");
+      unsupported(rule);
     }
     auto [ra, rb] = cuda::binary_relevance(cuda_kind(kind_), split, R, a_, b_, ctx.needs(0), ctx.needs(1));
     return {ra, rb};
@@ -228,7 +226,7 @@ void record_binary(Bin kind, const Tensor& a, const Tensor& b, const Tensor& a_i
 }
 
 Tensor binary(Bin kind, const Tensor& a_in, const Tensor& b_in, std::string_view name) {
-  const std::string_view op = name_of(kind);
+  const std::string_view op = op_name(kind_of(kind));
 #if RELPROP_HAVE_CUDA
   detail::same_device(op, {{&a_in, "a"}, {&b_in, "b"}});
 #endif
@@ -292,13 +290,13 @@ Tensor binary_run(const OpCall& c) {
 }  // namespace
 
 OpSpec op_spec_add() {
-  return OpSpec{OpKind::Add, "add", OpClass::Elementwise, 1, 2, {}, {"other"}, {}, binary_infer, binary_run<Bin::Add>};
+  return OpSpec{OpKind::Add, {}, {"other"}, {}, binary_infer, binary_run<Bin::Add>};
 }
 OpSpec op_spec_sub() {
-  return OpSpec{OpKind::Sub, "sub", OpClass::Elementwise, 1, 2, {}, {"other"}, {}, binary_infer, binary_run<Bin::Sub>};
+  return OpSpec{OpKind::Sub, {}, {"other"}, {}, binary_infer, binary_run<Bin::Sub>};
 }
 OpSpec op_spec_mul() {
-  return OpSpec{OpKind::Mul, "mul", OpClass::Elementwise, 1, 2, {}, {"other"}, {}, binary_infer, binary_run<Bin::Mul>};
+  return OpSpec{OpKind::Mul, {}, {"other"}, {}, binary_infer, binary_run<Bin::Mul>};
 }
 
 }  // namespace relprop

@@ -72,9 +72,7 @@ detail::LinearMaps linear_maps(const Shape& x_shape, std::int64_t O, bool on_gpu
 class LinearNode final : public Node {
  public:
   LinearNode(Tensor x, Tensor w, Tensor b, Tensor z)
-      : x_(std::move(x)), w_(std::move(w)), b_(std::move(b)), z_(std::move(z)) {}
-  std::string_view op() const override { return "linear"; }
-  OpClass op_class() const override { return OpClass::LinearType; }
+      : Node(OpKind::Linear), x_(std::move(x)), w_(std::move(w)), b_(std::move(b)), z_(std::move(z)) {}
 
   std::vector<Tensor> relevance(const Rule& rule, const Tensor& R_out,
                                 const RelevanceContext& ctx) const override {
@@ -82,12 +80,12 @@ class LinearNode final : public Node {
     if (!ctx.needs(0)) return out;
     const Tensor R = detail::as_f32(R_out, "linear", "relevance");
     if (std::holds_alternative<PassRule>(rule)) {
-      if (w_.size(0) != w_.size(1)) unsupported(rule, std::string(kRules) + "; pass needs in == out features");
+      if (w_.size(0) != w_.size(1)) unsupported(rule, "pass needs in == out features");
       out[0] = R.reshape(x_.shape());
       return out;
     }
     auto r = detail::linear_type_relevance(rule, maps(), x_, w_, b_, z_, R, cache_, ctx);
-    if (!r) unsupported(rule, kRules);
+    if (!r) unsupported(rule);
     out[0] = std::move(*r);
     return out;
   }
@@ -116,8 +114,6 @@ class LinearNode final : public Node {
   // The skeleton's maps, on the device x lives on.
   detail::LinearMaps maps() const { return linear_maps(x_.shape(), w_.size(0), detail::on_cuda(x_)); }
 
-  static constexpr const char* kRules =
-      "zero, epsilon, zplus, alpha-beta, gamma, zbox, wsquare, flat, gradient, backtrace, pass";
   Tensor x_, w_, b_, z_;  // x: (..., I), w: (O, I), b: (O,) or undefined, z: (..., O)
   mutable detail::WeightCache cache_;
 };
@@ -173,7 +169,7 @@ Tensor linear_run(const OpCall& c) {
 }  // namespace
 
 OpSpec op_spec_linear() {
-  return OpSpec{OpKind::Linear, "linear", OpClass::LinearType, 1, 1, {"weight"}, {"bias"}, {"weight_layout"},
+  return OpSpec{OpKind::Linear, {"weight"}, {"bias"}, {"weight_layout"},
                 linear_infer, linear_run};
 }
 

@@ -180,15 +180,18 @@ Tensor pool_forward(const Geom& g, const Tensor& x, std::int32_t* argmax = nullp
 
 class PoolNode final : public Node {
  public:
-  PoolNode(std::string_view op, Geom g, Tensor x, Tensor y, Tensor argmax, Shape in_shape)
-      : op_(op), g_(g), x_(std::move(x)), y_(std::move(y)), argmax_(std::move(argmax)), in_shape_(std::move(in_shape)) {}
-  std::string_view op() const override { return op_; }
-  OpClass op_class() const override { return OpClass::Pooling; }
+  PoolNode(OpKind op, Geom g, Tensor x, Tensor y, Tensor argmax, Shape in_shape)
+      : Node(op),
+        g_(g),
+        x_(std::move(x)),
+        y_(std::move(y)),
+        argmax_(std::move(argmax)),
+        in_shape_(std::move(in_shape)) {}
 
   std::vector<Tensor> relevance(const Rule& rule, const Tensor& R_out, const RelevanceContext& ctx) const override {
     std::vector<Tensor> out(1);
     if (!ctx.needs(0)) return out;
-    const Tensor R = detail::as_f32(R_out, op_, "relevance").reshape(y_.shape()).contiguous();
+    const Tensor R = detail::as_f32(R_out, op_name(), "relevance").reshape(y_.shape()).contiguous();
     enum class Mode { WinnerTakeAll, FirstMax, Proportional, Norm, AbsShare, Uniform } mode;
     detail::Stab stab = detail::stab_of(rule);
     const bool is_max = g_.kind == PoolKind::Max;
@@ -198,11 +201,10 @@ class PoolNode final : public Node {
     else if (normish) mode = is_max ? Mode::Proportional : Mode::Norm;
     else if (std::holds_alternative<BacktraceRule>(rule)) mode = is_max ? Mode::WinnerTakeAll : Mode::AbsShare;
     else if (std::holds_alternative<PassRule>(rule) && is_max) mode = Mode::WinnerTakeAll;
-    else unsupported(rule, is_max ? "pass (winner-take-all), backtrace, norm / epsilon / zero (proportional), gradient"
-                                  : "norm / epsilon / zero, backtrace, gradient");
+    else unsupported(rule);
 #if RELPROP_HAVE_CUDA
     if (detail::on_cuda(x_) || detail::on_cuda(R)) {
-      detail::same_device(op_, {{&x_, "input"}, {&R, "relevance"}});
+      detail::same_device(op_name(), {{&x_, "input"}, {&R, "relevance"}});
       cuda::PoolMode m = cuda::PoolMode::Uniform;
       switch (mode) {
         case Mode::WinnerTakeAll: m = cuda::PoolMode::WinnerTakeAll; break;
@@ -311,7 +313,6 @@ class PoolNode final : public Node {
   void release() override { x_ = y_ = argmax_ = Tensor(); }
 
  private:
-  std::string_view op_;
   Geom g_;
   Tensor x_, y_;  // x (N, C, H, W), y (N, C, HO, WO)
   Tensor argmax_;  // max pooling: I32 (N, C, HO, WO), see pool_forward
@@ -347,9 +348,11 @@ Geom strided_geom(PoolKind kind, const Shape& x, const Pool2dParams& p, std::str
 
 // `x_in` may be 3-d (N, C, L) for the 1-d pools: it is pooled as (N, C, 1, L) and the
 // output comes back 3-d.
-Tensor run_pool(std::string_view op, const Geom& g, const Tensor& x_in, std::string_view name) {
+Tensor run_pool(OpKind op, const Geom& g, const Tensor& x_in, std::string_view name) {
   const bool one_d = x_in.dim() == 3;
-  const Tensor x = one_d ? detail::as_f32(x_in, op, "input").unsqueeze(2).contiguous() : detail::as_f32(x_in, op, "input");
+  const std::string_view who = op_name(op);
+  const Tensor x =
+      one_d ? detail::as_f32(x_in, who, "input").unsqueeze(2).contiguous() : detail::as_f32(x_in, who, "input");
   Tape* tape = detail::recording_tape({&x_in});
   Tensor argmax;
   if (tape && g.kind == PoolKind::Max && g.H * g.W < (std::int64_t{1} << 31))
@@ -381,15 +384,15 @@ Geom adaptive_geom(const Shape& x, std::array<std::int64_t, 2> out, std::string_
 }  // namespace
 
 Tensor max_pool2d(const Tensor& x, const Pool2dParams& p, std::string_view name) {
-  return run_pool("max_pool2d", strided_geom(PoolKind::Max, x.shape(), p, "max_pool2d", name), x, name);
+  return run_pool(OpKind::MaxPool2d, strided_geom(PoolKind::Max, x.shape(), p, "max_pool2d", name), x, name);
 }
 
 Tensor avg_pool2d(const Tensor& x, const Pool2dParams& p, std::string_view name) {
-  return run_pool("avg_pool2d", strided_geom(PoolKind::Avg, x.shape(), p, "avg_pool2d", name), x, name);
+  return run_pool(OpKind::AvgPool2d, strided_geom(PoolKind::Avg, x.shape(), p, "avg_pool2d", name), x, name);
 }
 
 Tensor adaptive_avg_pool2d(const Tensor& x, std::array<std::int64_t, 2> output_size, std::string_view name) {
-  return run_pool("adaptive_avg_pool2d", adaptive_geom(x.shape(), output_size, name), x, name);
+  return run_pool(OpKind::AdaptiveAvgPool2d, adaptive_geom(x.shape(), output_size, name), x, name);
 }
 
 namespace {
@@ -413,12 +416,12 @@ Shape as_4d(const Shape& x, std::string_view op, std::string_view name) {
 }  // namespace
 
 Tensor max_pool1d(const Tensor& x, const Pool1dParams& p, std::string_view name) {
-  return run_pool("max_pool1d", strided_geom(PoolKind::Max, as_4d(x.shape(), "max_pool1d", name), as_2d(p), "max_pool1d", name),
+  return run_pool(OpKind::MaxPool1d, strided_geom(PoolKind::Max, as_4d(x.shape(), "max_pool1d", name), as_2d(p), "max_pool1d", name),
                   x, name);
 }
 
 Tensor avg_pool1d(const Tensor& x, const Pool1dParams& p, std::string_view name) {
-  return run_pool("avg_pool1d", strided_geom(PoolKind::Avg, as_4d(x.shape(), "avg_pool1d", name), as_2d(p), "avg_pool1d", name),
+  return run_pool(OpKind::AvgPool1d, strided_geom(PoolKind::Avg, as_4d(x.shape(), "avg_pool1d", name), as_2d(p), "avg_pool1d", name),
                   x, name);
 }
 
@@ -512,25 +515,25 @@ Tensor adaptive_run(const OpCall& c) { return adaptive_avg_pool2d(c.inputs[0], a
 }  // namespace
 
 OpSpec op_spec_max_pool2d() {
-  return OpSpec{OpKind::MaxPool2d, "max_pool2d", OpClass::Pooling, 1, 1, {}, {},
+  return OpSpec{OpKind::MaxPool2d, {}, {},
                 {"kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices"}, max_infer, max_run};
 }
 OpSpec op_spec_avg_pool2d() {
-  return OpSpec{OpKind::AvgPool2d, "avg_pool2d", OpClass::Pooling, 1, 1, {}, {},
+  return OpSpec{OpKind::AvgPool2d, {}, {},
                 {"kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override"}, avg_infer,
                 avg_run};
 }
 OpSpec op_spec_max_pool1d() {
-  return OpSpec{OpKind::MaxPool1d, "max_pool1d", OpClass::Pooling, 1, 1, {}, {},
+  return OpSpec{OpKind::MaxPool1d, {}, {},
                 {"kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices"}, max1d_infer, max1d_run};
 }
 OpSpec op_spec_avg_pool1d() {
-  return OpSpec{OpKind::AvgPool1d, "avg_pool1d", OpClass::Pooling, 1, 1, {}, {},
+  return OpSpec{OpKind::AvgPool1d, {}, {},
                 {"kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override"}, avg1d_infer,
                 avg1d_run};
 }
 OpSpec op_spec_adaptive_avg_pool2d() {
-  return OpSpec{OpKind::AdaptiveAvgPool2d, "adaptive_avg_pool2d", OpClass::Pooling, 1, 1, {}, {}, {"output_size"},
+  return OpSpec{OpKind::AdaptiveAvgPool2d, {}, {}, {"output_size"},
                 adaptive_infer, adaptive_run};
 }
 

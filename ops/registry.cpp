@@ -5,20 +5,20 @@
 namespace relprop {
 
 // Each op family file defines the spec of its ops.
-#define RELPROP_OP(e, n, c) OpSpec op_spec_##n();
-#include "relprop/ops/ops.def"
+#define RELPROP_OP(e, name, cls, lo, hi, ...) OpSpec op_spec_##name();
+#include "relprop/relevance/ops.def"
 #undef RELPROP_OP
 
 namespace {
 
 std::array<OpSpec, kNumOps> build_table() {
   std::array<OpSpec, kNumOps> t = {
-#define RELPROP_OP(e, n, c) op_spec_##n(),
-#include "relprop/ops/ops.def"
+#define RELPROP_OP(e, name, cls, lo, hi, ...) op_spec_##name(),
+#include "relprop/relevance/ops.def"
 #undef RELPROP_OP
   };
   for (int i = 0; i < kNumOps; ++i) {
-    RELPROP_ASSERT(static_cast<int>(t[i].kind) == i, "op spec out of ops.def order");
+    RELPROP_ASSERT(static_cast<int>(t[i].kind) == i, "op spec out of relevance/ops.def order");
     RELPROP_ASSERT(t[i].infer && t[i].run, "op spec without shape or run hook");
   }
   return t;
@@ -29,29 +29,13 @@ const std::array<OpSpec, kNumOps>& table() {
   return t;
 }
 
-constexpr std::array<std::string_view, kNumOps> kNames = {
-#define RELPROP_OP(e, n, c) #n,
-#include "relprop/ops/ops.def"
-#undef RELPROP_OP
-};
-static_assert(kNames.size() == kNumOps);
-
 }  // namespace
 
 const OpSpec& op_spec(OpKind kind) { return table()[static_cast<std::size_t>(kind)]; }
 
 const OpSpec* find_op(std::string_view name) {
-  for (const auto& s : table())
-    if (s.name == name) return &s;
-  return nullptr;
-}
-
-std::string_view op_name(OpKind kind) { return kNames[static_cast<std::size_t>(kind)]; }
-
-std::string op_names() {
-  std::string s;
-  for (auto n : kNames) s += (s.empty() ? "" : ", ") + std::string(n);
-  return s;
+  const OpInfo* row = find_op_info(name);
+  return row ? &op_spec(row->kind) : nullptr;
 }
 
 // ---- attributes -----------------------------------------------------------------------

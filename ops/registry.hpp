@@ -1,6 +1,7 @@
 #pragma once
-// The op table generated from ops/ops.def: kinds, names, classes and the hooks the graph
-// format uses to check shapes and run nodes.
+// The graph format's hooks of each op: its parameters, attributes, shape inference and
+// how to run it. Kinds, names, classes, arity and rules come from relevance/ops.def
+// (relevance/op_kind.hpp); each op family file defines op_spec_<name>() for its ops.
 
 #include <cstdint>
 #include <map>
@@ -10,24 +11,11 @@
 #include <variant>
 #include <vector>
 
+#include "relprop/relevance/op_kind.hpp"
 #include "relprop/relevance/tape.hpp"
 #include "relprop/tensor/tensor.hpp"
 
 namespace relprop {
-
-// One enumerator per op, in ops/ops.def's order.
-enum class OpKind : std::uint16_t {
-#define RELPROP_OP(e, n, c) e,
-#include "relprop/ops/ops.def"
-#undef RELPROP_OP
-};
-
-// Number of ops.
-inline constexpr int kNumOps = 0
-#define RELPROP_OP(e, n, c) +1
-#include "relprop/ops/ops.def"
-#undef RELPROP_OP
-    ;
 
 // A node attribute from the graph format (PyTorch's argument names and value types).
 using AttrValue = std::variant<std::int64_t, double, bool, std::string, std::vector<std::int64_t>,
@@ -71,13 +59,10 @@ struct OpCall {
   const std::map<std::string, Tensor>& params;
 };
 
-// One op as the graph format sees it: name, class, inputs, parameters, attributes, hooks.
+// One op as the graph format sees it: parameters, attributes, hooks (its name, class and
+// number of inputs: op_info(kind)).
 struct OpSpec {
   OpKind kind;
-  std::string_view name;  // the graph name ("conv2d")
-  OpClass op_class;
-  int min_inputs = 1;  // number of graph inputs the node takes
-  int max_inputs = 1;
   std::vector<std::string_view> required_params;  // parameter roles ("weight", ...)
   std::vector<std::string_view> optional_params;
   std::vector<std::string_view> attrs;  // attribute names the op understands
@@ -89,9 +74,5 @@ struct OpSpec {
 const OpSpec& op_spec(OpKind kind);
 // nullptr when `name` is not an op.
 const OpSpec* find_op(std::string_view name);
-// The graph name of `kind` ("linear", ...).
-std::string_view op_name(OpKind kind);
-// All op names, comma separated (for error messages).
-std::string op_names();
 
 }  // namespace relprop

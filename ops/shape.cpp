@@ -24,9 +24,7 @@ namespace {
 
 class ReshapeNode final : public Node {
  public:
-  ReshapeNode(std::string_view op, Shape in_shape) : op_(op), in_shape_(std::move(in_shape)) {}
-  std::string_view op() const override { return op_; }
-  OpClass op_class() const override { return OpClass::Shape; }
+  ReshapeNode(OpKind op, Shape in_shape) : Node(op), in_shape_(std::move(in_shape)) {}
   std::vector<Tensor> relevance(const Rule&, const Tensor& R, const RelevanceContext& ctx) const override {
     std::vector<Tensor> out(1);
     if (ctx.needs(0)) out[0] = R.reshape(in_shape_);
@@ -35,11 +33,10 @@ class ReshapeNode final : public Node {
   void release() override {}
 
  private:
-  std::string_view op_;
   Shape in_shape_;  // all it needs: no tensor is saved
 };
 
-Tensor record_reshape(std::string_view op, const Tensor& x, Tensor y, std::string_view name) {
+Tensor record_reshape(OpKind op, const Tensor& x, Tensor y, std::string_view name) {
   if (Tape* tape = detail::recording_tape({&x})) {
     auto node = std::make_unique<ReshapeNode>(op, x.shape());
     node->inputs = detail::value_ids(*tape, {&x});
@@ -67,10 +64,10 @@ Shape flatten_shape(const Shape& x, std::int64_t start, std::int64_t end, std::s
 }  // namespace
 
 Tensor flatten(const Tensor& x, int start_dim, int end_dim, std::string_view name) {
-  return record_reshape("flatten", x, x.reshape(flatten_shape(x.shape(), start_dim, end_dim, name)), name);
+  return record_reshape(OpKind::Flatten, x, x.reshape(flatten_shape(x.shape(), start_dim, end_dim, name)), name);
 }
 
-Tensor identity(const Tensor& x, std::string_view name, std::string_view op) {
+Tensor identity(const Tensor& x, std::string_view name, OpKind op) {
   return record_reshape(op, x, x.view(x.shape()), name);
 }
 
@@ -81,7 +78,7 @@ Tensor reshape(const Tensor& x, const Shape& shape, std::string_view name) {
   } catch (const ShapeError& e) {
     throw ShapeError("reshape '" + detail::label(name, "reshape") + "': " + e.what());
   }
-  return record_reshape("reshape", x, y, name);
+  return record_reshape(OpKind::Reshape, x, y, name);
 }
 
 namespace {
@@ -134,25 +131,25 @@ Tensor reshape_run(const OpCall& c) {
 }  // namespace
 
 OpSpec op_spec_flatten() {
-  return OpSpec{OpKind::Flatten, "flatten", OpClass::Shape, 1, 1, {}, {}, {"start_dim", "end_dim"}, flatten_infer,
+  return OpSpec{OpKind::Flatten, {}, {}, {"start_dim", "end_dim"}, flatten_infer,
                 flatten_run};
 }
 namespace {
 Shape same_infer(const OpShapeCall& c) { return c.inputs[0]; }
-Tensor identity_run(const OpCall& c) { return identity(c.inputs[0], c.node, "identity"); }
-Tensor dropout_run(const OpCall& c) { return identity(c.inputs[0], c.node, "dropout"); }
+Tensor identity_run(const OpCall& c) { return identity(c.inputs[0], c.node, OpKind::Identity); }
+Tensor dropout_run(const OpCall& c) { return identity(c.inputs[0], c.node, OpKind::Dropout); }
 }  // namespace
 
 OpSpec op_spec_identity() {
-  return OpSpec{OpKind::Identity, "identity", OpClass::Shape, 1, 1, {}, {}, {}, same_infer, identity_run};
+  return OpSpec{OpKind::Identity, {}, {}, {}, same_infer, identity_run};
 }
 // Inference: dropout does nothing; its training attributes are accepted and ignored.
 OpSpec op_spec_dropout() {
-  return OpSpec{OpKind::Dropout, "dropout", OpClass::Shape, 1, 1, {}, {}, {"p", "inplace"}, same_infer, dropout_run};
+  return OpSpec{OpKind::Dropout, {}, {}, {"p", "inplace"}, same_infer, dropout_run};
 }
 
 OpSpec op_spec_reshape() {
-  return OpSpec{OpKind::Reshape, "reshape", OpClass::Shape, 1, 1, {}, {}, {"shape"}, reshape_infer, reshape_run};
+  return OpSpec{OpKind::Reshape, {}, {}, {"shape"}, reshape_infer, reshape_run};
 }
 
 }  // namespace relprop
@@ -168,11 +165,9 @@ namespace {
 class MoveNode final : public Node {
  public:
   using Back = std::function<std::vector<Tensor>(const Tensor& R)>;
-  MoveNode(std::string_view op, Back back) : op_(op), back_(std::move(back)) {}
-  std::string_view op() const override { return op_; }
-  OpClass op_class() const override { return OpClass::Shape; }
+  MoveNode(OpKind op, Back back) : Node(op), back_(std::move(back)) {}
   std::vector<Tensor> relevance(const Rule&, const Tensor& R, const RelevanceContext& ctx) const override {
-    std::vector<Tensor> out = back_(detail::as_f32(R, op_, "relevance"));
+    std::vector<Tensor> out = back_(detail::as_f32(R, op_name(), "relevance"));
     for (std::size_t i = 0; i < out.size(); ++i)
       if (!ctx.needs(i)) out[i] = Tensor();
     return out;
@@ -180,11 +175,10 @@ class MoveNode final : public Node {
   void release() override {}
 
  private:
-  std::string_view op_;
   Back back_;
 };
 
-Tensor record_move(std::string_view op, std::vector<const Tensor*> ins, Tensor y, MoveNode::Back back,
+Tensor record_move(OpKind op, std::vector<const Tensor*> ins, Tensor y, MoveNode::Back back,
                    std::string_view name) {
   Tape* tape = Tape::current();
   bool any = false;
@@ -215,7 +209,7 @@ Tensor permute(const Tensor& x, const std::vector<int>& dims, std::string_view n
   }
   std::vector<int> inverse(dims.size());
   for (std::size_t i = 0; i < dims.size(); ++i) inverse[dims[i] < 0 ? dims[i] + dims.size() : dims[i]] = static_cast<int>(i);
-  return record_move("permute", {&x}, y,
+  return record_move(OpKind::Permute, {&x}, y,
                      [inverse](const Tensor& R) { return std::vector<Tensor>{R.permute(std::span<const int>(inverse)).contiguous()}; },
                      name);
 }
@@ -223,7 +217,7 @@ Tensor permute(const Tensor& x, const std::vector<int>& dims, std::string_view n
 Tensor transpose(const Tensor& x, int dim0, int dim1, std::string_view name) {
   const int a = wrap(dim0, x.dim(), "transpose", name), b = wrap(dim1, x.dim(), "transpose", name);
   const Tensor y = x.transpose(a, b).clone();
-  return record_move("transpose", {&x}, y,
+  return record_move(OpKind::Transpose, {&x}, y,
                      [a, b](const Tensor& R) { return std::vector<Tensor>{R.transpose(a, b).contiguous()}; }, name);
 }
 
@@ -232,7 +226,7 @@ Tensor slice(const Tensor& x, int dim, std::int64_t start, std::int64_t end, std
   if (step < 1) throw ValueError("slice '" + detail::label(name, "slice") + "': step must be >= 1");
   const Tensor y = x.slice(d, start, end, step).clone();
   const Shape in = x.shape();
-  return record_move("slice", {&x}, y,
+  return record_move(OpKind::Slice, {&x}, y,
                      [in, d, start, end, step](const Tensor& R) {
                        Tensor r = Tensor::zeros(in, DType::F32, R.device());  // on R's device
                        r.slice(d, start, end, step).copy_from(R);
@@ -268,7 +262,7 @@ Tensor cat(const std::vector<Tensor>& xs, int dim, std::string_view name) {
   }
   std::vector<const Tensor*> ins;
   for (const auto& t : xs) ins.push_back(&t);
-  return record_move("cat", ins, y,
+  return record_move(OpKind::Cat, ins, y,
                      [sizes, d](const Tensor& R) {
                        std::vector<Tensor> parts;
                        std::int64_t o = 0;
@@ -297,7 +291,7 @@ Tensor pad(const Tensor& x, const std::vector<std::int64_t>& pads, double value,
   Tensor inner = y;
   for (int d = 0; d < x.dim(); ++d) inner = inner.slice(d, lohi[d].first, lohi[d].first + x.size(d));
   inner.copy_from(x);
-  return record_move("pad", {&x}, y,
+  return record_move(OpKind::Pad, {&x}, y,
                      [lohi](const Tensor& R) {
                        Tensor r = R;
                        for (int d = 0; d < R.dim(); ++d) r = r.slice(d, lohi[d].first, R.size(d) - lohi[d].second);
@@ -314,7 +308,7 @@ Tensor upsample_nearest2d(const Tensor& x_in, std::int64_t OH, std::int64_t OW, 
 #if RELPROP_HAVE_CUDA
   if (detail::on_cuda(x)) {
     const Shape in = x.shape();
-    return record_move("upsample_nearest2d", {&x_in}, cuda::upsample_nearest2d(x, OH, OW),
+    return record_move(OpKind::UpsampleNearest2d, {&x_in}, cuda::upsample_nearest2d(x, OH, OW),
                        [in](const Tensor& R) {
                          return std::vector<Tensor>{cuda::upsample_nearest2d_relevance(R, in)};
                        },
@@ -340,7 +334,7 @@ Tensor upsample_nearest2d(const Tensor& x_in, std::int64_t OH, std::int64_t OW, 
     }
   });
   const Shape in = x.shape();
-  return record_move("upsample_nearest2d", {&x_in}, y,
+  return record_move(OpKind::UpsampleNearest2d, {&x_in}, y,
                      [in, OH, OW, rows, cols](const Tensor& R) {
                        Tensor r = Tensor::zeros(in);
                        const std::int64_t P2 = in[0] * in[1], H2 = in[2], W2 = in[3];
@@ -428,9 +422,9 @@ namespace {
 const std::map<std::string, Tensor> kNoParams;
 }  // namespace
 
-#define RELPROP_SHAPE_SPEC(fn, kind, lo, hi, ATTRS, RUN)                                   \
+#define RELPROP_SHAPE_SPEC(fn, kind, ATTRS, RUN)                                   \
   OpSpec op_spec_##fn() {                                                                \
-    return OpSpec{OpKind::kind, #fn, OpClass::Shape, lo, hi, {}, {}, ATTRS,               \
+    return OpSpec{OpKind::kind, {}, {}, ATTRS,                                           \
                   [](const OpShapeCall& c) {                                             \
                     return by_running(c, [&](const std::vector<Tensor>& zs) {            \
                       return RUN(OpCall{c.node, c.attrs, zs, kNoParams});                \
@@ -438,12 +432,12 @@ const std::map<std::string, Tensor> kNoParams;
                   },                                                                     \
                   RUN};                                                                  \
   }
-RELPROP_SHAPE_SPEC(permute, Permute, 1, 1, {"dims"}, permute_run)
-RELPROP_SHAPE_SPEC(transpose, Transpose, 1, 1, (std::vector<std::string_view>{"dim0", "dim1"}), transpose_run)
-RELPROP_SHAPE_SPEC(slice, Slice, 1, 1, (std::vector<std::string_view>{"dim", "start", "end", "step"}), slice_run)
-RELPROP_SHAPE_SPEC(cat, Cat, 1, 64, {"dim"}, cat_run)
-RELPROP_SHAPE_SPEC(pad, Pad, 1, 1, (std::vector<std::string_view>{"pad", "mode", "value"}), pad_run)
-RELPROP_SHAPE_SPEC(upsample_nearest2d, UpsampleNearest2d, 1, 1, (std::vector<std::string_view>{"size", "scale_factor"}),
+RELPROP_SHAPE_SPEC(permute, Permute, {"dims"}, permute_run)
+RELPROP_SHAPE_SPEC(transpose, Transpose, (std::vector<std::string_view>{"dim0", "dim1"}), transpose_run)
+RELPROP_SHAPE_SPEC(slice, Slice, (std::vector<std::string_view>{"dim", "start", "end", "step"}), slice_run)
+RELPROP_SHAPE_SPEC(cat, Cat, {"dim"}, cat_run)
+RELPROP_SHAPE_SPEC(pad, Pad, (std::vector<std::string_view>{"pad", "mode", "value"}), pad_run)
+RELPROP_SHAPE_SPEC(upsample_nearest2d, UpsampleNearest2d, (std::vector<std::string_view>{"size", "scale_factor"}),
                    upsample_run)
 #undef RELPROP_SHAPE_SPEC
 

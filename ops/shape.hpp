@@ -5,6 +5,7 @@
 #include <string_view>
 #include <vector>
 
+#include "relprop/relevance/op_kind.hpp"
 #include "relprop/tensor/tensor.hpp"
 
 namespace relprop {
@@ -12,9 +13,10 @@ namespace relprop {
 // Merges dimensions start_dim..end_dim (as torch.flatten; the default start_dim 1 is
 // nn.Flatten's, keeping the batch dimension).
 Tensor flatten(const Tensor& x, int start_dim = 1, int end_dim = -1, std::string_view name = {});
-// y = x (a no-op at inference: identity, dropout, a folded batch norm), recorded as `op`
-// so the node keeps its name; relevance passes through unchanged.
-Tensor identity(const Tensor& x, std::string_view name = {}, std::string_view op = "identity");
+// y = x (a no-op at inference: identity, dropout, a folded batch norm), recorded as op
+// `op` so the node keeps its kind; relevance passes through unchanged under every rule
+// that op takes.
+Tensor identity(const Tensor& x, std::string_view name = {}, OpKind op = OpKind::Identity);
 // Any shape with the same element count; one -1 is inferred.
 Tensor reshape(const Tensor& x, const Shape& shape, std::string_view name = {});
 

@@ -1,6 +1,7 @@
 #include "relprop/relevance/composite.hpp"
 
 #include <algorithm>
+#include <array>
 
 #include "relprop/tensor/error.hpp"
 
@@ -34,17 +35,18 @@ Composite& Composite::for_class(OpClass c, Rule rule) {
   by_class_.emplace_back(c, std::move(rule));
   return *this;
 }
-Composite& Composite::for_op(std::string op, Rule rule) {
+Composite& Composite::for_op(OpKind op, Rule rule) {
   validate(rule);
-  by_op_.emplace_back(std::move(op), std::move(rule));
+  by_op_.emplace_back(op, std::move(rule));
   return *this;
 }
-Composite& Composite::for_first_linear(Rule rule, std::vector<std::string> ops) {
+Composite& Composite::for_op(std::string_view op, Rule rule) { return for_op(op_kind(op), std::move(rule)); }
+Composite& Composite::for_first_linear(Rule rule, std::vector<OpKind> ops) {
   validate(rule);
   first_linear_ = Position{std::move(rule), std::move(ops)};
   return *this;
 }
-Composite& Composite::for_last_linear(Rule rule, std::vector<std::string> ops) {
+Composite& Composite::for_last_linear(Rule rule, std::vector<OpKind> ops) {
   validate(rule);
   last_linear_ = Position{std::move(rule), std::move(ops)};
   return *this;
@@ -53,7 +55,7 @@ Composite& Composite::for_last_linear(Rule rule, std::vector<std::string> ops) {
 bool Composite::at_position(const Position& p, const NodeInfo& node, bool first) const {
   if (node.linear_index < 0) return false;
   if (p.ops.empty()) return first ? node.linear_index == 0 : node.linear_index == node.linear_count - 1;
-  auto wanted = [&](std::string_view op) { return std::find(p.ops.begin(), p.ops.end(), op) != p.ops.end(); };
+  auto wanted = [&](OpKind op) { return std::find(p.ops.begin(), p.ops.end(), op) != p.ops.end(); };
   if (!wanted(node.op)) return false;
   // Without the tape's list of ops the position cannot be judged: no match.
   if (node.linear_ops.size() != static_cast<std::size_t>(node.linear_count)) return false;
@@ -89,7 +91,7 @@ Rule Composite::rule_for(const NodeInfo& node) const {
     if (it->first == node.op_class) return it->second;
   if (fallback_) return *fallback_;
   throw NotFoundError("composite '" + name_ + "' has no rule for node '" + std::string(node.name) +
-                      "' (op " + std::string(node.op) + ", " +
+                      "' (op " + std::string(op_name(node.op)) + ", " +
                       std::string(op_class_name(node.op_class)) + ")");
 }
 
@@ -98,6 +100,11 @@ std::vector<std::string> Composite::names() {
           "epsilon-gamma-box", "epsilon-alpha2-beta1", "epsilon-alpha2-beta1-flat", "backtrace",
           "backtrace-contrastive", "gradient", "gradient-x-input", "attnlrp", "cp-lrp"};
 }
+
+namespace {
+// The convolutions, which Zennit's layer-type composites treat apart from dense layers.
+constexpr std::array<OpKind, 2> kConvolutions = {OpKind::Conv1d, OpKind::Conv2d};
+}  // namespace
 
 Composite Composite::by_name(std::string_view name, const CompositeOptions& options) {
   // Parameterless ops share these in every LRP composite: activations and shape ops pass
@@ -108,12 +115,12 @@ Composite Composite::by_name(std::string_view name, const CompositeOptions& opti
     c.for_class(OpClass::Normalization, PassRule{});  // unfolded batch norm
     c.for_class(OpClass::Elementwise, NormRule{});
     c.for_class(OpClass::Pooling, NormRule{});  // average pooling: the epsilon rule of a mean
-    c.for_op("max_pool2d", PassRule{});         // winner-take-all
-    c.for_op("max_pool1d", PassRule{});
+    c.for_op(OpKind::MaxPool2d, PassRule{});  // winner-take-all
+    c.for_op(OpKind::MaxPool1d, PassRule{});
     // Transformer pieces in the CNN composites: products of computed tensors by the
     // bilinear rule, the attention softmax passed through, embeddings summed.
     c.for_class(OpClass::Attention, EpsilonRule{});
-    c.for_op("attention_softmax", PassRule{});
+    c.for_op(OpKind::AttentionSoftmax, PassRule{});
     c.for_class(OpClass::Other, PassRule{});
     return c;
   };
@@ -131,7 +138,7 @@ Composite Composite::by_name(std::string_view name, const CompositeOptions& opti
   auto layered = [&](std::string n, Rule conv_rule) {
     Composite c = lrp_base(Composite(std::move(n)));
     c.for_class(OpClass::LinearType, EpsilonRule{options.epsilon});
-    for (const char* conv : {"conv1d", "conv2d", "conv_transpose2d"}) c.for_op(conv, conv_rule);
+    for (const OpKind conv : kConvolutions) c.for_op(conv, conv_rule);
     return c;
   };
   if (name == "epsilon-plus") return layered("epsilon-plus", ZPlusRule{});
@@ -153,7 +160,7 @@ Composite Composite::by_name(std::string_view name, const CompositeOptions& opti
     ZBoxRule box;
     box.low = options.low;
     box.high = options.high;
-    c.for_first_linear(box, {"conv1d", "conv2d", "conv_transpose2d"});  // Zennit: the first convolution
+    c.for_first_linear(box, {kConvolutions.begin(), kConvolutions.end()});  // Zennit: the first convolution
     return c;
   }
   if (name == "attnlrp" || name == "cp-lrp") {
@@ -169,20 +176,20 @@ Composite Composite::by_name(std::string_view name, const CompositeOptions& opti
     c.for_class(OpClass::Elementwise, NormRule{options.epsilon});
     c.for_class(OpClass::Pooling, NormRule{options.epsilon});
     if (name == "attnlrp") {
-      c.for_op("matmul", EpsilonRule{options.epsilon});
-      c.for_op("attention_softmax", EpsilonRule{options.epsilon});
-      c.for_op("softmax", EpsilonRule{options.epsilon});
+      c.for_op(OpKind::Matmul, EpsilonRule{options.epsilon});
+      c.for_op(OpKind::AttentionSoftmax, EpsilonRule{options.epsilon});
+      c.for_op(OpKind::Softmax, EpsilonRule{options.epsilon});
     } else {
-      c.for_op("matmul", ConstantRule{0, options.epsilon});
-      c.for_op("attention_softmax", ConstantRule{0, options.epsilon});
+      c.for_op(OpKind::Matmul, ConstantRule{0, options.epsilon});
+      c.for_op(OpKind::AttentionSoftmax, ConstantRule{0, options.epsilon});
       // Gated MLPs (the LLaMA builder's SwiGLU product `mlp.gated`): the gate
       // act(gate_proj x), its first factor, is a constant as well, as in LXT's CP-LRP: all
       // of the product's relevance goes to up_proj.
       c.for_name("*mlp.gated", ConstantRule{0, options.epsilon});
     }
-    c.for_op("layer_norm", EpsilonRule{options.epsilon});
-    c.for_op("rms_norm", PassRule{});
-    c.for_op("rotary_embedding", EpsilonRule{options.epsilon});  // a linear map of q / k
+    c.for_op(OpKind::LayerNorm, EpsilonRule{options.epsilon});
+    c.for_op(OpKind::RmsNorm, PassRule{});
+    c.for_op(OpKind::RotaryEmbedding, EpsilonRule{options.epsilon});  // a linear map of q / k
     return c;
   }
   if (name == "backtrace" || name == "backtrace-contrastive") {

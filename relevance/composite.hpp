@@ -1,7 +1,9 @@
 #pragma once
 // A Composite maps each node to a rule: by node-name glob, by position (first / last
-// linear-type node), by op name, by op class, with a default — the way Zennit's
-// EpsilonPlusFlat does. DLBacktrace is one composite among others.
+// linear-type node), by op, by op class, with a default — the way Zennit's
+// EpsilonPlusFlat does. DLBacktrace is one composite among others. Ops and classes are
+// the typed OpKind / OpClass of relevance/op_kind.hpp; names given as text are resolved
+// against relevance/ops.def when the matcher is added.
 
 #include <optional>
 #include <span>
@@ -9,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "relprop/relevance/op_kind.hpp"
 #include "relprop/relevance/rules.hpp"
 #include "relprop/relevance/tape.hpp"
 
@@ -23,12 +26,12 @@ enum class SeedForm {
 // What a composite needs to know about a node to choose its rule.
 struct NodeInfo {
   std::string_view name;  // module path, e.g. "features.0"
-  std::string_view op;    // op name, e.g. "conv2d"
+  OpKind op = OpKind::Identity;
   OpClass op_class = OpClass::Other;
   int linear_index = -1;  // position among linear-type nodes (0 = first), -1 if not one
   int linear_count = 0;   // number of linear-type nodes on the tape
   // The ops of all linear-type nodes in tape order (for "the first convolution").
-  std::span<const std::string_view> linear_ops;
+  std::span<const OpKind> linear_ops;
 };
 
 // Settings shared by the built-in composites.
@@ -62,12 +65,13 @@ class Composite {
   // matchers of one kind the one added last wins (of the positions, last beats first).
   // Every node of op class `c`.
   Composite& for_class(OpClass c, Rule rule);
-  // Every node of op `op` ("conv2d", ...).
-  Composite& for_op(std::string op, Rule rule);
+  // Every node of op `op`; by name ("conv2d"): NotFoundError for a name that is no op.
+  Composite& for_op(OpKind op, Rule rule);
+  Composite& for_op(std::string_view op, Rule rule);
   // The first / last linear-type node; with `ops`, the first / last among nodes of those
   // ops only (Zennit's z^B goes to the first convolution, not a dense layer).
-  Composite& for_first_linear(Rule rule, std::vector<std::string> ops = {});
-  Composite& for_last_linear(Rule rule, std::vector<std::string> ops = {});
+  Composite& for_first_linear(Rule rule, std::vector<OpKind> ops = {});
+  Composite& for_last_linear(Rule rule, std::vector<OpKind> ops = {});
   // `pattern` is a glob over node names: `*` any run, `?` one character.
   Composite& for_name(std::string pattern, Rule rule);
   // The rule for a node that no matcher takes.
@@ -89,10 +93,10 @@ class Composite {
  private:
   std::string name_;
   std::vector<std::pair<OpClass, Rule>> by_class_;
-  std::vector<std::pair<std::string, Rule>> by_op_;
+  std::vector<std::pair<OpKind, Rule>> by_op_;
   struct Position {
     Rule rule;
-    std::vector<std::string> ops;  // empty: any linear-type op
+    std::vector<OpKind> ops;  // empty: any linear-type op
   };
   bool at_position(const Position& p, const NodeInfo& node, bool first) const;
   std::optional<Position> first_linear_, last_linear_;

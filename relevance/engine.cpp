@@ -4,7 +4,7 @@
 #include <chrono>
 #include <cmath>
 
-#include "relprop/ops/common.hpp"
+#include "relprop/tensor/parallel.hpp"
 #include "relprop/config.hpp"
 #if RELPROP_HAVE_CUDA
 #include "relprop/cuda/primitives.hpp"
@@ -183,7 +183,7 @@ RelevanceMap propagate_maps(Tape& tape, const Tensor& output, const std::vector<
   // Positions among linear-type nodes, for first/last-layer composites; readers of each
   // value, for the saturation gate (the activation that alone reads a node's output).
   std::vector<int> linear_index(tape.size(), -1);
-  std::vector<std::string_view> linear_ops;
+  std::vector<OpKind> linear_ops;
   std::vector<int> readers(values.size(), 0);
   std::vector<std::int32_t> reader(values.size(), -1);
   int linear_count = 0;
@@ -224,6 +224,9 @@ RelevanceMap propagate_maps(Tape& tape, const Tensor& output, const std::vector<
 
     const NodeInfo info{node.name, node.op(), node.op_class(), linear_index[i], linear_count, linear_ops};
     const Rule rule = composite.rule_for(info);
+    // The op's row of relevance/ops.def decides: a rule outside it is refused before any
+    // kernel runs, with the rules the op does take.
+    if (!op_supports(node.op(), rule)) node.unsupported(rule);
     needs.assign(node.inputs.size(), 0);
     for (std::size_t k = 0; k < node.inputs.size(); ++k) needs[k] = node.inputs[k] >= 0 ? 1 : 0;
     RelevanceContext ctx{needs, std::nullopt};
@@ -242,7 +245,7 @@ RelevanceMap propagate_maps(Tape& tape, const Tensor& output, const std::vector<
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     for (std::size_t m = 0; m < maps; ++m) {
       RELPROP_ASSERT(r_in[m].size() == node.inputs.size(), "relevance kernel returned a wrong count");
-      reports.push_back(NodeReport{node.name + suffixes[m], std::string(node.op()), rule_str(rule), 0.0, 0.0, seconds});
+      reports.push_back(NodeReport{node.name + suffixes[m], std::string(node.op_name()), rule_str(rule), 0.0, 0.0, seconds});
       const std::size_t rep = reports.size() - 1;
       add_sum(r_out[m], rep, true, single[m] != 0 ? &in_sum[m][node.output] : nullptr);
       for (std::size_t k = 0; k < node.inputs.size(); ++k) {

@@ -1,9 +1,9 @@
 #include "relprop/relevance/rules.hpp"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <cmath>
-#include <limits>
 #include <vector>
 
 #include "relprop/tensor/error.hpp"
@@ -126,19 +126,37 @@ std::string rule_str(const Rule& rule) {
       rule);
 }
 
-std::optional<std::pair<double, double>> backtrace_gate_bounds(std::string_view op) {
-  constexpr double inf = std::numeric_limits<double>::infinity();
-  if (op == "relu") return std::pair{0.0, inf};
-  if (op == "sigmoid") return std::pair{-4.0, 4.0};
-  if (op == "tanh") return std::pair{-2.0, 2.0};
-  if (op == "softmax") return std::pair{-1.0, 2.0};
-  if (op == "silu") return std::pair{-6.0, inf};
-  return std::nullopt;
+namespace {
+
+constexpr std::array<std::string_view, kNumRules> kRuleNames = {
+#define RELPROP_RULE(e, name, params, T) name,
+#include "relprop/relevance/rules.def"
+#undef RELPROP_RULE
+};
+constexpr std::array<std::string_view, kNumRules> kRuleParams = {
+#define RELPROP_RULE(e, name, params, T) params,
+#include "relprop/relevance/rules.def"
+#undef RELPROP_RULE
+};
+
+}  // namespace
+
+std::string_view rule_name(RuleKind kind) { return kRuleNames[static_cast<std::size_t>(kind)]; }
+
+std::string RuleSet::str() const {
+  std::string s;
+  for (int i = 0; i < kNumRules; ++i)
+    if (has(static_cast<RuleKind>(i))) s += (s.empty() ? "" : ", ") + std::string(kRuleNames[i]);
+  return s;
 }
 
 std::string rule_names() {
-  return "zero, epsilon[:E], pass, gradient, norm[:E], backtrace[:gate,equal], backtrace-contrastive[:gate,equal], zplus, alpha-beta[:A,B], gamma[:G], "
-         "zbox[:LOW,HIGH] (LOW/HIGH: one value or per-channel values separated by '/'), wsquare, flat";
+  std::string s;
+  for (int i = 0; i < kNumRules; ++i) {
+    s += (s.empty() ? "" : ", ") + std::string(kRuleNames[i]) + std::string(kRuleParams[i]);
+    if (static_cast<RuleKind>(i) == RuleKind::Backtrace) s += ", backtrace-contrastive" + std::string(kRuleParams[i]);
+  }
+  return s + " (zbox's LOW / HIGH: one value, or per-channel values separated by '/')";
 }
 
 Rule parse_rule(std::string_view spec) {
@@ -152,80 +170,113 @@ Rule parse_rule(std::string_view spec) {
       throw ValueError("rule '" + std::string(name) + "' takes no parameter, got '" +
                        std::string(spec) + "'");
   };
+  // The kind by name (backtrace-contrastive: the Backtrace rule's contrastive mode).
+  const bool contrastive = name == "backtrace-contrastive";
+  std::optional<RuleKind> kind;
+  if (contrastive) kind = RuleKind::Backtrace;
+  for (int i = 0; i < kNumRules && !kind; ++i)
+    if (kRuleNames[i] == name) kind = static_cast<RuleKind>(i);
+  if (!kind) throw NotFoundError("unknown rule '" + std::string(name) + "' (known: " + rule_names() + ")");
   Rule rule;
-  if (name == "zero") {
-    no_param();
-    rule = ZeroRule{};
-  } else if (name == "epsilon") {
-    EpsilonRule r;
-    if (has_param) r.epsilon = parse_number(param, name);
-    rule = r;
-  } else if (name == "norm") {
-    NormRule r;
-    if (has_param) r.epsilon = parse_number(param, name);
-    rule = r;
-  } else if (name == "pass") {
-    no_param();
-    rule = PassRule{};
-  } else if (name == "gradient") {
-    no_param();
-    rule = GradientRule{};
-  } else if (name == "backtrace" || name == "backtrace-contrastive") {
-    BacktraceRule r;
-    if (name == "backtrace-contrastive") r.mode = BacktraceRule::Mode::Contrastive;
-    // Flags, comma separated: gate (the saturation gate), equal (residual adds split 50/50).
-    if (has_param)
-      for (auto flag : split(param, ',')) {
-        if (flag == "gate") r.gate = true;
-        else if (flag == "equal") r.equal_split = true;
-        else
-          throw ValueError("rule '" + std::string(name) + "': parameters are 'gate' and 'equal' (comma separated), got '" +
-                           std::string(spec) + "'");
+  switch (*kind) {
+    case RuleKind::Zero: {
+      no_param();
+      rule = ZeroRule{};
+      break;
+    }
+    case RuleKind::Epsilon: {
+      EpsilonRule r;
+      if (has_param) r.epsilon = parse_number(param, name);
+      rule = r;
+      break;
+    }
+    case RuleKind::Norm: {
+      NormRule r;
+      if (has_param) r.epsilon = parse_number(param, name);
+      rule = r;
+      break;
+    }
+    case RuleKind::Pass: {
+      no_param();
+      rule = PassRule{};
+      break;
+    }
+    case RuleKind::Gradient: {
+      no_param();
+      rule = GradientRule{};
+      break;
+    }
+    case RuleKind::Backtrace: {
+      BacktraceRule r;
+      if (contrastive) r.mode = BacktraceRule::Mode::Contrastive;
+      // Flags, comma separated: gate (the saturation gate), equal (residual adds split 50/50).
+      if (has_param)
+        for (auto flag : split(param, ',')) {
+          if (flag == "gate") r.gate = true;
+          else if (flag == "equal") r.equal_split = true;
+          else
+            throw ValueError("rule '" + std::string(name) + "': parameters are 'gate' and 'equal' (comma separated), got '" +
+                             std::string(spec) + "'");
+        }
+      rule = r;
+      break;
+    }
+    case RuleKind::Constant: {
+      ConstantRule r;
+      if (has_param) {
+        const double v = parse_number(param, name);
+        if (v != 0.0 && v != 1.0)
+          throw ValueError("rule 'constant': the constant input is 0 or 1, got '" + std::string(spec) + "'");
+        r.input = static_cast<int>(v);
       }
-    rule = r;
-  } else if (name == "constant") {
-    ConstantRule r;
-    if (has_param) {
-      const double v = parse_number(param, name);
-      if (v != 0.0 && v != 1.0) throw ValueError("rule 'constant': the constant input is 0 or 1, got '" + std::string(spec) + "'");
-      r.input = static_cast<int>(v);
+      rule = r;
+      break;
     }
-    rule = r;
-  } else if (name == "zplus") {
-    no_param();
-    rule = ZPlusRule{};
-  } else if (name == "alpha-beta") {
-    AlphaBetaRule r;
-    if (has_param) {
-      const auto parts = split(param, ',');
-      if (parts.size() != 2) throw ValueError("rule 'alpha-beta': expected alpha-beta:A,B, got '" + std::string(spec) + "'");
-      r.alpha = parse_number(parts[0], name);
-      r.beta = parse_number(parts[1], name);
+    case RuleKind::ZPlus: {
+      no_param();
+      rule = ZPlusRule{};
+      break;
     }
-    rule = r;
-  } else if (name == "gamma") {
-    GammaRule r;
-    if (has_param) r.gamma = parse_number(param, name);
-    rule = r;
-  } else if (name == "zbox") {
-    ZBoxRule r;
-    if (has_param) {
-      const auto parts = split(param, ',');
-      if (parts.size() != 2) throw ValueError("rule 'zbox': expected zbox:LOW,HIGH, got '" + std::string(spec) + "'");
-      r.low.clear();
-      r.high.clear();
-      for (auto v : split(parts[0], '/')) r.low.push_back(parse_number(v, name));
-      for (auto v : split(parts[1], '/')) r.high.push_back(parse_number(v, name));
+    case RuleKind::AlphaBeta: {
+      AlphaBetaRule r;
+      if (has_param) {
+        const auto parts = split(param, ',');
+        if (parts.size() != 2) throw ValueError("rule 'alpha-beta': expected alpha-beta:A,B, got '" + std::string(spec) + "'");
+        r.alpha = parse_number(parts[0], name);
+        r.beta = parse_number(parts[1], name);
+      }
+      rule = r;
+      break;
     }
-    rule = r;
-  } else if (name == "wsquare") {
-    no_param();
-    rule = WSquareRule{};
-  } else if (name == "flat") {
-    no_param();
-    rule = FlatRule{};
-  } else {
-    throw NotFoundError("unknown rule '" + std::string(name) + "' (known: " + rule_names() + ")");
+    case RuleKind::Gamma: {
+      GammaRule r;
+      if (has_param) r.gamma = parse_number(param, name);
+      rule = r;
+      break;
+    }
+    case RuleKind::ZBox: {
+      ZBoxRule r;
+      if (has_param) {
+        const auto parts = split(param, ',');
+        if (parts.size() != 2) throw ValueError("rule 'zbox': expected zbox:LOW,HIGH, got '" + std::string(spec) + "'");
+        r.low.clear();
+        r.high.clear();
+        for (auto v : split(parts[0], '/')) r.low.push_back(parse_number(v, name));
+        for (auto v : split(parts[1], '/')) r.high.push_back(parse_number(v, name));
+      }
+      rule = r;
+      break;
+    }
+    case RuleKind::WSquare: {
+      no_param();
+      rule = WSquareRule{};
+      break;
+    }
+    case RuleKind::Flat: {
+      no_param();
+      rule = FlatRule{};
+      break;
+    }
   }
   validate(rule);
   return rule;

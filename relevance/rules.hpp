@@ -1,10 +1,14 @@
 #pragma once
-// Rules are data: small validated descriptors. The equations they stand for are in
-// shared/RULES.md; the kernels that apply them live with each op in ops/.
+// Rules are data: small validated descriptors. The one list of rules is
+// relevance/rules.def; the equations they stand for are in docs/RULES.md; the kernels that
+// apply them live with each op in ops/, and relevance/ops.def says which op takes which.
 
+#include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -111,26 +115,74 @@ struct ConstantRule {
   double epsilon = kDefaultStabilizerEps;
 };
 
-// Any one rule; a Composite assigns one to each node.
+// Any one rule; a Composite assigns one to each node. The alternatives stand in
+// relevance/rules.def's order (checked below).
 using Rule = std::variant<ZeroRule, EpsilonRule, PassRule, GradientRule, NormRule, BacktraceRule, ZPlusRule,
                           AlphaBetaRule, GammaRule, ZBoxRule, WSquareRule, FlatRule, ConstantRule>;
 
-// The saturation-gate bounds (l, u) of an activation op for the Backtrace rule (RULES.md):
-// relu (0, inf), sigmoid (-4, 4), tanh (-2, 2), softmax (-1, 2), silu (-6, inf); nullopt
-// for other ops.
-std::optional<std::pair<double, double>> backtrace_gate_bounds(std::string_view op);
+// One enumerator per rule, in relevance/rules.def's order: the Rule variant's index.
+enum class RuleKind : std::uint8_t {
+#define RELPROP_RULE(e, name, params, T) e,
+#include "relprop/relevance/rules.def"
+#undef RELPROP_RULE
+};
+
+// Number of rules.
+inline constexpr int kNumRules = 0
+#define RELPROP_RULE(e, name, params, T) +1
+#include "relprop/relevance/rules.def"
+#undef RELPROP_RULE
+    ;
+
+static_assert(std::variant_size_v<Rule> == kNumRules, "Rule and relevance/rules.def list different rules");
+#define RELPROP_RULE(e, name, params, T)                                                              \
+  static_assert(std::is_same_v<std::variant_alternative_t<static_cast<std::size_t>(RuleKind::e), Rule>, T>, \
+                "Rule's alternatives are not in relevance/rules.def's order at " #T);
+#include "relprop/relevance/rules.def"
+#undef RELPROP_RULE
+
+// The kind of `rule` (which alternative it holds).
+constexpr RuleKind rule_kind(const Rule& rule) { return static_cast<RuleKind>(rule.index()); }
+// The rule's name as the CLI spells it ("alpha-beta").
+std::string_view rule_name(RuleKind kind);
+
+// A set of rule kinds (what an op supports), built from kinds and other sets.
+class RuleSet {
+ public:
+  constexpr RuleSet() = default;
+  template <class... A>
+  constexpr explicit RuleSet(A... parts) {
+    (add(parts), ...);
+  }
+  // Every rule.
+  static constexpr RuleSet all() {
+    RuleSet s;
+    s.bits_ = (std::uint32_t{1} << kNumRules) - 1;
+    return s;
+  }
+  constexpr bool has(RuleKind k) const { return (bits_ >> static_cast<int>(k)) & 1u; }
+  constexpr bool empty() const { return bits_ == 0; }
+  constexpr bool operator==(const RuleSet&) const = default;
+  // The names, in relevance/rules.def's order, comma separated ("zero, epsilon, ...").
+  std::string str() const;
+
+ private:
+  constexpr void add(RuleKind k) { bits_ |= std::uint32_t{1} << static_cast<int>(k); }
+  constexpr void add(RuleSet s) { bits_ |= s.bits_; }
+  std::uint32_t bits_ = 0;
+};
+static_assert(kNumRules <= 32, "RuleSet holds up to 32 rules");
 
 // Throws ValueError when a parameter is out of range (negative epsilon, ...).
 void validate(const Rule& rule);
 // "epsilon:1e-06", "backtrace", ... — the form `parse_rule` reads back.
 std::string rule_str(const Rule& rule);
-// Parses the CLI form NAME[:PARAMS]: zero, epsilon[:E], pass, gradient, norm[:E],
-// backtrace[:gate,equal], backtrace-contrastive[:gate,equal], zplus, alpha-beta[:A,B],
-// gamma[:G], zbox[:LOW,HIGH] (LOW / HIGH: one value or per-channel values joined by '/'),
-// wsquare, flat, constant[:I] (I: 0 or 1). Throws NotFoundError listing the known names,
-// ValueError on bad parameters.
+// Parses the CLI form NAME[:PARAMS] (the names and parameters of relevance/rules.def;
+// backtrace-contrastive[:gate,equal] is the Backtrace rule's contrastive mode; zbox's
+// LOW / HIGH: one value or per-channel values joined by '/'; constant's I: 0 or 1).
+// Throws NotFoundError listing the known names, ValueError on bad parameters.
 Rule parse_rule(std::string_view spec);
-// The rule names parse_rule knows, comma separated.
+// The rule names parse_rule knows with their parameters, comma separated.
 std::string rule_names();
 
 }  // namespace relprop

@@ -10,23 +10,13 @@ thread_local Tape* t_current = nullptr;
 std::atomic<std::uint64_t> g_next_tape_id{1};
 }  // namespace
 
-std::string_view op_class_name(OpClass c) {
-  switch (c) {
-    case OpClass::LinearType: return "linear-type";
-    case OpClass::Activation: return "activation";
-    case OpClass::Elementwise: return "elementwise";
-    case OpClass::Pooling: return "pooling";
-    case OpClass::Normalization: return "normalization";
-    case OpClass::Shape: return "shape";
-    case OpClass::Attention: return "attention";
-    case OpClass::Other: return "other";
-  }
-  return "?";
-}
-
-void Node::unsupported(const Rule& rule, std::string_view supported) const {
-  throw UnsupportedError("node '" + name + "' (" + std::string(op()) + ") does not support rule '" +
-                         rule_str(rule) + "' (supported: " + std::string(supported) + ")");
+void Node::unsupported(const Rule& rule, std::string_view why) const {
+  const std::string who = "node '" + name + "' (" + std::string(op_name()) + ")";
+  if (!why.empty()) throw UnsupportedError(who + " cannot apply rule '" + rule_str(rule) + "': " + std::string(why));
+  const RuleSet supported = op_info(op_).rules;
+  throw UnsupportedError(who + " does not support rule '" + rule_str(rule) + "' (supported: " +
+                         (supported.empty() ? std::string("none; it records itself as other ops") : supported.str()) +
+                         ")");
 }
 
 RelevancePair Node::relevance_contrastive(const Rule& rule, const Tensor& Rp, const Tensor& Rn,
@@ -101,7 +91,7 @@ Node& Tape::record(std::unique_ptr<Node> node, Tensor& out, std::string_view nam
   RELPROP_ASSERT(node != nullptr, "Tape::record: null node");
   if (consumed_)
     throw ValueError("Tape::record: this tape was already propagated and released; record on a new tape");
-  node->name = unique_name(name, node->op());
+  node->name = unique_name(name, node->op_name());
   const auto id = static_cast<ValueId>(values_.size());
   values_.push_back(Value{node->name, out.shape(), out.dtype(), static_cast<std::int32_t>(nodes_.size())});
   node->output = id;

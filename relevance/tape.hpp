@@ -13,24 +13,11 @@
 #include <utility>
 #include <vector>
 
+#include "relprop/relevance/op_kind.hpp"
 #include "relprop/relevance/rules.hpp"
 #include "relprop/tensor/tensor.hpp"
 
 namespace relprop {
-
-// Coarse family of an op, used by composites to pick rules ("every linear-type node").
-enum class OpClass {
-  LinearType,   // linear, conv, matmul with a weight: the shared LRP skeleton
-  Activation,   // element-wise non-linearity
-  Elementwise,  // add, sub, mul of computed tensors
-  Pooling,
-  Normalization,
-  Shape,  // reshape, cat, slice, ...: relevance moves as values move
-  Attention,
-  Other,
-};
-// The class's name for messages ("linear-type", "activation", ...).
-std::string_view op_class_name(OpClass c);
 
 // Index of a Value on its tape; -1 stands for a constant.
 using ValueId = std::int32_t;
@@ -54,17 +41,21 @@ struct RelevancePair {
   std::vector<Tensor> negative;
 };
 
-// One recorded op: what its relevance kernels need, and the kernels. Each op defines its
-// own subclass.
+// One recorded op: what its relevance kernels need, and the kernels. Each op family
+// defines its own subclasses; which rules a node takes is its op's row of
+// relevance/ops.def, which the engine checks before calling relevance().
 class Node {
  public:
+  explicit Node(OpKind op) : op_(op) {}
   virtual ~Node() = default;
+  OpKind op() const { return op_; }
   // The op's name as the graph format spells it ("linear", "relu", ...).
-  virtual std::string_view op() const = 0;
-  virtual OpClass op_class() const = 0;  // the op's family, for composites
+  std::string_view op_name() const { return relprop::op_name(op_); }
+  OpClass op_class() const { return relprop::op_class(op_); }  // the op's family, for composites
   // Relevance of each input given the relevance `R` on the output (same shape as the
   // output). Returns one tensor per input, undefined where ctx.needs_input is false.
-  // Throws UnsupportedError for a rule the op does not implement.
+  // Throws UnsupportedError for a rule outside the op's row of relevance/ops.def, or one
+  // this node cannot apply (e.g. pass on a layer whose input and output shapes differ).
   virtual std::vector<Tensor> relevance(const Rule& rule, const Tensor& R,
                                         const RelevanceContext& ctx) const = 0;
   // Contrastive mode: moves the positive map `Rp` and the negative map `Rn` together.
@@ -76,12 +67,16 @@ class Node {
   // Drops the tensors saved for relevance (the engine calls it once the node has run).
   virtual void release() = 0;
 
-  // Throws the UnsupportedError for `rule` on this node, listing `supported`.
-  [[noreturn]] void unsupported(const Rule& rule, std::string_view supported) const;
+  // Throws the UnsupportedError for `rule` on this node: without `why`, that the op does
+  // not implement it (listing its row's rules); with `why`, why this node cannot apply it.
+  [[noreturn]] void unsupported(const Rule& rule, std::string_view why = {}) const;
 
   std::string name;             // module path, e.g. "features.0"
   std::vector<ValueId> inputs;  // -1 for constants (weights, untracked tensors)
   ValueId output = -1;
+
+ private:
+  OpKind op_;
 };
 
 // A tensor flowing through the recorded computation.

@@ -14,6 +14,13 @@
 
 namespace relprop::detail {
 
+// Element-wise loops over more elements than this are spread over the OpenMP threads.
+// About 2^14 floats is where halving the loop outweighs the fork and join (~1-2 µs with
+// libgomp's spinning workers) on the 2-core machines; the loops are deterministic in any
+// split. Larger per-element work (exp, erf) would pay off earlier still. Smaller loops
+// run without entering OpenMP (parallel_for below).
+inline constexpr std::int64_t kParallelMin = 1 << 14;
+
 // body(i) for i in [0, n): statically split over the threads when `parallel`.
 template <class F>
 inline void parallel_for(std::int64_t n, bool parallel, F&& body) {

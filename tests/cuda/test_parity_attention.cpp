@@ -25,6 +25,8 @@
 
 #include "cuda/parity.hpp"
 #include "relprop/ops/attention.hpp"
+#include "relprop/ops/norm.hpp"
+#include "relprop/ops/token.hpp"
 #include "relprop/ops/linear.hpp"
 #include "relprop/ops/shape.hpp"
 
@@ -409,7 +411,7 @@ TEST_SUITE("cuda.parity.attention") {
                                            tape.input(v.to(d), "v"), mask, true, 0.0, "attn");
       }
       for (std::size_t n = 0; n < tape.size(); ++n) {
-        ops[i].emplace_back(tape.node(n).op());
+        ops[i].emplace_back(tape.node(n).op_name());
         names[i].push_back(tape.node(n).name);
       }
     }

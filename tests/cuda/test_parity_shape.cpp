@@ -36,7 +36,7 @@ std::vector<ShapeRow> shape_rows() {
   row("flatten 0..2", {{2, 3, 4, 5}}, [](In v, Device) { return flatten(v[0], 0, 2); });
   row("reshape", {{2, 3, 4, 5}}, [](In v, Device) { return reshape(v[0], {2, 12, 5}); });
   row("identity", {{2, 7}}, [](In v, Device) { return identity(v[0]); });
-  row("dropout", {{2, 3, 5}}, [](In v, Device) { return identity(v[0], {}, "dropout"); });
+  row("dropout", {{2, 3, 5}}, [](In v, Device) { return identity(v[0], {}, OpKind::Dropout); });
   row("permute (2, 0, 1)", {{2, 3, 5}}, [](In v, Device) { return permute(v[0], {2, 0, 1}); });
   row("permute (0, 2, 3, 1)", {{2, 3, 5, 7}}, [](In v, Device) { return permute(v[0], {0, 2, 3, 1}); });
   row("transpose (0, -1)", {{2, 3, 5}}, [](In v, Device) { return transpose(v[0], 0, -1); });

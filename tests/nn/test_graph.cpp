@@ -70,7 +70,7 @@ TEST_SUITE("nn.graph") {
     REQUIRE(tape.size() == 4);
     CHECK(tape.node(0).name == "fc1");
     CHECK(tape.node(2).name == "res");
-    CHECK(tape.node(3).op() == "linear");
+    CHECK(tape.node(3).op() == OpKind::Linear);
     // The fork at fc1 (read by act1 and res) sums on the way back: conservation holds.
     const RelevanceMap rm = propagate(tape, y, y, Composite::by_name("zero"));
     CHECK(rm.input("x").shape() == Shape{2, 3});

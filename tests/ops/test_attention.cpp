@@ -11,6 +11,8 @@
 
 #include "relprop/ops/activation.hpp"
 #include "relprop/ops/attention.hpp"
+#include "relprop/ops/norm.hpp"
+#include "relprop/ops/token.hpp"
 #include "relprop/ops/elementwise.hpp"
 #include "relprop/ops/linear.hpp"
 #include "relprop/ops/shape.hpp"
@@ -169,9 +171,9 @@ TEST_SUITE("ops.attention") {
       const auto rv = v64(R);
       std::vector<double> want(xv.size()), grad(xv.size());
       for (std::size_t row = 0; row < xv.size() / Tk; ++row) {
-        double sum_r = 0, sum_rs = 0;
+        double sum_r = 0, sum_rs = 0;  // over the visible keys (a masked one is a constant 0)
         for (int k = 0; k < Tk; ++k) {
-          sum_r += rv[row * Tk + k];
+          if (!masked[row * Tk + k]) sum_r += rv[row * Tk + k];
           sum_rs += rv[row * Tk + k] * sv[row * Tk + k];
         }
         for (int k = 0; k < Tk; ++k) {

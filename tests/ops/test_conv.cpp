@@ -231,7 +231,7 @@ TEST_SUITE("ops.conv") {
       Recording rec(tape);
       y = conv1d(tape.input(x, "x"), w, b, p, "c1");
     }
-    CHECK(tape.node(0).op() == "conv1d");
+    CHECK(tape.node(0).op() == OpKind::Conv1d);
     const Tensor r = propagate(tape, y, y, Composite::by_name("epsilon-plus")).input("x");
     CHECK(r.shape() == x.shape());
   }

@@ -242,8 +242,8 @@ TEST_SUITE("relevance.backtrace") {
     CHECK(std::get<BacktraceRule>(both).equal_split);
     CHECK(rule_str(both) == "backtrace:gate,equal");
     CHECK(rule_str(parse_rule("backtrace:equal")) == "backtrace:equal");
-    CHECK(backtrace_gate_bounds("softmax") == std::pair{-1.0, 2.0});
-    CHECK_FALSE(backtrace_gate_bounds("gelu"));
+    CHECK(backtrace_gate_bounds(OpKind::Softmax) == std::pair{-1.0, 2.0});
+    CHECK_FALSE(backtrace_gate_bounds(OpKind::Gelu));
   }
 }
 

@@ -12,9 +12,10 @@ using namespace relprop;
 
 namespace {
 // A tape of three linear-type nodes: linear, conv2d, linear.
-const std::string_view kOps[] = {"linear", "conv2d", "linear"};
+const OpKind kOps[] = {OpKind::Linear, OpKind::Conv2d, OpKind::Linear};
+// A node of op `op` (by its graph name, so an op that does not exist fails the test).
 NodeInfo node(std::string_view name, std::string_view op, OpClass c, int linear_index = -1, int linear_count = 3) {
-  return NodeInfo{name, op, c, linear_index, linear_count, linear_count == 3 ? kOps : std::span<const std::string_view>{}};
+  return NodeInfo{name, op_kind(op), c, linear_index, linear_count, linear_count == 3 ? kOps : std::span<const OpKind>{}};
 }
 }  // namespace
 
@@ -125,9 +126,10 @@ TEST_SUITE("relevance.composite") {
     CHECK(rule_str(box.rule_for(node("fc0", "linear", OpClass::LinearType, 0))) == "epsilon:1e-06");
     CHECK(rule_str(box.rule_for(node("conv1", "conv2d", OpClass::LinearType, 1))) == "zbox:-1/-2/-3,1/2/3");
     CHECK(rule_str(box.rule_for(node("fc", "linear", OpClass::LinearType, 2))) == "epsilon:1e-06");
-    static const std::string_view two_convs[] = {"conv2d", "conv2d", "linear"};
-    CHECK(rule_str(box.rule_for(NodeInfo{"c1", "conv2d", OpClass::LinearType, 0, 3, two_convs})) == "zbox:-1/-2/-3,1/2/3");
-    CHECK(rule_str(box.rule_for(NodeInfo{"c2", "conv2d", OpClass::LinearType, 1, 3, two_convs})) == "gamma:0.5");
+    static const OpKind two_convs[] = {OpKind::Conv2d, OpKind::Conv2d, OpKind::Linear};
+    CHECK(rule_str(box.rule_for(NodeInfo{"c1", OpKind::Conv2d, OpClass::LinearType, 0, 3, two_convs})) ==
+          "zbox:-1/-2/-3,1/2/3");
+    CHECK(rule_str(box.rule_for(NodeInfo{"c2", OpKind::Conv2d, OpClass::LinearType, 1, 3, two_convs})) == "gamma:0.5");
     const Composite flat = Composite::by_name("epsilon-plus-flat");
     CHECK(rule_str(flat.rule_for(node("fc0", "linear", OpClass::LinearType, 0))) == "flat");
     CHECK(rule_str(flat.rule_for(node("conv", "conv2d", OpClass::LinearType, 1))) == "zplus");
