@@ -1,4 +1,4 @@
-// GPU benchmark rows (issue: the CUDA backend): ResNet-50, VGG-16, BERT-base and a
+// GPU benchmark rows of the CUDA backend: ResNet-50, VGG-16, BERT-base and a
 // MiniLM-L6-sized BERT, random weights, batch 1 and 64: the forward pass alone and forward
 // + relevance under each composite, median ms over --repeat runs after --warmup, each run
 // ended by a device synchronisation. GFLOP/s count the multiply-adds x 2 of the forward's

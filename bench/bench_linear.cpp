@@ -4,7 +4,7 @@
 // BM_mlp_explain / BM_mlp_gemms: a whole ε explanation of the 784-512-512-10 MLP (record
 // the forward, seed, propagate) against its six products run back to back through the
 // same GEMM and nothing else (the floor any fusion could reach), and BM_sgemm_square the
-// machine's large-GEMM rate (1024^3): issue 7's "within 2x of the GEMM limit" is the ratio
+// machine's large-GEMM rate (1024^3): the target "within 2x of the GEMM limit" is the ratio
 // of the explanation's time to its FLOPs at that rate, measured in the same run.
 //   build/bench/relprop_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 

@@ -6,12 +6,12 @@
 # side-by-side with PyTorch + Zennit on the same GPU (bench/compare/compare.py --device cuda;
 # Zennit travels as a wheel in .whl/, carried: pip download --no-deps -d .whl zennit==0.5.1).
 # Logs go to $OUT (or .gpu/out); a summary is printed last. Each step has its own time limit
-# so one hang cannot eat the lease. GPU_STEPS picks the steps; the default is
+# so one hang cannot eat the GPU time. GPU_STEPS picks the steps; the default is
 #   GPU_STEPS="tests bench compare memcheck racecheck" bash scripts/gpu_check.sh
 # Further steps: bench-tf32 (the bench rows on TF32 tensor cores), compare-graphs (relprop
 # through CUDA Graph replay), compare-tf32 (that, with both sides on TF32 tensor cores),
 # profile (the eager GPU path's host time per relevance op, ResNet-50). Each step leaves one
-# log in $OUT, beside device.log; the device tool returns at most 8 files, so name at most 7
+# log in $OUT, beside device.log; a GPU run returns at most 8 files, so name at most 7
 # steps per call (the compare steps print their tables there; their JSON stays in /tmp).
 # Time limits: T_TESTS, T_MEMCHECK, T_RACECHECK, T_BENCH, T_COMPARE, T_PROFILE.
 set -uo pipefail
@@ -53,7 +53,7 @@ step() {  # step NAME SECONDS COMMAND...
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv | tee "$out/device.log"
 ldd .gpu/relprop_tests | grep -E 'not found|cudnn|cublas|cudart' | tee -a "$out/device.log"
 steps=(${GPU_STEPS:-tests bench compare memcheck racecheck})
-[ "${#steps[@]}" -le 7 ] || echo "warning: ${#steps[@]} steps leave more logs than the 8 files the device tool returns"
+[ "${#steps[@]}" -le 7 ] || echo "warning: ${#steps[@]} steps leave more logs than the 8 files a GPU run returns"
 for s in "${steps[@]}"; do
   case $s in
     tests) step tests_cuda "${T_TESTS:-240}" .gpu/relprop_tests -ts='cuda*' --duration=true ;;

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Prepares a GPU check for the device machine (a lent GPU, 15 minutes of device time for
-# a whole session): builds relprop's tests and GPU benchmarks HERE (nvcc compiles without
-# a GPU), and puts the binaries and the two shared libraries the device image may lack
-# into .gpu/ (git-ignored). Then, with the device tool:
-#   run(command="bash scripts/gpu_check.sh", carry=[".gpu"], timeout_s=540)
-# Building there would spend the device time on compiling; these binaries need only
+# Prepares a GPU check for a separate machine with a GPU (no network, a few minutes of GPU
+# time): builds relprop's tests and GPU benchmarks HERE (nvcc compiles without a GPU), and
+# puts the binaries and the two shared libraries the device image may lack into .gpu/
+# (git-ignored). Then, on the GPU machine, with .gpu/ copied beside the tree (allow 9 min):
+#   bash scripts/gpu_check.sh
+# Building there would spend the GPU time on compiling; these binaries need only
 # glibc >= Debian 12's, the CUDA 13 runtime, cuBLAS and cuDNN 9 (the device image has them,
 # cuDNN and cuBLAS also as Python packages, which gpu_check.sh finds).
 # GPU_BUILD=build/DIR packs an existing CUDA-enabled build instead of configuring

@@ -28,7 +28,7 @@
 // Truncation and padding settings in tokenizer.json are ignored: they are the caller's.
 // Added tokens are always matched in the raw text (their "normalized" flag is ignored).
 //
-// Unicode limits. The tables in tokenizer.cpp come from Unicode 14.0 (Python's
+// Unicode limits. The tables in text/unicode_tables.cpp come from Unicode 14.0 (Python's
 // unicodedata, tools/make_tokenizer_fixtures.py --unicode-tables):
 //   - general categories are exact on the BMP, U+1F000..U+1FFFF (emoji, symbols), the CJK
 //     planes 2-3, tags and private use; every other code point (historic scripts,
@@ -41,7 +41,7 @@
 //     compatibility ideographs U+2F800.. among them) are not decomposed;
 //   - `tokenizers`' own tables predate Unicode 10, and BERT's cleaning, punctuation split
 //     and accent stripping follow them for the ~120 BMP code points assigned or
-//     reclassified since (tokenizer.cpp lists them), to give its ids.
+//     reclassified since (text/unicode.cpp lists them), to give its ids.
 // Every BMP code point, and U+1F000..U+1FFFF, has been checked against tokenizers 0.23.3
 // with the bert-base-uncased vocabulary (uncased, cased, no accent stripping) and with
 // the byte-level BPE of the fixtures. Single-word added tokens take letters, numbers,

@@ -37,7 +37,7 @@ Usage:
 WordPiece training in `tokenizers` is not deterministic (ties fall by Rust hash-map order):
 a rerun makes a different, self-consistent set, so keep the files of one run together.
 
---unicode-tables prints the C++ tables at the end of text/tokenizer.cpp (general category
+--unicode-tables prints the C++ tables of text/unicode_tables.cpp (general category
 runs, lower-case mappings, accent-stripping bases), made from Python's unicodedata.
 """
 import argparse
@@ -289,7 +289,7 @@ def make_fixtures():
     print(f"wrote {OUT} ({total} bytes)")
 
 
-# ---- Unicode tables for text/tokenizer.cpp ------------------------------------------------
+# ---- Unicode tables for text/unicode_tables.cpp ------------------------------------------
 
 # Planes and blocks the category table describes exactly; every other code point is taken
 # for a letter (so unlisted scripts still form words). The whole BMP, the emoji and symbol
@@ -300,7 +300,7 @@ CATEGORY_SPANS = [(0x0000, 0xFFFF), (0x1F000, 0x1FFFF), (0x20000, 0x3FFFF),
 # arithmetic in the code) and the surrogates.
 MAPPING_SPANS = [(0x0000, 0xABFF), (0xD7B0, 0xFFFF)]
 
-CLASSES = {  # general category -> relprop's coarse class (enumerator in text/tokenizer.cpp)
+CLASSES = {  # general category -> relprop's coarse class (enumerator in text/unicode_tables.hpp)
     "L": "Ltr", "Mn": "Mn", "Mc": "Mco", "Me": "Mco", "N": "Num", "P": "Pun", "S": "Sym",
     "Z": "Sep", "Cc": "Cc", "Cf": "Cf", "Cs": "Cs", "Co": "Co", "Cn": "Cn",
 }
@@ -378,7 +378,7 @@ def unicode_tables():
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--unicode-tables", action="store_true",
-                    help="print the C++ Unicode tables of text/tokenizer.cpp instead")
+                    help="print the C++ Unicode tables of text/unicode_tables.cpp instead")
     args = ap.parse_args()
     if args.unicode_tables:
         unicode_tables()
