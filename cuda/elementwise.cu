@@ -183,12 +183,10 @@ std::pair<Tensor, Tensor> binary_relevance(BinKind kind, const BinarySplit& spli
       }
       break;
     case BinarySplit::Kind::Fixed: {
-      const float fa = split.fa;
-      // R_a rounded before R_b = R - R_a, as the CPU stores it (no fused multiply-add).
+      const float fa = split.fa, fb = split.fb;
       for_each(flat, n, [=] __device__(std::int64_t i, std::int64_t, std::int64_t) {
-        const float x = __fmul_rn(fa, r[i]);
-        if (rap) rap[i] = x;
-        if (rbp) rbp[i] = r[i] - x;
+        if (rap) rap[i] = __fmul_rn(fa, r[i]);
+        if (rbp) rbp[i] = __fmul_rn(fb, r[i]);
       });
       break;
     }

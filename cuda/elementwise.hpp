@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "relprop/ops/common.hpp"
+#include "relprop/ops/elementwise.hpp"
 #include "relprop/tensor/tensor.hpp"
 
 namespace relprop::cuda {
@@ -18,19 +19,8 @@ enum class BinKind { Add, Sub, Mul };
 // y = a op b at shape ys (broadcast_shapes(a, b)).
 Tensor binary_forward(BinKind kind, const Tensor& a, const Tensor& b, const Shape& ys);
 
-// How a binary node splits R between its operands, as the node resolved the rule.
-struct BinarySplit {
-  enum class Kind {
-    Gradient,   // add: R, +-R; mul: R b, R a
-    Fixed,      // R_a = fa R, R_b = R - R_a (products: gates, constants, constant:I)
-    Norm,       // s = R / stab(a +- b); R_a = a s, R_b = +-b s (norm / epsilon / zero)
-    Backtrace,  // R_a = R |a| / (|a| + |b|) (R/2 when both are 0 or equal_split), R_b = R - R_a
-  };
-  Kind kind = Kind::Gradient;
-  float fa = 0.5f;           // Fixed
-  detail::Stab stab;         // Norm
-  bool equal_split = false;  // Backtrace
-};
+// How a binary node splits R (ops/elementwise.hpp).
+using detail::BinarySplit;
 
 // (R_a, R_b) of shapes a.shape() / b.shape(); R of shape ys. An input whose `need_*` is
 // false gets an undefined tensor (its kernel work is skipped).

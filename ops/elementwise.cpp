@@ -39,8 +39,12 @@ class BinaryNode final : public Node {
   std::vector<Tensor> relevance(const Rule& rule, const Tensor& R_out, const RelevanceContext& ctx) const override {
     std::vector<Tensor> out(2);
     const Tensor R = detail::as_f32(R_out, op_name(), "relevance");
+    const detail::BinarySplit split = split_for(rule, ctx);
 #if RELPROP_HAVE_CUDA
-    if (detail::on_cuda(R) || detail::on_cuda(a_)) return relevance_cuda(rule, R, ctx);
+    if (detail::on_cuda(R) || detail::on_cuda(a_)) {
+      auto [ra, rb] = cuda::binary_relevance(cuda_kind(kind_), split, R, a_, b_, ctx.needs(0), ctx.needs(1));
+      return {ra, rb};
+    }
 #endif
     const Shape& ys = R.shape();
     const std::int64_t n = R.numel();
@@ -53,70 +57,63 @@ class BinaryNode final : public Node {
     float* rap = ra.data<float>();
     float* rbp = rb.data<float>();
     const float* bp = b.data<float>();
-    const bool norm = std::holds_alternative<NormRule>(rule) || std::holds_alternative<EpsilonRule>(rule) ||
-                      std::holds_alternative<ZeroRule>(rule);
-    const auto* bt = std::get_if<BacktraceRule>(&rule);
-
-    if (std::holds_alternative<GradientRule>(rule)) {
-      detail::parallel_for(n, n > detail::kParallelMin, [&](std::int64_t i) {
-        rap[i] = kind_ == Bin::Mul ? r[i] * bp[i] : r[i];
-        rbp[i] = kind_ == Bin::Mul ? r[i] * ap[i] : sign_b * r[i];
-      });
-    } else if (kind_ == Bin::Mul) {
-      // Gates: two computed factors share equally; a constant factor takes nothing. Under
-      // constant[:I] (CP-LRP) factor I is held constant, so the other takes everything.
-      const auto* held = std::get_if<ConstantRule>(&rule);
-      if (!norm && !bt && !held && !std::holds_alternative<PassRule>(rule))
-        unsupported(rule);
-      const bool both = ctx.needs(0) && ctx.needs(1);
-      float fa = both ? 0.5f : (ctx.needs(0) ? 1.0f : 0.0f);
-      // The held factor takes nothing, even when it is the only computed one (then the
-      // relevance is absorbed, as at a constant).
-      if (held) fa = held->input == 0 ? 0.0f : (ctx.needs(0) ? 1.0f : 0.0f);
-      detail::parallel_for(n, n > detail::kParallelMin, [&](std::int64_t i) {
-        rap[i] = fa * r[i];
-        rbp[i] = r[i] - rap[i];
-      });
-    } else if (norm && detail::stab_of(rule).kind != Stabilizer::Scaled) {
-      // Norm: s = R / stab(a + b'); R_a = a s, R_b = b' s with b' = +-b. The forward sum
-      // is recomputed in the same float order, so y is not saved. One pass in pieces that
-      // stay in L1 (y, then s, on the stack) instead of three over whole tensors; the values
-      // are those of the three passes below.
-      constexpr std::int64_t kPiece = 2048;
-      const detail::Stab stab = detail::stab_of(rule);
-      detail::parallel_for((n + kPiece - 1) / kPiece, n > detail::kParallelMin, [&](std::int64_t piece) {
-        const std::int64_t lo = piece * kPiece, len = std::min(kPiece, n - lo);
-        alignas(32) float s[kPiece];  // y, then s = R / stab(y) in place
-        for (std::int64_t i = 0; i < len; ++i) s[i] = ap[lo + i] + sign_b * bp[lo + i];
-        detail::stabilized_divide_piece_in_place(r + lo, s, len, stab);
-        for (std::int64_t i = 0; i < len; ++i) {
-          rap[lo + i] = ap[lo + i] * s[i];
-          rbp[lo + i] = sign_b * bp[lo + i] * s[i];
+    using Kind = detail::BinarySplit::Kind;
+    switch (split.kind) {
+      case Kind::Gradient:
+        detail::parallel_for(n, n > detail::kParallelMin, [&](std::int64_t i) {
+          rap[i] = kind_ == Bin::Mul ? r[i] * bp[i] : r[i];
+          rbp[i] = kind_ == Bin::Mul ? r[i] * ap[i] : sign_b * r[i];
+        });
+        break;
+      case Kind::Fixed: {
+        const float fa = split.fa, fb = split.fb;
+        detail::parallel_for(n, n > detail::kParallelMin, [&](std::int64_t i) {
+          rap[i] = fa * r[i];
+          rbp[i] = fb * r[i];
+        });
+        break;
+      }
+      case Kind::Norm:
+        if (split.stab.kind != Stabilizer::Scaled) {
+          // s = R / stab(a + b'); R_a = a s, R_b = b' s with b' = +-b. The forward sum is
+          // recomputed in the same float order, so y is not saved. One pass in pieces that
+          // stay in L1 (y, then s, on the stack) instead of three over whole tensors; the
+          // values are those of the three passes below.
+          constexpr std::int64_t kPiece = 2048;
+          const detail::Stab stab = split.stab;
+          detail::parallel_for((n + kPiece - 1) / kPiece, n > detail::kParallelMin, [&](std::int64_t piece) {
+            const std::int64_t lo = piece * kPiece, len = std::min(kPiece, n - lo);
+            alignas(32) float s[kPiece];  // y, then s = R / stab(y) in place
+            for (std::int64_t i = 0; i < len; ++i) s[i] = ap[lo + i] + sign_b * bp[lo + i];
+            detail::stabilized_divide_piece_in_place(r + lo, s, len, stab);
+            for (std::int64_t i = 0; i < len; ++i) {
+              rap[lo + i] = ap[lo + i] * s[i];
+              rbp[lo + i] = sign_b * bp[lo + i] * s[i];
+            }
+          });
+        } else {
+          // The Scaled stabiliser: the epsilon scale is a norm over each sample, so the
+          // divisions wait for the whole sum.
+          Tensor y = Tensor::empty(ys), s = Tensor::empty(ys);
+          float* yp = y.data<float>();
+          detail::parallel_for(n, n > detail::kParallelMin, [&](std::int64_t i) { yp[i] = ap[i] + sign_b * bp[i]; });
+          detail::stabilized_divide(r, yp, s.data<float>(), n, ys.empty() || ys[0] == 0 ? n : n / ys[0], split.stab);
+          const float* sp = s.data<float>();
+          detail::parallel_for(n, n > detail::kParallelMin, [&](std::int64_t i) {
+            rap[i] = ap[i] * sp[i];
+            rbp[i] = sign_b * bp[i] * sp[i];
+          });
         }
-      });
-    } else if (norm) {
-      // Norm with the Scaled stabiliser: the epsilon scale is a norm over each sample, so
-      // the divisions wait for the whole sum.
-      Tensor y = Tensor::empty(ys), s = Tensor::empty(ys);
-      float* yp = y.data<float>();
-      detail::parallel_for(n, n > detail::kParallelMin, [&](std::int64_t i) { yp[i] = ap[i] + sign_b * bp[i]; });
-      detail::stabilized_divide(r, yp, s.data<float>(), n, ys.empty() || ys[0] == 0 ? n : n / ys[0],
-                                detail::stab_of(rule));
-      const float* sp = s.data<float>();
-      detail::parallel_for(n, n > detail::kParallelMin, [&](std::int64_t i) {
-        rap[i] = ap[i] * sp[i];
-        rbp[i] = sign_b * bp[i] * sp[i];
-      });
-    } else if (bt) {
-      // Backtrace: split by |a| : |b| (equally when both are 0, or with equal_split).
-      detail::parallel_for(n, n > detail::kParallelMin, [&](std::int64_t i) {
-        const float wa = std::fabs(ap[i]), wb = std::fabs(bp[i]), den = wa + wb;
-        const float fa = (bt->equal_split || den == 0.0f) ? 0.5f : wa / den;
-        rap[i] = r[i] * fa;
-        rbp[i] = r[i] - rap[i];
-      });
-    } else {
-      unsupported(rule);
+        break;
+      case Kind::Backtrace:
+        // Split by |a| : |b| (equally when both are 0, or with equal_split).
+        detail::parallel_for(n, n > detail::kParallelMin, [&](std::int64_t i) {
+          const float wa = std::fabs(ap[i]), wb = std::fabs(bp[i]), den = wa + wb;
+          const float fa = (split.equal_split || den == 0.0f) ? 0.5f : wa / den;
+          rap[i] = r[i] * fa;
+          rbp[i] = r[i] - rap[i];
+        });
+        break;
     }
     if (ctx.needs(0)) out[0] = detail::reduce_to_shape(ra, a_.shape());
     if (ctx.needs(1)) out[1] = detail::reduce_to_shape(rb, b_.shape());
@@ -179,37 +176,37 @@ class BinaryNode final : public Node {
   void release() override { a_ = b_ = Tensor(); }
 
  private:
-#if RELPROP_HAVE_CUDA
-  // relevance() on the GPU: the same rule checks and errors, the split resolved here and
-  // computed by cuda::binary_relevance.
-  std::vector<Tensor> relevance_cuda(const Rule& rule, const Tensor& R, const RelevanceContext& ctx) const {
+  // How R splits between a and b under `rule`, the same on both devices. Products: two
+  // computed factors share equally, one computed factor takes all; under constant:I
+  // factor I is held constant and takes nothing, so the other computed factor takes all
+  // (and nothing passes when the other is a constant too: the relevance is absorbed).
+  detail::BinarySplit split_for(const Rule& rule, const RelevanceContext& ctx) const {
+    using Kind = detail::BinarySplit::Kind;
+    detail::BinarySplit split;
+    const auto* bt = std::get_if<BacktraceRule>(&rule);
     const bool norm = std::holds_alternative<NormRule>(rule) || std::holds_alternative<EpsilonRule>(rule) ||
                       std::holds_alternative<ZeroRule>(rule);
-    const auto* bt = std::get_if<BacktraceRule>(&rule);
-    cuda::BinarySplit split;
     if (std::holds_alternative<GradientRule>(rule)) {
-      split.kind = cuda::BinarySplit::Kind::Gradient;
+      split.kind = Kind::Gradient;
     } else if (kind_ == Bin::Mul) {
       const auto* held = std::get_if<ConstantRule>(&rule);
-      if (!norm && !bt && !held && !std::holds_alternative<PassRule>(rule))
-        unsupported(rule);
-      const bool both = ctx.needs(0) && ctx.needs(1);
-      split.kind = cuda::BinarySplit::Kind::Fixed;
-      split.fa = both ? 0.5f : (ctx.needs(0) ? 1.0f : 0.0f);
-      if (held) split.fa = held->input == 0 ? 0.0f : (ctx.needs(0) ? 1.0f : 0.0f);
+      if (!norm && !bt && !held && !std::holds_alternative<PassRule>(rule)) unsupported(rule);
+      const bool a = ctx.needs(0) && !(held && held->input == 0), b = ctx.needs(1) && !(held && held->input == 1);
+      split.kind = Kind::Fixed;
+      split.fa = a ? (b && !held ? 0.5f : 1.0f) : 0.0f;
+      split.fb = b ? (a && !held ? 0.5f : 1.0f) : 0.0f;
     } else if (norm) {
-      split.kind = cuda::BinarySplit::Kind::Norm;
+      split.kind = Kind::Norm;
       split.stab = detail::stab_of(rule);
     } else if (bt) {
-      split.kind = cuda::BinarySplit::Kind::Backtrace;
+      split.kind = Kind::Backtrace;
       split.equal_split = bt->equal_split;
     } else {
       unsupported(rule);
     }
-    auto [ra, rb] = cuda::binary_relevance(cuda_kind(kind_), split, R, a_, b_, ctx.needs(0), ctx.needs(1));
-    return {ra, rb};
+    return split;
   }
-#endif
+
 
   Bin kind_;
   Tensor a_, b_;  // the operands as given (broadcastable to y)

@@ -3,6 +3,7 @@
 
 #include <string_view>
 
+#include "relprop/ops/common.hpp"
 #include "relprop/tensor/tensor.hpp"
 
 namespace relprop {
@@ -15,5 +16,24 @@ Tensor sub(const Tensor& a, const Tensor& b, std::string_view name = {});
 // y = a * b. Relevance: of two computed tensors R/2 to each (norm, epsilon, zero, pass,
 // backtrace); with a constant all of R goes to the computed side; gradient: R b and R a.
 Tensor mul(const Tensor& a, const Tensor& b, std::string_view name = {});
+
+namespace detail {
+
+// How a binary node splits R between its operands, resolved from the rule once and
+// computed by the CPU kernel or its GPU twin (cuda/elementwise.cu).
+struct BinarySplit {
+  enum class Kind {
+    Gradient,   // add: R, +-R; mul: R b, R a
+    Fixed,      // R_a = fa R, R_b = fb R (products: gates, constants, constant:I)
+    Norm,       // s = R / stab(a +- b); R_a = a s, R_b = +-b s (norm / epsilon / zero)
+    Backtrace,  // R_a = R |a| / (|a| + |b|) (R/2 when both are 0 or equal_split), R_b = R - R_a
+  };
+  Kind kind = Kind::Gradient;
+  float fa = 0.5f, fb = 0.5f;  // Fixed
+  Stab stab;                   // Norm
+  bool equal_split = false;    // Backtrace
+};
+
+}  // namespace detail
 
 }  // namespace relprop

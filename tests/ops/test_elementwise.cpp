@@ -131,6 +131,13 @@ TEST_SUITE("ops.elementwise") {
     CHECK(ra.to_vector() == R.to_vector());
     std::tie(ra, rb) = run(mulf, ConstantRule{0}, false);  // the held factor is the only computed one
     CHECK(ra.to_vector() == std::vector<float>{0.f, 0.f});
+    // The same with the computed factor second: a constant first factor, the held second
+    // one, and nothing may pass (it once went to the held factor).
+    const auto mul_swapped = [](const Tensor& x, const Tensor& y) { return mul(y, x); };
+    std::tie(ra, rb) = run(mul_swapped, ConstantRule{1}, false);  // mul(b, a): a is input 1, held
+    CHECK(ra.to_vector() == std::vector<float>{0.f, 0.f});
+    std::tie(ra, rb) = run(mul_swapped, ConstantRule{0}, false);  // the constant b is held: a takes all
+    CHECK(ra.to_vector() == R.to_vector());
     std::tie(ra, rb) = run(mulf, GradientRule{}, true);
     CHECK(ra.to_vector() == std::vector<float>{4.f, -6.f});  // R * b
     CHECK(rb.to_vector() == std::vector<float>{12.f, 6.f});  // R * a
