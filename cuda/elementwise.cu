@@ -183,10 +183,13 @@ std::pair<Tensor, Tensor> binary_relevance(BinKind kind, const BinarySplit& spli
       }
       break;
     case BinarySplit::Kind::Fixed: {
-      const float fa = split.fa, fb = split.fb;
+      const float fa = split.fa;
+      const bool rest = split.rest_to_b;
+      // R_a rounded before R_b = R - R_a, as the CPU stores it (no fused multiply-add).
       for_each(flat, n, [=] __device__(std::int64_t i, std::int64_t, std::int64_t) {
-        if (rap) rap[i] = __fmul_rn(fa, r[i]);
-        if (rbp) rbp[i] = __fmul_rn(fb, r[i]);
+        const float x = __fmul_rn(fa, r[i]);
+        if (rap) rap[i] = x;
+        if (rbp) rbp[i] = rest ? r[i] - x : 0.0f;
       });
       break;
     }

@@ -66,10 +66,11 @@ class BinaryNode final : public Node {
         });
         break;
       case Kind::Fixed: {
-        const float fa = split.fa, fb = split.fb;
+        const float fa = split.fa;
+        const bool rest = split.rest_to_b;
         detail::parallel_for(n, n > detail::kParallelMin, [&](std::int64_t i) {
           rap[i] = fa * r[i];
-          rbp[i] = fb * r[i];
+          rbp[i] = rest ? r[i] - rap[i] : 0.0f;
         });
         break;
       }
@@ -193,8 +194,8 @@ class BinaryNode final : public Node {
       if (!norm && !bt && !held && !std::holds_alternative<PassRule>(rule)) unsupported(rule);
       const bool a = ctx.needs(0) && !(held && held->input == 0), b = ctx.needs(1) && !(held && held->input == 1);
       split.kind = Kind::Fixed;
-      split.fa = a ? (b && !held ? 0.5f : 1.0f) : 0.0f;
-      split.fb = b ? (a && !held ? 0.5f : 1.0f) : 0.0f;
+      split.fa = a ? (b ? 0.5f : 1.0f) : 0.0f;
+      split.rest_to_b = !(held && held->input == 1);
     } else if (norm) {
       split.kind = Kind::Norm;
       split.stab = detail::stab_of(rule);

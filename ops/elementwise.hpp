@@ -24,12 +24,13 @@ namespace detail {
 struct BinarySplit {
   enum class Kind {
     Gradient,   // add: R, +-R; mul: R b, R a
-    Fixed,      // R_a = fa R, R_b = fb R (products: gates, constants, constant:I)
+    Fixed,      // R_a = fa R, R_b = R - R_a or 0 (products: gates, constants, constant:I)
     Norm,       // s = R / stab(a +- b); R_a = a s, R_b = +-b s (norm / epsilon / zero)
     Backtrace,  // R_a = R |a| / (|a| + |b|) (R/2 when both are 0 or equal_split), R_b = R - R_a
   };
   Kind kind = Kind::Gradient;
-  float fa = 0.5f, fb = 0.5f;  // Fixed
+  float fa = 0.5f;             // Fixed
+  bool rest_to_b = true;       // Fixed: R_b = R - R_a (false: 0, the held b absorbs it)
   Stab stab;                   // Norm
   bool equal_split = false;    // Backtrace
 };
