@@ -10,6 +10,7 @@
 #include <initializer_list>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cuda/parity.hpp"
@@ -26,6 +27,8 @@ using oracle::Vec;
 using Oracle = std::function<std::vector<Vec>(const std::vector<Vec>& x, const Vec& R, const Rule& rule)>;
 
 struct Row {
+  Row(OpKind op_, std::string what_, std::vector<Tensor> inputs_, parity::Build build_)
+      : op(op_), what(std::move(what_)), inputs(std::move(inputs_)), build(std::move(build_)) {}
   OpKind op;
   std::string what;             // shapes and settings, printed on failure
   std::vector<Tensor> inputs;   // CPU tensors, recorded as the graph inputs in0, in1, ...
