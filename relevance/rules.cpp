@@ -154,7 +154,7 @@ std::string rule_names() {
   std::string s;
   for (int i = 0; i < kNumRules; ++i) {
     s += (s.empty() ? "" : ", ") + std::string(kRuleNames[i]) + std::string(kRuleParams[i]);
-    if (static_cast<RuleKind>(i) == RuleKind::Backtrace) s += ", backtrace-contrastive" + std::string(kRuleParams[i]);
+    if (static_cast<RuleKind>(i) == RuleKind::Backtrace) s += ", backtrace-contrastive";
   }
   return s + " (zbox's LOW / HIGH: one value, or per-channel values separated by '/')";
 }
@@ -210,6 +210,10 @@ Rule parse_rule(std::string_view spec) {
       BacktraceRule r;
       if (contrastive) r.mode = BacktraceRule::Mode::Contrastive;
       // Flags, comma separated: gate (the saturation gate), equal (residual adds split 50/50).
+      // The contrastive mode has neither: its winner/loser split replaces both.
+      if (contrastive && has_param)
+        throw ValueError("rule 'backtrace-contrastive' takes no parameters (the saturation gate and the equal "
+                         "split belong to the default mode), got '" + std::string(spec) + "'");
       if (has_param)
         for (auto flag : split(param, ',')) {
           if (flag == "gate") r.gate = true;

@@ -178,7 +178,7 @@ void validate(const Rule& rule);
 // "epsilon:1e-06", "backtrace", ... — the form `parse_rule` reads back.
 std::string rule_str(const Rule& rule);
 // Parses the CLI form NAME[:PARAMS] (the names and parameters of relevance/rules.def;
-// backtrace-contrastive[:gate,equal] is the Backtrace rule's contrastive mode; zbox's
+// backtrace-contrastive (no parameters) is the Backtrace rule's contrastive mode; zbox's
 // LOW / HIGH: one value or per-channel values joined by '/'; constant's I: 0 or 1).
 // Throws NotFoundError listing the known names, ValueError on bad parameters.
 Rule parse_rule(std::string_view spec);

@@ -236,7 +236,7 @@ TEST_SUITE("relevance.backtrace") {
   TEST_CASE("rule names: backtrace:gate / backtrace-contrastive round-trip and bad parameters") {
     CHECK(rule_str(parse_rule("backtrace:gate")) == "backtrace:gate");
     CHECK(rule_str(parse_rule("backtrace-contrastive")) == "backtrace-contrastive");
-    CHECK(std::get<BacktraceRule>(parse_rule("backtrace-contrastive:gate")).gate);
+    CHECK_THROWS_AS(parse_rule("backtrace-contrastive:gate"), ValueError);  // no gate in the contrastive mode
     CHECK_THROWS_AS(parse_rule("backtrace:1"), ValueError);
     const Rule both = parse_rule("backtrace:gate,equal");
     CHECK(std::get<BacktraceRule>(both).equal_split);
