@@ -39,6 +39,7 @@ struct ExplainArgs {
   int batch_size = 1;
   std::string shard;  // "I/N"
   bool progress = true;
+  bool cuda_graphs = true;  // GPU: replay repeated batches of one shape as a captured CUDA Graph
 };
 
 int cmd_explain(const ExplainArgs& a, std::ostream& out, std::ostream& err);

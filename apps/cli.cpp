@@ -129,6 +129,9 @@ int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& 
   explain->add_option("--batch-size", ex.batch_size, "Inputs per forward pass when --input is a folder or list (default 1)");
   explain->add_option("--shard", ex.shard, "I/N: explain only every N-th input starting at I (0-based)");
   explain->add_flag("!--no-progress", ex.progress, "No progress bar (it shows only on a terminal anyway)");
+  explain->add_flag("!--no-cuda-graphs", ex.cuda_graphs,
+                    "--device cuda: explain every batch eagerly instead of capturing repeated batches of one shape "
+                    "as a CUDA Graph and replaying it (the same results)");
 
   app::DemoArgs demo_args;
   auto* demo = app.add_subcommand("demo", "Explain the built-in real-data examples (digits, breast cancer) and write pictures");

@@ -81,22 +81,14 @@ std::vector<double> softmax_row(const Tensor& logits, std::int64_t row) {
 
 std::string pct(double v) { return fmt_fixed(100.0 * v, 1) + "%"; }
 
-struct Explained {
-  Tensor y;
-  RelevanceMap R;
-};
-
-// Forward on the recorded tape, seeded at each row's arg-max (value seeding), propagated.
-Explained explain(const Graph& g, const Tensor& x, const Composite& c) {
-  Tape tape;
-  Explained e;
-  {
-    Recording rec(tape);
-    e.y = g.forward({{"x", x}})[0];
-  }
-  const auto seed = classification_seed(e.y, std::nullopt, c.seed_form, c.multiplier);
-  e.R = propagate(tape, e.y, seed.seed, c);
-  return e;
+// Forward, a seed at each row's arg-max (the composite's form and multiplier) and the
+// relevance: one GraphExplainer call.
+Explanation explain(const Graph& g, const Tensor& x, const Composite& c) {
+  ExplainSettings s;
+  s.composite = c;
+  s.seed.form = c.seed_form;
+  s.seed.multiplier = c.multiplier;
+  return GraphExplainer(g, s).explain({{"x", x}});
 }
 
 Graph load_graph(const fs::path& dir) {
@@ -122,9 +114,9 @@ void digits(const fs::path& data, const fs::path& outdir, const std::string& com
   o.high = {1.0};
   const Composite c = Composite::by_name(composite, o);
   const auto t0 = std::chrono::steady_clock::now();
-  const Explained e = explain(g, x, c);
+  const Explanation e = explain(g, x, c);
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-  const Tensor R = e.R.input("x");
+  const Tensor R = e.relevance.input("x");
 
   fs::create_directories(outdir / "digits");
   viz::HeatmapOptions ho;
@@ -140,7 +132,7 @@ void digits(const fs::path& data, const fs::path& outdir, const std::string& com
   }
   for (std::int64_t i = 0; i < N; ++i) {
     const Tensor xi = x.slice(0, i, i + 1), ri = R.slice(0, i, i + 1);
-    const auto p = softmax_row(e.y, i);
+    const auto p = softmax_row(e.output, i);
     const auto pred = static_cast<std::int64_t>(std::max_element(p.begin(), p.end()) - p.begin());
     const auto label = static_cast<std::int64_t>(labels[i]);
     correct += pred == label;
@@ -193,8 +185,8 @@ void cancer(const fs::path& data, const fs::path& outdir, bool quiet, std::ostre
   const auto labels = samples.get("label").to_vector_f64();
   const std::int64_t N = x.shape()[0];
   const Composite c = Composite::by_name("epsilon");
-  const Explained e = explain(g, x, c);
-  const Tensor R = e.R.input("x");
+  const Explanation e = explain(g, x, c);
+  const Tensor R = e.relevance.input("x");
   fs::create_directories(outdir / "cancer");
   if (!quiet)
     out << "\ncancer   an MLP on the breast-cancer table (" << names.size() << " measurements per patient), held-out accuracy "
@@ -202,7 +194,7 @@ void cancer(const fs::path& data, const fs::path& outdir, bool quiet, std::ostre
         << "         composite epsilon; relevance of each (standardised) measurement for the predicted class\n";
   for (std::int64_t i = 0; i < N; ++i) {
     const Tensor ri = R.slice(0, i, i + 1), vi = raw.slice(0, i, i + 1);
-    const auto p = softmax_row(e.y, i);
+    const auto p = softmax_row(e.output, i);
     const auto pred = static_cast<std::size_t>(std::max_element(p.begin(), p.end()) - p.begin());
     const auto label = static_cast<std::size_t>(labels[i]);
     const std::string base = (outdir / "cancer" / ("patient_" + std::to_string(i))).string();
@@ -260,9 +252,9 @@ void photograph(const std::string& given, const fs::path& outdir, bool quiet, st
   const Tensor x = SafetensorsFile::open(dir / "input.safetensors").get("x").contiguous().clone();
   const Composite c = Composite::by_name("epsilon-plus-flat");
   const auto t0 = std::chrono::steady_clock::now();
-  const Explained e = explain(g, x, c);
+  const Explanation e = explain(g, x, c);
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-  const auto p = softmax_row(e.y, 0);
+  const auto p = softmax_row(e.output, 0);
   const auto pred = static_cast<std::size_t>(std::max_element(p.begin(), p.end()) - p.begin());
   std::string label = "ImageNet class " + std::to_string(pred);
   std::ifstream classes(dir / "classes.txt");
@@ -270,7 +262,7 @@ void photograph(const std::string& given, const fs::path& outdir, bool quiet, st
   for (std::size_t k = 0; std::getline(classes, line); ++k)
     if (k == pred) label += " (" + line + ")";
   fs::create_directories(outdir / "photo");
-  const Tensor R = e.R.input("x");
+  const Tensor R = e.relevance.input("x");
   const viz::Preprocess imagenet;  // the export normalised the photograph with ImageNet's mean and std
   viz::write_png((outdir / "photo" / "heatmap.png").string(), viz::heatmap(R));
   viz::write_png((outdir / "photo" / "overlay.png").string(), viz::overlay(R, viz::tensor_to_image(x, &imagenet)));
@@ -298,30 +290,20 @@ void sentence(const std::string& given, const fs::path& outdir, bool quiet, std:
     return complete_text_inputs({{"input_ids", Tensor::from_vector(std::span<const std::int64_t>(e.ids), {1, T})}},
                                 &m.graph);
   };
-  auto unit = [](const Tensor& e) {
-    auto v = e.to_vector_f64();
-    double n = 0;
-    for (double x : v) n += x * x;
-    for (double& x : v) x /= std::sqrt(n);
-    return v;
-  };
-  const auto f = unit(m.graph.forward(inputs_of(second, nullptr))[0]);
+  // The first sentence explained by its cosine similarity to the second's embedding
+  // (computed unrecorded: no tape is active), split over the dimensions.
+  ExplainSettings s;
+  s.composite = Composite::by_name("attnlrp");
+  s.seed.task = SeedTask::CosineSimilarity;
+  s.seed.reference = m.graph.forward(inputs_of(second, nullptr))[0];
+  GraphExplainer explainer(m.graph, s);
   std::vector<std::string> tokens;
   const auto inputs = inputs_of(first, &tokens);
-  Tape tape;
-  Tensor e;
-  {
-    Recording rec(tape);
-    e = m.graph.forward(inputs)[0];
-  }
-  const auto en = unit(e);
-  std::vector<double> seed(en.size());
-  double cosine = 0;
-  for (std::size_t i = 0; i < en.size(); ++i) cosine += (seed[i] = en[i] * f[i]);
   const auto t0 = std::chrono::steady_clock::now();
-  const RelevanceMap R = propagate(tape, e, Tensor::from_vector(std::span<const double>(seed), e.shape()).to(DType::F32),
-                                   Composite::by_name("attnlrp"));
+  const Explanation e = explainer.explain(inputs);
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  const double cosine = sum_all(e.seed);
+  const RelevanceMap& R = e.relevance;
   const auto r = R.input("input_ids").to_vector_f64();
   fs::create_directories(outdir / "sentence");
   const fs::path html = outdir / "sentence" / "similarity.html";

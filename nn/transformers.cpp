@@ -1,6 +1,6 @@
 // Transformer builders from Hugging Face folders (nn/transformers.hpp). Each writes the
-// architecture in the graph format, node names equal to Hugging Face's module paths, and
-// hands it to Graph::parse, so a built model is checked like one read from a file.
+// architecture with GraphBuilder (nn/graph_builder.hpp), node names equal to Hugging
+// Face's module paths; the graph is parsed and checked like one read from a file.
 
 #include "relprop/nn/transformers.hpp"
 
@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "relprop/io/safetensors.hpp"
+#include "relprop/nn/graph_builder.hpp"
 #include "relprop/relevance/composite.hpp"
 #include "relprop/tensor/error.hpp"
 
@@ -36,29 +37,12 @@ std::int64_t need_int(const json& c, const char* key, const fs::path& p) {
   return c[key].get<std::int64_t>();
 }
 
-class Nodes {
- public:
-  std::string add(const std::string& name, const std::string& op, std::vector<std::string> inputs,
-                  json params = json::object(), json attrs = json::object()) {
-    json n = {{"name", name}, {"op", op}, {"inputs", inputs}};
-    if (!params.empty()) n["params"] = params;
-    if (!attrs.empty()) n["attrs"] = attrs;
-    nodes_.push_back(n);
-    return name;
-  }
-  std::string linear(const std::string& name, const std::string& in) {
-    return add(name, "linear", {in}, {{"weight", name + ".weight"}, {"bias", name + ".bias"}});
-  }
-  std::string layer_norm(const std::string& name, const std::string& in, double eps) {
-    return add(name, "layer_norm", {in}, {{"weight", name + ln_weight}, {"bias", name + ln_bias}}, {{"eps", eps}});
-  }
-  // Old BERT checkpoints (bert-base-uncased) name layer-norm parameters gamma / beta.
-  std::string ln_weight = ".weight", ln_bias = ".bias";
-  json& nodes() { return nodes_; }
+using detail::GraphBuilder;
 
- private:
-  json nodes_ = json::array();
-};
+// Token inputs, all (N, T) I64, checked at bind time as (1, 8).
+void text_inputs(GraphBuilder& g, std::initializer_list<const char*> names) {
+  for (const char* name : names) g.input(name, {-1, -1}, {1, 8}, "I64");
+}
 
 TransformerConfig read_config(const fs::path& dir) {
   const fs::path p = dir / "config.json";
@@ -177,11 +161,13 @@ bool sentence_mean_pooling(const fs::path& dir) {
   throw UnsupportedError("'" + p.string() + "': only mean pooling (pooling_mode_mean_tokens) is supported");
 }
 
-json bert_graph(const TransformerConfig& cfg, const std::string& prefix, const std::string& head, bool gamma_beta) {
-  Nodes g;
+Graph bert_graph(const TransformerConfig& cfg, const std::string& prefix, const std::string& head, bool gamma_beta,
+                 const std::string& origin) {
+  GraphBuilder g;
+  text_inputs(g, {"input_ids", "attention_mask", "token_type_ids", "position_ids"});
   if (gamma_beta) {
-    g.ln_weight = ".gamma";
-    g.ln_bias = ".beta";
+    g.layer_norm_weight = ".gamma";
+    g.layer_norm_bias = ".beta";
   }
   const std::int64_t D = cfg.hidden, H = cfg.heads, dh = D / H;
   const double scale = 1.0 / std::sqrt(static_cast<double>(dh));
@@ -228,22 +214,20 @@ json bert_graph(const TransformerConfig& cfg, const std::string& prefix, const s
     output = g.add(prefix + "pooler.activation", "tanh", {g.linear(prefix + "pooler.dense", cls)});
     if (head == "logits") output = g.linear("classifier", output);
   }
-  json inputs = json::array();
-  for (const char* name : {"input_ids", "attention_mask", "token_type_ids", "position_ids"})
-    inputs.push_back({{"name", name}, {"shape", {-1, -1}}, {"dtype", "I64"}, {"example_shape", {1, 8}}});
-  return {{"format", "relprop-graph"}, {"version", 1}, {"inputs", inputs}, {"nodes", g.nodes()}, {"outputs", {output}}};
+  return g.build({output}, origin);
 }
 
 // GPT-2 (GPT2Model / GPT2LMHeadModel): pre-norm blocks, fused q/k/v in Conv1D layout
 // (in, out), causal attention, tanh GELU, final layer norm; the LM head (tied to wte when
 // the file has no lm_head.weight) on the last position only.
-json gpt2_graph(const TransformerConfig& cfg, const std::string& prefix, const std::string& lm_weight) {
-  Nodes g;
+Graph gpt2_graph(const TransformerConfig& cfg, const std::string& prefix, const std::string& lm_weight,
+                 const std::string& origin) {
+  GraphBuilder g;
+  text_inputs(g, {"input_ids", "attention_mask", "position_ids"});
   const std::int64_t D = cfg.hidden, H = cfg.heads, dh = D / H;
   const double scale = 1.0 / std::sqrt(static_cast<double>(dh));
   auto conv1d = [&](const std::string& name, const std::string& in) {
-    return g.add(name, "linear", {in}, {{"weight", name + ".weight"}, {"bias", name + ".bias"}},
-                 {{"weight_layout", "in_out"}});
+    return g.linear(name, in, true, {{"weight_layout", "in_out"}});  // Conv1D: weight (in, out)
   };
   const std::string wte = g.add(prefix + "wte", "embedding", {"input_ids"}, {{"weight", prefix + "wte.weight"}});
   const std::string wpe = g.add(prefix + "wpe", "embedding", {"position_ids"}, {{"weight", prefix + "wpe.weight"}});
@@ -281,17 +265,16 @@ json gpt2_graph(const TransformerConfig& cfg, const std::string& prefix, const s
                                  {g.add("lm_head.last", "slice", {h}, {}, {{"dim", 1}, {"start", -1}})}, {},
                                  {{"start_dim", 1}, {"end_dim", -1}});
   const std::string logits = g.add("lm_head", "linear", {last}, {{"weight", lm_weight}});
-  json inputs = json::array();
-  for (const char* name : {"input_ids", "attention_mask", "position_ids"})
-    inputs.push_back({{"name", name}, {"shape", {-1, -1}}, {"dtype", "I64"}, {"example_shape", {1, 8}}});
-  return {{"format", "relprop-graph"}, {"version", 1}, {"inputs", inputs}, {"nodes", g.nodes()}, {"outputs", {logits}}};
+  return g.build({logits}, origin);
 }
 
 // ViT (ViTModel / ViTForImageClassification): patches by a strided convolution, the class
 // token put first, learned positions added, pre-norm encoder blocks, the final layer norm;
 // the classifier (or the pooler) reads the class token.
-json vit_graph(const TransformerConfig& cfg, const std::string& prefix, bool classifier) {
-  Nodes g;
+Graph vit_graph(const TransformerConfig& cfg, const std::string& prefix, bool classifier, const std::string& origin) {
+  GraphBuilder g;
+  g.input("pixel_values", {-1, cfg.channels, cfg.image_size, cfg.image_size},
+          {1, cfg.channels, cfg.image_size, cfg.image_size});
   const std::int64_t D = cfg.hidden, H = cfg.heads, dh = D / H, P = cfg.patch_size;
   const double scale = 1.0 / std::sqrt(static_cast<double>(dh));
   const std::string e = prefix + "embeddings.";
@@ -331,27 +314,19 @@ json vit_graph(const TransformerConfig& cfg, const std::string& prefix, bool cla
                                 {}, {{"start_dim", 1}, {"end_dim", -1}});
   const std::string out = classifier ? g.linear("classifier", cls)
                                      : g.add(prefix + "pooler.activation", "tanh", {g.linear(prefix + "pooler.dense", cls)});
-  json inputs = json::array({{{"name", "pixel_values"},
-                              {"shape", {-1, cfg.channels, cfg.image_size, cfg.image_size}},
-                              {"example_shape", {1, cfg.channels, cfg.image_size, cfg.image_size}}}});
-  return {{"format", "relprop-graph"}, {"version", 1}, {"inputs", inputs}, {"nodes", g.nodes()}, {"outputs", {out}}};
+  return g.build({out}, origin);
 }
 
 // LLaMA-style decoders (LlamaForCausalLM; Mistral / Qwen2 share the layout): RMSNorm
 // before attention and MLP, rotary positions on q and k, grouped-query attention (KV heads
 // shared by broadcasting: q (N, KVH, G, T, d) against k (N, KVH, 1, d, T)), SwiGLU MLP.
-json llama_graph(const TransformerConfig& cfg, const std::string& lm_weight) {
-  Nodes g;
+Graph llama_graph(const TransformerConfig& cfg, const std::string& lm_weight, const std::string& origin) {
+  GraphBuilder g;
+  text_inputs(g, {"input_ids", "attention_mask", "position_ids"});
   const std::int64_t H = cfg.heads, KVH = cfg.kv_heads, G = H / KVH, dh = cfg.head_dim;
   const double scale = 1.0 / std::sqrt(static_cast<double>(dh));
-  auto proj = [&](const std::string& name, const std::string& in, bool bias) {
-    json params = {{"weight", name + ".weight"}};
-    if (bias) params["bias"] = name + ".bias";
-    return g.add(name, "linear", {in}, params);
-  };
-  auto rms = [&](const std::string& name, const std::string& in) {
-    return g.add(name, "rms_norm", {in}, {{"weight", name + ".weight"}}, {{"eps", cfg.layer_norm_eps}});
-  };
+  auto proj = [&](const std::string& name, const std::string& in, bool bias) { return g.linear(name, in, bias); };
+  auto rms = [&](const std::string& name, const std::string& in) { return g.rms_norm(name, in, cfg.layer_norm_eps); };
   std::string h = g.add("model.embed_tokens", "embedding", {"input_ids"}, {{"weight", "model.embed_tokens.weight"}});
   for (std::int64_t l = 0; l < cfg.layers; ++l) {
     const std::string L = "model.layers." + std::to_string(l) + ".";
@@ -395,10 +370,7 @@ json llama_graph(const TransformerConfig& cfg, const std::string& lm_weight) {
                                  {g.add("lm_head.last", "slice", {h}, {}, {{"dim", 1}, {"start", -1}})}, {},
                                  {{"start_dim", 1}, {"end_dim", -1}});
   const std::string logits = g.add("lm_head", "linear", {last}, {{"weight", lm_weight}});
-  json inputs = json::array();
-  for (const char* name : {"input_ids", "attention_mask", "position_ids"})
-    inputs.push_back({{"name", name}, {"shape", {-1, -1}}, {"dtype", "I64"}, {"example_shape", {1, 8}}});
-  return {{"format", "relprop-graph"}, {"version", 1}, {"inputs", inputs}, {"nodes", g.nodes()}, {"outputs", {logits}}};
+  return g.build({logits}, origin);
 }
 
 }  // namespace
@@ -458,7 +430,7 @@ TransformerModel build_transformer(TransformerModel m, const SafetensorsFile& we
     const std::string prefix = weights.contains("transformer.wte.weight") ? "transformer." : "";
     m.head = "next_token_logits";
     const std::string lm = weights.contains("lm_head.weight") ? "lm_head.weight" : prefix + "wte.weight";  // tied
-    m.graph = Graph::parse(gpt2_graph(m.config, prefix, lm).dump(), dir.string() + " (gpt2)");
+    m.graph = gpt2_graph(m.config, prefix, lm, dir.string() + " (gpt2)");
     m.graph.bind(weights);
     return m;
   }
@@ -466,7 +438,7 @@ TransformerModel build_transformer(TransformerModel m, const SafetensorsFile& we
     const bool classifier = weights.contains("classifier.weight");
     const std::string prefix = weights.contains("vit.embeddings.cls_token") ? "vit." : "";
     m.head = classifier ? "logits" : "pooler_output";
-    m.graph = Graph::parse(vit_graph(m.config, prefix, classifier).dump(), dir.string() + " (vit)");
+    m.graph = vit_graph(m.config, prefix, classifier, dir.string() + " (vit)");
     m.graph.bind(weights);
     // The image preprocessing the folder declares (preprocessor_config.json).
     if (fs::exists(dir / "preprocessor_config.json")) {
@@ -479,7 +451,7 @@ TransformerModel build_transformer(TransformerModel m, const SafetensorsFile& we
   if (m.config.model_type == "llama" || m.config.model_type == "mistral" || m.config.model_type == "qwen2") {
     m.head = "next_token_logits";
     const std::string lm = weights.contains("lm_head.weight") ? "lm_head.weight" : "model.embed_tokens.weight";
-    m.graph = Graph::parse(llama_graph(m.config, lm).dump(), dir.string() + " (" + m.config.model_type + ")");
+    m.graph = llama_graph(m.config, lm, dir.string() + " (" + m.config.model_type + ")");
     m.graph.bind(weights);
     return m;
   }
@@ -489,8 +461,7 @@ TransformerModel build_transformer(TransformerModel m, const SafetensorsFile& we
   else if (sentence_mean_pooling(dir)) m.head = "sentence_embedding";
   else m.head = "pooler_output";
   const bool gamma_beta = weights.contains(prefix + "embeddings.LayerNorm.gamma");
-  m.graph = Graph::parse(bert_graph(m.config, prefix, m.head, gamma_beta).dump(),
-                         dir.string() + " (" + m.config.model_type + ")");
+  m.graph = bert_graph(m.config, prefix, m.head, gamma_beta, dir.string() + " (" + m.config.model_type + ")");
   m.graph.bind(weights);
   return m;
 }

@@ -173,9 +173,9 @@ int main(int argc, char** argv) try {
   if (graphs) {
     ExplainSettings settings;
     settings.composite = comp;
-    settings.target = target;
-    settings.form = seed_one ? SeedForm::OneHot : SeedForm::Value;
-    settings.multiplier = multiplier;
+    settings.seed.target = target;
+    settings.seed.form = seed_one ? SeedForm::OneHot : SeedForm::Value;
+    settings.seed.multiplier = multiplier;
     explainer = std::make_unique<GraphExplainer>(graph, settings);
   }
   bool replayed = false;
@@ -202,7 +202,7 @@ int main(int argc, char** argv) try {
         explain_ms.push_back(e);
       }
       if (it + 1 == warmup + repeat) {
-        relevance = pick_input(ex.relevance);
+        relevance = pick_input(ex.relevance.inputs());
         chosen = ex.targets.empty() ? -1 : ex.targets[0];
         replayed = explainer->replaying();
       }

@@ -7,22 +7,11 @@
 
 #include <relprop/relprop.hpp>
 
-#include <cmath>
 #include <cstdio>
 #include <iostream>
 #include <string>
 
 using namespace relprop;
-
-namespace {
-std::vector<double> normalized(const Tensor& e) {
-  auto v = e.to_vector_f64();
-  double n = 0;
-  for (double x : v) n += x * x;
-  for (double& x : v) x /= std::sqrt(n);
-  return v;
-}
-}  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 4) {
@@ -40,24 +29,18 @@ int main(int argc, char** argv) {
                                   &model.graph);
     };
 
-    // The second sentence's embedding, direction only (no tape: nothing is recorded).
-    const std::vector<double> f = normalized(model.graph.forward(inputs_of(argv[3], nullptr))[0]);
-
-    // The first sentence, recorded; seeded with its cosine similarity split over dimensions.
+    // The first sentence explained by its cosine similarity to the second sentence's
+    // embedding (computed unrecorded: no tape is active), split over the dimensions as
+    // e_i f_i / (|e| |f|): forward, seed and AttnLRP in one GraphExplainer call.
+    ExplainSettings settings;
+    settings.composite = Composite::by_name("attnlrp");
+    settings.seed.task = SeedTask::CosineSimilarity;
+    settings.seed.reference = model.graph.forward(inputs_of(argv[3], nullptr))[0];
+    GraphExplainer explainer(model.graph, settings);
     std::vector<std::string> tokens;
-    const auto inputs = inputs_of(argv[2], &tokens);
-    Tape tape;
-    Tensor e;
-    {
-      Recording rec(tape);
-      e = model.graph.forward(inputs)[0];
-    }
-    const std::vector<double> en = normalized(e);
-    std::vector<double> seed(en.size());
-    double cosine = 0;
-    for (std::size_t i = 0; i < en.size(); ++i) cosine += (seed[i] = en[i] * f[i]);
-    const Tensor s = Tensor::from_vector(std::span<const double>(seed), e.shape()).to(DType::F32);
-    const RelevanceMap R = propagate(tape, e, s, Composite::by_name("attnlrp"));
+    const Explanation e = explainer.explain(inputs_of(argv[2], &tokens));
+    const double cosine = sum_all(e.seed);
+    const RelevanceMap& R = e.relevance;
 
     const auto r = R.input("input_ids").to_vector_f64();
     std::printf("cosine similarity %.4f; token relevance (AttnLRP):\n", cosine);

@@ -169,11 +169,11 @@ TEST_SUITE("cuda.device") {
       const auto seed = classification_seed(y, std::nullopt, SeedForm::Value, 1.0);
       const RelevanceMap R = propagate(tape, y, seed.seed, s.composite);
       CHECK(e.targets == seed.targets);
-      CHECK(max_abs_diff(e.relevance.at("x"), R.input("x")) == 0.0);
+      CHECK(max_abs_diff(e.relevance.input("x"), R.input("x")) == 0.0);
       CHECK(max_abs_diff(e.output, y) == 0.0);
     }
     ExplainSettings bad = s;
-    bad.target = 7;
+    bad.seed.target = 7;
     GraphExplainer ex2(g, bad);
     CHECK_THROWS_AS(ex2.explain({{"x", oracle::random_tensor({1, 6}, 3)}}), IndexError);
     CHECK_THROWS_AS(GraphExplainer(build_model("resnet18"), s), GraphError);
@@ -323,13 +323,13 @@ TEST_SUITE("cuda.device") {
       INFO("call " << call);
       CHECK(ex.replaying() == (call >= 1));
       CHECK(a.targets == b.targets);
-      CHECK(max_abs_diff(a.relevance.at("x"), b.relevance.at("x")) == 0.0);
+      CHECK(max_abs_diff(a.relevance.input("x"), b.relevance.input("x")) == 0.0);
       CHECK(max_abs_diff(a.output, b.output) == 0.0);
     }
     // A new shape starts over: eager once, then captured.
     const Explanation c = ex.explain({{"x", oracle::random_tensor({5, 6}, 3)}});
     CHECK_FALSE(ex.replaying());
-    CHECK(c.relevance.at("x").shape() == Shape{5, 6});
+    CHECK(c.relevance.input("x").shape() == Shape{5, 6});
   }
 
   TEST_CASE("the CLI with --device cuda writes what the CPU writes") {

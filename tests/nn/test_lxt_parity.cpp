@@ -79,7 +79,8 @@ TEST_SUITE("nn.lxt_parity") {
           // LXT seeds by logit.backward(logit): the gradient at the logit is its value, so
           // its Gradient x Input relevance there is logit² (LRP seeded with logit, times logit).
           const double logit = c["logits"][static_cast<std::size_t>(target)].get<double>();
-          const auto seed = classification_seed(y, target, SeedForm::Value, logit);
+          const auto seed = m.head == "next_token_logits" ? next_token_seed(y, target, SeedForm::Value, logit)
+                                                          : classification_seed(y, target, SeedForm::Value, logit);
           const RelevanceMap R = propagate(tape, y, seed.seed, Composite::by_name(variant, options));
           const auto want = c[variant].get<std::vector<double>>();
           const auto got = R.input("input_ids").to_vector_f64();

@@ -78,14 +78,9 @@ TEST_SUITE("nn.transformers") {
         Recording rec(tape);
         e = m.graph.forward(complete_text_inputs({{"input_ids", ids_tensor(ids)}}))[0];
       }
-      // Seed: the embedding's self-similarity, e ⊙ e / |e| (sums to |e|).
-      const auto v = e.to_vector_f64();
-      double norm = 0;
-      for (double x : v) norm += x * x;
-      norm = std::sqrt(norm);
-      std::vector<double> seed(v.size());
-      for (std::size_t i = 0; i < v.size(); ++i) seed[i] = v[i] * v[i] / norm;
-      const Tensor s = Tensor::from_vector(std::span<const double>(seed), e.shape()).to(DType::F32);
+      // Seed: the embedding's length, e ⊙ e / |e| (sums to |e|).
+      const Tensor s = embedding_length_seed(e, 1.0);
+      const double norm = sum_all(s);
       const RelevanceMap R = propagate(tape, e, s, Composite::by_name(name));
       const Tensor& r = R.input("input_ids");
       REQUIRE(r.shape() == Shape{1, static_cast<std::int64_t>(ids.size())});
@@ -134,7 +129,7 @@ TEST_SUITE("nn.transformers") {
           out = m.graph.forward(inputs)[0];
         }
         const Composite comp = Composite::by_name(name);
-        const auto seed = classification_seed(out, std::nullopt, comp.seed_form, comp.multiplier);
+        const auto seed = next_token_seed(out, std::nullopt, comp.seed_form, comp.multiplier);
         const RelevanceMap R = propagate(tape, out, seed.seed, comp);
         const Tensor& r = R.input("input_ids");
         REQUIRE(r.shape() == Shape{1, static_cast<std::int64_t>(ids.size())});
