@@ -50,6 +50,10 @@ struct DemoArgs {
 };
 int cmd_demo(const DemoArgs& a, std::ostream& out);
 
+// `relprop ops [--markdown]`: every op with its class, inputs and rules, the rules and the
+// composites (Markdown: the tables README.md carries).
+int cmd_ops(bool markdown, std::ostream& out);
+
 // ---- shared pieces ----------------------------------------------------------------------
 
 std::string fmt_fixed(double v, int digits = 3);

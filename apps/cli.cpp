@@ -1,4 +1,5 @@
-// relprop — the command-line tool: `inspect` a safetensors file, `explain` a model.
+// relprop — the command-line tool: `inspect` a safetensors file, `explain` a model, list the
+// `ops` and rules, run the `demo`.
 
 #include "apps/cli.hpp"
 
@@ -133,6 +134,10 @@ int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& 
                     "--device cuda: explain every batch eagerly instead of capturing repeated batches of one shape "
                     "as a CUDA Graph and replaying it (the same results)");
 
+  bool ops_markdown = false;
+  auto* ops = app.add_subcommand("ops", "List every op with its class, inputs and supported rules, the rules and the composites");
+  ops->add_flag("--markdown", ops_markdown, "As the Markdown tables of README.md");
+
   app::DemoArgs demo_args;
   auto* demo = app.add_subcommand("demo", "Explain the built-in real-data examples (digits, breast cancer) and write pictures");
   demo->add_option("--out", demo_args.out, "Folder for the results (default relprop-demo)");
@@ -151,6 +156,7 @@ int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& 
     if (*inspect) return cmd_inspect(inspect_path, out);
     if (*explain) return app::cmd_explain(ex, out, err);
     if (*demo) return app::cmd_demo(demo_args, out);
+    if (*ops) return app::cmd_ops(ops_markdown, out);
   } catch (const Error& e) {
     err << "relprop: error: " << one_line(e.what()) << "\n";
     return 1;

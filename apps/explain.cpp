@@ -43,10 +43,21 @@ Composite composite_of(const ExplainArgs& a, const Graph& graph) {
     if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size())
       throw ValueError("--rule '" + spec + "': expected NODE=RULE[:PARAM]");
     const std::string pattern = spec.substr(0, eq);
+    const Rule rule = parse_rule(spec.substr(eq + 1));
     bool any = false;
-    for (const auto& n : graph.nodes()) any = any || glob_match(pattern, n.name);
+    for (const auto& n : graph.nodes()) {
+      if (!glob_match(pattern, n.name)) continue;
+      any = true;
+      // Up front, from relevance/ops.def: every matched node's op must take the rule (an
+      // op without rules of its own, such as scaled_dot_product_attention, records other
+      // ops that the pattern may reach by their names).
+      const OpInfo& op = op_info(n.op);
+      if (!op.rules.empty() && !op.rules.has(rule_kind(rule)))
+        throw UnsupportedError("--rule '" + spec + "': node '" + n.name + "' (" + std::string(op.name) +
+                               ") does not support rule '" + rule_str(rule) + "' (supported: " + op.rules.str() + ")");
+    }
     if (!any) throw NotFoundError("--rule '" + spec + "': no node matches '" + pattern + "'");
-    composite.for_name(pattern, parse_rule(spec.substr(eq + 1)));
+    composite.for_name(pattern, rule);
   }
   return composite;
 }

@@ -125,6 +125,33 @@ TEST_SUITE("apps.cli") {
     CHECK(f.get("act").get({0, 0}) == doctest::Approx(1.8));
   }
 
+  TEST_CASE("--rule is checked up front against the op table: the node, its op and the rules it takes") {
+    auto args = explain_args(scratch("rule_check.safetensors"));
+    for (const char* a : {"--composite", "epsilon", "--rule", "act=zplus"}) args.push_back(a);
+    const Run r = cli(args);
+    CHECK(r.status == 1);
+    CHECK(contains(r.err, "--rule 'act=zplus': node 'act' (relu) does not support rule 'zplus' (supported: pass, "
+                          "gradient, backtrace)"));
+    CHECK_FALSE(fs::exists(scratch("rule_check.safetensors")));
+  }
+
+  TEST_CASE("relprop ops lists the op table; README.md carries it as relprop ops --markdown prints it") {
+    const Run text = cli({"ops"});
+    REQUIRE(text.status == 0);
+    for (const OpInfo& op : op_table()) CHECK(contains(text.out, std::string(op.name)));
+    const Run md = cli({"ops", "--markdown"});
+    REQUIRE(md.status == 0);
+    CHECK(contains(md.out, "| `linear` | linear-type | 1 | zero, epsilon, pass, gradient, backtrace, zplus, "));
+    std::ifstream in(std::string(RELPROP_SOURCE_DIR) + "/README.md");
+    const std::string readme((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const std::string begin = "<!-- relprop ops --markdown: begin -->\n", end = "<!-- relprop ops --markdown: end -->";
+    const auto b = readme.find(begin), e = readme.find(end);
+    REQUIRE(b != std::string::npos);
+    REQUIRE(e != std::string::npos);
+    CHECK_MESSAGE(readme.substr(b + begin.size(), e - b - begin.size()) == md.out,
+                  "README.md's table differs from relprop ops --markdown: paste the command's output between the markers");
+  }
+
   TEST_CASE("every composite runs on the worked example / epsilon-gamma-box takes --low and --high") {
     for (const char* c : {"zero", "epsilon", "epsilon-plus", "epsilon-plus-flat", "epsilon-gamma-box", "epsilon-alpha2-beta1",
                           "epsilon-alpha2-beta1-flat", "backtrace", "backtrace-contrastive", "gradient", "gradient-x-input"}) {
