@@ -1,6 +1,7 @@
 // GPU twins of ops/activation.cpp (cuda/activation.hpp): element-wise f and R f'(x) as
-// one kernel per activation kind, softmax / log_softmax forward and relevance along one
-// dimension with deterministic double-precision sums.
+// one kernel per activation kind (the bodies of ops/activation_fn.hpp), softmax /
+// log_softmax forward and relevance along one dimension with deterministic
+// double-precision sums.
 
 #include <cmath>
 
@@ -12,96 +13,31 @@ namespace relprop::cuda {
 namespace {
 
 // ---- element-wise activations -----------------------------------------------------------
-// The CPU's formulas (ActFn::f_of / df_of), written with the same ternaries so that NaN
-// and the kinks go the same way (std::max(x, 0) is x < 0 ? 0 : x, std::min(m, 6) is
-// 6 < m ? 6 : m).
+// f and f' are ops/activation_fn.hpp's bodies, on CUDA's float math functions.
 
-template <ActKind K>
-__device__ __forceinline__ float act_f(float x, float a) {
-  if constexpr (K == ActKind::Relu) return x > 0.0f ? x : 0.0f;
-  else if constexpr (K == ActKind::LeakyRelu) return x > 0.0f ? x : a * x;
-  else if constexpr (K == ActKind::Relu6) {
-    const float m = x < 0.0f ? 0.0f : x;
-    return 6.0f < m ? 6.0f : m;
-  } else if constexpr (K == ActKind::Elu) return x > 0.0f ? x : a * expm1f(x);
-  else if constexpr (K == ActKind::Gelu) return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
-  else if constexpr (K == ActKind::GeluTanh)
-    return 0.5f * x * (1.0f + tanhf(0.79788456080286536f * (x + 0.044715f * x * x * x)));
-  else if constexpr (K == ActKind::Silu) return x / (1.0f + expf(-x));
-  else if constexpr (K == ActKind::Sigmoid) return 1.0f / (1.0f + expf(-x));
-  else return tanhf(x);
-}
-
-// f'(x), PyTorch's conventions at the kinks (ReLU'(0) = 0), as the CPU.
-template <ActKind K>
-__device__ __forceinline__ float act_df(float x, float a) {
-  if constexpr (K == ActKind::Relu) return x > 0.0f ? 1.0f : 0.0f;
-  else if constexpr (K == ActKind::LeakyRelu) return x > 0.0f ? 1.0f : a;
-  else if constexpr (K == ActKind::Relu6) return x > 0.0f && x < 6.0f ? 1.0f : 0.0f;
-  else if constexpr (K == ActKind::Elu) return x > 0.0f ? 1.0f : a * expf(x);
-  else if constexpr (K == ActKind::Gelu) {
-    const float cdf = 0.5f * (1.0f + erff(x * 0.70710678118654752f));
-    return cdf + x * 0.39894228040143268f * expf(-0.5f * x * x);
-  } else if constexpr (K == ActKind::GeluTanh) {
-    const float k = 0.79788456080286536f, u = k * (x + 0.044715f * x * x * x), t = tanhf(u);
-    return 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * k * (1.0f + 3.0f * 0.044715f * x * x);
-  } else if constexpr (K == ActKind::Silu) {
-    const float s = 1.0f / (1.0f + expf(-x));
-    return s * (1.0f + x * (1.0f - s));
-  } else if constexpr (K == ActKind::Sigmoid) {
-    const float s = 1.0f / (1.0f + expf(-x));
-    return s * (1.0f - s);
-  } else {
-    const float t = tanhf(x);
-    return 1.0f - t * t;
-  }
-}
+struct CudaMath {
+  __device__ static float exp(float x) { return expf(x); }
+  __device__ static float expm1(float x) { return expm1f(x); }
+  __device__ static float erf(float x) { return erff(x); }
+  __device__ static float tanh(float x) { return tanhf(x); }
+};
 
 // x, y: (n,).
-template <ActKind K>
+template <Act K>
 __global__ void act_forward_kernel(const float* __restrict__ x, float* __restrict__ y, std::int64_t n, float a) {
   const std::int64_t step = static_cast<std::int64_t>(blockDim.x) * gridDim.x;
   for (std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step)
-    y[i] = act_f<K>(x[i], a);
+    y[i] = detail::act_f<K, CudaMath>(x[i], a);
 }
 
 // x, r, g: (n,).
-template <ActKind K>
+template <Act K>
 __global__ void act_gradient_kernel(const float* __restrict__ x, const float* __restrict__ r, float* __restrict__ g,
                                     std::int64_t n, float a) {
   const std::int64_t step = static_cast<std::int64_t>(blockDim.x) * gridDim.x;
   for (std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step)
-    g[i] = r[i] * act_df<K>(x[i], a);
+    g[i] = r[i] * detail::act_df<K, CudaMath>(x[i], a);
 }
-
-// Launches Kernel<K> for the runtime kind (one instantiation per activation).
-template <template <ActKind> class Launch, class... Args>
-void with_kind(ActKind kind, Args... args) {
-  switch (kind) {
-    case ActKind::Relu: return Launch<ActKind::Relu>::run(args...);
-    case ActKind::LeakyRelu: return Launch<ActKind::LeakyRelu>::run(args...);
-    case ActKind::Relu6: return Launch<ActKind::Relu6>::run(args...);
-    case ActKind::Elu: return Launch<ActKind::Elu>::run(args...);
-    case ActKind::Gelu: return Launch<ActKind::Gelu>::run(args...);
-    case ActKind::GeluTanh: return Launch<ActKind::GeluTanh>::run(args...);
-    case ActKind::Silu: return Launch<ActKind::Silu>::run(args...);
-    case ActKind::Sigmoid: return Launch<ActKind::Sigmoid>::run(args...);
-    case ActKind::Tanh: return Launch<ActKind::Tanh>::run(args...);
-  }
-}
-
-template <ActKind K>
-struct LaunchForward {
-  static void run(const float* x, float* y, std::int64_t n, float a) {
-    act_forward_kernel<K><<<blocks_for(n), 256, 0, stream()>>>(x, y, n, a);
-  }
-};
-template <ActKind K>
-struct LaunchGradient {
-  static void run(const float* x, const float* r, float* g, std::int64_t n, float a) {
-    act_gradient_kernel<K><<<blocks_for(n), 256, 0, stream()>>>(x, r, g, n, a);
-  }
-};
 
 // ---- softmax along one dimension ----------------------------------------------------------
 // (outer, D, inner): row (i, j) holds the D elements base + d * inner, base = i D inner + j.
@@ -263,25 +199,32 @@ void check_f32_cuda(const Tensor& t) {
 
 }  // namespace
 
-Tensor activation_forward(ActKind kind, float a, const Tensor& x) {
+Tensor activation_forward(Act kind, float a, const Tensor& x) {
   check_f32_cuda(x);
   Tensor y = empty(x.shape());
   const std::int64_t n = x.numel();
   if (n == 0) return y;
-  with_kind<LaunchForward>(kind, static_cast<const float*>(ptr<float>(x)), ptr<float>(y), n, a);
+  const float* xp = ptr<float>(x);
+  float* yp = ptr<float>(y);
+  detail::with_act(kind, [&](auto k) {
+    act_forward_kernel<decltype(k)::value><<<blocks_for(n), 256, 0, stream()>>>(xp, yp, n, a);
+  });
   RELPROP_CUDA_CHECK(cudaGetLastError());
   return y;
 }
 
-Tensor activation_gradient(ActKind kind, float a, const Tensor& x, const Tensor& R) {
+Tensor activation_gradient(Act kind, float a, const Tensor& x, const Tensor& R) {
   check_f32_cuda(x);
   check_f32_cuda(R);
   RELPROP_ASSERT(x.numel() == R.numel(), "cuda::activation_gradient: x and R differ in element count");
   Tensor g = empty(R.shape());
   const std::int64_t n = R.numel();
   if (n == 0) return g;
-  with_kind<LaunchGradient>(kind, static_cast<const float*>(ptr<float>(x)), static_cast<const float*>(ptr<float>(R)),
-                            ptr<float>(g), n, a);
+  const float *xp = ptr<float>(x), *rp = ptr<float>(R);
+  float* gp = ptr<float>(g);
+  detail::with_act(kind, [&](auto k) {
+    act_gradient_kernel<decltype(k)::value><<<blocks_for(n), 256, 0, stream()>>>(xp, rp, gp, n, a);
+  });
   RELPROP_CUDA_CHECK(cudaGetLastError());
   return g;
 }

@@ -7,17 +7,17 @@
 #include <cstdint>
 #include <utility>
 
+#include "relprop/ops/activation_fn.hpp"
 #include "relprop/tensor/tensor.hpp"
 
 namespace relprop::cuda {
 
-// The element-wise activations (ops/activation.cpp's Act, same order).
-enum class ActKind { Relu, LeakyRelu, Relu6, Elu, Gelu, GeluTanh, Silu, Sigmoid, Tanh };
+using detail::Act;  // the element-wise activation kinds (ops/activation_fn.hpp)
 
 // y = f(x). `a`: LeakyReLU slope, ELU alpha (ignored by the others).
-Tensor activation_forward(ActKind kind, float a, const Tensor& x);
+Tensor activation_forward(Act kind, float a, const Tensor& x);
 // g = R * f'(x) (the gradient rule), R and x of one element count; shape of R.
-Tensor activation_gradient(ActKind kind, float a, const Tensor& x, const Tensor& R);
+Tensor activation_gradient(Act kind, float a, const Tensor& x, const Tensor& R);
 
 // softmax (log = false): returns (s, s); log_softmax: (log s, s). x seen as
 // (outer, D, inner), the softmax taken along D.

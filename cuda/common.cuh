@@ -46,15 +46,6 @@ void launch(std::int64_t n, F f) {
   RELPROP_CUDA_CHECK(cudaGetLastError());
 }
 
-// ops/common.cpp's stabilised division of one element: r / stab(z), 0 for a zero
-// denominator; sgn0 is +1 at zero; Clip keeps a NaN z as std::max does.
-__device__ __forceinline__ float stab_div(float r, float z, float e, bool clip) {
-  const float sg = z >= 0.0f ? 1.0f : -1.0f;
-  const float az = fabsf(z);
-  const float den = clip ? sg * (az < e ? e : az) : z + e * sg;
-  return den == 0.0f ? 0.0f : r / den;
-}
-
 // Blocks of 256 threads for `n` elements, capped for grid-stride loops.
 inline unsigned blocks_for(std::int64_t n, int threads = 256) {
   return static_cast<unsigned>(std::max<std::int64_t>(1, std::min<std::int64_t>((n + threads - 1) / threads, 65536)));

@@ -213,7 +213,7 @@ std::pair<Tensor, Tensor> binary_relevance(BinKind kind, const BinarySplit& spli
         const bool clip = split.stab.kind == Stabilizer::Clip;
         for_each(p, n, [=] __device__(std::int64_t i, std::int64_t oa, std::int64_t ob) {
           const float av = ap[oa], cb = sign_b * bp[ob];
-          const float s = stab_div(r[i], av + cb, e, clip);
+          const float s = detail::stab_divide(r[i], av + cb, e, clip);
           if (rap) rap[i] = av * s;
           if (rbp) rbp[i] = cb * s;
         });

@@ -89,32 +89,12 @@ Tensor linear_forward(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in
   return y;
 }
 
-detail::LinearMaps linear_maps(const Shape& x_shape, std::int64_t O) {
-  detail::LinearMaps m;
-  // The output count is read from the weight, so stacked weights (2O, I) work too.
-  m.forward = [x_shape](const Tensor& x_in, const Tensor& w_in) {
-    const Tensor x = x_in.contiguous(), w = w_in.contiguous();
-    const std::int64_t I = w.size(1), Ow = w.size(0), M = rows_of(x_shape);
-    RELPROP_ASSERT(x.numel() == M * I, "linear map (GPU): input and weight disagree");
-    Shape zs = x_shape;
-    zs.back() = Ow;
-    Tensor z = empty(zs);
-    gemm_rm(M, Ow, I, ptr<float>(x), ptr<float>(w), /*b_transposed=*/true, ptr<float>(z), 0.0f);
-    return z;
-  };
-  m.transpose = [x_shape](const Tensor& s_in, const Tensor& w_in) {
-    const Tensor s = s_in.contiguous(), w = w_in.contiguous();
-    const std::int64_t I = w.size(1), Ow = w.size(0), M = rows_of(x_shape);
-    RELPROP_ASSERT(s.numel() == M * Ow, "linear map (GPU): relevance and weight disagree");
-    Tensor c = empty(x_shape);
-    gemm_rm(M, I, Ow, ptr<float>(s), ptr<float>(w), /*b_transposed=*/false, ptr<float>(c), 0.0f);
-    return c;
-  };
-  m.bias_view = {O};
-  m.channel_dim = static_cast<int>(x_shape.size()) - 1;  // features
-  m.out_dim = static_cast<int>(x_shape.size()) - 1;
-  m.stackable = true;
-  return m;
+void matmul(std::int64_t M, std::int64_t N, std::int64_t K, const Tensor& a_in, const Tensor& b_in, bool b_transposed,
+            const Tensor& c) {
+  const Tensor a = a_in.contiguous(), b = b_in.contiguous();
+  RELPROP_ASSERT(a.numel() == M * K && b.numel() == N * K && c.is_contiguous() && c.numel() == M * N,
+                 "cuda::matmul: operands and (M, N, K) disagree");
+  gemm_rm(M, N, K, ptr<float>(a), ptr<float>(b), b_transposed, ptr<float>(c), 0.0f);
 }
 
 }  // namespace relprop::cuda

@@ -1,7 +1,7 @@
 #pragma once
-// The GPU twin of ops/linear.cpp: linear's forward through cuBLAS and the two linear maps
-// the LRP skeleton (cuda/linear_type.hpp) is written with. Plain C++: callable from the
-// ops' .cpp files.
+// The GPU side of ops/linear.cpp: linear's forward through cuBLAS and the GEMM its two
+// linear maps for the LRP skeleton run on GPU tensors. Plain C++: callable from the ops'
+// .cpp files.
 //   x: (..., I), flattened to (M, I); W: (O, I) (or stacked weights (2O, I)); b: (O,);
 //   z: (..., O).
 //
@@ -13,7 +13,6 @@
 
 #include <cstdint>
 
-#include "relprop/ops/linear_type.hpp"
 #include "relprop/tensor/tensor.hpp"
 
 namespace relprop::cuda {
@@ -29,10 +28,10 @@ bool tf32();
 // float32 on the GPU (shapes already checked by linear_shape); y_shape: (..., O).
 Tensor linear_forward(const Tensor& x, const Tensor& w, const Tensor& b, const Shape& y_shape);
 
-// linear's maps for GPU tensors (as the CPU's in ops/linear.cpp):
-//   forward:   (M, I) x (O', I)^T -> (..., O')   (O' = O or 2O for stacked weights)
-//   transpose: (M, O') x (O', I)  -> x_shape
-// bias_view (O,), channel_dim = out_dim = last dimension, stackable.
-detail::LinearMaps linear_maps(const Shape& x_shape, std::int64_t O);
+// c = a b^T (b stored (N, K), `b_transposed`) or c = a b (b stored (K, N)), row-major
+// float32 on the GPU: a (M, K), c (M, N) contiguous, overwritten. The GEMM of linear's
+// two maps for the LRP skeleton (ops/linear.cpp's linear_maps), in the math mode above.
+void matmul(std::int64_t M, std::int64_t N, std::int64_t K, const Tensor& a, const Tensor& b, bool b_transposed,
+            const Tensor& c);
 
 }  // namespace relprop::cuda

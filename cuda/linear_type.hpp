@@ -1,8 +1,8 @@
 #pragma once
-// The GPU twin of the LRP skeleton of ops/linear_type.hpp: every linear-type rule written
-// with the op's own forward F(x, W) and transpose T(s, W) (which, for GPU tensors, the op
-// supplies as cuBLAS / cuDNN calls), the element-wise parts as fused kernels. Same
-// equations, same results as the CPU skeleton to float rounding (shared/RULES.md).
+// The linear-type LRP skeleton (ops/linear_type_skeleton.hpp) on the GPU: the same
+// template as the CPU's, with the CUDA policy of cuda/linear_type.cu (element-wise
+// kernels; F and T are the op's cuBLAS / cuDNN maps). Same equations, same results as the
+// CPU to float rounding (shared/RULES.md).
 
 #include <optional>
 #include <utility>
@@ -16,10 +16,9 @@ std::optional<Tensor> linear_type_relevance(const Rule& rule, const detail::Line
                                             const Tensor& w, const Tensor& b, const Tensor& z, const Tensor& R,
                                             detail::WeightCache& cache, const RelevanceContext& ctx);
 
-// As detail::linear_type_contrastive, on the GPU.
-std::optional<std::pair<Tensor, Tensor>> linear_type_contrastive(const Rule& rule, const detail::LinearMaps& maps,
-                                                                 const Tensor& x, const Tensor& w, const Tensor& b,
-                                                                 const Tensor& z, const Tensor& Rp, const Tensor& Rn,
-                                                                 detail::WeightCache& cache);
+// As detail::linear_type_contrastive for the backtrace-contrastive rule, on the GPU.
+std::pair<Tensor, Tensor> linear_type_contrastive(const detail::LinearMaps& maps, const Tensor& x, const Tensor& w,
+                                                  const Tensor& b, const Tensor& z, const Tensor& Rp,
+                                                  const Tensor& Rn, detail::WeightCache& cache);
 
 }  // namespace relprop::cuda

@@ -17,7 +17,7 @@ namespace relprop::cuda {
 
 namespace {
 
-constexpr std::int32_t kEmptyWindow = std::numeric_limits<std::int32_t>::min();  // as ops/pool.cpp's argmax
+constexpr std::int32_t kEmptyWindow = detail::kPoolEmptyWindow;  // as ops/pool.cpp's argmax
 
 // Who receives a window's coefficient (pass 1 -> pass 2): an index h * W + w inside the
 // plane (>= 0), or one of these.
@@ -25,44 +25,8 @@ constexpr std::int32_t kNobody = -1;  // R = 0 (the CPU skips such windows) or a
 constexpr std::int32_t kTied = -2;    // every element equal to the window's maximum y
 constexpr std::int32_t kEvery = -3;   // every element of the window
 
-// One dimension of a window: valid input indices b, b + step, ... < e, and the divisor's
-// factor (ops/pool.cpp's Windows::span).
-struct Span {
-  std::int64_t b, e, step;
-  double count;
-};
-
-__device__ __forceinline__ Span window_span(const PoolGeom& g, std::int64_t o, int d) {
-  const std::int64_t in = d == 0 ? g.H : g.W, out = d == 0 ? g.HO : g.WO;
-  Span s;
-  if (g.kind == PoolWindows::Adaptive) {
-    s.b = o * in / out;
-    s.e = ((o + 1) * in + out - 1) / out;
-    s.step = 1;
-    s.count = static_cast<double>(s.e - s.b);
-    return s;
-  }
-  const std::int64_t start = o * g.stride[d] - g.padding[d];
-  if (g.kind == PoolWindows::Max) {  // the valid taps of a dilated window
-    const std::int64_t k = g.kernel[d], dil = g.dilation[d];
-    const std::int64_t kmin = start < 0 ? (-start + dil - 1) / dil : 0;
-    std::int64_t kmax = (in - 1 - start) >= 0 ? (in - 1 - start) / dil : -1;
-    if (k - 1 < kmax) kmax = k - 1;
-    s.b = start + kmin * dil;
-    s.e = kmax >= kmin ? start + kmax * dil + 1 : s.b;
-    s.step = dil;
-    s.count = 1.0;
-    return s;
-  }
-  // Average: the divisor counts padding (up to the padded edge) unless told not to.
-  std::int64_t end = start + g.kernel[d];
-  if (in + g.padding[d] < end) end = in + g.padding[d];
-  s.b = start > 0 ? start : 0;
-  s.e = end < in ? end : in;
-  s.step = 1;
-  s.count = static_cast<double>(g.count_include_pad ? end - start : s.e - s.b);
-  return s;
-}
+// One dimension of a window: detail::pool_span (ops/pool_window.hpp), as the CPU's.
+using Span = detail::PoolSpan;
 
 __device__ __forceinline__ bool holds(const Span& s, std::int64_t i) {
   return i >= s.b && i < s.e && (i - s.b) % s.step == 0;
@@ -103,25 +67,16 @@ __global__ void pool_forward_kernel(PoolGeom g, const float* __restrict__ x, flo
   const std::int64_t step = static_cast<std::int64_t>(blockDim.x) * gridDim.x;
   for (std::int64_t o = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; o < n_out; o += step) {
     const OutAt q = out_at(g, o);
-    const Span r = window_span(g, q.oh, 0), c = window_span(g, q.ow, 1);
+    const Span r = detail::pool_span(g, q.oh, 0), c = detail::pool_span(g, q.ow, 1);
     const float* xi = x + q.plane * g.H * g.W;
     if (g.kind == PoolWindows::Max) {
       float m = -std::numeric_limits<float>::infinity();
       if (argmax) {  // the first maximum in scan order, and whether another equals it
-        std::int64_t at = -1;
-        bool tied = false;
+        detail::PoolMaxScan scan;
         for (std::int64_t h = r.b; h < r.e; h += r.step)
-          for (std::int64_t w = c.b; w < c.e; w += c.step) {
-            const float v = xi[h * g.W + w];
-            if (v > m || at < 0) {
-              m = v;
-              at = h * g.W + w;
-              tied = false;
-            } else if (v == m) {
-              tied = true;
-            }
-          }
-        argmax[o] = at < 0 ? kEmptyWindow : static_cast<std::int32_t>(tied ? -at - 1 : at);
+          for (std::int64_t w = c.b; w < c.e; w += c.step) scan.add(xi[h * g.W + w], h * g.W + w);
+        m = scan.m;
+        argmax[o] = scan.code();
       } else {
         for (std::int64_t h = r.b; h < r.e; h += r.step)
           for (std::int64_t w = c.b; w < c.e; w += c.step) {
@@ -153,7 +108,7 @@ __global__ void window_share_kernel(PoolGeom g, PoolMode mode, detail::Stab stab
     std::int32_t to = kNobody;
     if (r != 0.0f) {
       const OutAt q = out_at(g, o);
-      const Span rs = window_span(g, q.oh, 0), cs = window_span(g, q.ow, 1);
+      const Span rs = detail::pool_span(g, q.oh, 0), cs = detail::pool_span(g, q.ow, 1);
       const float* xi = x + q.plane * g.H * g.W;
       switch (mode) {
         case PoolMode::WinnerTakeAll:
@@ -196,10 +151,7 @@ __global__ void window_share_kernel(PoolGeom g, PoolMode mode, detail::Stab stab
           const float e = static_cast<float>(stab.kind == Stabilizer::Scaled
                                                  ? stab.epsilon * static_cast<double>(fabsf(den))
                                                  : stab.epsilon);
-          const float sg = den >= 0.0f ? 1.0f : -1.0f;
-          const float ad = fabsf(den);
-          const float d = stab.kind == Stabilizer::Clip ? sg * (ad < e ? e : ad) : __fadd_rn(den, e * sg);
-          float s = d == 0.0f ? 0.0f : r / d;
+          float s = detail::stab_divide(r, den, e, stab.kind == Stabilizer::Clip);
           if (mode == PoolMode::Norm) s /= static_cast<float>(rs.count * cs.count);
           to = kEvery;
           k = s;
@@ -241,10 +193,10 @@ __global__ void gather_kernel(PoolGeom g, const float* __restrict__ x, const flo
     candidates(g, w, 1, ow0, ow1);
     float acc = 0.0f;  // the CPU's r_in starts at zero and adds window by window
     for (std::int64_t oh = oh0; oh <= oh1; ++oh) {
-      const Span rs = window_span(g, oh, 0);
+      const Span rs = detail::pool_span(g, oh, 0);
       if (!holds(rs, h)) continue;
       for (std::int64_t ow = ow0; ow <= ow1; ++ow) {
-        const Span cs = window_span(g, ow, 1);
+        const Span cs = detail::pool_span(g, ow, 1);
         if (!holds(cs, w)) continue;
         const std::int64_t k = plane * out_size + oh * g.WO + ow;
         const std::int32_t to = who[k];

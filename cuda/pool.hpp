@@ -9,19 +9,14 @@
 #include <cstdint>
 
 #include "relprop/ops/common.hpp"
+#include "relprop/ops/pool_window.hpp"
 #include "relprop/tensor/tensor.hpp"
 
 namespace relprop::cuda {
 
-enum class PoolWindows : std::int32_t { Max, Avg, Adaptive };
-
-// ops/pool.cpp's Geom, as plain numbers a kernel takes by value. Avg: dilation 1.
-struct PoolGeom {
-  PoolWindows kind = PoolWindows::Max;
-  std::int64_t N = 0, C = 0, H = 0, W = 0, HO = 0, WO = 0;
-  std::int64_t kernel[2] = {1, 1}, stride[2] = {1, 1}, padding[2] = {0, 0}, dilation[2] = {1, 1};
-  bool count_include_pad = true;
-};
+// ops/pool.cpp's geometry as plain numbers, and its window kinds (ops/pool_window.hpp).
+using detail::PoolGeom;
+using detail::PoolWindows;
 
 // How relevance leaves a window (ops/pool.cpp's PoolNode::relevance modes).
 enum class PoolMode : std::int32_t {

@@ -25,7 +25,8 @@ __global__ void scaled_divide_kernel(const float* R, const float* z, float* s, s
     __syncthreads();
   }
   const float e = static_cast<float>(eps * sqrt(part[0] / static_cast<double>(group)));
-  for (std::int64_t i = threadIdx.x; i < group; i += blockDim.x) s[b + i] = stab_div(R[b + i], z[b + i], e, clip);
+  for (std::int64_t i = threadIdx.x; i < group; i += blockDim.x)
+    s[b + i] = detail::stab_divide(R[b + i], z[b + i], e, clip);
 }
 
 constexpr int kMaxDims = 12;
@@ -110,7 +111,7 @@ Tensor stabilized_divide(const Tensor& R_in, const Tensor& z_in, std::int64_t gr
     return s;
   }
   const float e = static_cast<float>(stab.epsilon);
-  launch(n, [=] __device__(std::int64_t i) { o[i] = stab_div(r[i], zz[i], e, clip); });
+  launch(n, [=] __device__(std::int64_t i) { o[i] = detail::stab_divide(r[i], zz[i], e, clip); });
   return s;
 }
 

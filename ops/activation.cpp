@@ -7,6 +7,7 @@
 #include <cmath>
 #include <type_traits>
 
+#include "relprop/ops/activation_fn.hpp"
 #include "relprop/ops/common.hpp"
 #include "relprop/ops/kernels.hpp"  // Eigen (with erf on packets), GCC 12's spurious warnings silenced
 #include "relprop/ops/registry.hpp"
@@ -19,97 +20,32 @@ namespace relprop {
 
 namespace {
 
-enum class Act { Relu, LeakyRelu, Relu6, Elu, Gelu, GeluTanh, Silu, Sigmoid, Tanh };
+using detail::Act;
+using detail::StdMath;
 
-// Calls fn(std::integral_constant<Act, K>{}) for the runtime kind, so that loops over
-// elements are compiled once per activation (and vectorised) instead of switching per
-// element.
-template <class Fn>
-void with_kind(Act kind, Fn&& fn) {
-  switch (kind) {
-    case Act::Relu: return fn(std::integral_constant<Act, Act::Relu>{});
-    case Act::LeakyRelu: return fn(std::integral_constant<Act, Act::LeakyRelu>{});
-    case Act::Relu6: return fn(std::integral_constant<Act, Act::Relu6>{});
-    case Act::Elu: return fn(std::integral_constant<Act, Act::Elu>{});
-    case Act::Gelu: return fn(std::integral_constant<Act, Act::Gelu>{});
-    case Act::GeluTanh: return fn(std::integral_constant<Act, Act::GeluTanh>{});
-    case Act::Silu: return fn(std::integral_constant<Act, Act::Silu>{});
-    case Act::Sigmoid: return fn(std::integral_constant<Act, Act::Sigmoid>{});
-    case Act::Tanh: return fn(std::integral_constant<Act, Act::Tanh>{});
-  }
-}
-
+// An element-wise activation: its kind and parameter; f and f' are the shared bodies of
+// ops/activation_fn.hpp.
 struct ActFn {
   Act kind;
   float a = 0.0f;  // LeakyReLU slope, ELU alpha
-
-  float f(float x) const { return f_of(kind, x, a); }
-  float df(float x) const { return df_of(kind, x, a); }
-
-  static inline float f_of(Act kind, float x, float a) {
-    switch (kind) {
-      case Act::Relu: return x > 0.0f ? x : 0.0f;
-      case Act::LeakyRelu: return x > 0.0f ? x : a * x;
-      case Act::Relu6: return std::min(std::max(x, 0.0f), 6.0f);
-      case Act::Elu: return x > 0.0f ? x : a * std::expm1(x);
-      case Act::Gelu: return 0.5f * x * (1.0f + std::erf(x * 0.70710678118654752f));
-      case Act::GeluTanh: return 0.5f * x * (1.0f + std::tanh(0.79788456080286536f * (x + 0.044715f * x * x * x)));
-      case Act::Silu: return x / (1.0f + std::exp(-x));
-      case Act::Sigmoid: return 1.0f / (1.0f + std::exp(-x));
-      case Act::Tanh: return std::tanh(x);
-    }
-    return x;
-  }
-
-  // f'(x), with PyTorch's conventions at the kinks (ReLU'(0) = 0).
-  static inline float df_of(Act kind, float x, float a) {
-    switch (kind) {
-      case Act::Relu: return x > 0.0f ? 1.0f : 0.0f;
-      case Act::LeakyRelu: return x > 0.0f ? 1.0f : a;
-      case Act::Relu6: return x > 0.0f && x < 6.0f ? 1.0f : 0.0f;
-      case Act::Elu: return x > 0.0f ? 1.0f : a * std::exp(x);
-      case Act::Gelu: {
-        const float cdf = 0.5f * (1.0f + std::erf(x * 0.70710678118654752f));
-        return cdf + x * 0.39894228040143268f * std::exp(-0.5f * x * x);
-      }
-      case Act::GeluTanh: {
-        const float k = 0.79788456080286536f, u = k * (x + 0.044715f * x * x * x), t = std::tanh(u);
-        return 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * k * (1.0f + 3.0f * 0.044715f * x * x);
-      }
-      case Act::Silu: {
-        const float s = 1.0f / (1.0f + std::exp(-x));
-        return s * (1.0f + x * (1.0f - s));
-      }
-      case Act::Sigmoid: {
-        const float s = 1.0f / (1.0f + std::exp(-x));
-        return s * (1.0f - s);
-      }
-      case Act::Tanh: {
-        const float t = std::tanh(x);
-        return 1.0f - t * t;
-      }
-    }
-    return 1.0f;
-  }
 };
 
-#if RELPROP_HAVE_CUDA
-// The GPU twin's name for an activation kind.
-cuda::ActKind cuda_kind(Act kind) {
-  switch (kind) {
-    case Act::Relu: return cuda::ActKind::Relu;
-    case Act::LeakyRelu: return cuda::ActKind::LeakyRelu;
-    case Act::Relu6: return cuda::ActKind::Relu6;
-    case Act::Elu: return cuda::ActKind::Elu;
-    case Act::Gelu: return cuda::ActKind::Gelu;
-    case Act::GeluTanh: return cuda::ActKind::GeluTanh;
-    case Act::Silu: return cuda::ActKind::Silu;
-    case Act::Sigmoid: return cuda::ActKind::Sigmoid;
-    case Act::Tanh: return cuda::ActKind::Tanh;
+// Eigen's array functions (packets: a few ulp from the libm calls) for act_f's
+// branch-free kinds.
+struct EigenMath {
+  template <class E>
+  static auto exp(const E& e) {
+    return e.exp();
   }
-  return cuda::ActKind::Relu;
-}
-#endif
+  template <class E>
+  static auto erf(const E& e) {
+    return e.erf();
+  }
+  template <class E>
+  static auto tanh(const E& e) {
+    return e.tanh();
+  }
+};
 
 class ActivationNode final : public Node {
  public:
@@ -124,7 +60,7 @@ class ActivationNode final : public Node {
       const Tensor r = detail::as_f32(R, op_name(), "relevance");
 #if RELPROP_HAVE_CUDA
       if (detail::on_cuda(r) || detail::on_cuda(x_)) {
-        out[0] = cuda::activation_gradient(cuda_kind(fn_.kind), fn_.a, x_, r);
+        out[0] = cuda::activation_gradient(fn_.kind, fn_.a, x_, r);
         return out;
       }
 #endif
@@ -134,8 +70,10 @@ class ActivationNode final : public Node {
       float* gp = g.data<float>();
       const std::int64_t n = r.numel();
       const float a = fn_.a;
-      with_kind(fn_.kind, [&](auto k) {
-        detail::parallel_for(n, n > detail::kParallelMin, [&](std::int64_t i) { gp[i] = rp[i] * ActFn::df_of(decltype(k)::value, xp[i], a); });
+      detail::with_act(fn_.kind, [&](auto k) {
+        detail::parallel_for(n, n > detail::kParallelMin, [&](std::int64_t i) {
+          gp[i] = rp[i] * detail::act_df<decltype(k)::value, StdMath>(xp[i], a);
+        });
       });
       out[0] = g;
     } else {
@@ -150,27 +88,23 @@ class ActivationNode final : public Node {
   Tensor x_;  // the input: f'(x) for the gradient
 };
 
-// The transcendental activations through Eigen's vectorised erf / tanh / exp (float
-// packets, a few ulp from the libm calls), in blocks shared by the threads.
-// False for the others, which the scalar loop handles.
+// The branch-free activations through Eigen's vectorised erf / tanh / exp (float packets,
+// a few ulp from the libm calls), in blocks shared by the threads. For Silu and Sigmoid
+// 1 / (1 + exp(-x)) as written: Eigen's logistic() returns exp(x) below -9 (1e-4 relative
+// off). False for the others, which the scalar loop handles.
 bool vectorised(Act kind, const float* xp, float* yp, std::int64_t n) {
-  if (kind != Act::Gelu && kind != Act::GeluTanh && kind != Act::Silu && kind != Act::Sigmoid && kind != Act::Tanh)
-    return false;
+  if (!detail::act_branch_free(kind)) return false;
   constexpr std::int64_t kBlock = 4096;
   const std::int64_t blocks = (n + kBlock - 1) / kBlock;
-  detail::parallel_for(blocks, n > detail::kParallelMin, [&](std::int64_t b) {
-    const std::int64_t lo = b * kBlock, len = std::min(kBlock, n - lo);
-    const Eigen::Map<const Eigen::ArrayXf> x(xp + lo, len);
-    Eigen::Map<Eigen::ArrayXf> y(yp + lo, len);
-    switch (kind) {
-      case Act::Gelu: y = 0.5f * x * (1.0f + (x * 0.70710678118654752f).erf()); break;
-      case Act::GeluTanh:
-        y = 0.5f * x * (1.0f + (0.79788456080286536f * (x + 0.044715f * x * x * x)).tanh());
-        break;
-      // 1 / (1 + exp(-x)): Eigen's logistic() returns exp(x) below -9 (1e-4 relative off).
-      case Act::Silu: y = x / (1.0f + (-x).exp()); break;
-      case Act::Sigmoid: y = 1.0f / (1.0f + (-x).exp()); break;
-      default: y = x.tanh(); break;
+  detail::with_act(kind, [&](auto k) {
+    constexpr Act K = decltype(k)::value;
+    if constexpr (detail::act_branch_free(K)) {
+      detail::parallel_for(blocks, n > detail::kParallelMin, [&](std::int64_t b) {
+        const std::int64_t lo = b * kBlock, len = std::min(kBlock, n - lo);
+        const Eigen::Map<const Eigen::ArrayXf> x(xp + lo, len);
+        Eigen::Map<Eigen::ArrayXf> y(yp + lo, len);
+        y = detail::act_f<K, EigenMath>(x, 0.0f);
+      });
     }
   });
   return true;
@@ -184,8 +118,10 @@ Tensor activation_cpu(ActFn fn, const Tensor& x) {
   const std::int64_t n = x.numel();
   const float a = fn.a;
   if (!vectorised(fn.kind, xp, yp, n)) {
-    with_kind(fn.kind, [&](auto k) {
-      detail::parallel_for(n, n > detail::kParallelMin, [&](std::int64_t i) { yp[i] = ActFn::f_of(decltype(k)::value, xp[i], a); });
+    detail::with_act(fn.kind, [&](auto k) {
+      detail::parallel_for(n, n > detail::kParallelMin, [&](std::int64_t i) {
+        yp[i] = detail::act_f<decltype(k)::value, StdMath>(xp[i], a);
+      });
     });
   }
   return y;
@@ -194,7 +130,7 @@ Tensor activation_cpu(ActFn fn, const Tensor& x) {
 Tensor activation(OpKind op, ActFn fn, const Tensor& x_in, std::string_view name) {
   const Tensor x = detail::as_f32(x_in, op_name(op), "input");
 #if RELPROP_HAVE_CUDA
-  Tensor y = detail::on_cuda(x) ? cuda::activation_forward(cuda_kind(fn.kind), fn.a, x) : activation_cpu(fn, x);
+  Tensor y = detail::on_cuda(x) ? cuda::activation_forward(fn.kind, fn.a, x) : activation_cpu(fn, x);
 #else
   Tensor y = activation_cpu(fn, x);
 #endif

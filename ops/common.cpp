@@ -69,14 +69,9 @@ namespace {
 // (clip), 0 where den is 0; on the calling thread. GCC keeps the plain loop scalar (it
 // does not evaluate `z >= 0` for lanes the branch would skip: the comparison may raise on
 // NaN), so AVX2 runs eight lanes at a time with the same operations in the same order; the
-// tail, and other targets, the loop. Lanes with den = 0 divide by 1 and are then set to 0.
+// tail, and other targets, stab_divide. Lanes with den = 0 divide by 1 and are then set to 0.
 // Each element is read before its own result is written, and no other: s may be z.
 void divide_range(const float* R, const float* z, float* s, std::int64_t lo, std::int64_t hi, float e, bool clip) {
-  const auto one = [clip](float zi, float Ri, float ee) {
-    const float sg = zi >= 0.0f ? 1.0f : -1.0f;  // sgn0: +1 at zero
-    const float den = clip ? sg * std::max(std::fabs(zi), ee) : zi + ee * sg;
-    return den == 0.0f ? 0.0f : Ri / den;
-  };
   std::int64_t i = lo;
 #if defined(__AVX2__)
   const __m256 ev = _mm256_set1_ps(e), zero = _mm256_setzero_ps(), pone = _mm256_set1_ps(1.0f),
@@ -92,7 +87,7 @@ void divide_range(const float* R, const float* z, float* s, std::int64_t lo, std
     _mm256_storeu_ps(s + i, _mm256_blendv_ps(q, zero, is0));
   }
 #endif
-  for (; i < hi; ++i) s[i] = one(z[i], R[i], e);
+  for (; i < hi; ++i) s[i] = stab_divide(R[i], z[i], e, clip);
 }
 
 }  // namespace

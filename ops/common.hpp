@@ -3,6 +3,7 @@
 // broadcasting reductions. Dimension letters used in shape comments across ops/:
 //   N batch, I input features, O output features, M rows (all leading dims flattened).
 
+#include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <initializer_list>
@@ -12,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "relprop/ops/host_device.hpp"
 #include "relprop/relevance/rules.hpp"
 #include "relprop/relevance/tape.hpp"
 #include "relprop/tensor/parallel.hpp"
@@ -65,6 +67,15 @@ struct Stab {
   double epsilon = 0.0;
   Stabilizer kind = Stabilizer::Sign;
 };
+// r / stab(z) for one element, e the epsilon: z + e sgn0(z), or with `clip`
+// sgn0(z) max(|z|, e); sgn0 is +1 at zero; a stabilised denominator of exactly 0 gives 0;
+// a NaN z stays NaN under clip, as std::max(|z|, e) keeps it. Host and device.
+RELPROP_HOST_DEVICE inline float stab_divide(float r, float z, float e, bool clip) {
+  const float sg = z >= 0.0f ? 1.0f : -1.0f;
+  const float az = fabsf(z);
+  const float d = clip ? sg * (az < e ? e : az) : z + e * sg;
+  return d == 0.0f ? 0.0f : r / d;
+}
 // s[i] = R[i] / stab(z[i]) for i < n; a denominator of exactly 0 gives s = 0.
 // R, z, s: (n,). For Stabilizer::Scaled, rows of `group` elements (the tensor's non-batch
 // size) share one epsilon scale; group <= 0 means one row of all n.
@@ -96,12 +107,7 @@ inline std::string label(std::string_view name, std::string_view op) {
 // |c| * neg_n. One-signed outputs spread both maps over their side; mixed ones give the
 // winning side (positive when t > 0) max(R+, R-) and the other min(R+, R-), R+ always in
 // the positive map. Ties go as in DLBacktrace (crossed).
-// Callable from CUDA kernels too (cuda/linear_type.cu, cuda/elementwise.cu use it as is).
-#ifdef __CUDACC__
-#define RELPROP_HOST_DEVICE __host__ __device__
-#else
-#define RELPROP_HOST_DEVICE
-#endif
+// Callable from CUDA kernels too (the linear-type skeleton, cuda/elementwise.cu).
 struct ContrastiveShares {
   float pos_p = 0, pos_n = 0, neg_p = 0, neg_n = 0;
 };

@@ -35,31 +35,39 @@ Shape linear_shape(const Shape& x, const Shape& w, const Shape* b, std::string_v
 
 namespace {
 
-// The two linear maps of linear, for the shared LRP skeleton (ops/linear_type.hpp).
+// The two linear maps of linear, for the shared LRP skeleton (ops/linear_type.hpp), on
+// the device x lives on (GPU tensors: cuBLAS, cuda/linear.hpp).
 //   forward:   (M, I) x (O, I)^T -> (M, O)
 //   transpose: (M, O) x (O, I)   -> (M, I)
-// GPU tensors (x on the GPU) get the cuBLAS twins of the same maps (cuda/linear.hpp).
+// The output count is read from the weight, so stacked weights (2O, I) work too.
 detail::LinearMaps linear_maps(const Shape& x_shape, std::int64_t O, bool on_gpu) {
+  const Device dev = on_gpu ? Device::CUDA : Device::CPU;
+  // c (M, N) = a (M, K) b^T with b (N, K) when `bt`, else a b with b (K, N).
+  const auto product = [on_gpu](std::int64_t M, std::int64_t N, std::int64_t K, const Tensor& a, const Tensor& b,
+                                bool bt, const Tensor& c) {
 #if RELPROP_HAVE_CUDA
-  if (on_gpu) return cuda::linear_maps(x_shape, O);
+    if (on_gpu) return cuda::matmul(M, N, K, a, b, bt, c);
 #else
-  (void)on_gpu;
+    (void)on_gpu;
 #endif
+    if (bt) detail::gemm(mmat(c, M, N), cmat(a, M, K), cmat(b, N, K).transpose());
+    else detail::gemm(mmat(c, M, N), cmat(a, M, K), cmat(b, K, N));
+  };
   detail::LinearMaps m;
-  // The output count is read from the weight, so stacked weights (2O, I) work too.
-  (void)O;
-  m.forward = [x_shape](const Tensor& x, const Tensor& w) {
-    const std::int64_t I = w.size(1), Ow = w.size(0), M = x.numel() / I;
+  std::int64_t M = 1;  // rows: every dimension of x but the last
+  for (std::size_t d = 0; d + 1 < x_shape.size(); ++d) M *= x_shape[d];
+  m.forward = [x_shape, M, dev, product](const Tensor& x, const Tensor& w) {
+    const std::int64_t I = w.size(1), Ow = w.size(0);
     Shape zs = x_shape;
     zs.back() = Ow;
-    Tensor z = Tensor::empty(zs);
-    detail::gemm(mmat(z, M, Ow), cmat(x, M, I), cmat(w, Ow, I).transpose());
+    Tensor z = Tensor::empty(zs, DType::F32, dev);
+    product(M, Ow, I, x, w, true, z);
     return z;
   };
-  m.transpose = [x_shape](const Tensor& s, const Tensor& w) {
-    const std::int64_t I = w.size(1), Ow = w.size(0), M = s.numel() / Ow;
-    Tensor c = Tensor::empty(x_shape);
-    detail::gemm(mmat(c, M, I), cmat(s, M, Ow), cmat(w, Ow, I));
+  m.transpose = [x_shape, M, dev, product](const Tensor& s, const Tensor& w) {
+    const std::int64_t I = w.size(1), Ow = w.size(0);
+    Tensor c = Tensor::empty(x_shape, DType::F32, dev);
+    product(M, I, Ow, s, w, false, c);
     return c;
   };
   m.bias_view = {O};

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "relprop/ops/common.hpp"
+#include "relprop/ops/pool_window.hpp"
 #include "relprop/ops/registry.hpp"
 #include "relprop/config.hpp"
 #if RELPROP_HAVE_CUDA
@@ -43,55 +44,34 @@ std::int64_t out_size(std::int64_t in, std::int64_t k, std::int64_t s, std::int6
   return o;
 }
 
-// The valid part of a dilated window starting at `start` with `k` taps.
-void clip_dilated(std::int64_t start, std::int64_t k, std::int64_t dil, std::int64_t in, std::int64_t& b,
-                  std::int64_t& e) {
-  std::int64_t kmin = start < 0 ? (-start + dil - 1) / dil : 0;
-  std::int64_t kmax = std::min(k - 1, (in - 1 - start) >= 0 ? (in - 1 - start) / dil : -1);
-  b = start + kmin * dil;
-  e = kmax >= kmin ? start + kmax * dil + 1 : b;
-}
+// One dimension of the windows (ops/pool_window.hpp).
+using Span = detail::PoolSpan;
 
-// One dimension of the windows: valid input indices b, b + step, ... < e, and the
-// divisor's factor (padded or valid count) for average pooling.
-struct Span {
-  std::int64_t b, e, step;
-  double count;
-};
+// The geometry as plain numbers, as ops/pool_window.hpp (and the GPU kernels) take it.
+detail::PoolGeom window_geom(const Geom& g) {
+  detail::PoolGeom q;
+  q.kind = g.kind == PoolKind::Max   ? detail::PoolWindows::Max
+           : g.kind == PoolKind::Avg ? detail::PoolWindows::Avg
+                                     : detail::PoolWindows::Adaptive;
+  q.N = g.N, q.C = g.C, q.H = g.H, q.W = g.W, q.HO = g.HO, q.WO = g.WO;
+  for (int d = 0; d < 2; ++d) {
+    q.kernel[d] = g.p.kernel[d];
+    q.stride[d] = g.p.stride[d];
+    q.padding[d] = g.p.padding[d];
+    q.dilation[d] = g.p.dilation[d];
+  }
+  q.count_include_pad = g.p.count_include_pad;
+  return q;
+}
 
 // Windows are separable: rows depend on oh only, columns on ow only. Computed once per
 // call, so the per-output work is two table reads.
 struct Windows {
   std::vector<Span> rows, cols;
   Windows(const Geom& g) : rows(g.HO), cols(g.WO) {
-    for (std::int64_t o = 0; o < g.HO; ++o) rows[o] = span(g, o, 0);
-    for (std::int64_t o = 0; o < g.WO; ++o) cols[o] = span(g, o, 1);
-  }
-  static Span span(const Geom& g, std::int64_t o, int d) {
-    const std::int64_t in = d == 0 ? g.H : g.W, out = d == 0 ? g.HO : g.WO;
-    Span s{};
-    if (g.kind == PoolKind::Adaptive) {
-      s.b = o * in / out;
-      s.e = ((o + 1) * in + out - 1) / out;
-      s.step = 1;
-      s.count = static_cast<double>(s.e - s.b);
-      return s;
-    }
-    const auto& p = g.p;
-    const std::int64_t start = o * p.stride[d] - p.padding[d];
-    if (g.kind == PoolKind::Max) {
-      clip_dilated(start, p.kernel[d], p.dilation[d], in, s.b, s.e);
-      s.step = p.dilation[d];
-      s.count = 1.0;
-      return s;
-    }
-    // Average: the divisor counts padding (up to the padded edge) unless told not to.
-    const std::int64_t end = std::min(start + p.kernel[d], in + p.padding[d]);
-    s.b = std::max<std::int64_t>(start, 0);
-    s.e = std::min(end, in);
-    s.step = 1;
-    s.count = static_cast<double>(p.count_include_pad ? end - start : s.e - s.b);
-    return s;
+    const detail::PoolGeom q = window_geom(g);
+    for (std::int64_t o = 0; o < g.HO; ++o) rows[o] = detail::pool_span(q, o, 0);
+    for (std::int64_t o = 0; o < g.WO; ++o) cols[o] = detail::pool_span(q, o, 1);
   }
   Window operator()(std::int64_t oh, std::int64_t ow) const {
     const Span& r = rows[oh];
@@ -112,25 +92,11 @@ void for_planes(const Geom& g, Body&& body) {
   detail::parallel_for(g.N * g.C, g.N * g.C * g.H * g.W > detail::kParallelMin, [&](std::int64_t plane) { body(plane); });
 }
 
-constexpr std::int32_t kEmptyWindow = std::numeric_limits<std::int32_t>::min();
+constexpr std::int32_t kEmptyWindow = detail::kPoolEmptyWindow;
 
 #if RELPROP_HAVE_CUDA
-// The geometry as the GPU kernels take it (cuda/pool.hpp).
-cuda::PoolGeom gpu_geom(const Geom& g) {
-  cuda::PoolGeom q;
-  q.kind = g.kind == PoolKind::Max ? cuda::PoolWindows::Max
-           : g.kind == PoolKind::Avg ? cuda::PoolWindows::Avg
-                                     : cuda::PoolWindows::Adaptive;
-  q.N = g.N, q.C = g.C, q.H = g.H, q.W = g.W, q.HO = g.HO, q.WO = g.WO;
-  for (int d = 0; d < 2; ++d) {
-    q.kernel[d] = g.p.kernel[d];
-    q.stride[d] = g.p.stride[d];
-    q.padding[d] = g.p.padding[d];
-    q.dilation[d] = g.p.dilation[d];
-  }
-  q.count_include_pad = g.p.count_include_pad;
-  return q;
-}
+// The geometry the GPU kernels take (cuda/pool.hpp).
+cuda::PoolGeom gpu_geom(const Geom& g) { return window_geom(g); }
 #endif
 
 // Max pooling can also write, per output, the position of its maximum inside the plane
@@ -150,20 +116,10 @@ Tensor pool_forward(const Geom& g, const Tensor& x, std::int32_t* argmax = nullp
         if (g.kind == PoolKind::Max) {
           float m = -std::numeric_limits<float>::infinity();
           if (argmax) {
-            std::int64_t at = -1;
-            bool tied = false;
-            each(w, [&](std::int64_t h, std::int64_t c) {
-              const float v = xi[h * g.W + c];
-              if (v > m || at < 0) {
-                m = v;
-                at = h * g.W + c;
-                tied = false;
-              } else if (v == m) {
-                tied = true;
-              }
-            });
-            argmax[plane * g.HO * g.WO + oh * g.WO + ow] =
-                at < 0 ? kEmptyWindow : static_cast<std::int32_t>(tied ? -at - 1 : at);
+            detail::PoolMaxScan scan;
+            each(w, [&](std::int64_t h, std::int64_t c) { scan.add(xi[h * g.W + c], h * g.W + c); });
+            m = scan.m;
+            argmax[plane * g.HO * g.WO + oh * g.WO + ow] = scan.code();
           } else {
             each(w, [&](std::int64_t h, std::int64_t c) { m = std::max(m, xi[h * g.W + c]); });
           }

@@ -16,12 +16,11 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
-#include <iomanip>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "cuda/parity.hpp"
+#include "reference/linear_type_rules.hpp"
 #include "relprop/ops/activation.hpp"
 #include "relprop/ops/linear.hpp"
 #include "relprop/config.hpp"
@@ -69,47 +68,6 @@ parity::Case linear_case(const LinearRow& r, bool nonneg) {
           }};
 }
 
-// "zbox:LOW,HIGH" with one bound per input feature: low_j = -1 - j / 8, high_j = 1 + j / 16.
-Rule zbox_per_feature(std::int64_t I) {
-  std::ostringstream lo, hi;
-  lo << std::setprecision(17);
-  hi << std::setprecision(17);
-  for (std::int64_t j = 0; j < I; ++j) {
-    lo << (j ? "/" : "") << -1.0 - 0.125 * static_cast<double>(j);
-    hi << (j ? "/" : "") << 1.0 + 0.0625 * static_cast<double>(j);
-  }
-  return parse_rule("zbox:" + lo.str() + "," + hi.str());
-}
-
-// Every linear-type rule linear supports, with its options: parse_rule where the rule
-// string can say it, the rule structs for stabilisers and zero_bias.
-std::vector<Rule> rules(std::int64_t I) {
-  std::vector<Rule> out;
-  for (const char* spec : {"zero", "epsilon", "epsilon:0.1", "zplus", "alpha-beta:2,1", "alpha-beta:1,0",
-                           "alpha-beta:3,2", "gamma", "gamma:0", "gamma:3", "zbox:-1,1", "wsquare", "flat",
-                           "gradient", "backtrace"})
-    out.push_back(parse_rule(spec));
-  out.push_back(zbox_per_feature(I));
-  out.push_back(EpsilonRule{0.5, Stabilizer::Clip});
-  out.push_back(EpsilonRule{0.3, Stabilizer::Scaled});
-  out.push_back(EpsilonRule{0.25, Stabilizer::Sign, /*zero_bias=*/true});
-  out.push_back(ZeroRule{/*zero_bias=*/true});
-  out.push_back(ZPlusRule{0.1, Stabilizer::Scaled});
-  out.push_back(ZPlusRule{1e-6, Stabilizer::Sign, /*zero_bias=*/true});
-  out.push_back(AlphaBetaRule{2.0, 1.0, 0.1, Stabilizer::Clip});
-  out.push_back(AlphaBetaRule{2.0, 1.0, 0.1, Stabilizer::Scaled, /*zero_bias=*/true});
-  out.push_back(AlphaBetaRule{1.0, 0.0, 0.2, Stabilizer::Scaled});
-  out.push_back(GammaRule{0.25, 0.1, Stabilizer::Clip});
-  out.push_back(GammaRule{0.25, 0.1, Stabilizer::Scaled});
-  out.push_back(GammaRule{3.0, 0.1, Stabilizer::Scaled});
-  out.push_back(GammaRule{0.25, 1e-6, Stabilizer::Sign, /*zero_bias=*/true});
-  out.push_back(ZBoxRule{{-1.0}, {1.0}, 0.1, Stabilizer::Scaled});
-  out.push_back(WSquareRule{0.1, Stabilizer::Clip});
-  out.push_back(WSquareRule{1e-6, Stabilizer::Sign, /*zero_bias=*/true});
-  out.push_back(FlatRule{0.1, Stabilizer::Scaled});
-  return out;
-}
-
 // x -> linear -> activation (the gate's bounds come from the activation that reads z).
 parity::Case gated_case(Tensor (*act)(const Tensor&, std::string_view), const char* act_name, bool nonneg) {
   const Tensor x = dyadic({3, 4, 11}, 41, nonneg ? 0.0 : -1.0, 1.0);
@@ -144,7 +102,7 @@ TEST_SUITE("cuda.parity.linear") {
     for (const bool nonneg : {false, true})
       for (const auto& r : rows()) {
         const parity::Case c = linear_case(r, nonneg);
-        parity::check_all(c, rules(r.x_shape.back()));
+        parity::check_all(c, testing::linear_type_rules(r.x_shape.back()));
         parity::check(c, kContrastive, 1e-5, true);
       }
   }
