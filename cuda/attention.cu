@@ -9,6 +9,7 @@
 #include "relprop/cuda/attention.hpp"
 #include "relprop/cuda/common.cuh"
 #include "relprop/cuda/primitives.hpp"
+#include "relprop/cuda/stabilize.hpp"
 #include "relprop/cuda/reduce.cuh"
 
 namespace relprop::cuda {

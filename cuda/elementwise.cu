@@ -8,6 +8,7 @@
 #include "relprop/cuda/common.cuh"
 #include "relprop/cuda/elementwise.hpp"
 #include "relprop/cuda/primitives.hpp"
+#include "relprop/cuda/stabilize.hpp"
 
 namespace relprop::cuda {
 

@@ -11,6 +11,7 @@
 
 #include "relprop/cuda/common.cuh"
 #include "relprop/cuda/primitives.hpp"
+#include "relprop/cuda/stabilize.hpp"
 #include "relprop/ops/linear_type_skeleton.hpp"
 
 namespace relprop::cuda {

@@ -6,6 +6,7 @@
 #include "relprop/cuda/common.cuh"
 #include "relprop/cuda/norm.hpp"
 #include "relprop/cuda/primitives.hpp"
+#include "relprop/cuda/stabilize.hpp"
 #include "relprop/cuda/reduce.cuh"
 
 namespace relprop::cuda {

@@ -10,25 +10,6 @@ namespace relprop::cuda {
 
 namespace {
 
-// One block per row: the Scaled epsilon from the row's mean square (double, fixed
-// reduction order), then the division.
-__global__ void scaled_divide_kernel(const float* R, const float* z, float* s, std::int64_t group, double eps,
-                                     bool clip) {
-  __shared__ double part[256];
-  const std::int64_t b = static_cast<std::int64_t>(blockIdx.x) * group;
-  double sq = 0;
-  for (std::int64_t i = threadIdx.x; i < group; i += blockDim.x) sq += static_cast<double>(z[b + i]) * z[b + i];
-  part[threadIdx.x] = sq;
-  __syncthreads();
-  for (int w = blockDim.x / 2; w > 0; w /= 2) {
-    if (threadIdx.x < w) part[threadIdx.x] += part[threadIdx.x + w];
-    __syncthreads();
-  }
-  const float e = static_cast<float>(eps * sqrt(part[0] / static_cast<double>(group)));
-  for (std::int64_t i = threadIdx.x; i < group; i += blockDim.x)
-    s[b + i] = detail::stab_divide(R[b + i], z[b + i], e, clip);
-}
-
 constexpr int kMaxDims = 12;
 struct ReducePlan {
   int rank = 0;            // dimensions of the source
@@ -92,28 +73,6 @@ __global__ void final_sum(const double* part, double* out) {
 }
 
 }  // namespace
-
-Tensor stabilized_divide(const Tensor& R_in, const Tensor& z_in, std::int64_t group, detail::Stab stab) {
-  const Tensor R = f32(R_in), z = f32(z_in);
-  RELPROP_ASSERT(R.numel() == z.numel(), "cuda::stabilized_divide: element counts differ");
-  Tensor s = empty(z.shape());
-  const std::int64_t n = z.numel();
-  if (n == 0) return s;
-  const bool clip = stab.kind == Stabilizer::Clip;
-  const float* r = ptr<float>(R);
-  const float* zz = ptr<float>(z);
-  float* o = ptr<float>(s);
-  if (stab.kind == Stabilizer::Scaled) {
-    if (group <= 0) group = n;
-    if (n / group == 0) return s;  // as the CPU: no whole row, nothing written
-    scaled_divide_kernel<<<static_cast<unsigned>(n / group), 256, 0, stream()>>>(r, zz, o, group, stab.epsilon, clip);
-    RELPROP_CUDA_CHECK(cudaGetLastError());
-    return s;
-  }
-  const float e = static_cast<float>(stab.epsilon);
-  launch(n, [=] __device__(std::int64_t i) { o[i] = detail::stab_divide(r[i], zz[i], e, clip); });
-  return s;
-}
 
 Tensor reduce_to_shape(const Tensor& t, const Shape& target) {
   if (t.shape() == target) return t;

@@ -1,18 +1,16 @@
 #pragma once
-// Device twins of the helpers in ops/common.hpp that every op family uses, for contiguous
-// float32 tensors on the GPU (plain C++: callable from the ops' .cpp files). Results are
-// new contiguous GPU tensors unless the name says "in place".
+// Element-wise device helpers below the engine (broadcast sums, products, scaling, the
+// conservation sums, the classification seed, values as float64), for contiguous float32
+// tensors on the GPU (plain C++: callable from any .cpp file). Results are new contiguous
+// GPU tensors unless the name says "in place". The stabilised division, which needs the
+// rules' stabilisers, is the ops' (cuda/stabilize.hpp).
 
 #include <cstdint>
 
-#include "relprop/ops/common.hpp"
 #include "relprop/tensor/tensor.hpp"
 
 namespace relprop::cuda {
 
-// s = R / stab(z) element-wise (ops/common.hpp's stabilized_divide): rows of `group`
-// elements share the Scaled epsilon; group <= 0: one row of all.
-Tensor stabilized_divide(const Tensor& R, const Tensor& z, std::int64_t group, detail::Stab stab);
 // Sum of `t` over the dimensions broadcast from `target` (NumPy rules), shape `target`.
 Tensor reduce_to_shape(const Tensor& t, const Shape& target);
 // a * b (same element count).

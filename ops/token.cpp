@@ -14,6 +14,7 @@
 #include "relprop/tensor/error.hpp"
 #if RELPROP_HAVE_CUDA
 #include "relprop/cuda/primitives.hpp"
+#include "relprop/cuda/stabilize.hpp"
 #include "relprop/cuda/token.hpp"
 #endif
 

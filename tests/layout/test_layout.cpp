@@ -1,0 +1,100 @@
+// The layout the folders promise (README.md, "Layout"), checked on the source tree:
+// dependencies run one way, tensor -> io / viz / text / the CUDA core -> relevance -> ops
+// (with their CUDA twins) -> nn -> apps, and no source file grows past 800 lines.
+
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <string>
+#include <vector>
+
+namespace fs = std::filesystem;
+
+namespace {
+
+const fs::path kRoot = RELPROP_SOURCE_DIR;
+
+// The CUDA files below the engine: device memory, streams, handles, graphs and the
+// element-wise primitives every level may call. The other cuda/ files are the twins of
+// the op families and sit with ops/.
+const std::vector<std::string> kCudaCore = {"common.cuh", "context", "context_cpu", "cublas_loader", "graph",
+                                            "memory", "primitives", "reduce.cuh"};
+
+struct Component {
+  std::string name;
+  int level;
+};
+
+// The component a file belongs to: its folder, with cuda/ split into core and op twins.
+Component component(const std::string& folder, const std::string& file) {
+  static const std::map<std::string, int> levels = {{"tensor", 0}, {"io", 1},        {"viz", 1}, {"text", 1},
+                                                    {"relevance", 2}, {"ops", 3},      {"nn", 4},  {"apps", 5}};
+  if (folder == "cuda") {
+    const std::string stem = fs::path(file).extension() == ".cuh" ? file : fs::path(file).stem().string();
+    for (const auto& core : kCudaCore)
+      if (stem == core) return {"cuda core", 1};
+    return {"ops", 3};  // an op family's GPU twin
+  }
+  return {folder, levels.at(folder)};
+}
+
+bool source_file(const fs::path& p) {
+  static const std::vector<std::string> exts = {".cpp", ".hpp", ".cu", ".cuh", ".h", ".py", ".sh", ".cmake"};
+  for (const auto& e : exts)
+    if (p.extension() == e) return true;
+  return p.filename() == "CMakeLists.txt";
+}
+
+}  // namespace
+
+TEST_SUITE("layout") {
+  TEST_CASE("includes go one way: tensor, then io / viz / text / the CUDA core, relevance, ops, nn, apps") {
+    const std::regex include(R"re(#include\s+"relprop/([a-z_]+)/([A-Za-z0-9_.]+)")re");
+    int files = 0;
+    for (const std::string folder : {"tensor", "io", "viz", "text", "cuda", "relevance", "ops", "nn", "apps"}) {
+      for (const auto& entry : fs::directory_iterator(kRoot / folder)) {
+        if (!entry.is_regular_file()) continue;
+        const std::string file = entry.path().filename().string();
+        const Component self = component(folder, file);
+        std::ifstream in(entry.path());
+        std::string line;
+        int number = 0;
+        ++files;
+        while (std::getline(in, line)) {
+          ++number;
+          std::smatch m;
+          if (!std::regex_search(line, m, include)) continue;
+          const Component dep = component(m[1].str(), m[2].str());
+          INFO(folder << "/" << file << ":" << number << " includes " << m[1].str() << "/" << m[2].str() << " ("
+                      << self.name << " -> " << dep.name << ")");
+          // Down the levels, or within its own component.
+          CHECK((dep.level < self.level || dep.name == self.name));
+        }
+      }
+    }
+    CHECK(files > 100);
+  }
+
+  TEST_CASE("no source file is longer than 800 lines") {
+    int files = 0;
+    for (auto it = fs::recursive_directory_iterator(kRoot); it != fs::recursive_directory_iterator(); ++it) {
+      const fs::path rel = fs::relative(it->path(), kRoot);
+      const std::string top = rel.begin()->string();
+      if (it->is_directory() && (top.rfind("build", 0) == 0 || top[0] == '.' || rel == fs::path("tests/data"))) {
+        it.disable_recursion_pending();
+        continue;
+      }
+      if (!it->is_regular_file() || !source_file(it->path())) continue;
+      std::ifstream in(it->path());
+      int lines = 0;
+      for (std::string line; std::getline(in, line);) ++lines;
+      ++files;
+      INFO(rel.string() << " has " << lines << " lines");
+      CHECK(lines <= 800);
+    }
+    CHECK(files > 150);
+  }
+}
