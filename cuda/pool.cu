@@ -166,9 +166,13 @@ __global__ void window_share_kernel(PoolGeom g, PoolMode mode, detail::Stab stab
           k = r;
           break;
         }
-        case PoolMode::Uniform:
+        case PoolMode::MeanGradient:
           to = kEvery;
           k = r / static_cast<float>(rs.count * cs.count);
+          break;
+        case PoolMode::Uniform:  // the window's positions inside the input
+          to = kEvery;
+          k = r / static_cast<float>(taps(rs) * taps(cs));
           break;
       }
     }
@@ -268,6 +272,7 @@ Tensor pool_relevance(const PoolGeom& g, PoolMode mode, detail::Stab stab, const
     case PoolMode::Proportional: gather<PoolMode::Proportional>(g, x, y, coef, who, abs_sum, r_in); break;
     case PoolMode::Norm: gather<PoolMode::Norm>(g, x, y, coef, who, abs_sum, r_in); break;
     case PoolMode::AbsShare: gather<PoolMode::AbsShare>(g, x, y, coef, who, abs_sum, r_in); break;
+    case PoolMode::MeanGradient: gather<PoolMode::MeanGradient>(g, x, y, coef, who, abs_sum, r_in); break;
     case PoolMode::Uniform: gather<PoolMode::Uniform>(g, x, y, coef, who, abs_sum, r_in); break;
   }
   return r_in;

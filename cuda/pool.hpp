@@ -25,7 +25,8 @@ enum class PoolMode : std::int32_t {
   Proportional,   // max, norm-ish: x_j R / stab(sum_window x)
   Norm,           // avg: x_j R / (d stab(y))
   AbsShare,       // avg, backtrace: R |x_j| / sum_window |x| (uniform when the sum is 0)
-  Uniform,        // avg, gradient: R / d
+  MeanGradient,   // avg, gradient: R / d
+  Uniform,        // uniform: R / (the window's positions inside the input)
 };
 
 // y (N, C, HO, WO) from x (N, C, H, W). `argmax`: undefined, or I32 (N, C, HO, WO) on the

@@ -128,10 +128,11 @@ class LinearTypeSkeleton {
     std::optional<Tensor> operator()(const GradientRule&) const { return k.T(k.R, k.w); }
     std::optional<Tensor> operator()(const BacktraceRule& r) const { return k.backtrace(r, ctx.activation_bounds); }
     // Not linear-type rules: the op decides (pass where in and out features agree; norm
-    // and constant are for parameterless maps and products).
+    // and constant are for parameterless maps and products, uniform for pooling).
     std::optional<Tensor> operator()(const PassRule&) const { return std::nullopt; }
     std::optional<Tensor> operator()(const NormRule&) const { return std::nullopt; }
     std::optional<Tensor> operator()(const ConstantRule&) const { return std::nullopt; }
+    std::optional<Tensor> operator()(const UniformRule&) const { return std::nullopt; }
   };
 
   // x split by sign: p = x+ (x itself when x >= 0 is known), n = x- (undefined then).

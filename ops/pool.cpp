@@ -148,12 +148,13 @@ class PoolNode final : public Node {
     std::vector<Tensor> out(1);
     if (!ctx.needs(0)) return out;
     const Tensor R = detail::as_f32(R_out, op_name(), "relevance").reshape(y_.shape()).contiguous();
-    enum class Mode { WinnerTakeAll, FirstMax, Proportional, Norm, AbsShare, Uniform } mode;
+    enum class Mode { WinnerTakeAll, FirstMax, Proportional, Norm, AbsShare, MeanGradient, Uniform } mode;
     detail::Stab stab = detail::stab_of(rule);
     const bool is_max = g_.kind == PoolKind::Max;
     const bool normish = std::holds_alternative<NormRule>(rule) || std::holds_alternative<EpsilonRule>(rule) ||
                          std::holds_alternative<ZeroRule>(rule);
-    if (std::holds_alternative<GradientRule>(rule)) mode = is_max ? Mode::FirstMax : Mode::Uniform;
+    if (std::holds_alternative<GradientRule>(rule)) mode = is_max ? Mode::FirstMax : Mode::MeanGradient;
+    else if (std::holds_alternative<UniformRule>(rule)) mode = Mode::Uniform;
     else if (normish) mode = is_max ? Mode::Proportional : Mode::Norm;
     else if (std::holds_alternative<BacktraceRule>(rule)) mode = is_max ? Mode::WinnerTakeAll : Mode::AbsShare;
     else if (std::holds_alternative<PassRule>(rule) && is_max) mode = Mode::WinnerTakeAll;
@@ -161,13 +162,14 @@ class PoolNode final : public Node {
 #if RELPROP_HAVE_CUDA
     if (detail::on_cuda(x_) || detail::on_cuda(R)) {
       detail::same_device(op_name(), {{&x_, "input"}, {&R, "relevance"}});
-      cuda::PoolMode m = cuda::PoolMode::Uniform;
+      cuda::PoolMode m = cuda::PoolMode::MeanGradient;
       switch (mode) {
         case Mode::WinnerTakeAll: m = cuda::PoolMode::WinnerTakeAll; break;
         case Mode::FirstMax: m = cuda::PoolMode::FirstMax; break;
         case Mode::Proportional: m = cuda::PoolMode::Proportional; break;
         case Mode::Norm: m = cuda::PoolMode::Norm; break;
         case Mode::AbsShare: m = cuda::PoolMode::AbsShare; break;
+        case Mode::MeanGradient: m = cuda::PoolMode::MeanGradient; break;
         case Mode::Uniform: m = cuda::PoolMode::Uniform; break;
       }
       out[0] = cuda::pool_relevance(gpu_geom(g_), m, stab, x_, y_, R, argmax_).reshape(in_shape_);
@@ -254,8 +256,15 @@ class PoolNode final : public Node {
               });
               break;
             }
-            case Mode::Uniform: {
+            case Mode::MeanGradient: {
               const float share = r / static_cast<float>(w.divisor);
+              each(w, [&](std::int64_t h, std::int64_t c) { ri[h * g.W + c] += share; });
+              break;
+            }
+            case Mode::Uniform: {  // equal shares over the window's positions inside the input
+              std::int64_t count = 0;
+              each(w, [&](std::int64_t, std::int64_t) { ++count; });
+              const float share = r / static_cast<float>(count);
               each(w, [&](std::int64_t h, std::int64_t c) { ri[h * g.W + c] += share; });
               break;
             }

@@ -58,7 +58,7 @@ std::vector<std::string_view> split(std::string_view s, char sep) {
 
 void validate(const Rule& rule) {
   std::visit(Overload{[](const ZeroRule&) {}, [](const PassRule&) {}, [](const GradientRule&) {},
-                      [](const BacktraceRule&) {},
+                      [](const BacktraceRule&) {}, [](const UniformRule&) {},
                       [](const ConstantRule& r) {
                         check_eps(r.epsilon, "constant");
                         if (r.input != 0 && r.input != 1)
@@ -114,6 +114,7 @@ std::string rule_str(const Rule& rule) {
                [&](const ZBoxRule& r) { return "zbox:" + list(r.low) + "," + list(r.high); },
                [](const WSquareRule&) { return std::string("wsquare"); },
                [](const FlatRule&) { return std::string("flat"); },
+               [](const UniformRule&) { return std::string("uniform"); },
                [](const ConstantRule& r) { return "constant:" + std::to_string(r.input); },
                [](const BacktraceRule& r) {
                  std::string s = r.mode == BacktraceRule::Mode::Contrastive ? "backtrace-contrastive"
@@ -279,6 +280,11 @@ Rule parse_rule(std::string_view spec) {
     case RuleKind::Flat: {
       no_param();
       rule = FlatRule{};
+      break;
+    }
+    case RuleKind::Uniform: {
+      no_param();
+      rule = UniformRule{};
       break;
     }
   }

@@ -115,10 +115,15 @@ struct ConstantRule {
   double epsilon = kDefaultStabilizerEps;
 };
 
+// Pooling: each output's relevance shared equally by the input positions of its window
+// that lie inside the input (DLBacktrace 0.1.x's treatment of pooling where the windows
+// tile the input); overlapping windows add their shares.
+struct UniformRule {};
+
 // Any one rule; a Composite assigns one to each node. The alternatives stand in
 // relevance/rules.def's order (checked below).
 using Rule = std::variant<ZeroRule, EpsilonRule, PassRule, GradientRule, NormRule, BacktraceRule, ZPlusRule,
-                          AlphaBetaRule, GammaRule, ZBoxRule, WSquareRule, FlatRule, ConstantRule>;
+                          AlphaBetaRule, GammaRule, ZBoxRule, WSquareRule, FlatRule, ConstantRule, UniformRule>;
 
 // One enumerator per rule, in relevance/rules.def's order: the Rule variant's index.
 enum class RuleKind : std::uint8_t {

@@ -29,7 +29,8 @@ std::vector<Rule> pool_rules(bool is_max) {
                          EpsilonRule{0.3, Stabilizer::Scaled},
                          ZeroRule{},
                          BacktraceRule{},
-                         GradientRule{}};
+                         GradientRule{},
+                         UniformRule{}};
   if (is_max) r.push_back(PassRule{});
   return r;
 }

@@ -5,8 +5,10 @@
 // `backtrace` composite's own default; it splits a residual sum 50/50 (`backtrace:equal` on
 // the adds) and shares a 2 x 2 pooling window's relevance equally (the gradient rule of an
 // average pooling). Its CPU linear code adds 1 to the denominator of a neuron whose
-// contributions share one sign; relprop does not (mlp_one_sign). Max pooling: see
-// tests/data/dlbacktrace/README.md.
+// contributions share one sign; relprop does not (mlp_one_sign). v2 shares a max pooling
+// window equally too, which relprop's `uniform` pooling rule does; where windows overlap
+// v2 copies blocks as if they tiled the input, and relprop keeps to the windows
+// (tests/data/dlbacktrace/README.md).
 
 #include <doctest/doctest.h>
 
@@ -106,8 +108,29 @@ TEST_SUITE("nn.dlbacktrace_v2_parity") {
     const double err = oracle::rel_err(explain(f, c), f.expected.get("default"));
     MESSAGE("cnn_avg (pool1=gradient): relative error " << err);
     CHECK(err < 1e-5);
+    // The same under the uniform rule, which shares every window equally by definition.
+    Composite u = Composite::by_name("backtrace");
+    u.for_name("pool1", parse_rule("uniform"));
+    CHECK(oracle::rel_err(explain(f, u), f.expected.get("default")) < 1e-5);
     // The composite's own average pooling shares by |x| and differs.
     CHECK(oracle::rel_err(explain(f, Composite::by_name("backtrace")), f.expected.get("default")) > 1e-2);
+  }
+
+  TEST_CASE("max pooling equals v2 under the uniform rule where the windows tile the input") {
+    Fixture f = load("cnn_max");
+    Composite c = Composite::by_name("backtrace");
+    c.for_name("pool1", parse_rule("uniform"));
+    const double err = oracle::rel_err(explain(f, c), f.expected.get("default"));
+    MESSAGE("cnn_max (pool1=uniform): relative error " << err);
+    CHECK(err < 1e-5);
+    // The composite's own max pooling gives the winner everything and differs.
+    CHECK(oracle::rel_err(explain(f, Composite::by_name("backtrace")), f.expected.get("default")) > 1e-1);
+    // Overlapping 3 x 3 windows, stride 2, padding 1: uniform shares each window over its
+    // positions inside the input (the fixture's float64 `window_uniform`); v2 does not.
+    Fixture o = load("cnn_max_overlap");
+    const Tensor r = explain(o, c);
+    CHECK(oracle::rel_err(r, o.expected.get("window_uniform")) < 1e-5);
+    CHECK(oracle::rel_err(r, o.expected.get("default")) > 1e-1);
   }
 
   TEST_CASE("residual blocks equal v2 with the sums split 50/50 (backtrace:equal on the adds)") {

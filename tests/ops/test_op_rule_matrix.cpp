@@ -29,6 +29,7 @@ Rule canonical(RuleKind kind) {
     case RuleKind::WSquare: return WSquareRule{};
     case RuleKind::Flat: return FlatRule{};
     case RuleKind::Constant: return ConstantRule{0};
+    case RuleKind::Uniform: return UniformRule{};
   }
   return PassRule{};
 }

@@ -55,7 +55,17 @@ o::Forward pooled(const Windows& w, bool max) {
   };
 }
 
+// Uniform: each window's relevance in equal shares.
+void uniform_oracle(Row& r, const Windows& w) {
+  set(r, {RuleKind::Uniform}, [w](const std::vector<Vec>& x, const Vec& R, const Rule&) {
+    return std::vector<Vec>{by_window(w, x[0], R, [](const Vec& v, double r) {
+      return Vec(v.size(), r / static_cast<double>(v.size()));
+    })};
+  });
+}
+
 void max_oracles(Row& r, const Windows& w) {
+  uniform_oracle(r, w);
   // Pass / backtrace: winner-take-all; gradient: the arg-max (the inputs have no ties).
   set(r, {RuleKind::Pass, RuleKind::Backtrace, RuleKind::Gradient},
       [w](const std::vector<Vec>& x, const Vec& R, const Rule&) {
@@ -80,6 +90,7 @@ void max_oracles(Row& r, const Windows& w) {
 }
 
 void avg_oracles(Row& r, const Windows& w) {
+  uniform_oracle(r, w);
   const o::Forward f = pooled(w, false);
   // Zero / epsilon / norm: the epsilon rule of the mean.
   set(r, {RuleKind::Zero, RuleKind::Epsilon, RuleKind::Norm}, [f](const std::vector<Vec>& x, const Vec& R, const Rule& rule) {
