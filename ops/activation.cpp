@@ -283,6 +283,9 @@ Tensor gelu(const Tensor& x, std::string_view approximate, std::string_view name
 Tensor silu(const Tensor& x, std::string_view name) { return activation(OpKind::Silu, {Act::Silu}, x, name); }
 Tensor sigmoid(const Tensor& x, std::string_view name) { return activation(OpKind::Sigmoid, {Act::Sigmoid}, x, name); }
 Tensor tanh(const Tensor& x, std::string_view name) { return activation(OpKind::Tanh, {Act::Tanh}, x, name); }
+Tensor hardswish(const Tensor& x, std::string_view name) {
+  return activation(OpKind::Hardswish, {Act::Hardswish}, x, name);
+}
 Tensor softmax(const Tensor& x, int dim, std::string_view name) { return softmax_impl(OpKind::Softmax, x, dim, name); }
 Tensor log_softmax(const Tensor& x, int dim, std::string_view name) {
   return softmax_impl(OpKind::LogSoftmax, x, dim, name);
@@ -327,6 +330,7 @@ RELPROP_ACT_SPEC(gelu, Gelu, {"approximate"}, gelu(c.inputs[0], str_attr(c, "app
 RELPROP_ACT_SPEC(silu, Silu, {"inplace"}, silu(c.inputs[0], c.node))
 RELPROP_ACT_SPEC(sigmoid, Sigmoid, {}, sigmoid(c.inputs[0], c.node))
 RELPROP_ACT_SPEC(tanh, Tanh, {}, relprop::tanh(c.inputs[0], c.node))
+RELPROP_ACT_SPEC(hardswish, Hardswish, {"inplace"}, hardswish(c.inputs[0], c.node))
 #undef RELPROP_ACT_SPEC
 
 OpSpec op_spec_softmax() {

@@ -21,6 +21,8 @@ Tensor elu(const Tensor& x, double alpha = 1.0, std::string_view name = {});
 Tensor gelu(const Tensor& x, std::string_view approximate = "none", std::string_view name = {});
 // x * sigmoid(x) (swish).
 Tensor silu(const Tensor& x, std::string_view name = {});
+// x relu6(x + 3) / 6 (torch.nn.Hardswish, MobileNetV3's activation).
+Tensor hardswish(const Tensor& x, std::string_view name = {});
 // 1 / (1 + exp(-x)).
 Tensor sigmoid(const Tensor& x, std::string_view name = {});
 // Hyperbolic tangent.

@@ -17,8 +17,8 @@
 namespace relprop::detail {
 
 // The element-wise activation kinds (relu, leaky_relu, relu6, elu, gelu (erf / tanh
-// approximation), silu, sigmoid, tanh).
-enum class Act { Relu, LeakyRelu, Relu6, Elu, Gelu, GeluTanh, Silu, Sigmoid, Tanh };
+// approximation), silu, sigmoid, tanh, hardswish).
+enum class Act { Relu, LeakyRelu, Relu6, Elu, Gelu, GeluTanh, Silu, Sigmoid, Tanh, Hardswish };
 
 // Kinds whose f is a formula of exp / erf / tanh alone, without a branch: the ones an
 // array evaluator (Eigen) can take.
@@ -40,6 +40,7 @@ void with_act(Act kind, Fn&& fn) {
     case Act::Silu: return fn(std::integral_constant<Act, Act::Silu>{});
     case Act::Sigmoid: return fn(std::integral_constant<Act, Act::Sigmoid>{});
     case Act::Tanh: return fn(std::integral_constant<Act, Act::Tanh>{});
+    case Act::Hardswish: return fn(std::integral_constant<Act, Act::Hardswish>{});
   }
 }
 
@@ -71,6 +72,10 @@ RELPROP_HOST_DEVICE inline auto act_f(const T& x, float a) {
     return x / (1.0f + M::exp(-x));
   } else if constexpr (K == Act::Sigmoid) {
     return 1.0f / (1.0f + M::exp(-x));
+  } else if constexpr (K == Act::Hardswish) {
+    // x relu6(x + 3) / 6, PyTorch's order of operations.
+    const float m = x + 3.0f < 0.0f ? 0.0f : x + 3.0f;
+    return x * (6.0f < m ? 6.0f : m) / 6.0f;
   } else {
     static_assert(K == Act::Tanh);
     return M::tanh(x);
@@ -100,6 +105,9 @@ RELPROP_HOST_DEVICE inline float act_df(float x, float a) {
   } else if constexpr (K == Act::Sigmoid) {
     const float s = 1.0f / (1.0f + M::exp(-x));
     return s * (1.0f - s);
+  } else if constexpr (K == Act::Hardswish) {
+    // PyTorch's kinks: 0 below -3, x / 3 + 1/2 up to 3 included, 1 above.
+    return x < -3.0f ? 0.0f : x <= 3.0f ? x / 3.0f + 0.5f : 1.0f;
   } else {
     static_assert(K == Act::Tanh);
     const float t = M::tanh(x);

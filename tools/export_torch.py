@@ -230,6 +230,8 @@ class _Exporter:
             self.add(n, "relu6", [x], name=base)
         elif isinstance(m, nn.Hardtanh) and m.min_val == 0 and m.max_val == 6:
             self.add(n, "relu6", [x], name=base)
+        elif isinstance(m, nn.Hardswish):
+            self.add(n, "hardswish", [x], name=base)
         elif isinstance(m, nn.LeakyReLU):
             self.add(n, "leaky_relu", [x], attrs={"negative_slope": float(m.negative_slope)}, name=base)
         elif isinstance(m, nn.ELU):
@@ -424,7 +426,7 @@ class _Exporter:
             return self._binary(n, "mul", args[0], 1.0 / float(args[1]))
         unary = {"relu": "relu", "relu_": "relu", "sigmoid": "sigmoid", "tanh": "tanh", "silu": "silu",
                  "relu6": "relu6", "gelu": "gelu", "elu": "elu", "leaky_relu": "leaky_relu", "dropout": "dropout",
-                 "hardtanh": "hardtanh"}
+                 "hardtanh": "hardtanh", "hardswish": "hardswish"}
         if name in unary:
             x = self.arg(n, args[0])
             attrs = None

@@ -98,6 +98,20 @@ def vit_b_16():
     return m
 
 
+class Hardswish(nn.Module):
+    """MobileNetV3's activation as a module and as a function."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(12, 16)
+        self.act = nn.Hardswish()
+        self.fc2 = nn.Linear(16, 16)
+        self.fc3 = nn.Linear(16, 4)
+
+    def forward(self, x):
+        return self.fc3(nn.functional.hardswish(self.fc2(self.act(self.fc1(3.0 * x)))))
+
+
 def mlp():
     return nn.Sequential(nn.Linear(20, 16), nn.ReLU(), nn.Dropout(0.1), nn.Linear(16, 16), nn.Tanh(),
                          nn.Linear(16, 4))
@@ -108,6 +122,7 @@ MODELS = {
     "mlp": (mlp, (2, 20)),
     "small_cnn": (SmallCNN, (2, 3, 16, 16)),
     "functional": (Functional, (2, 4, 11, 11)),
+    "hardswish": (Hardswish, (2, 12)),
     "resnet18": (lambda: torchvision.models.resnet18(), (1, 3, 224, 224)),
     "resnet50": (lambda: torchvision.models.resnet50(), (1, 3, 224, 224)),
     "efficientnet_b0": (lambda: torchvision.models.efficientnet_b0(), (1, 3, 224, 224)),

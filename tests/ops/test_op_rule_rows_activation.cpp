@@ -67,6 +67,9 @@ std::vector<Row> activation_rows() {
                              [](double v) { return 1 / (1 + std::exp(-v)); }, -4, 4, 57));
   rows.push_back(elementwise(OpKind::Tanh, [](const Tensor& x) { return relprop::tanh(x, "op"); },
                              [](double v) { return std::tanh(v); }, -3, 3, 58));
+  // Beyond both kinks (-3 and 3), none of the inputs on one.
+  rows.push_back(elementwise(OpKind::Hardswish, [](const Tensor& x) { return hardswish(x, "op"); },
+                             [](double v) { return v * std::min(std::max(v + 3, 0.0), 6.0) / 6; }, -5, 5, 61));
   for (const bool log : {false, true}) {
     Row r{log ? OpKind::LogSoftmax : OpKind::Softmax, "x (2, 5), dim -1", {values({2, 5}, log ? 59 : 60, -2, 2)},
           [log](const std::vector<Tensor>& in, Device) { return log ? log_softmax(in[0], -1, "op") : softmax(in[0], -1, "op"); }};
