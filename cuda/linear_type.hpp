@@ -2,7 +2,7 @@
 // The linear-type LRP skeleton (ops/linear_type_skeleton.hpp) on the GPU: the same
 // template as the CPU's, with the CUDA policy of cuda/linear_type.cu (element-wise
 // kernels; F and T are the op's cuBLAS / cuDNN maps). Same equations, same results as the
-// CPU to float rounding (shared/RULES.md).
+// CPU to float rounding (docs/RULES.md).
 
 #include <optional>
 #include <utility>

@@ -36,7 +36,7 @@ struct ExplainSettings {
   // The report is off here (on a GPU it reads sums back to the host, which a captured
   // CUDA Graph cannot); turn it on to get Explanation::relevance.report().
   PropagateOptions propagation{.retain = false, .keep_all = false, .keep = {}, .report = false};
-  // Post-scaling of each sample's maps, applied by Explanation::sample (RULES.md; 0: off).
+  // Post-scaling of each sample's maps, applied by Explanation::sample (docs/RULES.md, "Post-scaling"; 0: off).
   double scaler = 0.0, max_unit = 0.0;
   bool cuda_graph = true;  // capture repeated GPU explanations
 };

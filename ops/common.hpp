@@ -62,7 +62,7 @@ Tape* recording_tape(std::initializer_list<const Tensor*> inputs);
 // Value ids of `inputs` on `tape` (-1 for constants).
 std::vector<ValueId> value_ids(const Tape& tape, std::initializer_list<const Tensor*> inputs);
 
-// A denominator stabiliser: its epsilon and kind (RULES.md, "Stabiliser").
+// A denominator stabiliser: its epsilon and kind (docs/RULES.md, "Stabiliser").
 struct Stab {
   double epsilon = 0.0;
   Stabilizer kind = Stabilizer::Sign;

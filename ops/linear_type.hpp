@@ -2,7 +2,7 @@
 // The LRP skeleton shared by every linear-type op (linear, conv1d, conv2d):
 // modify the weights / inputs, forward, stabilise the denominator, transpose, multiply.
 // An op supplies its two linear maps and the skeleton implements every rule of
-// shared/RULES.md on top of them, so a new linear-type op gets all rules at once.
+// docs/RULES.md on top of them, so a new linear-type op gets all rules at once.
 
 #include <functional>
 #include <map>

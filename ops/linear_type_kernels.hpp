@@ -333,7 +333,7 @@ struct GammaNonnegUV {
   }
 };
 
-// Gated backtrace (RULES.md): with t = z, P := 0 when t < l and N := 0 when t > u; the
+// Gated backtrace (docs/RULES.md, "Saturation gate"): with t = z, P := 0 when t < l and N := 0 when t > u; the
 // kept side(s) share R by |z_jk| / (kept sides + |b_k|), the denominator in double.
 // Writes a = s on the kept positive side, b = -s on the kept negative side (the spread's
 // signs). b: (O,) or nullptr; inner: z's extent after the output dimension.

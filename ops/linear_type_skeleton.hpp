@@ -1,6 +1,6 @@
 #pragma once
 // The LRP skeleton for linear-type ops (linear, conv1d, conv2d), written once for every
-// device: each rule of shared/RULES.md from the op's own forward F(x, W) and transpose
+// device: each rule of docs/RULES.md from the op's own forward F(x, W) and transpose
 // T(s, W) (LinearMaps), the element-wise parts as the functors of
 // ops/linear_type_kernels.hpp. A policy P supplies the rest:
 //

@@ -17,7 +17,7 @@
 
 namespace relprop {
 
-// How the output relevance starts (RULES.md, "Seeding").
+// How the output relevance starts (docs/RULES.md, "Seeding").
 enum class SeedForm {
   Value,   // the target output's own value
   OneHot,  // 1 at the target

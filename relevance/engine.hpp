@@ -60,7 +60,7 @@ class RelevanceMap {
   // One report per node that received relevance, in tape order.
   const std::vector<NodeReport>& report() const { return report_; }
 
-  // Post-scaling of every map (inputs and kept nodes), each on its own (RULES.md):
+  // Post-scaling of every map (inputs and kept nodes), each on its own (docs/RULES.md, "Post-scaling"):
   // `scaler` > 0 rescales a map to sum to `scaler`; `max_unit` > 0 then scales it so its
   // largest magnitude is `max_unit`. A map that sums to 0 skips the `scaler` step; an
   // all-zero map is left as it is. ValueError for a negative argument.

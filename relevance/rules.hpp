@@ -15,7 +15,7 @@
 
 namespace relprop {
 
-// How a denominator z is kept away from zero (RULES.md, "Stabiliser").
+// How a denominator z is kept away from zero (docs/RULES.md, "Stabiliser").
 enum class Stabilizer {
   Sign,    // z + eps * sgn0(z)
   Clip,    // sgn0(z) * max(|z|, eps)

@@ -1,5 +1,5 @@
 #pragma once
-// Seeds: the relevance placed on the model output before propagation (RULES.md,
+// Seeds: the relevance placed on the model output before propagation (docs/RULES.md,
 // "Seeding"). One function per kind of explanation, each returning a tensor of the
 // output's shape on the output's device; make_seed picks one from a SeedSpec.
 //

@@ -30,7 +30,7 @@ struct RelevanceContext {
   // Whether input i wants relevance (false past the end).
   bool needs(std::size_t i) const { return i < needs_input.size() && needs_input[i] != 0; }
   // Backtrace saturation gate: the bounds (l, u) of the activation that alone reads this
-  // node's output (RULES.md); +-infinity where the activation has no bound. Absent when
+  // node's output (docs/RULES.md, "Saturation gate"); +-infinity where the activation has no bound. Absent when
   // no gated activation follows.
   std::optional<std::pair<double, double>> activation_bounds;
 };

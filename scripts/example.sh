@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job on the built-in example: installs what is missing, builds the `relprop`
-# tool (incrementally), and explains the network of the worked example in RULES.md,
+# tool (incrementally), and explains the network of the worked example in docs/RULES.md,
 # printing its input relevance.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes examples/worked/: the network of the worked example in shared/RULES.md.
+"""Writes examples/worked/: the network of the worked example in docs/RULES.md.
 
 W = [[0.5, 0.3, 0.2], [0.1, 0.4, 0.5]], b = [0.1, 0.2], x = [1, 2, 3]; z = [1.8, 2.6];
 ReLU. Standard library only, so it runs anywhere.

@@ -1,7 +1,7 @@
 // Embedding relprop: load weights from safetensors, run a model written with relprop's
 // ops, explain its prediction, print the input relevance.
 //
-//   embed WEIGHTS.safetensors   (examples/worked/weights.safetensors: RULES.md's example)
+//   embed WEIGHTS.safetensors   (examples/worked/weights.safetensors: docs/RULES.md's worked example)
 
 // Each header by its path under relprop/ (relprop/relprop.hpp includes them all).
 #include <relprop/io/safetensors.hpp>

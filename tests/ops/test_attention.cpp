@@ -1,4 +1,4 @@
-// Transformer ops against float64 oracles written from RULES.md ("Transformers"): matmul
+// Transformer ops against float64 oracles written from docs/RULES.md ("Transformers"): matmul
 // (bilinear ε/2, CP-LRP's constant factor, gradient), the attention softmax with padding
 // and causal masks (AttnLRP's rule, gradient), layer norm (1/std constant), RMS norm,
 // embeddings; then a small attention block under the attnlrp / cp-lrp composites.

@@ -158,7 +158,7 @@ TEST_SUITE("ops.linear") {
                     ShapeError);
   }
 
-  TEST_CASE("the worked example of RULES.md: zero with a one-hot seed x 100 / and backtrace") {
+  TEST_CASE("the worked example of docs/RULES.md: zero with a one-hot seed x 100 / and backtrace") {
     const Tensor W = Tensor::from_vector({0.5f, 0.3f, 0.2f, 0.1f, 0.4f, 0.5f}, {2, 3});
     const Tensor b = Tensor::from_vector({0.1f, 0.2f}, {2});
     const Tensor x = Tensor::from_vector({1.f, 2.f, 3.f}, {1, 3});

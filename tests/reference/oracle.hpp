@@ -1,5 +1,5 @@
 #pragma once
-// Float64 oracles written the slow, obvious way from shared/RULES.md: dense matrices,
+// Float64 oracles written the slow, obvious way from docs/RULES.md: dense matrices,
 // plain loops, no shared code with the kernels they check.
 
 #include <cmath>
@@ -192,7 +192,7 @@ inline Mat linear_alpha_beta(const Mat& x, const Mat& W, const std::vector<doubl
   return out;
 }
 
-// Generalised gamma (RULES.md): w_up = w + g w+, w_dn = w + g w-; outputs with z > 0 use
+// Generalised gamma (docs/RULES.md, "gamma"): w_up = w + g w+, w_dn = w + g w-; outputs with z > 0 use
 // u = x+ w_up + x- w_dn + b_up, outputs with z < 0 use v = x+ w_dn + x- w_up + b_dn.
 inline Mat linear_gamma(const Mat& x, const Mat& W, const std::vector<double>& b, const Mat& R, double g, double eps,
                         Stab kind = Stab::Sign) {
