@@ -1,7 +1,7 @@
-// Transformer ops against float64 oracles written from docs/RULES.md ("Transformers"): matmul
+// Attention against float64 oracles written from docs/RULES.md ("Transformers"): matmul
 // (bilinear ε/2, CP-LRP's constant factor, gradient), the attention softmax with padding
-// and causal masks (AttnLRP's rule, gradient), layer norm (1/std constant), RMS norm,
-// embeddings; then a small attention block under the attnlrp / cp-lrp composites.
+// and causal masks (AttnLRP's rule, gradient); then a small attention block under the
+// attnlrp / cp-lrp composites. Layer / RMS norm: test_norm.cpp; token ops: test_token.cpp.
 
 #include <doctest/doctest.h>
 
@@ -12,11 +12,11 @@
 #include "relprop/ops/activation.hpp"
 #include "relprop/ops/attention.hpp"
 #include "relprop/ops/norm.hpp"
-#include "relprop/ops/token.hpp"
 #include "relprop/ops/elementwise.hpp"
 #include "relprop/ops/linear.hpp"
 #include "relprop/ops/shape.hpp"
 #include "relprop/nn/graph.hpp"
+#include "ops/op_test_util.hpp"
 #include "reference/oracle.hpp"
 #include "relprop/relevance/composite.hpp"
 #include "relprop/relevance/engine.hpp"
@@ -26,23 +26,12 @@
 using namespace relprop;
 using oracle::random_tensor;
 using oracle::rel_err;
+using optest::from64;
+using optest::node_relevance;
+using optest::stab;
+using optest::v64;
 
 namespace {
-
-// Runs `f` on recorded inputs and returns the relevance the node passes to each of them.
-struct Recorded {
-  Tape tape;
-  std::vector<Tensor> ins;
-  Tensor y;
-};
-
-std::vector<double> v64(const Tensor& t) { return t.to_vector_f64(); }
-
-Tensor from64(const std::vector<double>& v, Shape s) {
-  return Tensor::from_vector(std::span<const double>(v), std::move(s)).to(DType::F32);
-}
-
-double stab(double z, double eps) { return z + eps * (z >= 0 ? 1.0 : -1.0); }
 
 // Batched (B, M, K) x (B, K, N) in float64.
 std::vector<double> bmm(const std::vector<double>& a, const std::vector<double>& b, int B, int M, int K, int N) {
@@ -52,15 +41,6 @@ std::vector<double> bmm(const std::vector<double>& a, const std::vector<double>&
       for (int j = 0; j < N; ++j)
         for (int k = 0; k < K; ++k) o[(q * M + i) * N + j] += a[(q * M + i) * K + k] * b[(q * K + k) * N + j];
   return o;
-}
-
-// Relevance of every recorded input of a one-node tape for `rule`.
-std::vector<Tensor> node_relevance(Tape& tape, const Rule& rule, const Tensor& R) {
-  const Node& n = tape.node(tape.size() - 1);
-  std::vector<std::uint8_t> needs;
-  for (auto v : n.inputs) needs.push_back(v >= 0);
-  RelevanceContext ctx{needs, std::nullopt};
-  return n.relevance(rule, R, ctx);
 }
 
 }  // namespace
@@ -238,152 +218,6 @@ TEST_SUITE("ops.attention") {
       for (int k = 0; k < 5; ++k) want[r * 5 + k] = xv[r * 5 + k] * (rv[r * 5 + k] - std::exp(xv[r * 5 + k]) / z * sr);
     }
     CHECK(rel_err(node_relevance(tape, ZeroRule{}, R)[0], from64(want, x.shape())) < 1e-5);
-  }
-
-  TEST_CASE("layer norm and RMS norm: forward, AttnLRP's rules, gradients") {
-    const int rows = 4, D = 6;
-    const Tensor x = random_tensor({2, 2, D}, 11, -2, 2), w = random_tensor({D}, 12, 0.5, 1.5),
-                 b = random_tensor({D}, 13, -0.3, 0.3);
-    const auto xv = v64(x), wv = v64(w), bv = v64(b);
-    const double eps = 1e-5;
-    // float64 forward, for values and finite-difference gradients.
-    auto ln = [&](const std::vector<double>& in, bool rms) {
-      std::vector<double> y(in.size());
-      for (int r = 0; r < rows; ++r) {
-        double mean = 0, var = 0;
-        if (!rms) {
-          for (int d = 0; d < D; ++d) mean += in[r * D + d];
-          mean /= D;
-        }
-        for (int d = 0; d < D; ++d) var += (in[r * D + d] - mean) * (in[r * D + d] - mean);
-        var /= D;
-        for (int d = 0; d < D; ++d)
-          y[r * D + d] = (in[r * D + d] - mean) / std::sqrt(var + eps) * wv[d] + (rms ? 0.0 : bv[d]);
-      }
-      return y;
-    };
-    const Tensor R = random_tensor(x.shape(), 14);
-    const auto rv = v64(R);
-    for (bool rms : {false, true}) {
-      CAPTURE(rms);
-      Tape tape;
-      Tensor y;
-      {
-        Recording rec(tape);
-        const Tensor xi = tape.input(x, "x");
-        y = rms ? rms_norm(xi, w, eps, "norm") : layer_norm(xi, w, b, eps, "norm");
-      }
-      const auto yv = ln(xv, rms);
-      CHECK(rel_err(y, from64(yv, x.shape())) < 1e-5);
-      // Gradient of Σ R ⊙ y by central differences in float64.
-      std::vector<double> g(xv.size());
-      for (std::size_t i = 0; i < xv.size(); ++i) {
-        auto p = xv, m = xv;
-        p[i] += 1e-6;
-        m[i] -= 1e-6;
-        const auto yp = ln(p, rms), ym = ln(m, rms);
-        double d = 0;
-        for (std::size_t k = 0; k < yv.size(); ++k) d += rv[k] * (yp[k] - ym[k]);
-        g[i] = d / 2e-6;
-      }
-      CHECK(rel_err(node_relevance(tape, GradientRule{}, R)[0], from64(g, x.shape())) < 1e-4);
-      const Tensor r_eps = node_relevance(tape, EpsilonRule{1e-9}, R)[0];
-      if (rms) {
-        CHECK(rel_err(r_eps, R) == 0.0);  // identity
-        continue;
-      }
-      // 1/std constant: q = γ inv R / y, R_x = x ⊙ (q - mean(q)).
-      std::vector<double> want(xv.size());
-      double absorbed = 0, total = 0;
-      for (int r = 0; r < rows; ++r) {
-        double mean = 0, var = 0;
-        for (int d = 0; d < D; ++d) mean += xv[r * D + d];
-        mean /= D;
-        for (int d = 0; d < D; ++d) var += (xv[r * D + d] - mean) * (xv[r * D + d] - mean);
-        const double inv = 1.0 / std::sqrt(var / D + eps);
-        std::vector<double> q(D);
-        double mq = 0;
-        for (int d = 0; d < D; ++d) {
-          q[d] = wv[d] * inv * rv[r * D + d] / stab(yv[r * D + d], 1e-9);
-          mq += q[d] / D;
-        }
-        for (int d = 0; d < D; ++d) {
-          want[r * D + d] = xv[r * D + d] * (q[d] - mq);
-          absorbed += bv[d] * rv[r * D + d] / yv[r * D + d];
-          total += rv[r * D + d];
-        }
-      }
-      CHECK(rel_err(r_eps, from64(want, x.shape())) < 1e-4);
-      // Conservation: what the input receives is the output's relevance less the bias share.
-      double got = 0;
-      for (double v : v64(r_eps)) got += v;
-      CHECK(got == doctest::Approx(total - absorbed).epsilon(1e-3));
-      CHECK(rel_err(node_relevance(tape, PassRule{}, R)[0], R) == 0.0);
-    }
-    CHECK_THROWS_AS(layer_norm(x, random_tensor({D + 1}, 1), Tensor()), ShapeError);
-  }
-
-  TEST_CASE("rotary embedding: HF's rotation, its ε-rule, gradient") {
-    const int N = 2, H = 2, T = 3, d = 4, h = d / 2;
-    const Tensor x = random_tensor({N, H, T, d}, 30);
-    const std::vector<std::int64_t> pv{0, 1, 2, 5, 6, 7};
-    const Tensor pos = Tensor::from_vector(std::span<const std::int64_t>(pv), {N, T});
-    Tape tape;
-    Tensor y;
-    {
-      Recording rec(tape);
-      y = rotary_embedding(tape.input(x, "x"), pos, 100.0, "rope");
-    }
-    const auto xv = v64(x);
-    std::vector<double> yv(xv.size()), c(xv.size() / 2), s(xv.size() / 2);
-    for (int b = 0; b < N; ++b)
-      for (int hh = 0; hh < H; ++hh)
-        for (int t = 0; t < T; ++t)
-          for (int j = 0; j < h; ++j) {
-            const double ang = pv[b * T + t] * std::pow(100.0, -2.0 * j / d);
-            const int base = ((b * H + hh) * T + t) * d, ci = ((b * H + hh) * T + t) * h + j;
-            c[ci] = std::cos(ang);
-            s[ci] = std::sin(ang);
-            yv[base + j] = xv[base + j] * c[ci] - xv[base + j + h] * s[ci];
-            yv[base + j + h] = xv[base + j + h] * c[ci] + xv[base + j] * s[ci];
-          }
-    CHECK(rel_err(y, from64(yv, x.shape())) < 1e-5);
-    const Tensor R = random_tensor(x.shape(), 31);
-    const auto rv = v64(R);
-    std::vector<double> want(xv.size()), grad(xv.size());
-    for (std::size_t row = 0; row < xv.size() / d; ++row)
-      for (int j = 0; j < h; ++j) {
-        const std::size_t a = row * d + j, b = a + h, ci = row * h + j;
-        const double s1 = rv[a] / stab(yv[a], 1e-6), s2 = rv[b] / stab(yv[b], 1e-6);
-        // z contributions: y_a = x_a c - x_b s, y_b = x_b c + x_a s.
-        want[a] = xv[a] * c[ci] * s1 + xv[a] * s[ci] * s2;
-        want[b] = -xv[b] * s[ci] * s1 + xv[b] * c[ci] * s2;
-        grad[a] = c[ci] * rv[a] + s[ci] * rv[b];
-        grad[b] = -s[ci] * rv[a] + c[ci] * rv[b];
-      }
-    CHECK(rel_err(node_relevance(tape, EpsilonRule{1e-6}, R)[0], from64(want, x.shape())) < 1e-4);
-    CHECK(rel_err(node_relevance(tape, GradientRule{}, R)[0], from64(grad, x.shape())) < 1e-5);
-    CHECK(rel_err(node_relevance(tape, PassRule{}, R)[0], R) == 0.0);
-    CHECK_THROWS_AS(rotary_embedding(random_tensor({1, 1, 2, 3}, 1), pos), ShapeError);
-  }
-
-  TEST_CASE("embedding: rows by id, relevance summed over the hidden dimension, bad ids refused") {
-    const Tensor W = random_tensor({7, 3}, 15);
-    const Tensor ids = Tensor::from_vector(std::span<const std::int64_t>(std::vector<std::int64_t>{2, 0, 6, 2}), {2, 2});
-    Tape tape;
-    Tensor e;
-    {
-      Recording rec(tape);
-      e = embedding(tape.input(ids, "input_ids"), W, "emb");
-    }
-    CHECK(e.shape() == Shape{2, 2, 3});
-    CHECK(e.get({1, 0, 2}) == W.get({6, 2}));
-    const Tensor R = random_tensor({2, 2, 3}, 16);
-    const Tensor r = node_relevance(tape, EpsilonRule{}, R)[0];
-    CHECK(r.shape() == Shape{2, 2});
-    CHECK(r.get({1, 1}) == doctest::Approx(R.get({1, 1, 0}) + R.get({1, 1, 1}) + R.get({1, 1, 2})));
-    const Tensor bad = Tensor::from_vector(std::span<const std::int64_t>(std::vector<std::int64_t>{7}), {1});
-    CHECK_THROWS_WITH_AS(embedding(bad, W), doctest::Contains("id 7"), IndexError);
   }
 
   TEST_CASE("an attention block explains: CP-LRP conserves exactly, AttnLRP and gradient run") {
