@@ -106,11 +106,11 @@ double tape_flops(const Tape& tape, const Model& m) {
     const Node& n = tape.node(i);
     if (n.output < 0) continue;
     const double out = static_cast<double>(shape_numel(values[n.output].shape));
-    const std::string_view op = n.op();
-    if (op == "linear" || op == "matmul") {
+    const OpKind op = n.op();
+    if (op == OpKind::Linear || op == OpKind::Matmul) {
       const ValueId a = n.inputs.empty() ? -1 : n.inputs[0];
       if (a >= 0 && !values[a].shape.empty()) f += 2.0 * out * static_cast<double>(values[a].shape.back());
-    } else if (op == "conv2d" || op == "conv1d") {
+    } else if (op == OpKind::Conv2d || op == OpKind::Conv1d) {
       auto g = by_name.find(n.name);
       if (g == by_name.end()) continue;
       auto w = g->second->params.find("weight");
