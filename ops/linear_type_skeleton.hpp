@@ -74,11 +74,16 @@ class LinearTypeSkeleton {
   LinearTypeSkeleton(const LinearMaps& m, const Tensor& x_, const Tensor& w_, const Tensor& b_, const Tensor& z_,
                      const Tensor& R_, WeightCache& c)
       : maps(m),
-        x(x_.contiguous()),
-        w(w_.contiguous()),
-        b(b_.defined() ? b_.contiguous() : Tensor()),
-        z(z_.contiguous()),
-        R(R_.contiguous()),
+        cx(x_),
+        cw(w_),
+        cb(b_),
+        cz(z_),
+        cR(R_),
+        x(cx.get()),
+        w(cw.get()),
+        b(cb.get()),
+        z(cz.get()),
+        R(cR.get()),
         cache(c) {
     const Shape& zs = z.shape();
     out_dim = maps.out_dim < 0 ? static_cast<int>(zs.size()) + maps.out_dim : maps.out_dim;
@@ -146,8 +151,21 @@ class LinearTypeSkeleton {
     lt::PairOut out;
   };
 
+  // A tensor as it is when contiguous (no copy of the handle: on small layers those copies
+  // cost as much as the arithmetic), else a contiguous copy held here.
+  struct Contiguous {
+    Tensor own;
+    const Tensor* t;
+    explicit Contiguous(const Tensor& in)
+        : own(in.defined() && !in.is_contiguous() ? in.contiguous() : Tensor()), t(own.defined() ? &own : &in) {}
+    Contiguous(const Contiguous&) = delete;
+    Contiguous& operator=(const Contiguous&) = delete;
+    const Tensor& get() const { return *t; }
+  };
+
   const LinearMaps& maps;
-  Tensor x, w, b, z, R;  // contiguous float32 on P's device; b undefined: no bias
+  Contiguous cx, cw, cb, cz, cR;
+  const Tensor &x, &w, &b, &z, &R;  // contiguous float32 on P's device; b undefined: no bias
   WeightCache& cache;
   OutLayout L;
   int out_dim = 0;
