@@ -226,12 +226,18 @@ class AttentionSoftmaxNode final : public Node {
       // AttnLRP: x (R - s ΣR); gradient (with respect to the unscaled scores): scale s
       // (R - Σ R s). The sums run over the visible entries: a masked entry is a constant 0,
       // not an output of the map, so its relevance is not redistributed.
+      const std::uint8_t* hidden = masked_.empty() ? nullptr : masked_.data() + base;
+      if (hidden && std::find(hidden, hidden + D_, std::uint8_t{1}) == hidden + D_) hidden = nullptr;  // none here
       double acc = 0;
-      for (std::int64_t d = 0; d < D_; ++d)
-        if (masked_.empty() || !masked_[base + d]) acc += grad ? static_cast<double>(r[base + d]) * s[base + d] : r[base + d];
+      if (hidden) {
+        for (std::int64_t d = 0; d < D_; ++d)
+          if (!hidden[d]) acc += grad ? static_cast<double>(r[base + d]) * s[base + d] : r[base + d];
+      } else {
+        for (std::int64_t d = 0; d < D_; ++d) acc += grad ? static_cast<double>(r[base + d]) * s[base + d] : r[base + d];
+      }
       for (std::int64_t d = 0; d < D_; ++d) {
         const std::int64_t k = base + d;
-        if (!masked_.empty() && masked_[k]) {
+        if (hidden && hidden[d]) {
           o[k] = 0.0f;
           continue;
         }
