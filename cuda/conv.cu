@@ -303,7 +303,6 @@ detail::LinearMaps conv_maps(const ConvGeometry& g) {
   // an ungrouped convolution give stacked outputs (N, 2O, HO, WO), as on the CPU.
   m.forward = [g](const Tensor& x, const Tensor& w) { return conv2d_forward(g, x, w); };
   m.transpose = [g](const Tensor& s, const Tensor& w) { return conv2d_backward_data(g, s, w); };
-  m.bias_view = {g.O, 1, 1};
   m.channel_dim = 1;
   m.out_dim = 1;
   m.stackable = g.G == 1;

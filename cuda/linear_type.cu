@@ -11,6 +11,7 @@
 
 #include "relprop/cuda/common.cuh"
 #include "relprop/cuda/primitives.hpp"
+#include "relprop/cuda/stabilize.cuh"
 #include "relprop/cuda/stabilize.hpp"
 #include "relprop/ops/linear_type_skeleton.hpp"
 
@@ -29,20 +30,8 @@ struct WithRow {
 // One block per row of `group` elements: eps * sqrt(mean(den^2)) over the row, the sum in
 // double in a fixed order (deterministic). den: (rows * group,), out: (rows,).
 __global__ void row_eps_kernel(const float* den, float* out, std::int64_t group, double eps) {
-  __shared__ double part[256];
-  const std::int64_t base = static_cast<std::int64_t>(blockIdx.x) * group;
-  double sq = 0;
-  for (std::int64_t i = threadIdx.x; i < group; i += blockDim.x) {
-    const double v = den[base + i];
-    sq += v * v;
-  }
-  part[threadIdx.x] = sq;
-  __syncthreads();
-  for (int w = blockDim.x / 2; w > 0; w /= 2) {
-    if (threadIdx.x < w) part[threadIdx.x] += part[threadIdx.x + w];
-    __syncthreads();
-  }
-  if (threadIdx.x == 0) out[blockIdx.x] = static_cast<float>(eps * sqrt(part[0] / static_cast<double>(group)));
+  const float e = block_row_epsilon(den + static_cast<std::int64_t>(blockIdx.x) * group, group, eps);
+  if (threadIdx.x == 0) out[blockIdx.x] = e;
 }
 
 struct CudaPolicy {

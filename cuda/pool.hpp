@@ -18,16 +18,8 @@ namespace relprop::cuda {
 using detail::PoolGeom;
 using detail::PoolWindows;
 
-// How relevance leaves a window (ops/pool.cpp's PoolNode::relevance modes).
-enum class PoolMode : std::int32_t {
-  WinnerTakeAll,  // max: to the maximum, ties sharing equally
-  FirstMax,       // max, gradient: to the first maximum in scan order
-  Proportional,   // max, norm-ish: x_j R / stab(sum_window x)
-  Norm,           // avg: x_j R / (d stab(y))
-  AbsShare,       // avg, backtrace: R |x_j| / sum_window |x| (uniform when the sum is 0)
-  MeanGradient,   // avg, gradient: R / d
-  Uniform,        // uniform: R / (the window's positions inside the input)
-};
+// How relevance leaves a window (ops/pool_window.hpp).
+using detail::PoolMode;
 
 // y (N, C, HO, WO) from x (N, C, H, W). `argmax`: undefined, or I32 (N, C, HO, WO) on the
 // GPU, filled as the CPU's (h * W + w of the first maximum, -it - 1 when tied, INT32_MIN

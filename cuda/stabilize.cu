@@ -2,6 +2,7 @@
 // element through detail::stab_divide, the Scaled epsilon from each row's mean square.
 
 #include "relprop/cuda/common.cuh"
+#include "relprop/cuda/stabilize.cuh"
 #include "relprop/cuda/stabilize.hpp"
 
 namespace relprop::cuda {
@@ -12,17 +13,8 @@ namespace {
 // reduction order), then the division.
 __global__ void scaled_divide_kernel(const float* R, const float* z, float* s, std::int64_t group, double eps,
                                      bool clip) {
-  __shared__ double part[256];
   const std::int64_t b = static_cast<std::int64_t>(blockIdx.x) * group;
-  double sq = 0;
-  for (std::int64_t i = threadIdx.x; i < group; i += blockDim.x) sq += static_cast<double>(z[b + i]) * z[b + i];
-  part[threadIdx.x] = sq;
-  __syncthreads();
-  for (int w = blockDim.x / 2; w > 0; w /= 2) {
-    if (threadIdx.x < w) part[threadIdx.x] += part[threadIdx.x + w];
-    __syncthreads();
-  }
-  const float e = static_cast<float>(eps * sqrt(part[0] / static_cast<double>(group)));
+  const float e = block_row_epsilon(z + b, group, eps);
   for (std::int64_t i = threadIdx.x; i < group; i += blockDim.x)
     s[b + i] = detail::stab_divide(R[b + i], z[b + i], e, clip);
 }

@@ -110,10 +110,7 @@ void stabilized_divide(const float* R, const float* z, float* s, std::int64_t n,
   }
   parallel_for(groups, n > kParallelMin, [&](std::int64_t g) {
     const std::int64_t b = g * group;
-    double sq = 0;
-    for (std::int64_t i = 0; i < group; ++i) sq += static_cast<double>(z[b + i]) * z[b + i];
-    divide_range(R, z, s, b, b + group, static_cast<float>(stab.epsilon * std::sqrt(sq / static_cast<double>(group))),
-                 false);
+    divide_range(R, z, s, b, b + group, scaled_epsilon(z + b, group, stab.epsilon), false);
   });
 }
 

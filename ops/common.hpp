@@ -76,6 +76,13 @@ RELPROP_HOST_DEVICE inline float stab_divide(float r, float z, float e, bool cli
   const float d = clip ? sg * (az < e ? e : az) : z + e * sg;
   return d == 0.0f ? 0.0f : r / d;
 }
+// The Scaled stabiliser's epsilon of a row of `group` elements: eps * sqrt(mean(z^2)), the
+// squares summed in double, in order.
+inline float scaled_epsilon(const float* z, std::int64_t group, double eps) {
+  double sq = 0;
+  for (std::int64_t i = 0; i < group; ++i) sq += static_cast<double>(z[i]) * z[i];
+  return static_cast<float>(eps * std::sqrt(sq / static_cast<double>(group)));
+}
 // s[i] = R[i] / stab(z[i]) for i < n; a denominator of exactly 0 gives s = 0.
 // R, z, s: (n,). For Stabilizer::Scaled, rows of `group` elements (the tensor's non-batch
 // size) share one epsilon scale; group <= 0 means one row of all n.

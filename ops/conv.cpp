@@ -347,7 +347,6 @@ detail::LinearMaps conv_maps(const Geom& g) {
   m.transpose = [g, with_outputs](const Tensor& s, const Tensor& w) {
     return conv_transpose(with_outputs(g, w), s, w);
   };
-  m.bias_view = {g.O, 1, 1};
   m.channel_dim = 1;
   m.out_dim = 1;
   m.stackable = g.G == 1;

@@ -40,7 +40,7 @@ namespace {
 //   forward:   (M, I) x (O, I)^T -> (M, O)
 //   transpose: (M, O) x (O, I)   -> (M, I)
 // The output count is read from the weight, so stacked weights (2O, I) work too.
-detail::LinearMaps linear_maps(const Shape& x_shape, std::int64_t O, bool on_gpu) {
+detail::LinearMaps linear_maps(const Shape& x_shape, bool on_gpu) {
   const Device dev = on_gpu ? Device::CUDA : Device::CPU;
   // c (M, N) = a (M, K) b^T with b (N, K) when `bt`, else a b with b (K, N).
   const auto product = [on_gpu](std::int64_t M, std::int64_t N, std::int64_t K, const Tensor& a, const Tensor& b,
@@ -70,7 +70,6 @@ detail::LinearMaps linear_maps(const Shape& x_shape, std::int64_t O, bool on_gpu
     product(M, I, Ow, s, w, false, c);
     return c;
   };
-  m.bias_view = {O};
   m.channel_dim = static_cast<int>(x_shape.size()) - 1;  // features
   m.out_dim = static_cast<int>(x_shape.size()) - 1;
   m.stackable = true;
@@ -120,7 +119,7 @@ class LinearNode final : public Node {
 
  private:
   // The skeleton's maps, on the device x lives on.
-  detail::LinearMaps maps() const { return linear_maps(x_.shape(), w_.size(0), detail::on_cuda(x_)); }
+  detail::LinearMaps maps() const { return linear_maps(x_.shape(), detail::on_cuda(x_)); }
 
   Tensor x_, w_, b_, z_;  // x: (..., I), w: (O, I), b: (O,) or undefined, z: (..., O)
   mutable detail::WeightCache cache_;

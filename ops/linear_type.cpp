@@ -73,18 +73,13 @@ struct CpuPolicy {
     return s;
   }
 
-  // As stabilized_divide's Scaled epsilons: the squares summed in double, in order.
+  // stabilized_divide's Scaled epsilons, one per row.
   static Tensor row_eps(const Tensor& den, std::int64_t group, double eps) {
     const std::int64_t n = den.numel(), rows = group > 0 ? n / group : 0;
     Tensor e = Tensor::empty({std::max<std::int64_t>(rows, 1)});
     const float* z = den.data<float>();
     float* o = e.data<float>();
-    parallel_for(rows, n > kParallelMin, [&](std::int64_t g) {
-      const std::int64_t b = g * group;
-      double sq = 0;
-      for (std::int64_t i = 0; i < group; ++i) sq += static_cast<double>(z[b + i]) * z[b + i];
-      o[g] = static_cast<float>(eps * std::sqrt(sq / static_cast<double>(group)));
-    });
+    parallel_for(rows, n > kParallelMin, [&](std::int64_t g) { o[g] = scaled_epsilon(z + g * group, group, eps); });
     return e;
   }
 

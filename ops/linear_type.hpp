@@ -22,8 +22,6 @@ struct LinearMaps {
   std::function<Tensor(const Tensor& x, const Tensor& w)> forward;
   // transpose(s, W') -> x-shaped: the adjoint in x (GEMM^T, convolution backward-data).
   std::function<Tensor(const Tensor& s, const Tensor& w)> transpose;
-  // How the bias (O,) broadcasts onto z: (O,) for (..., O), (O, 1, 1) for (N, O, H, W).
-  Shape bias_view;
   // Dimension of x that holds channels (per-channel z^B bounds).
   int channel_dim = 1;
   // Dimension of z that holds the outputs (O).

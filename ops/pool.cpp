@@ -21,7 +21,8 @@ namespace relprop {
 
 namespace {
 
-enum class PoolKind { Max, Avg, Adaptive };
+using detail::PoolMode;
+using PoolKind = detail::PoolWindows;
 
 struct Geom {
   PoolKind kind;
@@ -50,9 +51,7 @@ using Span = detail::PoolSpan;
 // The geometry as plain numbers, as ops/pool_window.hpp (and the GPU kernels) take it.
 detail::PoolGeom window_geom(const Geom& g) {
   detail::PoolGeom q;
-  q.kind = g.kind == PoolKind::Max   ? detail::PoolWindows::Max
-           : g.kind == PoolKind::Avg ? detail::PoolWindows::Avg
-                                     : detail::PoolWindows::Adaptive;
+  q.kind = g.kind;
   q.N = g.N, q.C = g.C, q.H = g.H, q.W = g.W, q.HO = g.HO, q.WO = g.WO;
   for (int d = 0; d < 2; ++d) {
     q.kernel[d] = g.p.kernel[d];
@@ -148,7 +147,8 @@ class PoolNode final : public Node {
     std::vector<Tensor> out(1);
     if (!ctx.needs(0)) return out;
     const Tensor R = detail::as_f32(R_out, op_name(), "relevance").reshape(y_.shape()).contiguous();
-    enum class Mode { WinnerTakeAll, FirstMax, Proportional, Norm, AbsShare, MeanGradient, Uniform } mode;
+    using Mode = PoolMode;
+    Mode mode;
     detail::Stab stab = detail::stab_of(rule);
     const bool is_max = g_.kind == PoolKind::Max;
     const bool normish = std::holds_alternative<NormRule>(rule) || std::holds_alternative<EpsilonRule>(rule) ||
@@ -162,17 +162,7 @@ class PoolNode final : public Node {
 #if RELPROP_HAVE_CUDA
     if (detail::on_cuda(x_) || detail::on_cuda(R)) {
       detail::same_device(op_name(), {{&x_, "input"}, {&R, "relevance"}});
-      cuda::PoolMode m = cuda::PoolMode::MeanGradient;
-      switch (mode) {
-        case Mode::WinnerTakeAll: m = cuda::PoolMode::WinnerTakeAll; break;
-        case Mode::FirstMax: m = cuda::PoolMode::FirstMax; break;
-        case Mode::Proportional: m = cuda::PoolMode::Proportional; break;
-        case Mode::Norm: m = cuda::PoolMode::Norm; break;
-        case Mode::AbsShare: m = cuda::PoolMode::AbsShare; break;
-        case Mode::MeanGradient: m = cuda::PoolMode::MeanGradient; break;
-        case Mode::Uniform: m = cuda::PoolMode::Uniform; break;
-      }
-      out[0] = cuda::pool_relevance(gpu_geom(g_), m, stab, x_, y_, R, argmax_).reshape(in_shape_);
+      out[0] = cuda::pool_relevance(gpu_geom(g_), mode, stab, x_, y_, R, argmax_).reshape(in_shape_);
       return out;
     }
 #endif
@@ -230,15 +220,11 @@ class PoolNode final : public Node {
               double sum = 0;
               each(w, [&](std::int64_t h, std::int64_t c) { sum += xi[h * g.W + c]; });
               const float den = mode == Mode::Norm ? static_cast<float>(yp[k]) : static_cast<float>(sum);
-              float s = 0;
-              {  // as detail::stabilized_divide, for one element (no parallel region per window)
-                // Scaled: the root mean square of a one-element group is |den|.
-                const float e = static_cast<float>(stab.kind == Stabilizer::Scaled ? stab.epsilon * std::fabs(den)
-                                                                                    : stab.epsilon);
-                const float sg = den >= 0.0f ? 1.0f : -1.0f;
-                const float d = stab.kind == Stabilizer::Clip ? sg * std::max(std::fabs(den), e) : den + e * sg;
-                s = d == 0.0f ? 0.0f : r / d;
-              }
+              // One element's stabilised division (no parallel region per window); Scaled:
+              // the root mean square of a one-element group is |den|.
+              const float e = static_cast<float>(stab.kind == Stabilizer::Scaled ? stab.epsilon * std::fabs(den)
+                                                                                  : stab.epsilon);
+              float s = detail::stab_divide(r, den, e, stab.kind == Stabilizer::Clip);
               if (mode == Mode::Norm) s /= static_cast<float>(w.divisor);
               each(w, [&](std::int64_t h, std::int64_t c) { ri[h * g.W + c] += xi[h * g.W + c] * s; });
               break;

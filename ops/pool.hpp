@@ -1,11 +1,12 @@
 #pragma once
 // Pooling over (N, C, H, W) inputs -> (N, C, HO, WO) ((N, C, L) -> (N, C, LO) for the 1-d
-// pools), PyTorch's semantics. Relevance:
+// pools), PyTorch's semantics. Relevance (the rules each takes: relevance/ops.def):
 //   max_pool1d/2d: pass / backtrace -> winner-take-all (ties split equally); norm / epsilon /
-//     zero -> proportional to x over the window (as average pooling); gradient -> the
+//     zero -> proportional to x over the window (its sum stabilised); gradient -> the
 //     first arg-max, as PyTorch's gradient.
 //   avg_pool1d/2d, adaptive_avg_pool2d: norm / epsilon / zero (R_j = x_j sum_k R_k / (d_k
-//     stab(y_k))), backtrace (R |x_j| / sum_window |x|), gradient (R_k / d_k); not pass.
+//     stab(y_k))), backtrace (R |x_j| / sum_window |x|), gradient (R_k / d_k).
+//   every pool, uniform: R_k in equal shares over the window's positions inside the input.
 
 #include <array>
 #include <string_view>

@@ -13,6 +13,17 @@ namespace relprop::detail {
 
 enum class PoolWindows : std::int32_t { Max, Avg, Adaptive };
 
+// How relevance leaves a window (PoolNode::relevance in ops/pool.cpp, cuda/pool.cu).
+enum class PoolMode : std::int32_t {
+  WinnerTakeAll,  // max: to the maximum, ties sharing equally
+  FirstMax,       // max, gradient: to the first maximum in scan order
+  Proportional,   // max, norm-ish: x_j R / stab(sum_window x)
+  Norm,           // avg: x_j R / (d stab(y))
+  AbsShare,       // avg, backtrace: R |x_j| / sum_window |x| (uniform when the sum is 0)
+  MeanGradient,   // avg, gradient: R / d
+  Uniform,        // uniform: R / (the window's positions inside the input)
+};
+
 // The geometry as plain numbers (a kernel takes it by value). Avg: dilation 1.
 struct PoolGeom {
   PoolWindows kind = PoolWindows::Max;

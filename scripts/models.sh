@@ -37,7 +37,7 @@ fi
 if ! "$venv/bin/python" -c "import zennit" 2>/dev/null; then
   "$venv/bin/pip" install -q --no-deps zennit==0.5.1 || { echo "models: skipped (zennit not installable)"; exit 0; }
 fi
-# Debian's OpenBLAS misdetects this CPU kind (see shared/BENCHMARKING.md); name the core
+# Debian's OpenBLAS misdetects AVX-512 CPUs as "Prescott" (about 4.7x slower); name the core
 # when the CPU has AVX-512, or the float64 reference runs take minutes.
 if grep -q avx512f /proc/cpuinfo 2>/dev/null && [ -z "${OPENBLAS_CORETYPE:-}" ]; then
   export OPENBLAS_CORETYPE=SkylakeX

@@ -14,7 +14,8 @@ process) for --rounds rounds; every process times --repeat calls after warm-up. 
 that the two relevance maps agree (max |relprop - ref| / max |ref|), and prints median
 times, peak RSS and the ratio. Both sides run on --threads threads (2): OMP_NUM_THREADS for
 relprop, torch.set_num_threads for the reference, whose BLAS is told the real core kind
-(OPENBLAS_CORETYPE=SkylakeX for Debian's OpenBLAS, see shared BENCHMARKING.md).
+(OPENBLAS_CORETYPE=SkylakeX for Debian's OpenBLAS, which otherwise detects these CPUs
+as "Prescott" and runs about 4.7x slower).
 
 Interpreters (bench/compare/setup.sh makes both):
   the references (Zennit 0.5.1, LXT 2.1, DLBacktrace 0.0.25):

@@ -37,6 +37,7 @@ std::vector<Act> elementwise_acts() {
           {"leaky_relu(0.2)", [](const Tensor& x) { return leaky_relu(x, 0.2); }},
           {"leaky_relu(default)", [](const Tensor& x) { return leaky_relu(x); }},
           {"relu6", [](const Tensor& x) { return relu6(x); }},
+          {"hardswish", [](const Tensor& x) { return hardswish(x); }},
           {"elu(0.7)", [](const Tensor& x) { return elu(x, 0.7); }},
           {"elu(default)", [](const Tensor& x) { return elu(x); }},
           {"gelu", [](const Tensor& x) { return gelu(x); }},
@@ -52,10 +53,11 @@ std::vector<Rule> elementwise_rules() {
 }
 
 // Random values in [lo, hi] with the kinks and tails planted at the front: 0 (ReLU'(0)),
-// 6 (ReLU6's upper kink), +-100 (sigmoid / SiLU / GELU tails), -0.5, 1e-7.
+// 6 (ReLU6's upper kink), +-100 (sigmoid / SiLU / GELU tails), -0.5, 1e-7, +-3
+// (hardswish's kinks).
 Tensor with_specials(const Shape& s, std::uint32_t seed, double lo = -4.0, double hi = 8.0) {
   std::vector<float> v = o::random_tensor(s, seed, lo, hi).to_vector();
-  const float specials[] = {0.0f, 6.0f, -100.0f, 100.0f, -0.5f, 1e-7f, -20.0f, 20.0f};
+  const float specials[] = {0.0f, 6.0f, -100.0f, 100.0f, -0.5f, 1e-7f, -20.0f, 20.0f, -3.0f, 3.0f};
   for (std::size_t i = 0; i < v.size() && i < std::size(specials); ++i) v[i] = specials[i];
   return Tensor::from_vector(std::span<const float>(v), s);
 }

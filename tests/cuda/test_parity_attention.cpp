@@ -1,7 +1,8 @@
-// GPU parity of the transformer ops (ops/attention.cpp <-> cuda/attention.cu): matmul,
-// attention_softmax, scaled_dot_product_attention (its parts), layer_norm, rms_norm,
-// embedding, rotary_embedding, prepend_token and masked_mean, each under every rule its
-// CPU node supports, on the shapes of tests/ops/test_attention.cpp (batch 2, heads 2,
+// GPU parity of the transformer ops (ops/attention.cpp <-> cuda/attention.cu: matmul,
+// attention_softmax, scaled_dot_product_attention (its parts); ops/norm.cpp <->
+// cuda/norm.cu: layer_norm, rms_norm; ops/token.cpp <-> cuda/token.cu: embedding,
+// rotary_embedding, prepend_token, masked_mean), each under every rule its CPU node
+// supports, on the shapes of tests/ops/test_attention.cpp and test_token.cpp (batch 2, heads 2,
 // tokens 5 and 7, head size 8) plus grouped-query broadcasting, causal and padding masks
 // (masks of several dtypes, on the CPU and on the GPU), non-square scores, odd and long
 // rows; then a small transformer block (layer_norm -> linear -> sdpa -> linear).

@@ -86,7 +86,7 @@ double rel_diff(const Tensor& got, const Tensor& ref) {
 // with out_dim 1 (a 1x1 convolution; H = 1 and out_dim -1 make it a linear layer on
 // (N, C)). The output count is read from the weight (stacked weights work), and
 // `stackable` says whether the skeleton may use them.
-detail::LinearMaps pointwise_maps(const Shape& xs, std::int64_t O, bool stackable, bool linear_layout) {
+detail::LinearMaps pointwise_maps(const Shape& xs, bool stackable, bool linear_layout) {
   const std::int64_t N = xs[0], C = xs[1], H = linear_layout ? 1 : xs[2];
   detail::LinearMaps m;
   m.forward = [=](const Tensor& x, const Tensor& w) {
@@ -117,7 +117,6 @@ detail::LinearMaps pointwise_maps(const Shape& xs, std::int64_t O, bool stackabl
         }
     return out;
   };
-  m.bias_view = linear_layout ? Shape{O} : Shape{O, 1};
   m.channel_dim = 1;
   m.out_dim = linear_layout ? -1 : 1;
   m.stackable = stackable;
@@ -136,7 +135,7 @@ Layer layer(bool linear_layout, bool stackable, bool bias, bool nonneg, std::uin
   Layer l;
   l.name = std::string(linear_layout ? "linear (3, 11) -> 9" : "pointwise (2, 5, 7) -> 6") +
            (stackable ? ", stackable" : ", not stackable") + (bias ? ", bias" : "") + (nonneg ? ", x >= 0" : "");
-  l.maps = pointwise_maps(xs, O, stackable, linear_layout);
+  l.maps = pointwise_maps(xs, stackable, linear_layout);
   l.x = dyadic(xs, seed, nonneg ? 0.0 : -1.0, 1.0);
   l.w = dyadic({O, xs[1]}, seed + 1);
   l.b = bias ? dyadic({O}, seed + 2) : Tensor();

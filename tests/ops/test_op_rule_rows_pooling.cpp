@@ -13,19 +13,31 @@ namespace {
 
 namespace o = oracle;
 
-// Non-overlapping windows of size kh x kw over planes of H x W (the rows' geometry): the
-// input positions of output k, in order.
+// Windows of size kh x kw, stride sh x sw, zero padding ph x pw over planes of H x W:
+// the input positions of output k inside the input, in order, and the divisor of an
+// average (the padded count up to the padded edge with count_include_pad, as PyTorch).
 struct Windows {
-  std::int64_t planes, H, W, kh, kw;
-  std::int64_t HO() const { return H / kh; }
-  std::int64_t WO() const { return W / kw; }
+  std::int64_t planes, H, W, kh, kw, sh, sw, ph = 0, pw = 0;
+  bool count_include_pad = true;
+  std::int64_t HO() const { return (H + 2 * ph - kh) / sh + 1; }
+  std::int64_t WO() const { return (W + 2 * pw - kw) / sw + 1; }
   std::int64_t outputs() const { return planes * HO() * WO(); }
   std::vector<std::int64_t> of(std::int64_t k) const {
     const std::int64_t p = k / (HO() * WO()), oh = (k / WO()) % HO(), ow = k % WO();
     std::vector<std::int64_t> at;
     for (std::int64_t i = 0; i < kh; ++i)
-      for (std::int64_t j = 0; j < kw; ++j) at.push_back((p * H + oh * kh + i) * W + ow * kw + j);
+      for (std::int64_t j = 0; j < kw; ++j) {
+        const std::int64_t h = oh * sh - ph + i, w = ow * sw - pw + j;
+        if (h >= 0 && h < H && w >= 0 && w < W) at.push_back((p * H + h) * W + w);
+      }
     return at;
+  }
+  double divisor(std::int64_t k) const {
+    if (!count_include_pad) return static_cast<double>(of(k).size());
+    const std::int64_t oh = (k / WO()) % HO(), ow = k % WO();
+    const std::int64_t h0 = oh * sh - ph, w0 = ow * sw - pw;
+    const std::int64_t h1 = std::min(h0 + kh, H + ph), w1 = std::min(w0 + kw, W + pw);
+    return static_cast<double>((h1 - h0) * (w1 - w0));
   }
 };
 
@@ -49,7 +61,7 @@ o::Forward pooled(const Windows& w, bool max) {
     for (std::int64_t k = 0; k < w.outputs(); ++k) {
       double acc = max ? -INFINITY : 0.0;
       for (auto i : w.of(k)) acc = max ? std::max(acc, x[0][i]) : acc + x[0][i];
-      y[k] = max ? acc : acc / static_cast<double>(w.kh * w.kw);
+      y[k] = max ? acc : acc / w.divisor(k);
     }
     return y;
   };
@@ -123,7 +135,10 @@ Tensor distinct(const Shape& shape, std::uint32_t seed) {
 
 std::vector<Row> pooling_rows() {
   std::vector<Row> rows;
-  const Windows w1{2 * 3, 1, 8, 1, 2}, w2{2, 4, 4, 2, 2};
+  const Windows w1{2 * 3, 1, 8, 1, 2, 1, 2}, w2{2, 4, 4, 2, 2, 2, 2};
+  // Overlapping 3 x 3 windows, stride 1, padding 1: the divisor counts the padding, the
+  // uniform shares only the positions inside the input.
+  const Windows w3{1 * 2, 4, 4, 3, 3, 1, 1, 1, 1, true};
   {
     Row r{OpKind::MaxPool1d, "x (2, 3, 8), kernel 2", {distinct({2, 3, 8}, 41)},
           [](const std::vector<Tensor>& in, Device) { return max_pool1d(in[0], Pool1dParams{2}, "op"); }};
@@ -146,6 +161,18 @@ std::vector<Row> pooling_rows() {
     Row r{OpKind::AvgPool2d, "x (1, 2, 4, 4), kernel 2", {values({1, 2, 4, 4}, 44)},
           [](const std::vector<Tensor>& in, Device) { return avg_pool2d(in[0], Pool2dParams{}, "op"); }};
     avg_oracles(r, w2);
+    rows.push_back(std::move(r));
+  }
+  {
+    Row r{OpKind::AvgPool2d, "x (1, 2, 4, 4), kernel 3, stride 1, padding 1", {values({1, 2, 4, 4}, 46)},
+          [](const std::vector<Tensor>& in, Device) {
+            Pool2dParams p;
+            p.kernel = {3, 3};
+            p.stride = {1, 1};
+            p.padding = {1, 1};
+            return avg_pool2d(in[0], p, "op");
+          }};
+    avg_oracles(r, w3);
     rows.push_back(std::move(r));
   }
   {
