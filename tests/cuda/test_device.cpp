@@ -18,6 +18,7 @@
 #include "relprop/nn/transformers.hpp"
 #include "relprop/ops/activation.hpp"
 #include "relprop/ops/linear.hpp"
+#include "reference/fixtures.hpp"
 #include "reference/oracle.hpp"
 #include "relprop/relevance/engine.hpp"
 #include "relprop/relevance/seed.hpp"
@@ -28,17 +29,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A bound two-layer MLP 6 -> 5 -> 3 with random weights.
-Graph small_mlp() {
-  ModelOptions o;
-  o.mlp_sizes = {6, 5, 3};
-  Graph g = build_model("mlp", o);
-  g.bind(std::map<std::string, Tensor>{{"layers.0.weight", oracle::random_tensor({5, 6}, 1)},
-                                       {"layers.0.bias", oracle::random_tensor({5}, 2)},
-                                       {"layers.2.weight", oracle::random_tensor({3, 5}, 3)},
-                                       {"layers.2.bias", oracle::random_tensor({3}, 4)}});
-  return g;
-}
+using test::small_mlp;
 
 // small_mlp's weights rounded to bfloat16 (and back to float32), bound as float32.
 Graph small_mlp_rounded() {

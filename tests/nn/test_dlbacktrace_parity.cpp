@@ -11,25 +11,16 @@
 #include "relprop/nn/graph.hpp"
 #include "relprop/relevance/engine.hpp"
 #include "relprop/relevance/seed.hpp"
+#include "reference/fixtures.hpp"
 #include "reference/oracle.hpp"
 
 using namespace relprop;
 
 namespace {
 
-struct Fixture {
-  Graph graph;
-  Tensor x;
-  SafetensorsFile expected;
-};
+using Fixture = test::GraphFixture;
 
-Fixture load(const std::string& model) {
-  const std::string dir = std::string(RELPROP_SOURCE_DIR) + "/tests/data/dlbacktrace/" + model + "/";
-  Graph g = Graph::load(dir + "graph.json");
-  g.bind(SafetensorsFile::open(dir + "weights.safetensors"));
-  return {std::move(g), SafetensorsFile::open(dir + "input.safetensors").get("x"),
-          SafetensorsFile::open(dir + "expected.safetensors")};
-}
+Fixture load(const std::string& model) { return test::load_graph_fixture("tests/data/dlbacktrace/" + model); }
 
 }  // namespace
 

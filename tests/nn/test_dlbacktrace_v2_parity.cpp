@@ -18,25 +18,16 @@
 #include "relprop/nn/graph.hpp"
 #include "relprop/relevance/engine.hpp"
 #include "relprop/relevance/seed.hpp"
+#include "reference/fixtures.hpp"
 #include "reference/oracle.hpp"
 
 using namespace relprop;
 
 namespace {
 
-struct Fixture {
-  Graph graph;
-  Tensor x;
-  SafetensorsFile expected;
-};
+using Fixture = test::GraphFixture;
 
-Fixture load(const std::string& model) {
-  const std::string dir = std::string(RELPROP_SOURCE_DIR) + "/tests/data/dlbacktrace/v2/" + model + "/";
-  Graph g = Graph::load(dir + "graph.json");
-  g.bind(SafetensorsFile::open(dir + "weights.safetensors"));
-  return {std::move(g), SafetensorsFile::open(dir + "input.safetensors").get("x"),
-          SafetensorsFile::open(dir + "expected.safetensors")};
-}
+Fixture load(const std::string& model) { return test::load_graph_fixture("tests/data/dlbacktrace/v2/" + model); }
 
 // The input relevance under `c`, seeded as v2 seeds (one-hot x 100 at the arg-max); checks
 // the logits and the target on the way.

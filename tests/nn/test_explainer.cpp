@@ -9,6 +9,7 @@
 #include <cmath>
 #include <functional>
 
+#include "reference/fixtures.hpp"
 #include "reference/oracle.hpp"
 #include "relprop/nn/explainer.hpp"
 #include "relprop/nn/models.hpp"
@@ -17,17 +18,7 @@ using namespace relprop;
 
 namespace {
 
-// mlp 6 -> 5 -> 3 with fixed random weights.
-Graph small_mlp() {
-  ModelOptions o;
-  o.mlp_sizes = {6, 5, 3};
-  Graph g = build_model("mlp", o);
-  g.bind(std::map<std::string, Tensor>{{"layers.0.weight", oracle::random_tensor({5, 6}, 1)},
-                                       {"layers.0.bias", oracle::random_tensor({5}, 2)},
-                                       {"layers.2.weight", oracle::random_tensor({3, 5}, 3)},
-                                       {"layers.2.bias", oracle::random_tensor({3}, 4)}});
-  return g;
-}
+using test::small_mlp;
 
 // The same explanation by hand: forward on a tape, `seed`, propagate.
 struct ByHand {
