@@ -1,13 +1,27 @@
 #!/usr/bin/env bash
-# Fuzzes the safetensors parser and loader with libFuzzer (clang, ASan + UBSan).
-#   scripts/fuzz.sh [SECONDS]      (default 60)
-# Builds build-fuzz/ (separate from the normal build), runs on a copy of the seed corpus
-# so the committed seeds stay as they are, and exits non-zero when the fuzzer finds a
-# crash (the reproducer is left in build-fuzz/artifacts/). Without clang++ it skips.
+# Fuzzes relprop's file readers with libFuzzer (clang, ASan + UBSan), one target after another.
+#   scripts/fuzz.sh [SECONDS] [TARGET ...]   (default: 60 seconds for each target, every target)
+# Targets (tests/fuzz/fuzz_TARGET.cpp, seeds in tests/fuzz/corpus/TARGET/):
+#   safetensors  the safetensors parser and loader
+#   image        image decoding (PNG, JPEG, PPM/PGM, ...) with resizing and cropping
+#   graph        graph.json: parsed, built and explained on tiny inputs
+#   tokenizer    tokenizer.json loaded, then the text after it encoded
+# Builds build-fuzz/ (separate from the normal build), runs each target on a copy of its seed
+# corpus so the committed seeds stay as they are, and exits non-zero when a fuzzer finds a
+# crash (the reproducer is left in build-fuzz/artifacts/TARGET/). Without clang++ it skips.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 seconds="${1:-60}"
+shift || true
+targets=("$@")
+if [ "${#targets[@]}" -eq 0 ]; then
+  targets=()
+  for f in tests/fuzz/fuzz_*.cpp; do
+    t="${f##*/fuzz_}"
+    targets+=("${t%.cpp}")
+  done
+fi
 build=build-fuzz
 
 source scripts/deps.sh
@@ -21,19 +35,13 @@ fi
 
 CC=clang CXX=clang++ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DRELPROP_FUZZ=ON -DRELPROP_BUILD_TESTS=OFF -DRELPROP_CUDA=OFF >/dev/null
-cmake --build "$build" --target relprop_fuzz_safetensors -j"$(nproc 2>/dev/null || echo 2)"
+build_targets=()
+for t in "${targets[@]}"; do build_targets+=("relprop_fuzz_$t"); done
+cmake --build "$build" --target "${build_targets[@]}" -j"$(nproc 2>/dev/null || echo 2)"
 
-# A fresh working corpus each run: the seeds, plus the example files when present.
-work="$build/corpus"
-artifacts="$build/artifacts"
-rm -rf "$work"
-mkdir -p "$work" "$artifacts"
-cp tests/fuzz/corpus/* "$work"/
-cp examples/worked/*.safetensors "$work"/ 2>/dev/null || true
-
-# Tokens of the format help the mutator reach past the JSON parser.
-dict="$build/safetensors.dict"
-{
+# Tokens of the safetensors format help the mutator reach past the JSON parser.
+safetensors_dict() {
+  local t
   for t in dtype shape data_offsets __metadata__ BOOL U8 I8 F8_E4M3 F8_E5M2 F8_E8M0 I16 U16 F16 BF16 \
            I32 U32 F32 I64 U64 F64 C64 F4 F6_E2M3 F6_E3M2; do
     echo "\"\\\"$t\\\"\""
@@ -41,15 +49,38 @@ dict="$build/safetensors.dict"
   for t in '{' '}' '[' ']' ':' ',' '[]' '[0]' '[0,0]' '-1' '1.0' '1e3' '281474976710656' '18446744073709551615'; do
     echo "\"$t\""
   done
-} >"$dict"
+}
 
-fuzzer="$build/tests/fuzz/relprop_fuzz_safetensors"
-status=0
-"$fuzzer" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-  -dict="$dict" -artifact_prefix="$artifacts/" "$work" >"$build/fuzz.log" 2>&1 || status=$?
-tail -n 25 "$build/fuzz.log"
-if [ "$status" -ne 0 ]; then
-  echo "fuzz: FAILED (exit $status); full log $build/fuzz.log, reproducers in $artifacts/" >&2
-  exit "$status"
+failed=()
+for t in "${targets[@]}"; do
+  work="$build/corpus/$t"
+  artifacts="$build/artifacts/$t"
+  rm -rf "$work"
+  mkdir -p "$work" "$artifacts"
+  cp -r tests/fuzz/corpus/"$t"/. "$work"/
+  args=()
+  case "$t" in
+    safetensors)
+      cp examples/worked/*.safetensors "$work"/ 2>/dev/null || true
+      safetensors_dict >"$build/$t.dict"
+      args+=(-dict="$build/$t.dict") ;;
+  esac
+  [ -f "tests/fuzz/$t.dict" ] && args+=(-dict="tests/fuzz/$t.dict")
+  status=0
+  echo "fuzz: $t for ${seconds}s"
+  "$build/tests/fuzz/relprop_fuzz_$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+    -print_final_stats=1 "${args[@]}" -artifact_prefix="$artifacts/" "$work" \
+    >"$build/fuzz_$t.log" 2>&1 || status=$?
+  tail -n 12 "$build/fuzz_$t.log"
+  if [ "$status" -ne 0 ]; then
+    echo "fuzz: $t FAILED (exit $status); full log $build/fuzz_$t.log, reproducers in $artifacts/" >&2
+    failed+=("$t")
+  else
+    echo "fuzz: $t ${seconds}s, no crash"
+  fi
+done
+if [ "${#failed[@]}" -ne 0 ]; then
+  echo "fuzz: crashes in ${failed[*]}" >&2
+  exit 1
 fi
-echo "fuzz: ${seconds}s, no crash"
+echo "fuzz: ${targets[*]}: ${seconds}s each, no crash"
