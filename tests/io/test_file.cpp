@@ -92,6 +92,12 @@ TEST_SUITE("io.file") {
     save_file(dir / "r.png", "def");
     CHECK(bytes_of(dir / "r.png") == "def");
     CHECK(fs::status(dir / "r.png").permissions() == (fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read));
+    // A new file: 0666 less the umask, as any program's new file.
+    const mode_t old_mask = ::umask(027);
+    save_file(dir / "masked.png", "m");
+    ::umask(old_mask);
+    CHECK(fs::status(dir / "masked.png").permissions() ==
+          (fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read));
     // No folder: an IoError naming the file.
     CHECK_THROWS_WITH_AS(save_file(dir / "nope" / "x.png", "x"), doctest::Contains("nope/x.png"), IoError);
   }
@@ -122,6 +128,28 @@ TEST_SUITE("io.file") {
     const std::string raced = bytes_of(dir / "raced.csv");
     CHECK(raced.size() == 4096);
     CHECK(raced == std::string(4096, raced[0]));
+    // Two processes writing one name (two runs with one --out).
+    std::vector<pid_t> children;
+    for (char c : {'x', 'y'}) {
+      const pid_t pid = ::fork();
+      REQUIRE(pid >= 0);
+      if (pid == 0) {
+        try {
+          for (int i = 0; i < 50; ++i) save_file(dir / "raced.csv", std::string(8192 + (c - 'x'), c));
+        } catch (...) {
+          ::_exit(1);
+        }
+        ::_exit(0);
+      }
+      children.push_back(pid);
+    }
+    for (const pid_t pid : children) {
+      int status = 0;
+      ::waitpid(pid, &status, 0);
+      CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+    }
+    const std::string last = bytes_of(dir / "raced.csv");
+    CHECK(last == std::string(last[0] == 'x' ? 8192 : 8193, last[0]));
     CHECK(listing(dir) == std::set<std::string>{"precious", "out.csv", "same.csv", "raced.csv"});
   }
 
