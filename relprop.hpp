@@ -32,6 +32,7 @@
 #include "relprop/ops/elementwise.hpp"
 #include "relprop/ops/attention.hpp"
 #include "relprop/ops/token.hpp"
+#include "relprop/io/file.hpp"
 #include "relprop/io/safetensors.hpp"
 #include "relprop/nn/explainer.hpp"
 #include "relprop/nn/graph.hpp"

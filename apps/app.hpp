@@ -8,6 +8,7 @@
 #include <optional>
 #include <ostream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "relprop/relprop.hpp"
@@ -57,6 +58,9 @@ int cmd_ops(bool markdown, std::ostream& out);
 // ---- shared pieces ----------------------------------------------------------------------
 
 std::string fmt_fixed(double v, int digits = 3);
+// A name, path or text from the user's files as printed on the terminal: control
+// characters and bytes that are not UTF-8 as \xNN (viz::terminal_text).
+inline std::string shown(std::string_view s) { return viz::terminal_text(s); }
 std::string describe(const Tensor& t);
 bool is_image_path(const std::filesystem::path& p);
 // Feature names from a file: one per line, a CSV's header row, or a JSON file with a

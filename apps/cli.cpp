@@ -24,9 +24,19 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// An error message on one line, safe for the terminal (names and paths in it come from
+// the user's files).
 std::string one_line(std::string s) {
   std::replace(s.begin(), s.end(), '\n', ' ');
-  return s;
+  return app::shown(s);
+}
+
+// CLI11's messages (they quote the arguments) and help, line by line safe for the terminal.
+std::string lines_shown(const std::string& s) {
+  std::string o;
+  std::size_t at = 0;
+  for (std::size_t nl; (nl = s.find('\n', at)) != std::string::npos; at = nl + 1) o += app::shown(s.substr(at, nl - at)) + "\n";
+  return o + app::shown(s.substr(at));
 }
 
 // ---- inspect --------------------------------------------------------------------------
@@ -35,20 +45,20 @@ int cmd_inspect(const std::string& path, std::ostream& out) {
   const SafetensorsFile f = SafetensorsFile::open(path);
   const auto& h = f.header();
   std::size_t width = 4;
-  for (const auto& t : h.tensors) width = std::max(width, t.name.size());
-  out << path << ": " << h.tensors.size() << " tensors, header " << h.header_size << " bytes\n";
+  for (const auto& t : h.tensors) width = std::max(width, app::shown(t.name).size());
+  out << app::shown(path) << ": " << h.tensors.size() << " tensors, header " << h.header_size << " bytes\n";
   std::uint64_t total = 0;
   std::vector<const SafetensorsTensorInfo*> sorted;
   for (const auto& t : h.tensors) sorted.push_back(&t);
   std::sort(sorted.begin(), sorted.end(), [](auto* a, auto* b) { return a->name < b->name; });
   for (const auto* t : sorted) {
-    out << "  " << std::left << std::setw(static_cast<int>(width)) << t->name << "  " << std::setw(8)
+    out << "  " << std::left << std::setw(static_cast<int>(width)) << app::shown(t->name) << "  " << std::setw(8)
         << st_dtype_name(t->dtype) << std::setw(20) << shape_str(t->shape) << (t->end - t->begin)
         << " bytes\n";
     total += t->end - t->begin;
   }
   out << "  total " << total << " bytes of tensor data\n";
-  for (const auto& [k, v] : f.metadata()) out << "  metadata " << k << " = " << v << "\n";
+  for (const auto& [k, v] : f.metadata()) out << "  metadata " << app::shown(k) << " = " << app::shown(v) << "\n";
   return 0;
 }
 
@@ -149,7 +159,11 @@ int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& 
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e, out, err);
+    std::ostringstream o, r;
+    const int status = app.exit(e, o, r);
+    out << lines_shown(o.str());
+    err << lines_shown(r.str());
+    return status;
   }
   ex.crop_given = crop->count() > 0;
   try {

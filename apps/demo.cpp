@@ -125,7 +125,7 @@ void digits(const fs::path& data, const fs::path& outdir, const std::string& com
   int correct = 0;
   double ink_share_sum = 0;
   if (!quiet) {
-    out << "digits   a CNN on " << meta.value("dataset", std::string("?")) << ", held-out accuracy " << pct(meta.value("test_accuracy", 0.0)) << "\n"
+    out << "digits   a CNN on " << shown(meta.value("dataset", std::string("?"))) << ", held-out accuracy " << pct(meta.value("test_accuracy", 0.0)) << "\n"
         << "         composite " << c.name() << "; " << N << " held-out digits in "
         << fmt_fixed(ms, 1) << " ms\n"
         << "         digit  predicted  confidence  relevance on the strokes\n";
@@ -207,16 +207,16 @@ void cancer(const fs::path& data, const fs::path& outdir, bool quiet, std::ostre
     viz::write_png(base + ".png", viz::bar_chart(bars, bo));
     if (!quiet) {
       std::stable_sort(bars.begin(), bars.end(), [](auto& a, auto& b) { return std::abs(a.value) > std::abs(b.value); });
-      out << "         patient " << i << ": predicted " << classes.at(pred) << " (" << pct(p[pred]) << "), diagnosed "
-          << classes.at(label) << (pred == label ? "" : "  <- wrong") << "\n           most relevant: ";
+      out << "         patient " << i << ": predicted " << shown(classes.at(pred)) << " (" << pct(p[pred]) << "), diagnosed "
+          << shown(classes.at(label)) << (pred == label ? "" : "  <- wrong") << "\n           most relevant: ";
       for (std::size_t k = 0; k < 3; ++k)
-        out << (k ? "; " : "") << bars[k].label << " " << bars[k].note << " " << (bars[k].value >= 0 ? "+" : "")
+        out << (k ? "; " : "") << shown(bars[k].label) << " " << bars[k].note << " " << (bars[k].value >= 0 ? "+" : "")
             << fmt_fixed(bars[k].value, 3);
       out << "\n";
     }
   }
   if (!quiet)
-    out << "         wrote " << (outdir / "cancer").string()
+    out << "         wrote " << shown((outdir / "cancer").string())
         << "/patient_N.png (top 15 measurements, red for and blue against the prediction) and .csv (all, ranked)\n";
 }
 
@@ -267,9 +267,9 @@ void photograph(const std::string& given, const fs::path& outdir, bool quiet, st
   viz::write_png((outdir / "photo" / "heatmap.png").string(), viz::heatmap(R));
   viz::write_png((outdir / "photo" / "overlay.png").string(), viz::overlay(R, viz::tensor_to_image(x, &imagenet)));
   if (!quiet)
-    out << "\nphoto    EfficientNet-Lite0 (pretrained) on a scikit-image photograph: " << label << ", " << pct(p[pred])
+    out << "\nphoto    EfficientNet-Lite0 (pretrained) on a scikit-image photograph: " << shown(label) << ", " << pct(p[pred])
         << "\n         composite epsilon-plus-flat, " << fmt_fixed(ms, 0) << " ms; wrote "
-        << (outdir / "photo").string() << "/heatmap.png and overlay.png\n";
+        << shown((outdir / "photo").string()) << "/heatmap.png and overlay.png\n";
 }
 
 // all-MiniLM-L6-v2 (tools/fetch_minilm.sh): which tokens make two sentences similar.
@@ -312,12 +312,12 @@ void sentence(const std::string& given, const fs::path& outdir, bool quiet, std:
   std::vector<std::size_t> order(r.size());
   for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
   std::stable_sort(order.begin(), order.end(), [&](auto x, auto y) { return r[x] > r[y]; });
-  out << "\nsentence all-MiniLM-L6-v2 (pretrained): \"" << first << "\" vs \"" << second << "\"\n"
+  out << "\nsentence all-MiniLM-L6-v2 (pretrained): \"" << shown(first) << "\" vs \"" << shown(second) << "\"\n"
       << "         cosine similarity " << fmt_fixed(cosine, 3) << ", explained by attnlrp in " << fmt_fixed(ms, 0)
       << " ms; most relevant tokens: ";
   for (std::size_t k = 0; k < 3 && k < order.size(); ++k)
-    out << (k ? ", " : "") << tokens[order[k]] << " " << fmt_fixed(r[order[k]], 3);
-  out << "\n         wrote " << html.string() << "\n";
+    out << (k ? ", " : "") << shown(tokens[order[k]]) << " " << fmt_fixed(r[order[k]], 3);
+  out << "\n         wrote " << shown(html.string()) << "\n";
 }
 
 }  // namespace
@@ -330,13 +330,13 @@ int cmd_demo(const DemoArgs& a, std::ostream& out) {
   fs::create_directories(outdir);
   if (!a.quiet)
     out << "relprop demo: layer-wise relevance propagation on real models and data (nothing downloaded)\n"
-        << "data     " << data.string() << "\nresults  " << outdir.string() << "\n\n";
+        << "data     " << shown(data.string()) << "\nresults  " << shown(outdir.string()) << "\n\n";
   digits(data, outdir, a.composite, a.quiet, out);
   cancer(data, outdir, a.quiet, out);
   photograph(a.models, outdir, a.quiet, out);
   sentence(a.models, outdir, a.quiet, out);
   if (!a.quiet)
-    out << "\nThe heatmaps are PNG files; open " << (outdir / "digits" / "grid.png").string() << " first.\n";
+    out << "\nThe heatmaps are PNG files; open " << shown((outdir / "digits" / "grid.png").string()) << " first.\n";
   return 0;
 }
 

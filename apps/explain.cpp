@@ -19,12 +19,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-bool same_file(const fs::path& a, const fs::path& b) {
-  std::error_code ec;
-  if (fs::exists(a, ec) && fs::exists(b, ec)) return fs::equivalent(a, b, ec);
-  return fs::weakly_canonical(a, ec) == fs::weakly_canonical(b, ec);
-}
-
 // --composite with --epsilon, --gamma, --low / --high, then each --rule NODE=RULE.
 Composite composite_of(const ExplainArgs& a, const Graph& graph) {
   CompositeOptions copts;
@@ -131,6 +125,7 @@ Explainer::Explainer(const ExplainArgs& a, bool many)
   s.seed.form = form;
   s.seed.multiplier = multiplier;
   explainer_ = std::make_unique<GraphExplainer>(graph, s);
+  writer_.set_metadata({{"settings", settings_json(a, s, model_)}});
 }
 
 Explainer::~Explainer() = default;
@@ -197,9 +192,32 @@ class Progress {
   clock::time_point start_;
 };
 
+// The outputs of a run, checked against its inputs and against each other before anything
+// is written; `ex` protects the same inputs when it writes.
+void guard_outputs(Explainer& ex, const RunInputs& inputs, const std::vector<std::pair<fs::path, fs::path>>& results) {
+  std::vector<fs::path> outputs;
+  std::vector<std::string> sources;
+  for (const auto& [result, source] : results)
+    for (const auto& f : ex.writer().planned(result)) {
+      outputs.push_back(f.path);
+      sources.push_back(source.string());
+    }
+  check_outputs(outputs, sources, inputs);
+  ex.writer().protect(&inputs);
+}
+
+// Removes the temporaries that killed runs left in `dir`, and says so.
+void clean_temporaries(const fs::path& dir, const ExplainArgs& a, std::ostream& out) {
+  const auto removed = remove_stale_temporaries(dir);
+  if (!removed.empty() && !a.quiet)
+    out << "removed " << removed.size() << " temporary file" << (removed.size() == 1 ? "" : "s")
+        << " of an interrupted run from " << shown(dir.string()) << "\n";
+}
+
 int explain_many(const ExplainArgs& a, std::ostream& out, std::ostream& err) {
   const fs::path spec = a.input;
-  std::vector<fs::path> files = list_inputs(spec);
+  const std::vector<fs::path> listed = list_inputs(spec);
+  std::vector<fs::path> files = listed;
   if (!a.shard.empty()) {
     const auto [i, n] = parse_shard(a.shard);
     std::vector<fs::path> mine;
@@ -218,77 +236,113 @@ int explain_many(const ExplainArgs& a, std::ostream& out, std::ostream& err) {
   const fs::path dir = a.out;
   if (fs::exists(dir) && !fs::is_directory(dir))
     throw ValueError("--out '" + a.out + "' must be a folder when --input is a folder or a list");
-  fs::create_directories(dir);
-  for (const auto& f : files)
-    if (same_file(dir / (f.stem().string() + ".safetensors"), f))
-      throw ValueError("--out '" + a.out + "' would overwrite the input '" + f.string() + "'");
-
-  std::vector<fs::path> todo;
-  for (const auto& f : files)
-    if (!fs::exists(dir / (f.stem().string() + ".safetensors"))) todo.push_back(f);
-  const std::size_t skipped = files.size() - todo.size();
 
   Explainer ex(a, true);
-  const bool show = a.progress && !a.quiet && ::isatty(2);
-  Progress progress(todo.size(), show);
-  const auto t0 = std::chrono::steady_clock::now();
-  std::size_t done = 0;
-  const std::size_t bs = static_cast<std::size_t>(std::max(1, a.batch_size));
-  progress.step(0);
-  for (std::size_t k = 0; k < todo.size();) {
-    // A batch: consecutive inputs whose tensors all have batch 1 and the same shapes.
-    std::vector<Item> batch;
-    batch.push_back(ex.reader().load(todo[k++]));
-    auto batchable = [](const Item& it) {
-      for (const auto& [n, t] : it.inputs)
-        if (t.dim() < 1 || t.shape()[0] != 1) return false;
-      return true;
+  // Every input of the run (all of the list, not only this shard's) and every file the run
+  // would write, before anything is written.
+  const RunInputs inputs(a, listed);
+  std::vector<std::pair<fs::path, fs::path>> results;
+  for (const auto& f : files) results.emplace_back(dir / (f.stem().string() + ".safetensors"), f);
+  guard_outputs(ex, inputs, results);
+
+  const bool created = !fs::exists(dir);
+  fs::create_directories(dir);
+  try {
+    clean_temporaries(dir, a, out);
+    // Resume: an existing result stands when it is complete, has this run's settings and
+    // its pictures and tables are there; anything else is redone.
+    struct Todo {
+      fs::path file;
+      std::string redo;  // why an existing result is redone
     };
-    if (batchable(batch[0]))
-      while (batch.size() < bs && k < todo.size()) {
-        Item next = ex.reader().load(todo[k]);
-        bool same = batchable(next);
-        for (const auto& [n, t] : batch[0].inputs) same = same && next.inputs.at(n).shape() == t.shape();
-        if (!same) break;
-        batch.push_back(std::move(next));
-        ++k;
-      }
-    std::map<std::string, Tensor> inputs;
-    const auto B = static_cast<std::int64_t>(batch.size());
-    for (const auto& [n, t0_] : batch[0].inputs) {
-      if (B == 1) {
-        inputs[n] = t0_;
+    std::vector<Todo> todo;
+    std::size_t redone = 0;
+    for (const auto& [result, f] : results) {
+      if (!fs::exists(fs::symlink_status(result))) {
+        todo.push_back({f, ""});
         continue;
       }
-      Shape s = t0_.shape();
-      s[0] = B;
-      Tensor stacked = Tensor::empty(s, t0_.dtype());
-      for (std::int64_t b = 0; b < B; ++b) stacked.slice(0, b, b + 1).copy_from(batch[b].inputs.at(n));
-      inputs[n] = stacked;
+      std::string why = stale_reason(result, ex.writer().planned(result), ex.settings_record());
+      if (why.empty()) continue;
+      ++redone;
+      todo.push_back({f, std::move(why)});
     }
-    const Explanation res = ex.explain(inputs);
-    for (std::int64_t b = 0; b < B; ++b) {
-      const Item& item = batch[b];
-      const Tensor y = B == 1 ? res.output : res.output.slice(0, b, b + 1).contiguous();
-      const fs::path target = dir / (item.stem + ".safetensors");
-      const auto written = ex.writer().write(target, item, y, res.sample(b, B));
-      if (!show && !a.quiet) {
-        out << item.source.filename().string() << ": ";
-        if (res.targets.size() == static_cast<std::size_t>(B) && a.targets.empty())
-          out << "target " << res.targets[b] << ", ";
-        else if (!a.targets.empty())
-          out << "targets " << a.targets.size() << " summed, ";
-        out << "wrote " << written.size() << " file" << (written.size() == 1 ? "" : "s") << "\n";
+    const std::size_t skipped = files.size() - todo.size();
+
+    const bool show = a.progress && !a.quiet && ::isatty(2);
+    if (show)
+      for (const auto& t : todo)
+        if (!t.redo.empty()) out << shown(t.file.filename().string()) << ": redone, " << shown(t.redo) << "\n";
+    Progress progress(todo.size(), show);
+    const auto t0 = std::chrono::steady_clock::now();
+    std::size_t done = 0;
+    const std::size_t bs = static_cast<std::size_t>(std::max(1, a.batch_size));
+    progress.step(0);
+    for (std::size_t k = 0; k < todo.size();) {
+      // A batch: consecutive inputs whose tensors all have batch 1 and the same shapes.
+      std::vector<Item> batch;
+      std::vector<const Todo*> whys{&todo[k]};
+      batch.push_back(ex.reader().load(todo[k++].file));
+      auto batchable = [](const Item& it) {
+        for (const auto& [n, t] : it.inputs)
+          if (t.dim() < 1 || t.shape()[0] != 1) return false;
+        return true;
+      };
+      if (batchable(batch[0]))
+        while (batch.size() < bs && k < todo.size()) {
+          Item next = ex.reader().load(todo[k].file);
+          bool same = batchable(next);
+          for (const auto& [n, t] : batch[0].inputs) same = same && next.inputs.at(n).shape() == t.shape();
+          if (!same) break;
+          batch.push_back(std::move(next));
+          whys.push_back(&todo[k]);
+          ++k;
+        }
+      std::map<std::string, Tensor> batch_inputs;
+      const auto B = static_cast<std::int64_t>(batch.size());
+      for (const auto& [n, t0_] : batch[0].inputs) {
+        if (B == 1) {
+          batch_inputs[n] = t0_;
+          continue;
+        }
+        Shape s = t0_.shape();
+        s[0] = B;
+        Tensor stacked = Tensor::empty(s, t0_.dtype());
+        for (std::int64_t b = 0; b < B; ++b) stacked.slice(0, b, b + 1).copy_from(batch[b].inputs.at(n));
+        batch_inputs[n] = stacked;
       }
-      ++done;
+      const Explanation res = ex.explain(batch_inputs);
+      for (std::int64_t b = 0; b < B; ++b) {
+        const Item& item = batch[b];
+        const Tensor y = B == 1 ? res.output : res.output.slice(0, b, b + 1).contiguous();
+        const fs::path target = dir / (item.stem + ".safetensors");
+        const auto written = ex.writer().write(target, item, y, res.sample(b, B));
+        if (!show && !a.quiet) {
+          out << shown(item.source.filename().string()) << ": ";
+          if (!whys[b]->redo.empty()) out << "redone (" << shown(whys[b]->redo) << "), ";
+          if (res.targets.size() == static_cast<std::size_t>(B) && a.targets.empty())
+            out << "target " << res.targets[b] << ", ";
+          else if (!a.targets.empty())
+            out << "targets " << a.targets.size() << " summed, ";
+          out << "wrote " << written.size() << " file" << (written.size() == 1 ? "" : "s") << "\n";
+        }
+        ++done;
+      }
+      progress.step(done);
     }
-    progress.step(done);
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (!a.quiet)
+      out << "explained " << done << " input" << (done == 1 ? "" : "s")
+          << (skipped ? " (" + std::to_string(skipped) + " already done, skipped)" : "")
+          << (redone ? " (" + std::to_string(redone) + " redone: their results were incomplete or from other settings)" : "")
+          << " in " << fmt_fixed(secs, 2) << " s" << (a.shard.empty() ? "" : ", shard " + a.shard) << " -> "
+          << shown(a.out) << "\n";
+  } catch (...) {
+    // A folder this run made and left empty goes again.
+    std::error_code ec;
+    if (created && fs::is_empty(dir, ec)) fs::remove(dir, ec);
+    throw;
   }
-  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  if (!a.quiet)
-    out << "explained " << done << " input" << (done == 1 ? "" : "s") << (skipped ? " (" + std::to_string(skipped) + " already done, skipped)" : "")
-        << " in " << fmt_fixed(secs, 2) << " s" << (a.shard.empty() ? "" : ", shard " + a.shard) << " -> " << a.out
-        << "\n";
   (void)err;
   return 0;
 }
@@ -316,10 +370,11 @@ int cmd_explain(const ExplainArgs& a, std::ostream& out, std::ostream& err) {
   const bool many = !a.input.empty() && (fs::is_directory(in) || in.extension() == ".txt");
   if (many) return explain_many(a, out, err);
   if (!a.shard.empty()) throw ValueError("--shard applies to a folder or list of inputs");
-  for (const auto* given : {&a.graph, &a.weights, &a.input})
-    if (!given->empty() && same_file(a.out, *given))
-      throw ValueError("--out '" + a.out + "' is one of the input files; refusing to overwrite it");
   Explainer ex(a, false);
+  const RunInputs inputs(a, {});
+  guard_outputs(ex, inputs, {{fs::path(a.out), fs::path(a.input.empty() ? a.out : a.input)}});
+  const fs::path out_dir = fs::path(a.out).has_parent_path() ? fs::path(a.out).parent_path() : fs::path(".");
+  clean_temporaries(out_dir, a, out);
   const Item item = a.text.empty() ? ex.reader().load(in) : ex.reader().load_text(a.text);
   const Explanation res = ex.explain(item.inputs);
   const RelevanceMap R = res.sample(0, 1);

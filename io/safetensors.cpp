@@ -22,6 +22,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "relprop/io/file.hpp"
 #include "relprop/io/mmap.hpp"
 
 // The data section is little-endian; tensors are handed out as views of it unchanged.
@@ -696,67 +697,6 @@ void emit(const Layout& layout, const std::function<void(const void*, std::size_
   }
 }
 
-// A temporary file beside the target; removed unless commit() renamed it into place.
-class TempFile {
- public:
-  explicit TempFile(const std::filesystem::path& target) : target_(target) {
-    const auto dir = target.has_parent_path() ? target.parent_path() : std::filesystem::path(".");
-    name_ = (dir / ("." + target.filename().string() + ".tmp.XXXXXX")).string();
-    fd_ = ::mkstemp(name_.data());
-    if (fd_ < 0) fail_io("create a temporary file for");
-  }
-  ~TempFile() {
-    if (fd_ >= 0) ::close(fd_);
-    if (!committed_) ::unlink(name_.c_str());
-  }
-  TempFile(const TempFile&) = delete;
-  TempFile& operator=(const TempFile&) = delete;
-
-  void write(const void* p, std::size_t n) {
-    const auto* c = static_cast<const char*>(p);
-    while (n > 0) {
-      const ssize_t w = ::write(fd_, c, n);
-      if (w < 0 && errno == EINTR) continue;
-      if (w < 0) fail_io("write");
-      c += w;
-      n -= static_cast<std::size_t>(w);
-    }
-  }
-
-  void commit() {
-    // mkstemp creates 0600; keep a replaced file's permissions, else make an ordinary
-    // readable file (the umask cannot be read without racing other threads).
-    struct stat st {};
-    const mode_t mode = ::stat(target_.c_str(), &st) == 0 ? (st.st_mode & 07777) : 0644;
-    if (::fchmod(fd_, mode) != 0) fail_io("set permissions of");
-    if (::fsync(fd_) != 0) fail_io("flush");
-    const int fd = std::exchange(fd_, -1);
-    if (::close(fd) != 0) fail_io("write");
-    if (::rename(name_.c_str(), target_.c_str()) != 0) fail_io("replace");
-    committed_ = true;
-    sync_directory();
-  }
-
- private:
-  [[noreturn]] void fail_io(const char* what) const {
-    const int err = errno;  // before anything else can overwrite it
-    throw IoError(std::string("cannot ") + what + " '" + target_.string() + "': " + std::strerror(err));
-  }
-  // Makes the rename durable; best effort, as the new file is complete either way.
-  void sync_directory() const {
-    const auto dir = target_.has_parent_path() ? target_.parent_path() : std::filesystem::path(".");
-    const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return;
-    (void)::fsync(fd);
-    ::close(fd);
-  }
-
-  std::filesystem::path target_;
-  std::string name_;
-  int fd_ = -1;
-  bool committed_ = false;
-};
-
 }  // namespace
 
 std::vector<std::byte> serialize_safetensors(const std::vector<std::pair<std::string, Tensor>>& tensors,
@@ -771,12 +711,18 @@ std::vector<std::byte> serialize_safetensors(const std::vector<std::pair<std::st
   return out;
 }
 
+void write_safetensors(OutputFile& file, const std::vector<std::pair<std::string, Tensor>>& tensors,
+                       const std::map<std::string, std::string>& metadata) {
+  const Layout layout = plan(tensors, metadata);  // bad names fail before the disk is touched
+  emit(layout, [&](const void* p, std::size_t n) { file.write(p, n); });
+}
+
 void save_safetensors(const std::filesystem::path& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
                       const std::map<std::string, std::string>& metadata) {
   const Layout layout = plan(tensors, metadata);  // bad names fail before the disk is touched
-  TempFile tmp(path);
-  emit(layout, [&](const void* p, std::size_t n) { tmp.write(p, n); });
-  tmp.commit();
+  OutputFile file(path);
+  emit(layout, [&](const void* p, std::size_t n) { file.write(p, n); });
+  file.commit();
 }
 
 }  // namespace relprop

@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "relprop/io/file.hpp"
 #include "relprop/tensor/tensor.hpp"
 
 namespace relprop {
@@ -209,11 +210,15 @@ class SafetensorsFile {
 // UTF-8, undefined tensors, and shapes a reader would reject (rank > 8, dimension >= 2^48).
 std::vector<std::byte> serialize_safetensors(const std::vector<std::pair<std::string, Tensor>>& tensors,
                                              const std::map<std::string, std::string>& metadata = {});
-// Writes a temporary file beside `path`, flushes it, then renames it over `path`: a reader
-// of the old file is never hurt, and a failed write leaves the old file as it was.
+// Writes a unique temporary file beside `path` (relprop::OutputFile), flushes it, then
+// renames it over `path`: a reader of the old file is never hurt, a link at `path` is
+// replaced rather than followed, and a failed write leaves the old file as it was.
 // IoError (naming the path) on failure; the temporary file is removed.
 void save_safetensors(const std::filesystem::path& path,
                       const std::vector<std::pair<std::string, Tensor>>& tensors,
                       const std::map<std::string, std::string>& metadata = {});
+// The same bytes into `file` (not committed: the caller commits it, alone or with others).
+void write_safetensors(OutputFile& file, const std::vector<std::pair<std::string, Tensor>>& tensors,
+                       const std::map<std::string, std::string>& metadata = {});
 
 }  // namespace relprop

@@ -2,7 +2,7 @@
 # installed. As root it installs what is missing; otherwise it prints the apt-get line.
 
 relprop_packages=(g++ cmake ninja-build pkg-config libeigen3-dev doctest-dev libbenchmark-dev
-                  nlohmann-json3-dev libcli11-dev libstb-dev fonts-dejavu-core)
+                  nlohmann-json3-dev libcli11-dev libstb-dev libxxhash-dev fonts-dejavu-core)
 
 relprop_ensure_packages() {
   local missing=()

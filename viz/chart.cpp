@@ -14,6 +14,7 @@
 #include <mutex>
 #include <sstream>
 
+#include "relprop/io/file.hpp"
 #include "relprop/tensor/error.hpp"
 
 namespace relprop::viz {
@@ -108,6 +109,23 @@ std::pair<std::string, bool> token_display(const std::string& t, bool first) {
   static const std::string G = "\xC4\xA0";  // "Ġ", byte-level BPE's space
   if (t.rfind(G, 0) == 0) return {t.substr(G.size()), !first};
   return {t, !first};
+}
+
+// Length of the well-formed UTF-8 sequence at s[i] (Unicode's table: no overlong forms,
+// surrogates or values past U+10FFFF), or 0.
+std::size_t utf8_length(std::string_view s, std::size_t i) {
+  const auto at = [&](std::size_t k) { return k < s.size() ? static_cast<unsigned char>(s[k]) : 0u; };
+  const unsigned c = at(i);
+  std::size_t len = 0;
+  unsigned lo = 0x80, hi = 0xBF;
+  if (c >= 0xC2 && c <= 0xDF) len = 2;
+  else if (c >= 0xE0 && c <= 0xEF) len = 3, lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+  else if (c >= 0xF0 && c <= 0xF4) len = 4, lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+  else return 0;
+  if (at(i + 1) < lo || at(i + 1) > hi) return 0;
+  for (std::size_t k = 2; k < len; ++k)
+    if (at(i + k) < 0x80 || at(i + k) > 0xBF) return 0;
+  return len;
 }
 
 double max_abs(const std::vector<double>& v) {
@@ -285,30 +303,42 @@ std::string tokens_ansi(const std::vector<std::string>& tokens, const std::vecto
     const int fade = static_cast<int>(std::lround(255 * (1 - a)));
     const int r = rel[i] >= 0 ? 255 : fade, b = rel[i] >= 0 ? fade : 255;
     o += "\x1b[48;2;" + std::to_string(r) + ";" + std::to_string(fade) + ";" + std::to_string(b) + "m\x1b[38;2;0;0;0m" +
-         text + "\x1b[0m";
+         terminal_text(text) + "\x1b[0m";
   }
   return o;
 }
 
-void write_text_file(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".part";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw IoError("cannot write '" + path + "'");
-    out << text;
-    out.flush();
-    if (!out) {
-      out.close();
-      std::remove(tmp.c_str());
-      throw IoError("cannot write '" + path + "'");
+void write_text_file(const std::string& path, const std::string& text) { save_file(path, text); }
+
+std::string terminal_text(std::string_view s) {
+  static const char* const hex = "0123456789abcdef";
+  std::string o;
+  o.reserve(s.size());
+  const auto escape = [&](unsigned char c) {
+    o += "\\x";
+    o += hex[c >> 4];
+    o += hex[c & 15];
+  };
+  for (std::size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      if (c < 0x20 || c == 0x7F) escape(c);
+      else o += static_cast<char>(c);
+      ++i;
+      continue;
     }
+    const std::size_t n = utf8_length(s, i);
+    // Malformed bytes, and C1 controls (U+0080..U+009F, C2 80..C2 9F), byte by byte.
+    if (n == 0 || (c == 0xC2 && static_cast<unsigned char>(s[i + 1]) < 0xA0)) {
+      const std::size_t k = n == 0 ? 1 : n;
+      for (std::size_t j = 0; j < k; ++j) escape(static_cast<unsigned char>(s[i + j]));
+      i += k;
+      continue;
+    }
+    o.append(s.substr(i, n));
+    i += n;
   }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) {
-    std::remove(tmp.c_str());
-    throw IoError("cannot write '" + path + "': " + ec.message());
-  }
+  return o;
 }
 
 }  // namespace relprop::viz

@@ -4,6 +4,7 @@
 // coloured terminal text.
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "relprop/viz/image.hpp"
@@ -47,10 +48,16 @@ std::string csv(const std::vector<std::string>& header, const std::vector<std::v
 // leading space. `title` heads the page; each token's value shows on hover.
 std::string tokens_html(const std::vector<std::string>& tokens, const std::vector<double>& relevance,
                         const std::string& title = "");
-// The same as 24-bit ANSI colours for a terminal (background shaded, text black).
+// The same as 24-bit ANSI colours for a terminal (background shaded, text black; each
+// token's text through terminal_text).
 std::string tokens_ansi(const std::vector<std::string>& tokens, const std::vector<double>& relevance);
 
-// Writes `text` to `path` whole or not at all (written beside, then renamed).
+// Writes `text` to `path` whole or not at all (relprop::save_file: a unique temporary
+// beside it, renamed into place).
 void write_text_file(const std::string& path, const std::string& text);
+
+// `s` safe to print on a terminal: control characters (C0 with tab and newline, DEL, the
+// C1 controls U+0080..U+009F) and bytes that are not UTF-8 become \xNN; the rest is kept.
+std::string terminal_text(std::string_view s);
 
 }  // namespace relprop::viz

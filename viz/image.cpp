@@ -15,6 +15,7 @@
 #include <memory>
 #include <optional>
 
+#include "relprop/io/file.hpp"
 #include "relprop/tensor/error.hpp"
 
 namespace relprop::viz {
@@ -410,20 +411,22 @@ Image read_image(const std::string& path) {
   return im;
 }
 
+std::string encode_png(const Image& im) {
+  if (im.width <= 0 || im.height <= 0 || im.pixels.size() != static_cast<std::size_t>(im.width) * im.height * im.channels)
+    throw ValueError("PNG of an empty or inconsistent image");
+  std::string bytes;
+  const auto append = [](void* context, void* data, int size) {
+    static_cast<std::string*>(context)->append(static_cast<const char*>(data), static_cast<std::size_t>(size));
+  };
+  if (!stbi_write_png_to_func(append, &bytes, im.width, im.height, im.channels, im.pixels.data(), im.width * im.channels))
+    throw ValueError("encoding a PNG failed");
+  return bytes;
+}
+
 void write_png(const std::string& path, const Image& im) {
   if (im.width <= 0 || im.height <= 0 || im.pixels.size() != static_cast<std::size_t>(im.width) * im.height * im.channels)
     throw ValueError("write_png '" + path + "': empty or inconsistent image");
-  const std::string tmp = path + ".part";
-  if (!stbi_write_png(tmp.c_str(), im.width, im.height, im.channels, im.pixels.data(), im.width * im.channels)) {
-    std::remove(tmp.c_str());
-    throw IoError("cannot write '" + path + "'");
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::remove(tmp.c_str());
-    throw IoError("cannot write '" + path + "': " + ec.message());
-  }
+  save_file(path, encode_png(im));
 }
 
 // ---- preprocessing --------------------------------------------------------------------

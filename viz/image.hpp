@@ -97,8 +97,11 @@ Image resize(const Image& image, int width, int height);
 // PNG, JPEG, BMP, ... (anything stb_image reads). IoError when the file cannot be read,
 // FormatError when it is not an image.
 Image read_image(const std::string& path);
-// PNG; the file appears complete or not at all (written beside, then renamed).
+// PNG; the file appears complete or not at all (relprop::save_file: a unique temporary
+// beside it, renamed into place).
 void write_png(const std::string& path, const Image& image);
+// The PNG file's bytes (what write_png writes).
+std::string encode_png(const Image& image);
 
 // Photograph → model input (1, C, H, W), F32: with `stretch`, resized straight to H x W;
 // otherwise the shorter side resized to
