@@ -122,9 +122,13 @@ Item InputReader::load(const fs::path& path) const {
       throw ShapeError("image input '" + path.string() + "': the graph input '" + gi.name + "' is " +
                        shape_str(gi.shape) + ", not (N, C, H, W)");
     auto dim = [&](int d) {
-      if (gi.shape[d] > 0) return gi.shape[d];
-      if (gi.example.size() == 4 && gi.example[d] > 0) return gi.example[d];
-      return std::int64_t{224};
+      std::int64_t n = 224;
+      if (gi.shape[d] > 0) n = gi.shape[d];
+      else if (gi.example.size() == 4 && gi.example[d] > 0) n = gi.example[d];
+      if (n > viz::kMaxImageSide)
+        throw ShapeError("image input '" + path.string() + "': the graph input '" + gi.name + "' is " +
+                         shape_str(gi.shape) + ", larger than a picture can be");
+      return n;
     };
     const int C = static_cast<int>(dim(1)), H = static_cast<int>(dim(2)), W = static_cast<int>(dim(3));
     viz::Preprocess pre = preprocess(C);

@@ -176,4 +176,27 @@ TEST_SUITE("apps.cli.images") {
     CAPTURE(st.err);
     CHECK(st.status == 0);
   }
+
+  TEST_CASE("a graph input whose height passes int: refused as too large for a picture, not wrapped to 8") {
+    const fs::path dir = fresh_dir("hugeinput");
+    // 2^32 + 8 rows: cast to int, the height would read 8.
+    std::ofstream(dir / "graph.json") << R"({"format": "relprop-graph", "version": 1,
+      "inputs": [{"name": "x", "shape": [-1, 1, 4294967304, 8]}],
+      "nodes": [{"name": "pool", "op": "adaptive_avg_pool2d", "inputs": ["x"], "attrs": {"output_size": [1, 1]}},
+                {"name": "flat", "op": "flatten", "inputs": ["pool"]},
+                {"name": "fc", "op": "linear", "inputs": ["flat"], "params": {"weight": "fc.weight"}}],
+      "outputs": ["fc"]})";
+    const std::vector<float> w{1, -1};
+    save_safetensors(dir / "weights.safetensors", {{"fc.weight", Tensor::from_vector(std::span<const float>(w), {2, 1})}});
+    const fs::path pic = dir / "pic.png";
+    viz::write_png(pic.string(), viz::Image::blank(8, 8, 1, 50));
+    const Run r = cli({"explain", "--graph", (dir / "graph.json").string(), "--weights",
+                       (dir / "weights.safetensors").string(), "--input", pic.string(), "--out",
+                       (dir / "r.safetensors").string(), "--quiet"});
+    CAPTURE(r.err);
+    CHECK(r.status == 1);
+    CHECK(lines(r.err) == 1);
+    CHECK(contains(r.err, "larger than a picture can be"));
+    CHECK(contains(r.err, "4294967304"));
+  }
 }
