@@ -364,6 +364,9 @@ int cmd_explain(const ExplainArgs& a, std::ostream& out, std::ostream& err) {
   if (a.input.empty() == a.text.empty()) throw ValueError("give one of --input and --text");
   if (a.batch_size < 1) throw ValueError("--batch-size must be >= 1");
   if (!(a.crop > 0 && a.crop <= 1)) throw ValueError("--crop must lie in (0, 1]");
+  if (a.scale < 0 || a.scale > viz::kMaxMagnification)
+    throw ValueError("--scale must be 0 (automatic) or 1.." + std::to_string(viz::kMaxMagnification) + ", got " +
+                     std::to_string(a.scale));
   viz::ColorMap::named(a.cmap);       // unknown names fail before any work
   viz::parse_normalization(a.norm);
   const fs::path in = a.input;

@@ -17,6 +17,24 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// A picture is told by its first bytes, whatever its name: a safetensors file (an 8-byte
+// header length, then '{') is never one; a known picture signature always is (also the
+// formats relprop does not read, so that they are named as such); a file with neither is
+// a picture when its name says so (TGA has no signature).
+bool is_picture_file(const fs::path& path) {
+  std::uint8_t head[32] = {};
+  std::size_t n = 0;
+  std::error_code ec;
+  if (fs::is_regular_file(path, ec)) {
+    std::ifstream in(path, std::ios::binary);
+    in.read(reinterpret_cast<char*>(head), sizeof head);
+    n = static_cast<std::size_t>(std::max<std::streamsize>(0, in.gcount()));
+  }
+  if (n >= 9 && head[8] == '{') return false;
+  if (viz::image_format({head, n}) != viz::ImageFormat::Unknown) return true;
+  return is_image_path(path);
+}
+
 // --model NAME or mlp:IN,HIDDEN,...,OUT.
 Graph model_graph(const std::string& spec) {
   const auto colon = spec.find(':');
@@ -95,7 +113,7 @@ Item InputReader::load(const fs::path& path) const {
   Item item;
   item.source = path;
   item.stem = path.stem().string();
-  if (is_image_path(path)) {
+  if (is_picture_file(path)) {
     if (graph.inputs().size() != 1)
       throw ValueError("image input '" + path.string() + "': the graph has " + std::to_string(graph.inputs().size()) +
                        " inputs; give a .safetensors file by input name");
@@ -104,12 +122,17 @@ Item InputReader::load(const fs::path& path) const {
       throw ShapeError("image input '" + path.string() + "': the graph input '" + gi.name + "' is " +
                        shape_str(gi.shape) + ", not (N, C, H, W)");
     auto dim = [&](int d) {
-      if (gi.shape[d] > 0) return gi.shape[d];
-      if (gi.example.size() == 4 && gi.example[d] > 0) return gi.example[d];
-      return std::int64_t{224};
+      std::int64_t n = 224;
+      if (gi.shape[d] > 0) n = gi.shape[d];
+      else if (gi.example.size() == 4 && gi.example[d] > 0) n = gi.example[d];
+      if (n > viz::kMaxImageSide)
+        throw ShapeError("image input '" + path.string() + "': the graph input '" + gi.name + "' is " +
+                         shape_str(gi.shape) + ", larger than a picture can be");
+      return n;
     };
     const int C = static_cast<int>(dim(1)), H = static_cast<int>(dim(2)), W = static_cast<int>(dim(3));
     viz::Preprocess pre = preprocess(C);
+    pre.source = path.string();
     const viz::Image im = viz::read_image(path.string());
     Tensor x = viz::image_to_tensor(im, C, H, W, pre);
     item.picture = viz::tensor_to_image(x, &pre);

@@ -68,6 +68,13 @@ class GraphError : public Error {
   using Error::Error;
 };
 
+// A size is too large for memory or for one of relprop's stated limits (a picture above
+// its byte limit, an allocation that failed).
+class ResourceError : public Error {
+ public:
+  using Error::Error;
+};
+
 // Prints a failed RELPROP_ASSERT (message, expression, file, line) to stderr and aborts.
 [[noreturn]] void assert_fail(const char* expr, const char* file, int line, const char* msg);
 

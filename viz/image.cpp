@@ -2,7 +2,6 @@
 
 #include "relprop/viz/image.hpp"
 
-#include <stb/stb_image.h>
 #include <stb/stb_image_resize.h>
 #include <stb/stb_image_write.h>
 
@@ -58,7 +57,37 @@ struct Node {
   std::array<double, 3> color;
 };
 
+// A size for messages: whole numbers as such, astronomical ones in %g.
+std::string size_str(double v) {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, v < 1e15 ? "%.0f" : "%.3g", v);
+  return buf;
+}
+
+std::string bytes_str(double bytes) {
+  char buf[48];
+  if (bytes >= double(1 << 30)) std::snprintf(buf, sizeof buf, "%.1f GiB", bytes / double(1 << 30));
+  else std::snprintf(buf, sizeof buf, "%.1f MiB", bytes / double(1 << 20));
+  return buf;
+}
+
 }  // namespace
+
+// ---- limits ---------------------------------------------------------------------------
+
+void check_image_size(double width, double height, int channels, const std::string& what) {
+  const std::string dims = size_str(width) + " x " + size_str(height);
+  if (!(width >= 0 && height >= 0))
+    throw ShapeError(what + ": a picture of " + dims + " pixels: sizes must be >= 0");
+  if (width > double(kMaxImageSide) || height > double(kMaxImageSide))
+    throw ResourceError(what + ": a " + dims + " picture passes relprop's limit of " +
+                        std::to_string(kMaxImageSide) + " pixels a side");
+  const double bytes = width * height * channels;
+  if (bytes > double(kMaxImageBytes))
+    throw ResourceError(what + ": a " + dims + " picture with " + std::to_string(channels) + " channel" +
+                        (channels == 1 ? "" : "s") + " is " + bytes_str(bytes) + ", above relprop's limit of " +
+                        std::to_string(kMaxImageBytes >> 30) + " GiB per picture");
+}
 
 // ---- Image ----------------------------------------------------------------------------
 
@@ -66,6 +95,7 @@ Image Image::blank(int width, int height, int channels, std::uint8_t value) {
   if (width < 0 || height < 0 || (channels != 1 && channels != 3 && channels != 4))
     throw ValueError("image of " + std::to_string(width) + "x" + std::to_string(height) + "x" +
                      std::to_string(channels) + ": sizes must be >= 0 and channels 1, 3 or 4");
+  check_image_size(width, height, channels, "a new picture");
   Image im;
   im.width = width;
   im.height = height;
@@ -252,7 +282,7 @@ std::vector<double> normalized_map(const Tensor& relevance, Normalization norm, 
     throw ShapeError("heatmap of relevance " + relevance.str_shape() + ": expected (H, W), (C, H, W) or (1, C, H, W)");
   const std::int64_t C = r.shape()[0], H = r.shape()[1], W = r.shape()[2];
   if (H <= 0 || W <= 0 || H > 1 << 15 || W > 1 << 15)
-    throw ShapeError("heatmap of relevance " + relevance.str_shape() + ": bad image size");
+    throw ShapeError("heatmap of relevance " + relevance.str_shape() + ": each side must be 1..32768");
   // In float32 and in the order Zennit's examples use (channel sum, then the
   // normalisation), so that the palette indices come out identical.
   const auto v = r.contiguous().to_vector();
@@ -287,11 +317,26 @@ std::uint8_t palette_index(double v) {
   const float x = std::clamp(static_cast<float>(v) * 255.0f, 0.0f, 255.0f);
   return static_cast<std::uint8_t>(x);
 }
+
+void check_magnification(int factor, const char* what) {
+  if (factor < 1 || factor > kMaxMagnification)
+    throw ValueError(std::string(what) + " must lie in 1.." + std::to_string(kMaxMagnification) + ", got " +
+                     std::to_string(factor));
+}
+
+// A map of W x H relevance values magnified `scale` times: checked before it is drawn.
+void check_magnified(int W, int H, int scale, const char* what) {
+  check_magnification(scale, "heatmap magnification (--scale)");
+  check_image_size(double(W) * scale, double(H) * scale, 3,
+                   std::string(what) + " of a " + std::to_string(W) + " x " + std::to_string(H) +
+                       " map magnified by --scale " + std::to_string(scale));
+}
 }  // namespace
 
 Image heatmap(const Tensor& relevance, const HeatmapOptions& o) {
   int H = 0, W = 0;
   const auto m = normalized_map(relevance, o.normalization, &H, &W);
+  check_magnified(W, H, o.scale, "heatmap");
   const auto pal = ColorMap::named(o.cmap).palette(o.level);
   Image im = Image::blank(W, H, 3);
   for (std::size_t i = 0; i < m.size(); ++i) {
@@ -304,9 +349,10 @@ Image heatmap(const Tensor& relevance, const HeatmapOptions& o) {
 }
 
 Image overlay(const Tensor& relevance, const Image& base, const HeatmapOptions& o, double opacity) {
-  if (opacity < 0 || opacity > 1) throw ValueError("overlay opacity must lie in [0, 1]");
+  if (!(opacity >= 0 && opacity <= 1)) throw ValueError("overlay opacity must lie in [0, 1]");
   int H = 0, W = 0;
   const auto m = normalized_map(relevance, o.normalization, &H, &W);
+  check_magnified(W, H, o.scale, "overlay");
   const auto pal = ColorMap::named(o.cmap).palette(o.level);
   // Magnitude relative to the largest: symmetric maps measure from the centre.
   std::vector<double> weight(m.size());
@@ -324,8 +370,8 @@ Image overlay(const Tensor& relevance, const Image& base, const HeatmapOptions& 
     q = nz[k];
   }
   for (double& w : weight) w = q > 0 ? std::min(1.0, w / q) : 0.0;
-  const int scale = std::max(1, o.scale);
-  const int OW = W * scale, OH = H * scale;
+  const int scale = o.scale;
+  const int OW = W * scale, OH = H * scale;  // within the limits (checked above)
   Image pic = base.to_rgb();
   if (pic.width != OW || pic.height != OH) pic = resize(pic, OW, OH);
   Image out = Image::blank(OW, OH, 3);
@@ -354,23 +400,40 @@ Image grid(const std::vector<Image>& images, int columns, int gap, std::uint8_t 
     if (im.width != w || im.height != h || im.channels != ch)
       throw ShapeError("grid: every image must have the size of the first (" + std::to_string(w) + "x" +
                        std::to_string(h) + "x" + std::to_string(ch) + ")");
-  const int n = static_cast<int>(images.size());
-  if (columns <= 0) columns = std::max(1, static_cast<int>(std::sqrt(static_cast<double>(n))));
-  columns = std::min(columns, n);
-  const int rows = (n + columns - 1) / columns;
+  const GridExtent e = grid_extent(static_cast<std::int64_t>(images.size()), w, h, ch, columns, gap);
   gap = std::max(0, gap);
-  Image out = Image::blank(columns * w + (columns - 1) * gap, rows * h + (rows - 1) * gap, ch, fill);
-  for (int k = 0; k < n; ++k) {
-    const int ox = (k % columns) * (w + gap), oy = (k / columns) * (h + gap);
+  Image out = Image::blank(e.width, e.height, ch, fill);
+  for (std::size_t k = 0; k < images.size(); ++k) {
+    const int ox = static_cast<int>(k % e.columns) * (w + gap), oy = static_cast<int>(k / e.columns) * (h + gap);
     for (int y = 0; y < h; ++y)
       std::copy_n(images[k].at(0, y), static_cast<std::size_t>(w) * ch, out.at(ox, oy + y));
   }
   return out;
 }
 
+GridExtent grid_extent(std::int64_t count, std::int64_t cell_width, std::int64_t cell_height, int channels,
+                       int columns, int gap) {
+  if (count < 1) throw ValueError("grid of no images");
+  const std::string what = "grid of " + std::to_string(count) + " pictures of " + std::to_string(cell_width) + " x " +
+                           std::to_string(cell_height);
+  check_image_size(double(cell_width), double(cell_height), channels, what);
+  const std::int64_t n = count;
+  std::int64_t cols = columns > 0 ? columns : std::max<std::int64_t>(1, static_cast<std::int64_t>(std::sqrt(double(n))));
+  cols = std::min(cols, n);
+  const std::int64_t rows = (n + cols - 1) / cols;
+  const double g = std::max(0, gap);
+  const double width = double(cols) * double(cell_width) + double(cols - 1) * g;
+  const double height = double(rows) * double(cell_height) + double(rows - 1) * g;
+  check_image_size(width, height, channels, what);
+  return {static_cast<int>(cols), static_cast<int>(rows), static_cast<int>(width), static_cast<int>(height)};
+}
+
 Image magnify(const Image& im, int f) {
-  if (f < 1) throw ValueError("magnification must be >= 1");
+  check_magnification(f, "magnification");
   if (f == 1) return im;
+  check_image_size(double(im.width) * f, double(im.height) * f, im.channels,
+                   "a " + std::to_string(im.width) + " x " + std::to_string(im.height) + " picture magnified " +
+                       std::to_string(f) + " times");
   Image out = Image::blank(im.width * f, im.height * f, im.channels);
   for (int y = 0; y < out.height; ++y)
     for (int x = 0; x < out.width; ++x) std::copy_n(im.at(x / f, y / f), im.channels, out.at(x, y));
@@ -379,37 +442,22 @@ Image magnify(const Image& im, int f) {
 
 Image resize(const Image& im, int width, int height) {
   if (width <= 0 || height <= 0) throw ValueError("resize to a non-positive size");
+  if (im.width <= 0 || im.height <= 0 ||
+      im.pixels.size() != static_cast<std::size_t>(im.width) * im.height * im.channels)
+    throw ValueError("resize: empty or inconsistent image");
   if (im.width == width && im.height == height) return im;
+  check_image_size(width, height, im.channels,
+                   "resizing a " + std::to_string(im.width) + " x " + std::to_string(im.height) + " picture");
   Image out = Image::blank(width, height, im.channels);
+  // Within the limits every offset stb_image_resize computes in int fits (2^30 bytes).
   if (!stbir_resize_uint8(im.pixels.data(), im.width, im.height, 0, out.pixels.data(), width, height, 0,
                           im.channels))
-    throw ValueError("resizing an image failed");
+    throw ResourceError("resizing a " + std::to_string(im.width) + " x " + std::to_string(im.height) + " picture to " +
+                        std::to_string(width) + " x " + std::to_string(height) + ": stb_image_resize ran out of memory");
   return out;
 }
 
 // ---- files ----------------------------------------------------------------------------
-
-Image read_image(const std::string& path) {
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (!f) throw IoError("cannot open image '" + path + "'");
-  int w = 0, h = 0, ch = 0;
-  std::unique_ptr<stbi_uc, void (*)(void*)> data(stbi_load_from_file(f, &w, &h, &ch, 0), stbi_image_free);
-  std::fclose(f);
-  if (!data) throw FormatError("'" + path + "' is not an image relprop can read (" + stbi_failure_reason() + ")");
-  Image im;
-  im.width = w;
-  im.height = h;
-  im.channels = ch;
-  im.pixels.assign(data.get(), data.get() + static_cast<std::size_t>(w) * h * ch);
-  // Grey+alpha and RGBA: the alpha channel is dropped.
-  if (ch == 2 || ch == 4) {
-    Image out = Image::blank(w, h, ch == 2 ? 1 : 3);
-    for (std::size_t i = 0, n = static_cast<std::size_t>(w) * h; i < n; ++i)
-      for (int c = 0; c < out.channels; ++c) out.pixels[i * out.channels + c] = im.pixels[i * ch + c];
-    return out;
-  }
-  return im;
-}
 
 std::string encode_png(const Image& im) {
   if (im.width <= 0 || im.height <= 0 || im.pixels.size() != static_cast<std::size_t>(im.width) * im.height * im.channels)
@@ -439,13 +487,32 @@ Tensor image_to_tensor(const Image& image, int channels, int height, int width, 
   for (double s : pre.std)
     if (!(s > 0)) throw ValueError("--std values must be positive");
   if (!(pre.crop_fraction > 0 && pre.crop_fraction <= 1)) throw ValueError("crop fraction must lie in (0, 1]");
-  Image im = channels == 3 ? image.to_rgb() : image.to_grey();
+  if (image.width <= 0 || image.height <= 0 ||
+      image.pixels.size() != static_cast<std::size_t>(image.width) * image.height * image.channels)
+    throw ShapeError("image input: empty or inconsistent picture (" + std::to_string(image.width) + " x " +
+                     std::to_string(image.height) + ")");
+  const std::string source = pre.source.empty() ? "" : "'" + pre.source + "': ";
+  const std::string for_input = "a " + std::to_string(image.width) + " x " + std::to_string(image.height) +
+                                " picture for the model's " + std::to_string(width) + " x " +
+                                std::to_string(height) + " input";
+  check_image_size(width, height, channels, source + for_input);
   // Shorter side to round(target / crop_fraction), then the centre crop (or straight to
-  // the target size when stretching).
-  const double target_short = std::min(height, width) / pre.crop_fraction;
-  const double s = target_short / std::min(im.width, im.height);
-  int rw = pre.stretch ? width : std::max(width, static_cast<int>(std::lround(im.width * s)));
-  int rh = pre.stretch ? height : std::max(height, static_cast<int>(std::lround(im.height * s)));
+  // the target size when stretching). The size is checked in floating point first: a tiny
+  // crop fraction or a long thin picture asks for billions of pixels.
+  double fw = width, fh = height;
+  if (!pre.stretch) {
+    const double target_short = std::min(height, width) / pre.crop_fraction;
+    const double s = target_short / std::min(image.width, image.height);
+    fw = std::max<double>(width, std::round(image.width * s));
+    fh = std::max<double>(height, std::round(image.height * s));
+    char crop[32];
+    std::snprintf(crop, sizeof crop, "%g", pre.crop_fraction);
+    check_image_size(fw, fh, channels,
+                     source + "resizing " + for_input + ", its shorter side to " + size_str(target_short) + " (" +
+                         std::to_string(std::min(height, width)) + " / --crop " + crop + ")");
+  }
+  const int rw = static_cast<int>(fw), rh = static_cast<int>(fh);
+  Image im = channels == 3 ? image.to_rgb() : image.to_grey();
   im = resize(im, rw, rh);
   const int ox = (rw - width) / 2, oy = (rh - height) / 2;
   Tensor t = Tensor::empty({1, channels, height, width});
@@ -467,6 +534,9 @@ Image tensor_to_image(const Tensor& input, const Preprocess* pre) {
   if (t.dim() == 2) t = t.unsqueeze(0);
   if (t.dim() != 3 || (t.shape()[0] != 1 && t.shape()[0] != 3))
     throw ShapeError("picture of input " + input.str_shape() + ": expected (1 or 3, H, W)");
+  if (t.shape()[1] < 1 || t.shape()[2] < 1) throw ShapeError("picture of input " + input.str_shape() + ": empty");
+  check_image_size(double(t.shape()[2]), double(t.shape()[1]), static_cast<int>(t.shape()[0]),
+                   "picture of input " + input.str_shape());
   const int C = static_cast<int>(t.shape()[0]), H = static_cast<int>(t.shape()[1]), W = static_cast<int>(t.shape()[2]);
   const auto v = t.contiguous().to_vector_f64();
   double lo = 0, hi = 1;
@@ -478,11 +548,12 @@ Image tensor_to_image(const Tensor& input, const Preprocess* pre) {
     throw ValueError("picture of input: mean/std need " + std::to_string(C) + " values");
   }
   Image im = Image::blank(W, H, C);
+  const std::size_t HW = static_cast<std::size_t>(H) * W;
   for (int c = 0; c < C; ++c)
-    for (int i = 0; i < H * W; ++i) {
-      double x = v[static_cast<std::size_t>(c) * H * W + i];
+    for (std::size_t i = 0; i < HW; ++i) {
+      double x = v[c * HW + i];
       x = pre ? x * pre->std[c] + pre->mean[c] : (x - lo) / (hi - lo);
-      im.pixels[static_cast<std::size_t>(i) * C + c] =
+      im.pixels[i * C + c] =
           static_cast<std::uint8_t>(std::lround(std::clamp(x, 0.0, 1.0) * 255.0));
     }
   return im;

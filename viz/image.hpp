@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -12,6 +13,23 @@
 #include "relprop/tensor/tensor.hpp"
 
 namespace relprop::viz {
+
+// ---- limits ---------------------------------------------------------------------------
+// Every picture relprop decodes, resizes or draws (Image::blank, read_image, resize,
+// image_to_tensor's resized picture, heatmap, overlay, magnify, grid) holds at most
+// kMaxImageBytes bytes (width x height x channels, 8 bits each) and kMaxImageSide pixels
+// a side. A size computed past them (from a file's header, an option, a tensor's shape) is
+// refused with a ResourceError before anything is allocated; sizes are computed in
+// floating point, so no product wraps around.
+inline constexpr std::int64_t kMaxImageBytes = std::int64_t{1} << 30;  // 1 GiB
+inline constexpr std::int64_t kMaxImageSide = std::int64_t{1} << 24;   // stb_image's own bound
+// Nearest-neighbour magnification (magnify, HeatmapOptions::scale): 1..kMaxMagnification.
+inline constexpr int kMaxMagnification = 1024;
+
+// Throws ResourceError "WHAT: a W x H picture with C channels is N GiB, above relprop's
+// limit of 1 GiB per picture" (or its side limit) when a picture of that size would pass
+// a limit; ShapeError for a negative size.
+void check_image_size(double width, double height, int channels, const std::string& what);
 
 // An 8-bit image, rows top to bottom, channels interleaved (1 = grey, 3 = RGB).
 struct Image {
@@ -67,7 +85,7 @@ struct HeatmapOptions {
   std::string cmap = "bwr";
   double level = 1.0;
   Normalization normalization = Normalization::Symmetric;
-  int scale = 1;  // nearest-neighbour magnification (small inputs such as 8×8 digits)
+  int scale = 1;  // nearest-neighbour magnification (small inputs such as 8×8 digits), 1..kMaxMagnification
 };
 
 // Values (H, W) in [0, 1] after normalisation, row-major, from relevance of shape (H, W),
@@ -88,14 +106,44 @@ Image overlay(const Tensor& relevance, const Image& base, const HeatmapOptions& 
 // Images of one size side by side in `columns` columns (0: ⌊√n⌋ as Zennit's gridify),
 // `gap` pixels of `fill` between them.
 Image grid(const std::vector<Image>& images, int columns = 0, int gap = 2, std::uint8_t fill = 255);
+// The layout and size grid() gives `count` cells of cell_width x cell_height, checked
+// against the limits (ResourceError) before any cell is drawn.
+struct GridExtent {
+  int columns = 0, rows = 0, width = 0, height = 0;
+};
+GridExtent grid_extent(std::int64_t count, std::int64_t cell_width, std::int64_t cell_height, int channels,
+                       int columns = 0, int gap = 2);
 
-// Nearest-neighbour magnification by an integer factor.
+// Nearest-neighbour magnification by an integer factor, 1..kMaxMagnification.
 Image magnify(const Image& image, int factor);
 // Resampling to width × height (stb's filters: box-like down, Catmull-Rom up).
 Image resize(const Image& image, int width, int height);
 
-// PNG, JPEG, BMP, ... (anything stb_image reads). IoError when the file cannot be read,
-// FormatError when it is not an image.
+// ---- image files ----------------------------------------------------------------------
+// Formats told apart by their magic bytes. stb_image (Debian's libstb) reads PNG, JPEG
+// (baseline and progressive, 8-bit, Huffman-coded), BMP, GIF (the first frame), PSD (the
+// composite image), TGA, Radiance HDR, Softimage PIC and binary PGM/PPM; the others are
+// recognised only to be named in the error. TGA has no magic bytes (Unknown).
+enum class ImageFormat {
+  Unknown, Png, Jpeg, Bmp, Gif, Psd, Hdr, Pic, Pnm,  // read
+  PnmText, Pam, WebP, Tiff, Heif, Avif, Jpeg2000, JpegXl, Qoi, OpenExr, Ico, Dds,  // not read
+};
+ImageFormat image_format(std::span<const std::uint8_t> head);  // the first 32 bytes suffice
+// The format of a regular file's first bytes; Unknown when it cannot be read (or is not a
+// regular file: nothing is opened that could block, such as a FIFO).
+ImageFormat image_format_of_file(const std::string& path);
+std::string_view image_format_name(ImageFormat format);  // "PNG", "WebP", ...
+bool image_format_readable(ImageFormat format);
+std::string readable_image_formats();  // "PNG, JPEG, BMP, GIF, PSD, TGA, HDR, PIC and binary PGM/PPM"
+
+// A picture from the bytes of a file (`name` names it in errors). FormatError naming the
+// format when the bytes are a format relprop does not read, or do not decode (truncated,
+// corrupt); ResourceError when the header declares a picture past the limits (checked
+// before decoding) or `max_bytes`.
+Image decode_image(std::span<const std::uint8_t> bytes, const std::string& name,
+                   std::int64_t max_bytes = kMaxImageBytes);
+// read_image: the file whole (at most kMaxImageBytes), then decode_image. IoError when
+// the file cannot be read or is not a regular file.
 Image read_image(const std::string& path);
 // PNG; the file appears complete or not at all (relprop::save_file: a unique temporary
 // beside it, renamed into place).
@@ -114,6 +162,7 @@ struct Preprocess {
   std::vector<double> std{0.229, 0.224, 0.225};
   double crop_fraction = 0.875;  // 224 of 256
   bool stretch = false;          // resize straight to H x W, ignoring the aspect (HF's ViTImageProcessor)
+  std::string source;            // names the picture (its file) in errors
 };
 Tensor image_to_tensor(const Image& image, int channels, int height, int width, const Preprocess& pre = {});
 // A model input (C, H, W) or (1, C, H, W) back to a picture: undoing `pre`'s mean/std
