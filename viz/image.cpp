@@ -6,6 +6,8 @@
 #include <stb/stb_image_resize.h>
 #include <stb/stb_image_write.h>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cmath>
@@ -16,6 +18,7 @@
 #include <optional>
 
 #include "relprop/tensor/error.hpp"
+#include "relprop/tensor/files.hpp"
 
 namespace relprop::viz {
 
@@ -389,8 +392,13 @@ Image resize(const Image& im, int width, int height) {
 // ---- files ----------------------------------------------------------------------------
 
 Image read_image(const std::string& path) {
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (!f) throw IoError("cannot open image '" + path + "'");
+  // A FIFO or device is refused before it is opened (tensor/files.hpp).
+  const int fd = open_regular_file(path, "image");
+  std::FILE* f = ::fdopen(fd, "rb");
+  if (!f) {
+    ::close(fd);
+    throw IoError("cannot open image '" + path + "'");
+  }
   int w = 0, h = 0, ch = 0;
   std::unique_ptr<stbi_uc, void (*)(void*)> data(stbi_load_from_file(f, &w, &h, &ch, 0), stbi_image_free);
   std::fclose(f);
