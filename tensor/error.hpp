@@ -68,6 +68,13 @@ class GraphError : public Error {
   using Error::Error;
 };
 
+// Memory cannot be had: a run whose planned memory passes the limit (max_memory(),
+// tensor/memory.hpp), or an allocation the system refused.
+class ResourceError : public Error {
+ public:
+  using Error::Error;
+};
+
 // Prints a failed RELPROP_ASSERT (message, expression, file, line) to stderr and aborts.
 [[noreturn]] void assert_fail(const char* expr, const char* file, int line, const char* msg);
 
