@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iomanip>
+#include <new>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -66,6 +67,10 @@ int cmd_inspect(const std::string& path, std::ostream& out) {
 
 int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
   CLI::App app{"relprop: explain neural-network predictions by layer-wise relevance propagation"};
+  app.footer(
+      "Exit status: 0 success; 1 bad input (a file, model, option value or shape relprop cannot use; one-line "
+      "message); 3 internal error (a bug in relprop); 4 not enough memory (the run would pass --max-memory, or an "
+      "allocation failed); 100 and above: usage (an unknown option, a missing argument).");
   app.set_version_flag("--version", std::string("relprop ") + RELPROP_VERSION);
   app.require_subcommand(1);
 
@@ -120,6 +125,10 @@ int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& 
                       "direct (default) or winograd: 3x3 stride-1 convolutions on the CPU by Winograd F(2x2,3x3), "
                       "2.25x fewer multiply-adds, results within float rounding of direct (~1e-6 relative)");
   explain->add_flag("--quiet,-q", ex.quiet, "Print nothing on success");
+  std::string max_memory_arg;
+  explain->add_option("--max-memory", max_memory_arg,
+                      "Most memory a run may take, e.g. 2G or 512M (default: what the machine has available); a "
+                      "model whose planned memory would pass it is refused before it runs, naming the node");
   // pictures and tables
   explain->add_flag("--heatmap", ex.heatmap, "Also write the input relevance as a PNG heatmap (OUT with .png)");
   explain->add_flag("--overlay", ex.overlay, "Also write the heatmap over the input picture (OUT with .overlay.png)");
@@ -155,6 +164,7 @@ int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& 
   demo->add_option("--models", demo_args.models, "Exported models (scripts/models.sh) for the photograph");
   demo->add_option("--composite", demo_args.composite, "Composite for the digits (default epsilon-plus)");
   demo->add_flag("--quiet,-q", demo_args.quiet, "Print nothing on success");
+  demo->add_option("--max-memory", max_memory_arg, "Most memory a run may take (as for explain)");
 
   try {
     app.parse(argc, argv);
@@ -166,11 +176,24 @@ int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& 
     return status;
   }
   ex.crop_given = crop->count() > 0;
+  // --max-memory holds for this command only (the setting is process-wide, and the
+  // command may run inside a program that has its own).
+  struct MemoryScope {
+    std::uint64_t saved = max_memory_set() ? max_memory() : 0;
+    ~MemoryScope() { set_max_memory(saved); }
+  } memory_scope;
   try {
+    if (!max_memory_arg.empty()) set_max_memory(parse_bytes(max_memory_arg, "--max-memory"));
     if (*inspect) return cmd_inspect(inspect_path, out);
     if (*explain) return app::cmd_explain(ex, out, err);
     if (*demo) return app::cmd_demo(demo_args, out);
     if (*ops) return app::cmd_ops(ops_markdown, out);
+  } catch (const ResourceError& e) {
+    err << "relprop: error: " << one_line(e.what()) << "\n";
+    return 4;
+  } catch (const std::bad_alloc&) {
+    err << "relprop: error: out of memory\n";
+    return 4;
   } catch (const Error& e) {
     err << "relprop: error: " << one_line(e.what()) << "\n";
     return 1;

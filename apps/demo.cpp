@@ -60,10 +60,9 @@ fs::path find_demo_data(const std::string& given) {
 }
 
 nlohmann::json read_json(const fs::path& p) {
-  std::ifstream in(p);
-  if (!in) throw IoError("cannot read '" + p.string() + "'");
+  const std::string text = read_regular_file(p, "file");
   try {
-    return nlohmann::json::parse(in);
+    return nlohmann::json::parse(text);
   } catch (const std::exception& e) {
     throw FormatError("'" + p.string() + "' is not valid JSON: " + e.what());
   }
@@ -257,7 +256,9 @@ void photograph(const std::string& given, const fs::path& outdir, bool quiet, st
   const auto p = softmax_row(e.output, 0);
   const auto pred = static_cast<std::size_t>(std::max_element(p.begin(), p.end()) - p.begin());
   std::string label = "ImageNet class " + std::to_string(pred);
-  std::ifstream classes(dir / "classes.txt");
+  std::error_code ec;
+  std::istringstream classes(fs::exists(dir / "classes.txt", ec) ? read_regular_file(dir / "classes.txt", "class names")
+                                                                 : std::string());
   std::string line;
   for (std::size_t k = 0; std::getline(classes, line); ++k)
     if (k == pred) label += " (" + line + ")";

@@ -204,8 +204,7 @@ std::vector<fs::path> list_inputs(const fs::path& spec) {
     if (files.empty()) throw NotFoundError("--input '" + spec.string() + "': no .safetensors or image files in it");
     return files;
   }
-  std::ifstream in(spec);
-  if (!in) throw IoError("cannot read the input list '" + spec.string() + "'");
+  std::istringstream in(read_regular_file(spec, "the input list"));
   std::string line;
   int lineno = 0;
   while (std::getline(in, line)) {

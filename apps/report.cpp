@@ -46,11 +46,7 @@ bool is_image_path(const fs::path& p) {
 }
 
 std::vector<std::string> read_feature_names(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw IoError("cannot read feature names from '" + path + "'");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  const std::string text = ss.str();
+  const std::string text = read_regular_file(path, "feature names");
   std::vector<std::string> names;
   if (fs::path(path).extension() == ".json") {
     nlohmann::json j;

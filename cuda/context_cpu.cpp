@@ -60,6 +60,7 @@ void fill(void*, DType, std::int64_t, double) { no_backend("device::fill"); }
 void synchronize() {}
 std::size_t cached_bytes() { return 0; }
 std::size_t allocated_bytes() { return 0; }
+std::size_t available_bytes() { return 0; }
 void release_cache() {}
 
 }  // namespace relprop::device

@@ -11,6 +11,7 @@
 
 #include "relprop/cuda/common.cuh"
 #include "relprop/tensor/device.hpp"
+#include "relprop/tensor/memory.hpp"
 
 namespace relprop::device {
 
@@ -85,6 +86,10 @@ class Cache {
       (void)cudaGetLastError();
       release_all();
       e = cudaMalloc(&p, want);
+    }
+    if (e == cudaErrorMemoryAllocation) {
+      (void)cudaGetLastError();  // not left for the next launch check to report
+      throw ResourceError("cannot allocate " + format_bytes(want) + " on the GPU: out of memory");
     }
     if (e != cudaSuccess) {
       (void)cudaGetLastError();  // not left for the next launch check to report
@@ -344,6 +349,12 @@ namespace relprop::device {
 void synchronize() { RELPROP_CUDA_CHECK(cudaStreamSynchronize(cuda::stream())); }
 std::size_t cached_bytes() { return Cache::get().cached(); }
 std::size_t allocated_bytes() { return Cache::get().in_use(); }
+std::size_t available_bytes() {
+  (void)cuda::context();  // selects the device, throws without one
+  std::size_t free = 0, total = 0;
+  RELPROP_CUDA_CHECK(cudaMemGetInfo(&free, &total));
+  return free + Cache::get().cached();
+}
 void release_cache() { Cache::get().release_all(); }
 
 }  // namespace relprop::device

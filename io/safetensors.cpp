@@ -504,6 +504,7 @@ SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
   const auto bytes = mapped->bytes();
   SafetensorsFile f = make(std::move(mapped), bytes, path.string());
   f.mapped_ = true;
+  f.check_intact();  // the header was read from the mapping
   return f;
 }
 
@@ -565,7 +566,23 @@ void SafetensorsFile::unsupported(const SafetensorsTensorInfo& t) const {
                          ", which relprop does not load");
 }
 
+void SafetensorsFile::check_intact() const {
+  if (mapped_) static_cast<const MappedFile*>(owner_.get())->check_intact();
+}
+
 Tensor SafetensorsFile::get_raw(std::string_view name) const {
+  Tensor out = read_raw(name);
+  if (out.storage() && out.storage()->owned()) check_intact();  // a copy read the mapping: was it all there?
+  return out;
+}
+
+Tensor SafetensorsFile::get(std::string_view name) const {
+  Tensor out = read(name);
+  if (out.storage() && out.storage()->owned()) check_intact();
+  return out;
+}
+
+Tensor SafetensorsFile::read_raw(std::string_view name) const {
   const SafetensorsTensorInfo& t = info(name);
   const std::optional<DType> dt = relprop_dtype(t.dtype);
   if (!dt) unsupported(t);
@@ -583,14 +600,14 @@ Tensor SafetensorsFile::get_raw(std::string_view name) const {
   return out;
 }
 
-Tensor SafetensorsFile::get(std::string_view name) const {
+Tensor SafetensorsFile::read(std::string_view name) const {
   const SafetensorsTensorInfo& t = info(name);
   const auto bytes = data(t);
   switch (t.dtype) {
     case StDType::F32:
     case StDType::I64:
     case StDType::BOOL:
-      return get_raw(name);  // already the target dtype
+      return read_raw(name);  // already the target dtype
     case StDType::F64:
       return convert_all<double, float>(bytes, t.shape, [](double x) { return static_cast<float>(x); });
     case StDType::F16: return convert_all<std::uint16_t, float>(bytes, t.shape, half_to_float);

@@ -184,6 +184,11 @@ class SafetensorsFile {
   // never change. A no-op for in-memory files, unknown names, or kernels without it.
   void release_pages(std::string_view name) const;
   const std::string& origin() const { return origin_; }  // the path, or from_bytes' origin
+  // IoError naming the file when it has shrunk since open() mapped it (MappedFile::
+  // check_intact, io/mmap.hpp); nothing for from_bytes. get() and get_raw() check after
+  // every copy they make; a zero-copy tensor is checked by whoever reads it (the graph
+  // after each run, GraphExplainer after each explanation).
+  void check_intact() const;
   // The whole file as mapped (or as given to from_bytes); zero-copy tensors point into it.
   std::span<const std::byte> bytes() const { return bytes_; }
 
@@ -192,6 +197,8 @@ class SafetensorsFile {
   static SafetensorsFile make(std::shared_ptr<const void> owner, std::span<const std::byte> bytes,
                               std::string origin);
   const SafetensorsTensorInfo* lookup(std::string_view name) const;
+  Tensor read(std::string_view name) const;      // get() before the file's check
+  Tensor read_raw(std::string_view name) const;  // get_raw() before the file's check
   std::span<const std::byte> data(const SafetensorsTensorInfo& info) const;
   [[noreturn]] void unsupported(const SafetensorsTensorInfo& info) const;
 

@@ -1,6 +1,9 @@
 #include "relprop/nn/explainer.hpp"
 
+#include <new>
+
 #include "relprop/cuda/graph.hpp"
+#include "relprop/io/mmap.hpp"
 #include "relprop/config.hpp"
 #if RELPROP_HAVE_CUDA
 #include "relprop/cuda/primitives.hpp"
@@ -176,7 +179,25 @@ bool GraphExplainer::replaying() const { return impl_->replaying; }
 const ExplainSettings& GraphExplainer::settings() const { return impl_->s; }
 
 Explanation GraphExplainer::explain(const std::map<std::string, Tensor>& inputs) {
+  try {
+    Explanation e = explain_checked(inputs);
+    // A weights or input file that shrank while mapped read as zeros (io/mmap.hpp): refused.
+    MappedFile::check_all_intact();
+    return e;
+  } catch (const std::bad_alloc&) {
+    throw ResourceError("explain: out of memory");
+  }
+}
+
+Explanation GraphExplainer::explain_checked(const std::map<std::string, Tensor>& inputs) {
   Impl& m = *impl_;
+  if (m.s.propagation.keep_all) {
+    // Kept relevance of every node adds to the tape: planned here (forward plans the rest).
+    std::map<std::string, Shape> shapes;
+    for (const auto& [name, t] : inputs) shapes[name] = t.shape();
+    for (const auto& [name, t] : inputs) m.graph->check_input(name, t);
+    m.graph->plan(shapes, PlanOptions{.recording = true, .keep_relevance = true});
+  }
   m.replaying = false;
   if (m.graph->device() != Device::CUDA || !m.capturable()) return m.eager(inputs);
   std::string sig;

@@ -73,12 +73,15 @@ class GraphExplainer {
   // Explains `inputs` (one tensor per graph input, on any device). Results are fresh
   // tensors the caller owns. IndexError for an output index, target or token outside
   // the graph's; the seed function's errors otherwise.
+  // ResourceError when the memory cannot be had (planned before anything runs, see
+  // Graph::plan; or an allocation failed).
   Explanation explain(const std::map<std::string, Tensor>& inputs);
   // Whether the last call replayed (or just captured) a CUDA Graph.
   bool replaying() const;
   const ExplainSettings& settings() const;
 
  private:
+  Explanation explain_checked(const std::map<std::string, Tensor>& inputs);
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -1,16 +1,19 @@
 #include "relprop/nn/graph.hpp"
 
 #include <algorithm>
-#include <fstream>
+#include <new>
 #include <set>
-#include <sstream>
+#include <stdexcept>
 
 #include <nlohmann/json.hpp>
 
+#include "relprop/io/mmap.hpp"
 #include "relprop/io/safetensors.hpp"
 #include "relprop/ops/norm.hpp"
 #include "relprop/ops/shape.hpp"
 #include "relprop/relevance/tape.hpp"
+#include "relprop/tensor/files.hpp"
+#include "relprop/tensor/json.hpp"
 
 namespace relprop {
 
@@ -75,11 +78,16 @@ Shape declared_to_concrete(const Shape& s) {
 
 }  // namespace
 
+namespace {
+// No graph nests deeper than a few levels.
+constexpr int kMaxJsonDepth = 64;
+}  // namespace
+
 Graph Graph::parse(std::string_view text, const std::string& origin) {
   json j;
   try {
-    j = json::parse(text);
-  } catch (const json::parse_error& e) {
+    j = parse_json_strict(text, origin, kMaxJsonDepth);
+  } catch (const json::exception& e) {
     throw FormatError(origin + ": not valid JSON: " + e.what());
   }
   if (!j.is_object()) fail(origin, "the graph must be a JSON object");
@@ -201,11 +209,7 @@ Graph Graph::parse(std::string_view text, const std::string& origin) {
 }
 
 Graph Graph::load(const std::filesystem::path& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw IoError("cannot read graph file '" + path.string() + "'");
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  return parse(ss.str(), path.string());
+  return parse(read_regular_file(path, "graph file"), path.string());
 }
 
 template <class Lookup>
@@ -345,6 +349,7 @@ void Graph::bind(const SafetensorsFile& weights) {
     for (const char* role : {"weight", "bias"})
       if (const auto it = p.params.find(role); it != p.params.end()) weights.release_pages(it->second);
   }
+  weights.check_intact();  // folding read weights from the mapping
 }
 
 void Graph::bind(const std::map<std::string, Tensor>& weights) {
@@ -404,6 +409,10 @@ std::vector<Tensor> Graph::forward(const std::map<std::string, Tensor>& inputs) 
     const Tensor x = it->second.to(device_);
     values[in.name] = tape ? tape->input(x, in.name) : x;
   }
+  // Shapes and memory first: nothing runs when they do not fit.
+  std::map<std::string, Shape> shapes;
+  for (const auto& [name, t] : inputs) shapes[name] = t.shape();
+  const GraphPlan planned = plan(shapes, PlanOptions{.recording = tape != nullptr});
   // A value is dropped after its last reader ran, so peak memory follows liveness.
   std::map<std::string, std::size_t> last_use;
   for (std::size_t i = 0; i < nodes_.size(); ++i)
@@ -420,12 +429,23 @@ std::vector<Tensor> Graph::forward(const std::map<std::string, Tensor>& inputs) 
                                   : op_spec(n.op).run(OpCall{n.name, n.attrs, args, params_[i]});
     } catch (const GraphError&) {
       throw;
+    } catch (const ResourceError& e) {
+      throw ResourceError(origin_ + ": node '" + n.name + "' (" + std::string(op_name(n.op)) + "): " + e.what());
     } catch (const Error& e) {
       throw GraphError(origin_ + ": node '" + n.name + "' (" + std::string(op_name(n.op)) + "): " + e.what());
+    } catch (const std::bad_alloc&) {
+      throw ResourceError(origin_ + ": node '" + n.name + "' (" + std::string(op_name(n.op)) + "): out of memory");
     }
+    // The op's shape hook and its kernel must agree, or the plan above was of another run.
+    if (values[n.name].shape() != planned.shapes[i])
+      throw std::logic_error(origin_ + ": node '" + n.name + "' (" + std::string(op_name(n.op)) + "): the shape hook gave " +
+                             shape_str(planned.shapes[i]) + ", the op made " + values[n.name].str_shape());
     for (const auto& in : n.inputs)
       if (last_use[in] == i) values.erase(in);
   }
+  // Weights read from a file that shrank meanwhile read as zeros, not a SIGBUS (io/mmap.hpp):
+  // such a run is refused.
+  MappedFile::check_no_faults();
   std::vector<Tensor> outs;
   for (const auto& o : outputs_) outs.push_back(values.at(o));
   return outs;

@@ -11,6 +11,7 @@
 // A node's output is named by the node's name; params name safetensors keys. Every error
 // names the node and what was wrong.
 
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <string>
@@ -23,6 +24,25 @@
 namespace relprop {
 
 class SafetensorsFile;
+
+// What running a bound graph on inputs of given shapes takes, known before any kernel
+// runs (Graph::plan).
+struct GraphPlan {
+  std::vector<Shape> shapes;         // per node, in file order: its output shape
+  std::vector<std::uint64_t> bytes;  // per node: the bytes its output adds (0: a view of its input)
+  std::uint64_t input_bytes = 0;     // the graph inputs' bytes
+  std::uint64_t peak = 0;            // estimated bytes the run holds at its most (see Graph::plan)
+  std::size_t peak_node = 0;         // the node where the estimate peaks
+};
+
+struct PlanOptions {
+  bool recording = true;        // a tape records the run (an explanation follows)
+  bool keep_relevance = false;  // and every node's relevance is kept (PropagateOptions::keep_all)
+  // Refuse with a ResourceError, naming the first node whose estimate passes it: 0 for
+  // the default (max_memory(); on a GPU, what the GPU has available unless
+  // set_max_memory gave a limit), UINT64_MAX for no check.
+  std::uint64_t limit = 0;
+};
 
 // A declared graph input.
 struct GraphInput {
@@ -82,10 +102,19 @@ class Graph {
   Device device() const { return device_; }  // where the weights live (CPU until to())
   DType weight_dtype() const { return weight_dtype_; }  // how they are stored (F32 until to())
 
+  // Every node's output shape and byte size from the inputs' shapes (by name; each must fit
+  // its declared shape), through the ops' shape hooks (OpSpec::infer) without running a
+  // kernel, and the memory the run would hold at its most (nn/graph_plan.cpp says how it
+  // is estimated). ShapeError / GraphError naming the node whose shapes do not fit;
+  // ResourceError naming the node at which the estimate passes the limit (`options`).
+  GraphPlan plan(const std::map<std::string, Shape>& inputs, const PlanOptions& options = {}) const;
+
   // Runs the graph. `inputs` holds one tensor per graph input, by name; their shapes must
   // match the declared ones. Inside a Recording scope the inputs are declared on the tape
   // and every node is recorded under its graph name. Returns the outputs in order.
-  // GraphError when not bound, or naming the node that failed.
+  // Planned first (plan(), with `recording` as a tape is current): nothing runs when the
+  // shapes do not fit or the memory would not suffice. GraphError when not bound, or
+  // naming the node that failed; ResourceError as plan() or when an allocation fails.
   std::vector<Tensor> forward(const std::map<std::string, Tensor>& inputs) const;
 
   const std::vector<GraphInput>& inputs() const { return inputs_; }   // as declared

@@ -13,6 +13,8 @@
 #include "relprop/nn/graph_builder.hpp"
 #include "relprop/relevance/composite.hpp"
 #include "relprop/tensor/error.hpp"
+#include "relprop/tensor/files.hpp"
+#include "relprop/tensor/json.hpp"
 
 namespace relprop {
 
@@ -22,11 +24,12 @@ namespace fs = std::filesystem;
 namespace {
 
 json read_json(const fs::path& p) {
-  std::ifstream in(p);
-  if (!in) throw NotFoundError("cannot read '" + p.string() + "'");
+  std::error_code ec;
+  if (!fs::exists(p, ec)) throw NotFoundError("cannot read '" + p.string() + "': no such file");
+  const std::string text = read_regular_file(p, "file");  // a FIFO or device is refused unopened
   try {
-    return json::parse(in);
-  } catch (const std::exception& e) {
+    return parse_json_strict(text, "'" + p.string() + "'", 64);  // a repeated key is a FormatError
+  } catch (const json::exception& e) {
     throw FormatError("'" + p.string() + "' is not valid JSON: " + e.what());
   }
 }

@@ -9,11 +9,13 @@
 #include <initializer_list>
 #include <memory>
 #include <new>
+#include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 #include "relprop/ops/host_device.hpp"
+#include "relprop/tensor/error.hpp"
 #include "relprop/relevance/rules.hpp"
 #include "relprop/relevance/tape.hpp"
 #include "relprop/tensor/parallel.hpp"
@@ -106,6 +108,16 @@ Tensor broadcast_f32(const Tensor& t, const Shape& shape);
 // A node name for error messages: the given name, else the op's.
 inline std::string label(std::string_view name, std::string_view op) {
   return std::string(name.empty() ? op : name);
+}
+
+// a * b + c for shape arithmetic of attributes taken from a graph file (padding, dilation,
+// kernel sizes up to 2^63); ValueError "WHO: ... too large" instead of overflowing.
+inline std::int64_t checked_mul_add(std::int64_t a, std::int64_t b, std::int64_t c, const std::string& who) {
+  std::int64_t ab = 0, out = 0;
+  if (__builtin_mul_overflow(a, b, &ab) || __builtin_add_overflow(ab, c, &out))
+    throw ValueError(who + ": the attributes are too large (" + std::to_string(a) + " * " + std::to_string(b) +
+                     " + " + std::to_string(c) + " overflows 64 bits)");
+  return out;
 }
 
 // DLBacktrace contrastive mode, one output with contributions summing to P > 0 (positive

@@ -490,7 +490,7 @@ Shape conv2d_shape(const Shape& x, const Shape& w, const Shape* b, const Conv2dP
   if (p.groups < 1 || x[1] % p.groups != 0 || w[0] % p.groups != 0)
     throw ShapeError(who + ": groups " + std::to_string(p.groups) + " must divide the input channels (" +
                      std::to_string(x[1]) + ") and the output channels (" + std::to_string(w[0]) + ")");
-  if (w[1] * p.groups != x[1])
+  if (detail::checked_mul_add(w[1], p.groups, 0, who) != x[1])
     throw ShapeError(who + ": input " + shape_str(x) + " has " + std::to_string(x[1]) + " channels, the weight " +
                      shape_str(w) + " with groups " + std::to_string(p.groups) + " expects " +
                      std::to_string(w[1] * p.groups));
@@ -498,7 +498,9 @@ Shape conv2d_shape(const Shape& x, const Shape& w, const Shape* b, const Conv2dP
     throw ShapeError(who + ": bias must be (" + std::to_string(w[0]) + ",), got " + shape_str(*b));
   Shape y{x[0], w[0], 0, 0};
   for (int i = 0; i < 2; ++i) {
-    const std::int64_t span = p.dilation[i] * (w[2 + i] - 1) + 1, avail = x[2 + i] + p.padding[i] + p.pad_end(i);
+    const std::int64_t span = detail::checked_mul_add(p.dilation[i], w[2 + i] - 1, 1, who);
+    const std::int64_t avail =
+        detail::checked_mul_add(1, detail::checked_mul_add(1, x[2 + i], p.padding[i], who), p.pad_end(i), who);
     if (span > avail)
       throw ShapeError(who + ": kernel " + shape_str(w) + " (dilated extent " + std::to_string(span) +
                        ") is larger than the padded input " + shape_str(x));

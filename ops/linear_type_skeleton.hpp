@@ -379,7 +379,10 @@ class LinearTypeSkeleton {
     const Stab stab{r.epsilon, r.stabilizer};
     if (r.beta == 0.0) return positive(stab, r.zero_bias, static_cast<float>(r.alpha));
     const Signs sx = split();
-    auto [zp, zn] = signed_sums(sx);
+    // Named references, not a structured binding: the lambda below uses them, and clang
+    // before 16 cannot capture a structured binding.
+    auto sums = signed_sums(sx);
+    Tensor &zp = sums.first, &zn = sums.second;
     if (!r.zero_bias && b.defined())
       P::rows(L.outer * L.O, L.inner,
               lt::AddPerOutput2{ptr(zp), ptr(bias_of("+", lt::Pos{})), ptr(zn), ptr(bias_of("-", lt::Neg{})), L.O});

@@ -37,11 +37,15 @@ struct Window {
 };
 
 // Output size of a strided window along one dimension (PyTorch's pooling_output_shape).
-std::int64_t out_size(std::int64_t in, std::int64_t k, std::int64_t s, std::int64_t pad, std::int64_t dil, bool ceil) {
-  const std::int64_t span = in + 2 * pad - dil * (k - 1) - 1;
+// Checked: attributes up to 2^63 overflow as a ValueError naming `who`.
+std::int64_t out_size(std::int64_t in, std::int64_t k, std::int64_t s, std::int64_t pad, std::int64_t dil, bool ceil,
+                      const std::string& who) {
+  const std::int64_t padded = detail::checked_mul_add(2, pad, in, who);
+  const std::int64_t extent = detail::checked_mul_add(dil, k - 1, 1, who);
+  const std::int64_t span = padded - extent;  // both >= 0: no overflow
   if (span < 0) return 0;  // the kernel does not fit: no output (an error for the caller)
-  std::int64_t o = (ceil ? (span + s - 1) / s : span / s) + 1;
-  if (ceil && (o - 1) * s >= in + pad) --o;  // the last window must start inside the input
+  std::int64_t o = (ceil ? span / s + (span % s != 0) : span / s) + 1;
+  if (ceil && (o - 1) * s >= in + pad) --o;  // the last window must start inside the input (both <= padded)
   return o;
 }
 
@@ -283,14 +287,14 @@ Geom strided_geom(PoolKind kind, const Shape& x, const Pool2dParams& p, std::str
   for (int i = 0; i < 2; ++i) {
     if (p.kernel[i] < 1 || p.stride[i] < 1 || p.dilation[i] < 1 || p.padding[i] < 0)
       throw ValueError(who + ": kernel, stride and dilation must be >= 1 and padding >= 0");
-    if (p.padding[i] * 2 > p.kernel[i])
+    if (p.padding[i] > p.kernel[i] / 2)
       throw ValueError(who + ": padding " + std::to_string(p.padding[i]) + " is more than half the kernel " +
                        std::to_string(p.kernel[i]));
   }
   Geom g{kind, x[0], x[1], x[2], x[3], 0, 0, p};
   if (kind == PoolKind::Avg) g.p.dilation = {1, 1};
-  g.HO = out_size(g.H, p.kernel[0], p.stride[0], p.padding[0], g.p.dilation[0], p.ceil_mode);
-  g.WO = out_size(g.W, p.kernel[1], p.stride[1], p.padding[1], g.p.dilation[1], p.ceil_mode);
+  g.HO = out_size(g.H, p.kernel[0], p.stride[0], p.padding[0], g.p.dilation[0], p.ceil_mode, who);
+  g.WO = out_size(g.W, p.kernel[1], p.stride[1], p.padding[1], g.p.dilation[1], p.ceil_mode, who);
   if (g.HO < 1 || g.WO < 1)
     throw ShapeError(who + ": input " + shape_str(x) + " is smaller than the kernel (" + std::to_string(p.kernel[0]) +
                      ", " + std::to_string(p.kernel[1]) + ")");

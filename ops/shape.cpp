@@ -6,10 +6,12 @@
 
 #include <vector>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <functional>
 #include <limits>
+#include <span>
 
 #include "relprop/ops/common.hpp"
 #include "relprop/ops/registry.hpp"
@@ -198,15 +200,83 @@ int wrap(int d, int rank, std::string_view op, std::string_view name) {
   return d < 0 ? d + rank : d;
 }
 
+// ---- output shapes: the ops and their graph shape hooks share them ----------------------
+
+Shape permute_shape(const Shape& x, const std::vector<int>& dims, std::string_view name) {
+  const std::string who = "permute '" + detail::label(name, "permute") + "'";
+  const int r = static_cast<int>(x.size());
+  if (static_cast<int>(dims.size()) != r)
+    throw ShapeError(who + ": " + std::to_string(dims.size()) + " dims given for a tensor of shape " + shape_str(x));
+  std::vector<bool> seen(x.size(), false);
+  Shape y(x.size());
+  for (std::size_t i = 0; i < dims.size(); ++i) {
+    const int d = wrap(dims[i], r, "permute", name);
+    if (seen[d]) throw ShapeError(who + ": dimension " + std::to_string(d) + " repeated");
+    seen[d] = true;
+    y[i] = x[d];
+  }
+  return y;
+}
+
+// Tensor::slice's rule: negative start / end count from the end, both clamped to the size.
+Shape slice_shape(const Shape& x, int d, std::int64_t start, std::int64_t end, std::int64_t step) {
+  const std::int64_t n = x[d];
+  auto clampi = [n](std::int64_t i) { return std::clamp<std::int64_t>(i < 0 ? i + n : i, 0, n); };
+  start = clampi(start);
+  end = end == std::numeric_limits<std::int64_t>::max() ? n : clampi(end);
+  Shape y = x;
+  y[d] = end > start ? (end - start - 1) / step + 1 : 0;
+  return y;
+}
+
+// Checked: a dimension must stay within int64.
+std::int64_t grow(std::int64_t size, std::int64_t add, const std::string& who) {
+  std::int64_t out = 0;
+  if (__builtin_add_overflow(size, add, &out))
+    throw ShapeError(who + ": the output size overflows (" + std::to_string(size) + " + " + std::to_string(add) + ")");
+  return out;
+}
+
+Shape cat_shape(std::span<const Shape> xs, int dim, std::string_view name) {
+  const std::string who = "cat '" + detail::label(name, "cat") + "'";
+  if (xs.empty()) throw ValueError(who + ": needs at least one tensor");
+  const int d = wrap(dim, static_cast<int>(xs[0].size()), "cat", name);
+  Shape y = xs[0];
+  y[d] = 0;
+  for (const auto& t : xs) {
+    bool ok = t.size() == xs[0].size();
+    for (std::size_t i = 0; ok && i < t.size(); ++i) ok = static_cast<int>(i) == d || t[i] == xs[0][i];
+    if (!ok)
+      throw ShapeError(who + ": shapes " + shape_str(xs[0]) + " and " + shape_str(t) + " differ outside dimension " +
+                       std::to_string(d));
+    y[d] = grow(y[d], t[d], who);
+  }
+  return y;
+}
+
+// The padded shape; `lohi` (optional) gets each dimension's (before, after).
+Shape pad_shape(const Shape& x, const std::vector<std::int64_t>& pads, std::string_view name,
+                std::vector<std::pair<std::int64_t, std::int64_t>>* lohi = nullptr) {
+  const std::string who = "pad '" + detail::label(name, "pad") + "'";
+  const int r = static_cast<int>(x.size());
+  if (pads.size() % 2 != 0 || pads.size() / 2 > x.size())
+    throw ValueError(who + ": pad needs pairs for at most " + std::to_string(r) + " dimensions");
+  Shape y = x;
+  if (lohi) lohi->assign(x.size(), {0, 0});
+  for (std::size_t i = 0; i < pads.size() / 2; ++i) {
+    const int d = r - 1 - static_cast<int>(i);
+    if (pads[2 * i] < 0 || pads[2 * i + 1] < 0) throw ValueError(who + ": negative padding (cropping) is not supported");
+    if (lohi) (*lohi)[d] = {pads[2 * i], pads[2 * i + 1]};
+    y[d] = grow(grow(y[d], pads[2 * i], who), pads[2 * i + 1], who);
+  }
+  return y;
+}
+
 }  // namespace
 
 Tensor permute(const Tensor& x, const std::vector<int>& dims, std::string_view name) {
-  Tensor y;
-  try {
-    y = x.permute(std::span<const int>(dims)).clone();
-  } catch (const Error& e) {
-    throw ShapeError("permute '" + detail::label(name, "permute") + "': " + e.what());
-  }
+  permute_shape(x.shape(), dims, name);  // checks the dims
+  const Tensor y = x.permute(std::span<const int>(dims)).clone();
   std::vector<int> inverse(dims.size());
   for (std::size_t i = 0; i < dims.size(); ++i) inverse[dims[i] < 0 ? dims[i] + dims.size() : dims[i]] = static_cast<int>(i);
   return record_move(OpKind::Permute, {&x}, y,
@@ -225,6 +295,7 @@ Tensor slice(const Tensor& x, int dim, std::int64_t start, std::int64_t end, std
   const int d = wrap(dim, x.dim(), "slice", name);
   if (step < 1) throw ValueError("slice '" + detail::label(name, "slice") + "': step must be >= 1");
   const Tensor y = x.slice(d, start, end, step).clone();
+  RELPROP_ASSERT(y.shape() == slice_shape(x.shape(), d, start, end, step), "slice's shape rule and Tensor::slice agree");
   const Shape in = x.shape();
   return record_move(OpKind::Slice, {&x}, y,
                      [in, d, start, end, step](const Tensor& R) {
@@ -236,20 +307,12 @@ Tensor slice(const Tensor& x, int dim, std::int64_t start, std::int64_t end, std
 }
 
 Tensor cat(const std::vector<Tensor>& xs, int dim, std::string_view name) {
-  const std::string who = "cat '" + detail::label(name, "cat") + "'";
-  if (xs.empty()) throw ValueError(who + ": needs at least one tensor");
+  std::vector<Shape> shapes;
+  for (const auto& t : xs) shapes.push_back(t.shape());
+  const Shape ys = cat_shape(shapes, dim, name);
   const int d = wrap(dim, xs[0].dim(), "cat", name);
-  Shape ys = xs[0].shape();
-  ys[d] = 0;
   std::vector<std::int64_t> sizes;
-  for (const auto& t : xs) {
-    bool ok = t.dim() == xs[0].dim();
-    for (int i = 0; ok && i < t.dim(); ++i) ok = i == d || t.size(i) == xs[0].size(i);
-    if (!ok) throw ShapeError(who + ": shapes " + xs[0].str_shape() + " and " + t.str_shape() +
-                              " differ outside dimension " + std::to_string(d));
-    sizes.push_back(t.size(d));
-    ys[d] += t.size(d);
-  }
+  for (const auto& t : xs) sizes.push_back(t.size(d));
   for (std::size_t i = 1; i < xs.size(); ++i) {
     const std::string what = "input " + std::to_string(i);
     detail::same_device("cat '" + detail::label(name, "cat") + "'", {{&xs[0], "input 0"}, {&xs[i], what}});
@@ -276,17 +339,8 @@ Tensor cat(const std::vector<Tensor>& xs, int dim, std::string_view name) {
 }
 
 Tensor pad(const Tensor& x, const std::vector<std::int64_t>& pads, double value, std::string_view name) {
-  const std::string who = "pad '" + detail::label(name, "pad") + "'";
-  if (pads.size() % 2 != 0 || static_cast<int>(pads.size() / 2) > x.dim())
-    throw ValueError(who + ": pad needs pairs for at most " + std::to_string(x.dim()) + " dimensions");
-  Shape ys = x.shape();
-  std::vector<std::pair<std::int64_t, std::int64_t>> lohi(x.dim(), {0, 0});
-  for (std::size_t i = 0; i < pads.size() / 2; ++i) {
-    const int d = x.dim() - 1 - static_cast<int>(i);
-    if (pads[2 * i] < 0 || pads[2 * i + 1] < 0) throw ValueError(who + ": negative padding (cropping) is not supported");
-    lohi[d] = {pads[2 * i], pads[2 * i + 1]};
-    ys[d] += pads[2 * i] + pads[2 * i + 1];
-  }
+  std::vector<std::pair<std::int64_t, std::int64_t>> lohi;
+  const Shape ys = pad_shape(x.shape(), pads, name, &lohi);
   const Tensor y = Tensor::full(ys, value, DType::F32, x.device());
   Tensor inner = y;
   for (int d = 0; d < x.dim(); ++d) inner = inner.slice(d, lohi[d].first, lohi[d].first + x.size(d));
@@ -364,15 +418,6 @@ std::vector<int> ints(const Attrs& a, std::string_view node, const std::string& 
   return v;
 }
 
-// Shapes are found by running the op on a zero tensor of the input's shape: the ops here
-// are cheap, and one code path means one set of rules.
-template <class F>
-Shape by_running(const OpShapeCall& c, F&& f) {
-  std::vector<Tensor> zs;
-  for (const auto& s : c.inputs) zs.push_back(Tensor::zeros(s));
-  return f(zs).shape();
-}
-
 std::array<std::int64_t, 2> upsample_size(const Attrs& a, std::string_view node, const Shape& x) {
   if (x.size() != 4) throw ShapeError("upsample_nearest2d '" + std::string(node) + "': input must be (N, C, H, W)");
   if (a.has("size")) {
@@ -382,8 +427,12 @@ std::array<std::int64_t, 2> upsample_size(const Attrs& a, std::string_view node,
   } else if (a.has("scale_factor")) {
     // PyTorch: output = floor(input * scale).
     const double s = a.get_float(node, "scale_factor", 1.0);
-    return {static_cast<std::int64_t>(std::floor(static_cast<double>(x[2]) * s)),
-            static_cast<std::int64_t>(std::floor(static_cast<double>(x[3]) * s))};
+    const double h = std::floor(static_cast<double>(x[2]) * s), w = std::floor(static_cast<double>(x[3]) * s);
+    // Checked before the conversion, which is undefined past int64's range.
+    if (!(h >= 1 && w >= 1 && h < 0x1p62 && w < 0x1p62))
+      throw ValueError("node '" + std::string(node) + "': scale_factor " + std::to_string(s) +
+                       " gives no valid output size for input " + shape_str(x));
+    return {static_cast<std::int64_t>(h), static_cast<std::int64_t>(w)};
   }
   throw ValueError("node '" + std::string(node) + "': give 'size' (one or two values) or 'scale_factor'");
 }
@@ -402,14 +451,47 @@ Tensor cat_run(const OpCall& c) {
   return cat(std::vector<Tensor>(c.inputs.begin(), c.inputs.end()), static_cast<int>(c.attrs.get_int(c.node, "dim", 0)),
              c.node);
 }
-Tensor pad_run(const OpCall& c) {
-  if (c.attrs.has("mode")) {
-    const auto& m = c.attrs.values().at("mode");
+void check_pad_mode(const Attrs& a, std::string_view node) {
+  if (a.has("mode")) {
+    const auto& m = a.values().at("mode");
     if (!std::holds_alternative<std::string>(m) || std::get<std::string>(m) != "constant")
-      throw ValueError("node '" + std::string(c.node) + "': only mode \"constant\" is supported");
+      throw ValueError("node '" + std::string(node) + "': only mode \"constant\" is supported");
   }
-  if (!c.attrs.has("pad")) throw ValueError("node '" + std::string(c.node) + "': attribute 'pad' is required");
+  if (!a.has("pad")) throw ValueError("node '" + std::string(node) + "': attribute 'pad' is required");
+}
+Tensor pad_run(const OpCall& c) {
+  check_pad_mode(c.attrs, c.node);
   return pad(c.inputs[0], c.attrs.get_ints(c.node, "pad", {}), c.attrs.get_float(c.node, "value", 0.0), c.node);
+}
+Shape permute_infer(const OpShapeCall& c) { return permute_shape(c.inputs[0], ints(c.attrs, c.node, "dims"), c.node); }
+Shape transpose_infer(const OpShapeCall& c) {
+  const int r = static_cast<int>(c.inputs[0].size());
+  const int a = wrap(static_cast<int>(c.attrs.get_int(c.node, "dim0", 0)), r, "transpose", c.node);
+  const int b = wrap(static_cast<int>(c.attrs.get_int(c.node, "dim1", 1)), r, "transpose", c.node);
+  Shape y = c.inputs[0];
+  std::swap(y[a], y[b]);
+  return y;
+}
+Shape slice_infer(const OpShapeCall& c) {
+  const int d = wrap(static_cast<int>(c.attrs.get_int(c.node, "dim", 0)), static_cast<int>(c.inputs[0].size()), "slice",
+                     c.node);
+  const std::int64_t step = c.attrs.get_int(c.node, "step", 1);
+  if (step < 1) throw ValueError("slice '" + std::string(c.node) + "': step must be >= 1");
+  return slice_shape(c.inputs[0], d, c.attrs.get_int(c.node, "start", 0),
+                     c.attrs.get_int(c.node, "end", std::numeric_limits<std::int64_t>::max()), step);
+}
+Shape cat_infer(const OpShapeCall& c) {
+  return cat_shape(c.inputs, static_cast<int>(c.attrs.get_int(c.node, "dim", 0)), c.node);
+}
+Shape pad_infer(const OpShapeCall& c) {
+  check_pad_mode(c.attrs, c.node);
+  c.attrs.get_float(c.node, "value", 0.0);  // checks its type
+  return pad_shape(c.inputs[0], c.attrs.get_ints(c.node, "pad", {}), c.node);
+}
+Shape upsample_infer(const OpShapeCall& c) {
+  const auto s = upsample_size(c.attrs, c.node, c.inputs[0]);
+  if (s[0] < 1 || s[1] < 1) throw ValueError("upsample_nearest2d '" + std::string(c.node) + "': output size must be >= 1");
+  return {c.inputs[0][0], c.inputs[0][1], s[0], s[1]};
 }
 Tensor upsample_run(const OpCall& c) {
   const auto s = upsample_size(c.attrs, c.node, c.inputs[0].shape());
@@ -418,27 +500,17 @@ Tensor upsample_run(const OpCall& c) {
 
 }  // namespace
 
-namespace {
-const std::map<std::string, Tensor> kNoParams;
-}  // namespace
-
-#define RELPROP_SHAPE_SPEC(fn, kind, ATTRS, RUN)                                   \
-  OpSpec op_spec_##fn() {                                                                \
-    return OpSpec{OpKind::kind, {}, {}, ATTRS,                                           \
-                  [](const OpShapeCall& c) {                                             \
-                    return by_running(c, [&](const std::vector<Tensor>& zs) {            \
-                      return RUN(OpCall{c.node, c.attrs, zs, kNoParams});                \
-                    });                                                                  \
-                  },                                                                     \
-                  RUN};                                                                  \
-  }
-RELPROP_SHAPE_SPEC(permute, Permute, {"dims"}, permute_run)
-RELPROP_SHAPE_SPEC(transpose, Transpose, (std::vector<std::string_view>{"dim0", "dim1"}), transpose_run)
-RELPROP_SHAPE_SPEC(slice, Slice, (std::vector<std::string_view>{"dim", "start", "end", "step"}), slice_run)
-RELPROP_SHAPE_SPEC(cat, Cat, {"dim"}, cat_run)
-RELPROP_SHAPE_SPEC(pad, Pad, (std::vector<std::string_view>{"pad", "mode", "value"}), pad_run)
+#define RELPROP_SHAPE_SPEC(fn, kind, ATTRS, INFER, RUN) \
+  OpSpec op_spec_##fn() { return OpSpec{OpKind::kind, {}, {}, ATTRS, INFER, RUN}; }
+RELPROP_SHAPE_SPEC(permute, Permute, {"dims"}, permute_infer, permute_run)
+RELPROP_SHAPE_SPEC(transpose, Transpose, (std::vector<std::string_view>{"dim0", "dim1"}), transpose_infer,
+                   transpose_run)
+RELPROP_SHAPE_SPEC(slice, Slice, (std::vector<std::string_view>{"dim", "start", "end", "step"}), slice_infer,
+                   slice_run)
+RELPROP_SHAPE_SPEC(cat, Cat, {"dim"}, cat_infer, cat_run)
+RELPROP_SHAPE_SPEC(pad, Pad, (std::vector<std::string_view>{"pad", "mode", "value"}), pad_infer, pad_run)
 RELPROP_SHAPE_SPEC(upsample_nearest2d, UpsampleNearest2d, (std::vector<std::string_view>{"size", "scale_factor"}),
-                   upsample_run)
+                   upsample_infer, upsample_run)
 #undef RELPROP_SHAPE_SPEC
 
 }  // namespace relprop

@@ -37,6 +37,9 @@ void synchronize();
 // Bytes the device cache holds for reuse / has handed out now.
 std::size_t cached_bytes();
 std::size_t allocated_bytes();
+// Bytes the GPU could still hand out: free device memory plus the cache (0 without the
+// CUDA backend).
+std::size_t available_bytes();
 // Frees every cached block (memory handed out stays).
 void release_cache();
 

@@ -68,8 +68,9 @@ class GraphError : public Error {
   using Error::Error;
 };
 
-// A size is too large for memory or for one of relprop's stated limits (a picture above
-// its byte limit, an allocation that failed).
+// A size is too large for memory or for one of relprop's stated limits: a run whose
+// planned memory passes the limit (max_memory(), tensor/memory.hpp), a picture above its
+// byte limit, or an allocation the system refused.
 class ResourceError : public Error {
  public:
   using Error::Error;

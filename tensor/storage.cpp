@@ -5,11 +5,13 @@
 #include "relprop/tensor/tensor.hpp"
 
 #include "relprop/tensor/device.hpp"
+#include "relprop/tensor/memory.hpp"
 
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <new>
@@ -113,7 +115,33 @@ void zero_bytes(void* p, std::size_t n) {
 }
 }  // namespace
 
+namespace {
+[[noreturn]] void refuse_allocation(std::size_t nbytes, Device device, const std::string& why) {
+  throw ResourceError("cannot allocate " + format_bytes(nbytes) + (device == Device::CPU ? "" : " on the GPU") + ": " +
+                      why);
+}
+}  // namespace
+
 std::shared_ptr<Storage> Storage::allocate(std::size_t nbytes, Device device, bool zero) {
+  // One block larger than the whole limit cannot fit whatever else is freed (checked for
+  // large blocks only: the limit's default reads the clock).
+  if (device == Device::CPU && nbytes >= kCacheMin) {
+    const std::uint64_t limit = max_memory();
+    if (nbytes > limit)
+      refuse_allocation(nbytes, device,
+                        ("more than the " + format_bytes(limit) +
+                         (max_memory_set() ? " the memory limit (--max-memory) allows" : " of memory available"))
+                            );
+  }
+  if (nbytes > std::numeric_limits<std::size_t>::max() / 2) refuse_allocation(nbytes, device, "more than an address space");
+  try {
+    return allocate_unchecked(nbytes, device, zero);
+  } catch (const std::bad_alloc&) {
+    refuse_allocation(nbytes, device, "out of memory");
+  }
+}
+
+std::shared_ptr<Storage> Storage::allocate_unchecked(std::size_t nbytes, Device device, bool zero) {
   auto s = std::shared_ptr<Storage>(new Storage());
   if (device != Device::CPU) {
     s->data_ = device::allocate(nbytes, device);

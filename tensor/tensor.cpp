@@ -163,15 +163,25 @@ Tensor Tensor::from_storage(std::shared_ptr<Storage> storage, Shape shape, DType
   return t;
 }
 
+namespace {
+// Bytes of `n` elements of `dtype`; ResourceError past what an address space holds.
+std::size_t storage_bytes(std::int64_t n, DType dtype, const Shape& shape) {
+  const std::size_t size = dtype_size(dtype);
+  if (static_cast<std::uint64_t>(n) > (std::numeric_limits<std::size_t>::max() / 2) / size)
+    throw ResourceError("cannot allocate a tensor of shape " + shape_str(shape) + ": its byte size overflows");
+  return static_cast<std::size_t>(n) * size;
+}
+}  // namespace
+
 Tensor Tensor::empty(Shape shape, DType dtype, Device device) {
   const std::int64_t n = shape_numel(shape);
-  auto st = Storage::allocate(static_cast<std::size_t>(n) * dtype_size(dtype), device, false);
+  auto st = Storage::allocate(storage_bytes(n, dtype, shape), device, false);
   return from_storage(std::move(st), std::move(shape), dtype);
 }
 
 Tensor Tensor::zeros(Shape shape, DType dtype, Device device) {
   const std::int64_t n = shape_numel(shape);
-  auto st = Storage::allocate(static_cast<std::size_t>(n) * dtype_size(dtype), device, true);
+  auto st = Storage::allocate(storage_bytes(n, dtype, shape), device, true);
   return from_storage(std::move(st), std::move(shape), dtype);
 }
 

@@ -36,6 +36,8 @@ Shape contiguous_strides(std::span<const std::int64_t> shape);
 class Storage {
  public:
   // Owned, 64-byte aligned, `nbytes` rounded up internally; zeroed when `zero`.
+  // ResourceError (tensor/error.hpp) when the memory cannot be had: the system refused it,
+  // or a host block larger than max_memory() (tensor/memory.hpp).
   static std::shared_ptr<Storage> allocate(std::size_t nbytes, Device device = Device::CPU,
                                            bool zero = true);
   // Borrowed memory: `owner` keeps `data` alive (e.g. an mmap region).
@@ -56,6 +58,7 @@ class Storage {
 
  private:
   Storage() = default;
+  static std::shared_ptr<Storage> allocate_unchecked(std::size_t nbytes, Device device, bool zero);
   void* data_ = nullptr;
   void* base_ = nullptr;  // small CPU blocks: what malloc returned (data_ is aligned within it)
   std::size_t nbytes_ = 0;

@@ -142,7 +142,7 @@ Tensor Tensor::slice(int d, std::int64_t start, std::int64_t end, std::int64_t s
   };
   start = clampi(start);
   end = end == std::numeric_limits<std::int64_t>::max() ? n : clampi(end);
-  const std::int64_t len = end > start ? (end - start + step - 1) / step : 0;
+  const std::int64_t len = end > start ? (end - start - 1) / step + 1 : 0;  // no overflow for any step
   Shape ns = shape_, nst = strides_;
   ns[d] = len;
   nst[d] = strides_[d] * step;

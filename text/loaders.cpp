@@ -15,6 +15,8 @@
 #include <nlohmann/json.hpp>
 
 #include "relprop/tensor/error.hpp"
+#include "relprop/tensor/files.hpp"
+#include "relprop/tensor/json.hpp"
 #include "relprop/text/bpe.hpp"
 #include "relprop/text/unicode.hpp"
 #include "relprop/text/wordpiece.hpp"
@@ -29,41 +31,28 @@ namespace {
 
 std::string quoted(const fs::path& p) { return "'" + p.string() + "'"; }
 
-std::string read_file(const fs::path& path, std::string_view what) {
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr)
-    throw IoError("cannot read " + std::string(what) + " " + quoted(path) + ": " + std::strerror(errno));
-  std::string data;
-  char buf[1 << 16];
-  std::size_t n = 0;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) data.append(buf, n);
-  const bool failed = std::ferror(f) != 0;
-  std::fclose(f);
-  if (failed) throw IoError("cannot read " + std::string(what) + " " + quoted(path) + ": read error");
-  return data;
-}
+// A FIFO or device is refused before it is opened (tensor/files.hpp).
+std::string read_file(const fs::path& path, std::string_view what) { return read_regular_file(path, what); }
 
 // No tokenizer file nests deeper than a handful of levels.
 constexpr int kMaxJsonDepth = 32;
 
-json parse_json_file(const fs::path& path, std::string_view what) {
-  const std::string text = read_file(path, what);
-  const std::string where = std::string(what) + " " + quoted(path);
+// `text` as JSON; errors begin with `where` (the file).
+json parse_json_text(const std::string& text, const std::string& where) {
   if (const auto at = utf8_error_at(text))
     throw FormatError(where + " is not valid UTF-8 (malformed sequence at byte " + std::to_string(*at) + ")");
   // nlohmann's lexer takes a NUL byte for the end of the input; JSON never has one.
   if (const auto nul = text.find('\0'); nul != std::string::npos)
     throw FormatError(where + " is not valid JSON: NUL byte at byte " + std::to_string(nul));
   try {
-    return json::parse(text, [&](int depth, json::parse_event_t event, json&) {
-      if ((event == json::parse_event_t::object_start || event == json::parse_event_t::array_start) &&
-          depth >= kMaxJsonDepth)
-        throw FormatError(where + " nests more than " + std::to_string(kMaxJsonDepth) + " levels deep");
-      return true;
-    });
+    return parse_json_strict(text, where, kMaxJsonDepth);  // a repeated key is a FormatError
   } catch (const json::exception& e) {
     throw FormatError(where + " is not valid JSON: " + e.what());
   }
+}
+
+json parse_json_file(const fs::path& path, std::string_view what) {
+  return parse_json_text(read_file(path, what), std::string(what) + " " + quoted(path));
 }
 
 // One JSON object of a file; every error names the file and the field.
@@ -500,8 +489,12 @@ std::unique_ptr<Tokenizer> bpe_from_json(const Fields& root, const Fields& model
 }  // namespace
 
 std::unique_ptr<Tokenizer> load_tokenizer_json(const fs::path& tokenizer_json) {
-  const json j = parse_json_file(tokenizer_json, "tokenizer.json");
-  const Fields root(j, "tokenizer.json " + quoted(tokenizer_json), "");
+  return parse_tokenizer_json(read_file(tokenizer_json, "tokenizer.json"), "tokenizer.json " + quoted(tokenizer_json));
+}
+
+std::unique_ptr<Tokenizer> parse_tokenizer_json(const std::string& text, const std::string& origin) {
+  const json j = parse_json_text(text, origin);
+  const Fields root(j, origin, "");
   const Fields model = root.object("model");
   std::vector<AddedToken> added = parse_added_tokens(root);
   PostProcessor post = parse_post_processor(root);
@@ -516,7 +509,9 @@ std::unique_ptr<Tokenizer> load_tokenizer(const fs::path& model_dir) {
   std::error_code ec;
   if (!fs::is_directory(model_dir, ec))
     throw NotFoundError("tokenizer folder " + quoted(model_dir) + " does not exist or is not a folder");
-  const auto has = [&](const char* name) { return fs::is_regular_file(model_dir / name, ec); };
+  // Present as anything: a FIFO or a folder in a file's place is refused when read, not
+  // passed over for the next file.
+  const auto has = [&](const char* name) { return fs::exists(model_dir / name, ec); };
   if (has("tokenizer.json")) return load_tokenizer_json(model_dir / "tokenizer.json");
 
   // The plain vocabulary files; tokenizer_config.json, when there, carries the settings.

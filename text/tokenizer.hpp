@@ -193,6 +193,8 @@ std::unique_ptr<Tokenizer> load_bpe_vocab(const std::filesystem::path& vocab_jso
 // Hugging Face's tokenizer.json, WordPiece or BPE. IoError, FormatError (naming the file
 // and the field), UnsupportedError for contents listed as unsupported above.
 std::unique_ptr<Tokenizer> load_tokenizer_json(const std::filesystem::path& tokenizer_json);
+// The same from the file's contents; `origin` begins every error message.
+std::unique_ptr<Tokenizer> parse_tokenizer_json(const std::string& text, const std::string& origin = "tokenizer.json");
 
 // A model folder: tokenizer.json when present, else vocab.txt (WordPiece), else
 // vocab.json + merges.txt (BPE). With the vocabulary files, tokenizer_config.json, when

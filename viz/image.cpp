@@ -5,6 +5,8 @@
 #include <stb/stb_image_resize.h>
 #include <stb/stb_image_write.h>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cmath>
