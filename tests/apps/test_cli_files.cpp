@@ -107,7 +107,7 @@ TEST_SUITE("apps.files") {
       fs::create_symlink(in, dir / "soft.png");
       fs::remove(dir.parent_path() / "inputs_link");
       fs::create_directory_symlink(dir, dir.parent_path() / "inputs_link");
-      for (const fs::path out : {dir / "hard.safetensors", dir / "soft.safetensors",
+      for (const fs::path& out : {dir / "hard.safetensors", dir / "soft.safetensors",
                                  dir.parent_path() / "inputs_link" / "digit00.safetensors"}) {
         CAPTURE(out);
         const Run r = cli(digits(in.string(), out.string()) + std::vector<std::string>{"--heatmap"});
