@@ -188,7 +188,7 @@ TEST_SUITE("nn.determinism") {
     g.bind(SafetensorsFile::open(dir / "weights.safetensors"));
     const Tensor one = SafetensorsFile::open(dir / "input.safetensors").get("x");
     const Tensor x = stack({one, oracle::random_tensor(one.shape(), 3, 0.0, 2.0), oracle::random_tensor(one.shape(), 4)});
-    for (const char* c : {"epsilon", "epsilon-plus-flat"}) check_bits(g, {}, image_batch(x), 3, "x", c);
+    check_bits(g, {}, image_batch(x), 3, "x", "epsilon");  // the composite most sensitive to rounding
   }
 
   TEST_CASE("a BERT: the same bits at 1, 2 and 3 threads, in a batch of 3 and alone") {
