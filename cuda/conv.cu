@@ -12,7 +12,8 @@
 // transform-based ones (FFT, Winograd). Those round differently from a direct sum, and
 // the LRP denominators (R / z with z near 0) amplify every difference in z: the
 // GEMM-based algorithms give the CPU's sums (exactly, when the sums are exact in float).
-// Backward-data prefers deterministic algorithms. FP32 FMA math unless cuda::tf32().
+// Backward-data takes deterministic algorithms only (the forward ones all are), so a rerun
+// gives the same bits. FP32 FMA math unless cuda::tf32().
 
 #include <array>
 #include <climits>
@@ -90,17 +91,18 @@ bool transform_based(cudnnConvolutionBwdDataAlgo_t a) {
 
 // The first of the heuristics' results (best first) that succeeded, is not transform-based,
 // uses FP32 math unless TF32 is allowed, fits the workspace and, when `deterministic`, is
-// deterministic; the later passes drop determinism, then the transform exclusion.
+// deterministic; the second pass drops the transform exclusion, never determinism (none
+// found: the caller's deterministic fallback, so that reruns give the same bits).
 // `size(algo, math, bytes)` asks cuDNN for the workspace (false: not supported).
 template <class Perf, class Size>
 bool choose(const std::vector<Perf>& perf, int got, bool allow_tf32, bool deterministic, Size size, Plan& plan,
             cudnnMathType_t& math) {
-  for (int pass = 0; pass < 3; ++pass) {
-    const bool need_det = deterministic && pass == 0, exact = pass < 2;
+  for (int pass = 0; pass < 2; ++pass) {
+    const bool exact = pass == 0;
     for (int i = 0; i < got; ++i) {
       const Perf& p = perf[static_cast<std::size_t>(i)];
       if (p.status != CUDNN_STATUS_SUCCESS) continue;
-      if (need_det && p.determinism != CUDNN_DETERMINISTIC) continue;
+      if (deterministic && p.determinism != CUDNN_DETERMINISTIC) continue;
       if (exact && transform_based(p.algo)) continue;
       if (!allow_tf32 && (p.mathType == CUDNN_TENSOR_OP_MATH || p.mathType == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION))
         continue;

@@ -70,6 +70,7 @@ struct CudaPolicy {
   }
 
   static bool nonnegative(const Tensor&) { return false; }
+  static bool mixed_signs(const Tensor&) { return false; }  // nonnegative is never known here
 };
 
 }  // namespace

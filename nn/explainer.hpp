@@ -10,6 +10,20 @@
 // or next-token seed of (N, C) outputs (made on the GPU), no contrastive negative seed, no
 // per-node report and no retained tape; anything else, and a shape whose capture fails
 // (some op synchronises with the host), runs eagerly, with the same results.
+//
+// Threads: a bound Graph (a TransformerModel's too) is only read while it is explained, so
+// several host threads may explain one graph on the CPU at once, each through its own
+// GraphExplainer (an explainer keeps its calls' capture state and is not to be shared);
+// results equal those of the same calls made one after another
+// (tests/nn/test_determinism.cpp, also run under ThreadSanitizer). Shared between the
+// threads: the weights (read only), the host block cache (behind a mutex), and the
+// process-wide settings (set_conv_algorithm, the GEMM kernel, cuda::set_tf32: to be
+// changed only while nothing runs). Each thread's own: its tape (Recording is per thread)
+// with the modified weights a rule caches on its nodes, and the packing and scratch
+// buffers of the CPU kernels (thread_local). Not promised on a GPU: the process has one
+// CUDA stream and one cuBLAS / cuDNN handle, which concurrent explanations would share.
+// On the CPU an explanation gives the same bits at any OpenMP thread count and for a
+// sample alone or in any batch; on a GPU the same bits run to run.
 
 #include <cstdint>
 #include <map>

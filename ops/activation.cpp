@@ -89,7 +89,8 @@ class ActivationNode final : public Node {
 };
 
 // The branch-free activations through Eigen's vectorised erf / tanh / exp (float packets,
-// a few ulp from the libm calls), in blocks shared by the threads. For Silu and Sigmoid
+// a few ulp from the libm calls; every element through them, detail::packet_map), in
+// blocks shared by the threads. For Silu and Sigmoid
 // 1 / (1 + exp(-x)) as written: Eigen's logistic() returns exp(x) below -9 (1e-4 relative
 // off). False for the others, which the scalar loop handles.
 bool vectorised(Act kind, const float* xp, float* yp, std::int64_t n) {
@@ -101,9 +102,7 @@ bool vectorised(Act kind, const float* xp, float* yp, std::int64_t n) {
     if constexpr (detail::act_branch_free(K)) {
       detail::parallel_for(blocks, n > detail::kParallelMin, [&](std::int64_t b) {
         const std::int64_t lo = b * kBlock, len = std::min(kBlock, n - lo);
-        const Eigen::Map<const Eigen::ArrayXf> x(xp + lo, len);
-        Eigen::Map<Eigen::ArrayXf> y(yp + lo, len);
-        y = detail::act_f<K, EigenMath>(x, 0.0f);
+        detail::packet_map(xp + lo, yp + lo, len, [](const auto& x) { return detail::act_f<K, EigenMath>(x, 0.0f); });
       });
     }
   });

@@ -362,24 +362,24 @@ Tensor attention_softmax(const Tensor& scores, const Tensor& key_mask, bool caus
     float m = -INFINITY;
     for (std::int64_t k = 0; k < Tk; ++k)
       if (masked.empty() || !masked[base + k]) m = std::max(m, xp[base + k]);
-    Eigen::Map<Eigen::ArrayXf> e(sp + base, Tk);
     if (m == -INFINITY) {  // nothing visible (or every score -inf): an all-zero row
-      e.setZero();
+      std::fill(sp + base, sp + base + Tk, 0.0f);
       return;
     }
     // exp(x - max) once per entry through Eigen's vectorised exp (float, ~1 ulp), the sum
     // in double; masked entries 0. Eigen's exp clamps its argument at -88.7 instead of
     // returning 0, so arguments below float's exp range are zeroed explicitly (a score of
     // -1e9 or finfo.min must get probability 0, and so AttnLRP relevance 0).
-    // (The exp is taken alone: inside a select() Eigen falls back to scalar expf.)
-    e = (Eigen::Map<const Eigen::ArrayXf>(xp + base, Tk) - m).exp();
+    // (The exp is taken alone: inside a select() Eigen falls back to scalar expf. Every
+    // entry through the packet exp, detail::packet_map: the same bits at any row address.)
+    detail::packet_map(xp + base, sp + base, Tk, [m](const auto& x) { return (x - m).exp(); });
     double sum = 0;
     for (std::int64_t k = 0; k < Tk; ++k) {
       if ((!masked.empty() && masked[base + k]) || xp[base + k] - m < -87.3f) sp[base + k] = 0.0f;
       sum += sp[base + k];
     }
     const float inv = sum == 0 ? 0.0f : static_cast<float>(1.0 / sum);
-    e *= inv;
+    for (std::int64_t k = 0; k < Tk; ++k) sp[base + k] *= inv;
   });
   if (Tape* tape = detail::recording_tape({&scores, &key_mask})) {
     auto node = std::make_unique<AttentionSoftmaxNode>(x, s, std::move(masked), Tk, scale);

@@ -203,11 +203,10 @@ bool implicit_enabled() {
 // the own kernel runs, the kernel slides along input rows with stride 1 or 2, and the
 // product keeps its plain orientation (not a narrow output such as 7 x 7 = 49 pixels,
 // which sgemm computes transposed): no column matrix is written and read back. The
-// products and their order are those of im2col + sgemm. (Not bit for bit those of the
-// im2col path everywhere: there a last pixel block narrower than 4 columns goes to
-// Eigen's product, which sums in its own order.)
+// products and their order are those of im2col + sgemm, so the two paths give the same
+// bits.
 bool implicit_columns(const Geom& g) {
-  return !g.pointwise && g.sw <= 2 && g.OG >= 4 && g.P >= 4 && detail::sgemm_available() &&
+  return !g.pointwise && g.sw <= 2 && g.OG >= 4 && g.P >= 4 && detail::sgemm_conv_available() &&
          !detail::sgemm_transposes(g.OG, g.P) && implicit_enabled();
 }
 
@@ -337,15 +336,19 @@ Tensor conv_transpose(const Geom& g, const Tensor& s, const Tensor& w) {
 detail::LinearMaps conv_maps(const Geom& g) {
   detail::LinearMaps m;
   // The output channels are read from the weight, so stacked weights (2O, C, KH, KW) of
-  // an ungrouped convolution work too.
-  auto with_outputs = [](Geom h, const Tensor& w) {
+  // an ungrouped convolution work too; the samples from the operand, so the maps serve any
+  // slice of the batch.
+  auto with_outputs = [](Geom h, const Tensor& w, std::int64_t N) {
     h.O = w.size(0);
     h.OG = h.O / h.G;
+    h.N = N;
     return h;
   };
-  m.forward = [g, with_outputs](const Tensor& x, const Tensor& w) { return conv_forward(with_outputs(g, w), x, w); };
+  m.forward = [g, with_outputs](const Tensor& x, const Tensor& w) {
+    return conv_forward(with_outputs(g, w, x.size(0)), x, w);
+  };
   m.transpose = [g, with_outputs](const Tensor& s, const Tensor& w) {
-    return conv_transpose(with_outputs(g, w), s, w);
+    return conv_transpose(with_outputs(g, w, s.size(0)), s, w);
   };
   m.channel_dim = 1;
   m.out_dim = 1;

@@ -1,42 +1,94 @@
 // relprop's own SGEMM (see ops/gemm.hpp). Loop structure after BLIS (Van Zee & van de
 // Geijn, "BLIS: A Framework for Rapidly Instantiating BLAS Functionality", 2015):
 // columns of C in blocks of NC, k in blocks of KC (B's KC × NC panel packed once), rows
-// in blocks of MC (A's MC × KC block packed), then MR × NR register tiles.
+// in blocks of MC (A's MC × KC block packed), then register tiles (ops/gemm_kernels.hpp).
+// Products with at most 4 rows (or columns) skip A's packing and run one B panel at a time.
+// Every path sums each output in the one order of ops/gemm_kernels.hpp.
 #include "relprop/ops/gemm.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <new>
 #include <stdexcept>
+#include <string>
+#include <type_traits>
 #include <vector>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
 
-#include "relprop/ops/kernels.hpp"
-
-#if defined(__AVX2__) && defined(__FMA__) && !defined(__AVX512F__)
-#define RELPROP_SGEMM_AVX2 1
-#include <immintrin.h>
-#else
-#define RELPROP_SGEMM_AVX2 0
-#endif
+#include "relprop/ops/gemm_kernels.hpp"
 
 namespace relprop::detail {
 
 namespace {
 
 using I64 = std::int64_t;
+using gk::KC;
+using gk::MR;
+using gk::NR;
 
-#if RELPROP_SGEMM_AVX2
+static_assert(MR == kPackedMR && NR == kPackedNR && KC == kPackedKC, "gemm.hpp's packed layout is the kernels'");
 
-constexpr I64 MR = 6, NR = 16;
-// KC × NR floats of B (16 KiB) stay in L1 while a row of tiles passes; MC × KC of A
-// (144 KiB) in L2; B's KC × NC panel (2 MiB) in L3.
-constexpr I64 KC = 256, MC = 144, NC = 2048;
-static_assert(MR == kPackedMR && NR == kPackedNR && KC == kPackedKC, "gemm.hpp's packed layout is the kernel's");
+// MC × KC floats of A (144 KiB) stay in L2 while B's KC × NC panel (2 MiB) sits in L3; a
+// KC × NR (or 2 NR) panel of B stays in L1 while a row of tiles passes. MC is a multiple of
+// the AVX-512 kernel's 12 rows.
+constexpr I64 MC = 144, NC = 2048;
+// Products with at most this many rows (or columns) take the matrix-vector path.
+constexpr I64 kSkinny = 4;
+
+GemmKernel best_compiled() {
+#if RELPROP_GEMM_AVX512
+  return GemmKernel::Avx512;
+#elif RELPROP_GEMM_AVX2
+  return GemmKernel::Avx2;
+#else
+  return GemmKernel::Portable;
+#endif
+}
+
+// The kernel in use: the widest compiled in, or RELPROP_GEMM_KERNEL (portable, avx2,
+// avx512) when that one is compiled in; set_gemm_kernel changes it.
+std::atomic<int>& kernel_setting() {
+  static std::atomic<int> k{[] {
+    GemmKernel chosen = best_compiled();
+    if (const char* v = std::getenv("RELPROP_GEMM_KERNEL")) {
+      const std::string s(v);
+      const GemmKernel asked = s == "portable" ? GemmKernel::Portable
+                               : s == "avx2"   ? GemmKernel::Avx2
+                               : s == "avx512" ? GemmKernel::Avx512
+                                               : chosen;
+      if (gemm_kernel_compiled(asked)) chosen = asked;
+    }
+    return static_cast<int>(chosen);
+  }()};
+  return k;
+}
+
+// A per-thread scratch of at least n floats, kept between calls (64-byte aligned).
+class GrowingRows {
+ public:
+  float* get(I64 n) {
+    if (n > capacity_) {
+      std::free(data_);
+      data_ = static_cast<float*>(std::aligned_alloc(64, static_cast<std::size_t>((n + 15) / 16 * 16) * sizeof(float)));
+      capacity_ = data_ ? n : 0;
+      if (!data_) throw std::bad_alloc();
+    }
+    return data_;
+  }
+  GrowingRows() = default;
+  GrowingRows(const GrowingRows&) = delete;
+  GrowingRows& operator=(const GrowingRows&) = delete;
+  ~GrowingRows() { std::free(data_); }
+
+ private:
+  float* data_ = nullptr;
+  I64 capacity_ = 0;
+};
 
 // Per-thread packing buffers, allocated on first use and kept for the thread's life.
 struct Buffers {
@@ -66,148 +118,95 @@ Buffers& buffers() {
   return buf;
 }
 
-// C[0..MR, 0..NR) (row stride ldc) = (accumulate ? C : 0) + Σ_k Ap[k] ⊗ Bp[k], where Ap
-// holds kc columns of MR values and Bp kc rows of NR values, both packed contiguously.
-// Products are accumulated in k order with fused multiply-adds, then added to C once.
-inline void kernel(I64 kc, const float* __restrict ap, const float* __restrict bp, float* __restrict c, I64 ldc,
-                   bool accumulate) {
-  if (accumulate)
-    for (I64 r = 0; r < MR; ++r) {
-      _mm_prefetch(reinterpret_cast<const char*>(c + r * ldc), _MM_HINT_T0);
-      _mm_prefetch(reinterpret_cast<const char*>(c + r * ldc + NR - 1), _MM_HINT_T0);
-    }
-  __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
-  __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
-  __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
-  __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
-  __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
-  __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
-  for (I64 k = 0; k < kc; ++k) {
-    const __m256 b0 = _mm256_load_ps(bp), b1 = _mm256_load_ps(bp + 8);
-    __m256 a = _mm256_broadcast_ss(ap + 0);
-    c00 = _mm256_fmadd_ps(a, b0, c00);
-    c01 = _mm256_fmadd_ps(a, b1, c01);
-    a = _mm256_broadcast_ss(ap + 1);
-    c10 = _mm256_fmadd_ps(a, b0, c10);
-    c11 = _mm256_fmadd_ps(a, b1, c11);
-    a = _mm256_broadcast_ss(ap + 2);
-    c20 = _mm256_fmadd_ps(a, b0, c20);
-    c21 = _mm256_fmadd_ps(a, b1, c21);
-    a = _mm256_broadcast_ss(ap + 3);
-    c30 = _mm256_fmadd_ps(a, b0, c30);
-    c31 = _mm256_fmadd_ps(a, b1, c31);
-    a = _mm256_broadcast_ss(ap + 4);
-    c40 = _mm256_fmadd_ps(a, b0, c40);
-    c41 = _mm256_fmadd_ps(a, b1, c41);
-    a = _mm256_broadcast_ss(ap + 5);
-    c50 = _mm256_fmadd_ps(a, b0, c50);
-    c51 = _mm256_fmadd_ps(a, b1, c51);
-    ap += MR;
-    bp += NR;
-  }
-  const auto store = [&](I64 r, __m256 lo, __m256 hi) {
-    float* p = c + r * ldc;
-    if (accumulate) {
-      lo = _mm256_add_ps(lo, _mm256_loadu_ps(p));
-      hi = _mm256_add_ps(hi, _mm256_loadu_ps(p + 8));
-    }
-    _mm256_storeu_ps(p, lo);
-    _mm256_storeu_ps(p + 8, hi);
-  };
-  store(0, c00, c01);
-  store(1, c10, c11);
-  store(2, c20, c21);
-  store(3, c30, c31);
-  store(4, c40, c41);
-  store(5, c50, c51);
-}
-
-// 8 × 8 block transpose: rows r[0..8) become columns.
-inline void transpose8(__m256 r[8]) {
-  const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
-  const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
-  const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
-  const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
-  const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
-  const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
-  const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
-  const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-  r[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
-  r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
-  r[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
-  r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
-  r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
-  r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
-  r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
-  r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
-}
-
-// B's rows [0, kc) and columns [0, nc) into panels of NR columns (kc × NR each, rows
-// contiguous), the last panel padded with zeros.
+// Packing copies values, so any packer serves any kernel.
 void pack_b(I64 kc, I64 nc, const float* b, I64 rsb, I64 csb, float* dst) {
-  for (I64 jr = 0; jr < nc; jr += NR, dst += kc * NR) {
-    const I64 nr = std::min(NR, nc - jr);
-    const float* src = b + jr * csb;
-    if (nr == NR && csb == 1) {
-      for (I64 k = 0; k < kc; ++k) {
-        _mm256_store_ps(dst + k * NR, _mm256_loadu_ps(src + k * rsb));
-        _mm256_store_ps(dst + k * NR + 8, _mm256_loadu_ps(src + k * rsb + 8));
-      }
-      continue;
-    }
-    if (nr == NR && rsb == 1) {  // a transposed operand: 8 × 8 blocks through registers
-      I64 k = 0;
-      for (; k + 8 <= kc; k += 8)
-        for (I64 h = 0; h < NR; h += 8) {
-          __m256 r[8];
-          for (int j = 0; j < 8; ++j) r[j] = _mm256_loadu_ps(src + (h + j) * csb + k);
-          transpose8(r);
-          for (int q = 0; q < 8; ++q) _mm256_store_ps(dst + (k + q) * NR + h, r[q]);
+#if RELPROP_GEMM_AVX2
+  gk::pack_b_avx2(kc, nc, b, rsb, csb, dst);
+#else
+  gk::pack_b_generic(kc, nc, b, rsb, csb, dst);
+#endif
+}
+
+void pack_a(I64 mc, I64 kc, const float* a, I64 rsa, I64 csa, float* dst) {
+#if RELPROP_GEMM_AVX2
+  gk::pack_a_avx2(mc, kc, a, rsa, csa, dst);
+#else
+  gk::pack_a_generic(mc, kc, a, rsa, csa, dst);
+#endif
+}
+
+// C[0..mc, 0..nc) (C(i, j) = c[i·rsc + j·csc]) = (accumulate ? C : 0) + A · B for one chunk
+// of kc steps, A packed (ceil(mc / MR) panels from pa), B packed (ceil(nc / NR) panels
+// from pb). B's panels outer, so one stays in L1 while A's pass.
+void block(GemmKernel kernel, I64 mc, I64 nc, I64 kc, const float* pa, const float* pb, float* c, I64 rsc, I64 csc,
+           bool accumulate) {
+  switch (kernel) {
+#if RELPROP_GEMM_AVX512
+    case GemmKernel::Avx512: {
+      alignas(64) float tile[2 * MR * 2 * NR];
+      for (I64 jr = 0; jr < nc; jr += 2 * NR) {
+        const I64 nr = std::min(2 * NR, nc - jr);
+        const int cp = nr > NR ? 2 : 1;
+        const float* bp = pb + jr * kc;
+        for (I64 ir = 0; ir < mc; ir += 2 * MR) {
+          const I64 mr = std::min(2 * MR, mc - ir);
+          const int rp = mr > MR ? 2 : 1;
+          const float* ap = pa + ir * kc;
+          float* cp_ = c + ir * rsc + jr * csc;
+          const bool whole = mr == rp * MR && nr == cp * NR && csc == 1;
+          float* out = whole ? cp_ : tile;
+          const I64 ld = whole ? rsc : 2 * NR;
+          const bool acc = whole && accumulate;
+          if (rp == 2 && cp == 2) gk::kernel_avx512<2, 2>(kc, ap, bp, out, ld, acc);
+          else if (rp == 2) gk::kernel_avx512<2, 1>(kc, ap, bp, out, ld, acc);
+          else if (cp == 2) gk::kernel_avx512<1, 2>(kc, ap, bp, out, ld, acc);
+          else gk::kernel_avx512<1, 1>(kc, ap, bp, out, ld, acc);
+          if (!whole)
+            for (I64 i = 0; i < mr; ++i)
+              for (I64 j = 0; j < nr; ++j) {
+                float& o = cp_[i * rsc + j * csc];
+                o = accumulate ? o + tile[i * 2 * NR + j] : tile[i * 2 * NR + j];
+              }
         }
-      for (; k < kc; ++k)
-        for (I64 j = 0; j < NR; ++j) dst[k * NR + j] = src[j * csb + k];
-      continue;
+      }
+      return;
     }
-    for (I64 k = 0; k < kc; ++k) {
-      I64 j = 0;
-      for (; j < nr; ++j) dst[k * NR + j] = src[k * rsb + j * csb];
-      for (; j < NR; ++j) dst[k * NR + j] = 0.0f;
+#endif
+#if RELPROP_GEMM_AVX2
+    case GemmKernel::Avx2: {
+      alignas(32) float tile[MR * NR];
+      for (I64 jr = 0; jr < nc; jr += NR) {
+        const I64 nr = std::min(NR, nc - jr);
+        const float* bp = pb + jr * kc;
+        for (I64 ir = 0; ir < mc; ir += MR) {
+          const I64 mr = std::min(MR, mc - ir);
+          const float* ap = pa + ir * kc;
+          float* cp_ = c + ir * rsc + jr * csc;
+          if (mr == MR && nr == NR && csc == 1) {
+            gk::kernel_avx2(kc, ap, bp, cp_, rsc, accumulate);
+          } else {
+            gk::kernel_avx2(kc, ap, bp, tile, NR, false);
+            for (I64 i = 0; i < mr; ++i)
+              for (I64 j = 0; j < nr; ++j) {
+                float& o = cp_[i * rsc + j * csc];
+                o = accumulate ? o + tile[i * NR + j] : tile[i * NR + j];
+              }
+          }
+        }
+      }
+      return;
     }
+#endif
+    default:
+      for (I64 jr = 0; jr < nc; jr += NR)
+        for (I64 ir = 0; ir < mc; ir += MR)
+          gk::kernel_generic(kc, pa + ir * kc, pb + jr * kc, c + ir * rsc + jr * csc, rsc, csc, std::min(MR, mc - ir),
+                             std::min(NR, nc - jr), accumulate);
+      return;
   }
 }
 
-// A's rows [0, mc) and columns [0, kc) into panels of MR rows (kc × MR each), the last
-// panel padded with zeros. The buffer has 16 floats of slack after MC × KC.
-void pack_a(I64 mc, I64 kc, const float* a, I64 rsa, I64 csa, float* dst) {
-  for (I64 ir = 0; ir < mc; ir += MR, dst += kc * MR) {
-    const I64 mr = std::min(MR, mc - ir);
-    const float* src = a + ir * rsa;
-    if (mr == MR && rsa == 1) {  // a transposed operand: MR contiguous values per k
-      for (I64 k = 0; k < kc; ++k) std::memcpy(dst + k * MR, src + k * csa, sizeof(float) * MR);
-      continue;
-    }
-    if (mr == MR && csa == 1) {
-      // Rows of 8 k values transposed through registers; each store of 8 writes 2 values
-      // past its k's MR, which the next k's store (or the buffer's padding) overwrites.
-      I64 k = 0;
-      for (; k + 8 <= kc; k += 8) {
-        __m256 r[8];
-        for (int i = 0; i < MR; ++i) r[i] = _mm256_loadu_ps(src + i * rsa + k);
-        r[6] = r[7] = _mm256_setzero_ps();
-        transpose8(r);
-        for (int q = 0; q < 8; ++q) _mm256_storeu_ps(dst + (k + q) * MR, r[q]);
-      }
-      for (; k < kc; ++k)
-        for (I64 i = 0; i < MR; ++i) dst[k * MR + i] = src[i * rsa + k];
-      continue;
-    }
-    for (I64 k = 0; k < kc; ++k) {
-      I64 i = 0;
-      for (; i < mr; ++i) dst[k * MR + i] = src[i * rsa + k * csa];
-      for (; i < MR; ++i) dst[k * MR + i] = 0.0f;
-    }
-  }
-}
+#if RELPROP_GEMM_AVX2
 
 // B's panels straight from a convolution's input (ConvB, width stride 1 or 2), in place of
 // im2col followed by pack_b. A panel's NR output pixels are cut into runs along output
@@ -327,8 +326,10 @@ struct ConvPacker {
   }
 };
 
+#endif  // RELPROP_GEMM_AVX2
+
 // B as a strided matrix, B(k, j) = b[k·rsb + j·csb]: packs rows [pc, pc + kc) and
-// columns [jc, jc + nc) into NR-column panels (pack_b).
+// columns [jc, jc + nc) into NR-column panels.
 struct StridedB {
   const float* b;
   I64 rsb, csb;
@@ -337,78 +338,54 @@ struct StridedB {
   }
 };
 
-// C(i, j) = c[i·rsc + j·csc] for columns [j0, j0 + N) of B (a packer as StridedB: it is
-// handed absolute column indices). Rows of C contiguous (csc = 1) are written by the
-// kernel directly; otherwise (the transposed orientation chosen by sgemm) through a tile.
+// C(i, j) = c[i·rsc + j·csc] for columns [j0, j0 + N) of B (the packer is handed absolute
+// column indices), on the calling thread.
 template <class PackB>
-void sgemm_serial(I64 M, I64 N, I64 K, const float* a, I64 rsa, I64 csa, const PackB& packer, I64 j0, float* c,
-                  I64 rsc, I64 csc) {
+void sgemm_serial(GemmKernel kernel, I64 M, I64 N, I64 K, const float* a, I64 rsa, I64 csa, const PackB& packer,
+                  I64 j0, float* c, I64 rsc, I64 csc) {
   Buffers& buf = buffers();
-  alignas(32) float tile[MR * NR];
   for (I64 jc = 0; jc < N; jc += NC) {
     const I64 nc = std::min(NC, N - jc);
     for (I64 pc = 0; pc < K; pc += KC) {
       const I64 kc = std::min(KC, K - pc);
-      const bool accumulate = pc > 0;
       packer(pc, kc, j0 + jc, nc, buf.b);
       for (I64 ic = 0; ic < M; ic += MC) {
         const I64 mc = std::min(MC, M - ic);
         pack_a(mc, kc, a + ic * rsa + pc * csa, rsa, csa, buf.a);
-        for (I64 jr = 0; jr < nc; jr += NR) {
-          const I64 nr = std::min(NR, nc - jr);
-          const float* bp = buf.b + jr * kc;
-          for (I64 ir = 0; ir < mc; ir += MR) {
-            const I64 mr = std::min(MR, mc - ir);
-            const float* ap = buf.a + ir * kc;
-            float* cp = c + (ic + ir) * rsc + (jc + jr) * csc;
-            if (mr == MR && nr == NR && csc == 1) {
-              kernel(kc, ap, bp, cp, rsc, accumulate);
-            } else {
-              kernel(kc, ap, bp, tile, NR, false);
-              for (I64 i = 0; i < mr; ++i)
-                for (I64 j = 0; j < nr; ++j) {
-                  float& out = cp[i * rsc + j * csc];
-                  out = accumulate ? out + tile[i * NR + j] : tile[i * NR + j];
-                }
-            }
-          }
-        }
+        block(kernel, mc, nc, kc, buf.a, buf.b, c + ic * rsc + jc * csc, rsc, csc, pc > 0);
       }
     }
   }
 }
 
-#else  // no AVX2 + FMA: Eigen's product on strided maps (not used by detail::gemm)
-
-struct StridedB {
-  const float* b;
-  I64 rsb, csb;
-};
-
-void sgemm_serial(I64 M, I64 N, I64 K, const float* a, I64 rsa, I64 csa, const StridedB& sb, I64 j0, float* c,
-                  I64 rsc, I64 csc) {
-  const float* b = sb.b + j0 * sb.csb;
-  const I64 rsb = sb.rsb, csb = sb.csb;
-  using Strided = Eigen::Map<const Eigen::MatrixXf, 0, Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>>;
-  using Out = Eigen::Map<Eigen::MatrixXf, 0, Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>>;
-  Out(c, M, N, Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>(csc, rsc)).noalias() =
-      Strided(a, M, K, Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>(csa, rsa)) *
-      Strided(b, K, N, Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>(csb, rsb));
-}
-
-#endif
+// The rows and columns of a kernel's register tile.
+I64 tile_rows(GemmKernel k) { return k == GemmKernel::Avx512 ? 2 * MR : MR; }
+I64 tile_cols(GemmKernel k) { return k == GemmKernel::Avx512 ? 2 * NR : NR; }
 
 // The share of a tiling's multiply-adds that are not padding (partial edge tiles).
-double tile_use(I64 m, I64 n) {
-#if RELPROP_SGEMM_AVX2
-  const double rows = static_cast<double>(m) / static_cast<double>(MR * ((m + MR - 1) / MR));
-  const double cols = static_cast<double>(n) / static_cast<double>(NR * ((n + NR - 1) / NR));
+double tile_use(GemmKernel k, I64 m, I64 n) {
+  const I64 tr = tile_rows(k), tc = tile_cols(k);
+  const double rows = static_cast<double>(m) / static_cast<double>(tr * ((m + tr - 1) / tr));
+  const double cols = static_cast<double>(n) / static_cast<double>(tc * ((n + tc - 1) / tc));
   return rows * cols;
-#else
-  (void)m;
-  (void)n;
-  return 1.0;
-#endif
+}
+
+// Runs chunk(t, threads) for t < threads as a worksharing loop (every chunk is computed
+// even when the runtime grants fewer threads than asked for: OMP_DYNAMIC,
+// OMP_THREAD_LIMIT), the first exception rethrown after the loop.
+template <class Chunk>
+void for_chunks(int threads, const Chunk& chunk) {
+  std::exception_ptr failure;
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (int t = 0; t < threads; ++t) {
+    try {
+      chunk(t);
+    } catch (...) {
+#pragma omp critical(relprop_sgemm_failure)
+      if (!failure) failure = std::current_exception();
+    }
+  }
+  if (failure) std::rethrow_exception(failure);
 }
 
 // One of M and N dealt out to the OpenMP threads in contiguous runs of whole register
@@ -422,16 +399,13 @@ double tile_use(I64 m, I64 n) {
 template <class PackB>
 void run(I64 M, I64 N, I64 K, const float* a, I64 rsa, I64 csa, const PackB& packer, float* c, I64 rsc, I64 csc,
          bool cols_only = false) {
+  const GemmKernel kernel = gemm_kernel();
   const int threads = gemm_threads(M, N, K);
   if (threads <= 1) {
-    sgemm_serial(M, N, K, a, rsa, csa, packer, 0, c, rsc, csc);
+    sgemm_serial(kernel, M, N, K, a, rsa, csa, packer, 0, c, rsc, csc);
     return;
   }
-#if RELPROP_SGEMM_AVX2
-  const I64 row_unit = MR, col_unit = NR;
-#else
-  const I64 row_unit = 16, col_unit = 16;
-#endif
+  const I64 row_unit = tile_rows(kernel), col_unit = tile_cols(kernel);
   const I64 row_tiles = (M + row_unit - 1) / row_unit, col_tiles = (N + col_unit - 1) / col_unit;
   const I64 busiest_by_rows = (row_tiles + threads - 1) / threads * col_tiles;
   const I64 busiest_by_cols = (col_tiles + threads - 1) / threads * row_tiles;
@@ -442,25 +416,117 @@ void run(I64 M, I64 N, I64 K, const float* a, I64 rsa, I64 csa, const PackB& pac
   const I64 tiles = by_cols ? col_tiles : row_tiles;
   // Thread t takes tiles [t·tiles/threads, (t+1)·tiles/threads): counts differ by one at most.
   const auto start = [&](I64 t) { return std::min(extent, t * tiles / threads * unit); };
-  std::exception_ptr failure;
-  // A worksharing loop: every chunk is computed even when the runtime grants fewer
-  // threads than asked for (OMP_DYNAMIC, OMP_THREAD_LIMIT).
-#pragma omp parallel for num_threads(threads) schedule(static)
-  for (int t = 0; t < threads; ++t) {
+  for_chunks(threads, [&](int t) {
     const I64 lo = start(t), len = start(t + 1) - lo;
-    if (len <= 0) continue;
-    try {
-      if (by_cols) sgemm_serial(M, len, K, a, rsa, csa, packer, lo, c + lo * csc, rsc, csc);
-      else sgemm_serial(len, N, K, a + lo * rsa, rsa, csa, packer, 0, c + lo * rsc, rsc, csc);
-    } catch (...) {
-#pragma omp critical(relprop_sgemm_failure)
-      if (!failure) failure = std::current_exception();
+    if (len <= 0) return;
+    if (by_cols) sgemm_serial(kernel, M, len, K, a, rsa, csa, packer, lo, c + lo * csc, rsc, csc);
+    else sgemm_serial(kernel, len, N, K, a + lo * rsa, rsa, csa, packer, 0, c + lo * rsc, rsc, csc);
+  });
+}
+
+// C = A · B for M <= kSkinny rows (matrix-vector shapes), A read in place, no packing of
+// A: B's rows contiguous (a transposed map): gk::skinny_rows; B's columns contiguous (a
+// linear layer's forward): columns transposed in registers (gk::skinny_cols_avx2);
+// otherwise one packed panel of NR columns at a time. The columns are dealt out to the
+// threads.
+void skinny(I64 M, I64 N, I64 K, const float* a, I64 rsa, I64 csa, const float* b, I64 rsb, I64 csb, float* c,
+            I64 rsc, I64 csc) {
+  const GemmKernel kernel = gemm_kernel();
+  enum class Form { Rows, Cols, Panels } form = Form::Panels;
+  if (csb == 1) form = Form::Rows;
+#if RELPROP_GEMM_AVX2
+  else if (rsb == 1 && kernel != GemmKernel::Portable) form = Form::Cols;
+#endif
+  const I64 unit = form == Form::Rows ? 64 : form == Form::Cols ? 8 : NR;  // columns a thread's share is made of
+  const I64 units = (N + unit - 1) / unit;
+  const int threads = static_cast<int>(std::min<I64>(gemm_threads(M, N, K), units));
+  // Columns [j0, j1) of C.
+  const auto columns = [&](I64 j0, I64 j1) {
+    if (j1 <= j0) return;
+    const float* bj = b + j0 * csb;
+    float* cj = c + j0 * csc;
+    const I64 n = j1 - j0;
+    if (form == Form::Rows) {
+      // Up to 16384 columns' sums per row (256 KiB for 4 rows, in L2): B's rows are then
+      // read in long runs (runs of 2 KiB left wide matrices at 0.6x of the memory's rate).
+      constexpr I64 NB = 16384;
+      thread_local GrowingRows sums;
+      gk::skinny_rows(M, n, K, a, rsa, csa, bj, rsb, cj, rsc, csc, sums.get(4 * std::min(NB, n)), std::min(NB, n));
+      return;
     }
+#if RELPROP_GEMM_AVX2
+    if (form == Form::Cols) {
+      I64 j = 0;
+      const auto run8 = [&](auto m, auto g) {
+        constexpr int Mc = decltype(m)::value, G = decltype(g)::value;
+        for (; j + 8 * G <= n; j += 8 * G)
+          gk::skinny_cols_avx2<Mc, G>(K, a, rsa, csa, bj + j * csb, csb, cj + j * csc, rsc, csc);
+      };
+      using std::integral_constant;
+      // Two groups of 8 columns for one or two rows: more sums in flight (the FMA latency)
+      // at 16 rows of B read at once (more streams were slower).
+      switch (M) {
+        case 1: run8(integral_constant<int, 1>{}, integral_constant<int, 2>{}); run8(integral_constant<int, 1>{}, integral_constant<int, 1>{}); break;
+        case 2: run8(integral_constant<int, 2>{}, integral_constant<int, 2>{}); run8(integral_constant<int, 2>{}, integral_constant<int, 1>{}); break;
+        case 3: run8(integral_constant<int, 3>{}, integral_constant<int, 1>{}); break;
+        default: run8(integral_constant<int, 4>{}, integral_constant<int, 1>{}); break;
+      }
+      gk::skinny_cols_generic(M, n - j, K, a, rsa, csa, bj + j * csb, csb, cj + j * csc, rsc, csc);
+      return;
+    }
+#endif
+    alignas(64) float buf[KC * NR];
+    for (I64 j = 0; j < n; j += NR) {
+      const I64 nr = std::min(NR, n - j);
+      for (I64 pc = 0; pc < K; pc += KC) {
+        const I64 kc = std::min(KC, K - pc);
+        pack_b(kc, nr, bj + pc * rsb + j * csb, rsb, csb, buf);
+        const float* ap = a + pc * csa;
+        float* cp = cj + j * csc;
+        const bool acc = pc > 0;
+#if RELPROP_GEMM_AVX2
+        if (kernel != GemmKernel::Portable) {
+          switch (M) {
+            case 1: gk::skinny_avx2<1>(kc, ap, rsa, csa, buf, NR, cp, rsc, csc, nr, acc); break;
+            case 2: gk::skinny_avx2<2>(kc, ap, rsa, csa, buf, NR, cp, rsc, csc, nr, acc); break;
+            case 3: gk::skinny_avx2<3>(kc, ap, rsa, csa, buf, NR, cp, rsc, csc, nr, acc); break;
+            default: gk::skinny_avx2<4>(kc, ap, rsa, csa, buf, NR, cp, rsc, csc, nr, acc); break;
+          }
+          continue;
+        }
+#endif
+        gk::skinny_generic(M, kc, ap, rsa, csa, buf, NR, cp, rsc, csc, nr, acc);
+      }
+    }
+  };
+  if (threads <= 1) {
+    columns(0, N);
+    return;
   }
-  if (failure) std::rethrow_exception(failure);
+  for_chunks(threads, [&](int t) {
+    columns(std::min(N, t * units / threads * unit), std::min(N, (t + 1) * units / threads * unit));
+  });
 }
 
 }  // namespace
+
+bool gemm_kernel_compiled(GemmKernel k) noexcept {
+  switch (k) {
+    case GemmKernel::Portable: return true;
+    case GemmKernel::Avx2: return RELPROP_GEMM_AVX2 != 0;
+    case GemmKernel::Avx512: return RELPROP_GEMM_AVX512 != 0;
+  }
+  return false;
+}
+
+GemmKernel gemm_kernel() noexcept { return static_cast<GemmKernel>(kernel_setting().load(std::memory_order_relaxed)); }
+
+void set_gemm_kernel(GemmKernel k) {
+  if (!gemm_kernel_compiled(k)) throw std::invalid_argument("set_gemm_kernel: that kernel is not compiled into this build");
+  kernel_setting().store(static_cast<int>(k), std::memory_order_relaxed);
+}
+
+bool sgemm_conv_available() noexcept { return RELPROP_GEMM_AVX2 != 0; }
 
 int gemm_threads(I64 M, I64 N, I64 K) noexcept {
 #ifdef _OPENMP
@@ -474,33 +540,34 @@ int gemm_threads(I64 M, I64 N, I64 K) noexcept {
 #endif
 }
 
-bool sgemm_available() noexcept {
-  // RELPROP_SGEMM=0 in the environment selects Eigen's products instead (A/B timing).
-  static const bool enabled = [] {
-    const char* v = std::getenv("RELPROP_SGEMM");
-    return RELPROP_SGEMM_AVX2 != 0 && !(v != nullptr && v[0] == '0');
-  }();
-  return enabled;
+void sgemm(I64 M, I64 N, I64 K, const float* a, I64 rsa, I64 csa, const float* b, I64 rsb, I64 csb, float* c,
+           I64 rsc, I64 csc) {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0) {
+    for (I64 i = 0; i < M; ++i)
+      for (I64 j = 0; j < N; ++j) c[i * rsc + j * csc] = 0.0f;
+    return;
+  }
+  // Cᵀ = Bᵀ · Aᵀ where that suits the kernels better (few rows; or a narrow C such as the
+  // 7 × 7 = 49 columns of a late convolution: 49 of 64 used one way, 49 of 54 the other).
+  // Each element's sum runs over k in the same order either way.
+  if (M <= kSkinny && M <= N) skinny(M, N, K, a, rsa, csa, b, rsb, csb, c, rsc, csc);
+  else if (N <= kSkinny) skinny(N, M, K, b, csb, rsb, a, csa, rsa, c, csc, rsc);
+  else if (sgemm_transposes(M, N)) run(N, M, K, b, csb, rsb, StridedB{a, csa, rsa}, c, csc, rsc);
+  else run(M, N, K, a, rsa, csa, StridedB{b, rsb, csb}, c, rsc, csc);
 }
 
 void sgemm(I64 M, I64 N, I64 K, const float* a, I64 rsa, I64 csa, const float* b, I64 rsb, I64 csb, float* c,
            I64 ldc) {
-  if (M <= 0 || N <= 0) return;
-  if (K <= 0) {
-    for (I64 i = 0; i < M; ++i) std::fill(c + i * ldc, c + i * ldc + N, 0.0f);
-    return;
-  }
-  // Cᵀ = Bᵀ · Aᵀ when that wastes fewer multiply-adds on partial tiles (a narrow C such as
-  // the 7 × 7 = 49 columns of a late convolution: 49 of 64 used one way, 49 of 54 the
-  // other). Each element's sum runs over k in the same order either way.
-  if (sgemm_transposes(M, N)) run(N, M, K, b, csb, rsb, StridedB{a, csa, rsa}, c, 1, ldc);
-  else run(M, N, K, a, rsa, csa, StridedB{b, rsb, csb}, c, ldc, 1);
+  sgemm(M, N, K, a, rsa, csa, b, rsb, csb, c, ldc, 1);
 }
 
-bool sgemm_transposes(I64 M, I64 N) noexcept { return tile_use(N, M) > 1.08 * tile_use(M, N); }
+bool sgemm_transposes(I64 M, I64 N) noexcept {
+  const GemmKernel k = gemm_kernel();
+  return tile_use(k, N, M) > 1.08 * tile_use(k, M, N);
+}
 
 void sgemm_packed(I64 M, I64 N, I64 K, I64 i0, I64 i1, const float* ap, const float* bp, float* c, I64 ldc) {
-#if RELPROP_SGEMM_AVX2
   if (i0 < 0 || i0 % MR != 0 || i1 > M)
     throw std::invalid_argument("sgemm_packed: rows [i0, i1) must start at a panel (a multiple of 6) and end by M");
   if (i1 <= i0 || N <= 0) return;
@@ -508,41 +575,21 @@ void sgemm_packed(I64 M, I64 N, I64 K, I64 i0, I64 i1, const float* ap, const fl
     for (I64 i = i0; i < i1; ++i) std::fill(c + i * ldc, c + i * ldc + N, 0.0f);
     return;
   }
+  const GemmKernel kernel = gemm_kernel();
   const I64 Mp = packed_rows(M), Np = packed_cols(N);
-  alignas(32) float tile[MR * NR];
   for (I64 pc = 0; pc < K; pc += KC) {
     const I64 kc = std::min(KC, K - pc);
-    const bool accumulate = pc > 0;
     const float* A = ap + pc * Mp;
     const float* B = bp + pc * Np;
     for (I64 ic = i0; ic < i1; ic += MC) {  // MC rows of A (L2) against every panel of B
       const I64 ie = std::min(i1, ic + MC);
-      for (I64 jr = 0; jr < N; jr += NR) {
-        const I64 nr = std::min(NR, N - jr);
-        const float* bpan = B + jr * kc;
-        for (I64 ir = ic; ir < ie; ir += MR) {
-          const I64 mr = std::min(MR, ie - ir);
-          const float* apan = A + ir * kc;
-          float* cp = c + ir * ldc + jr;
-          if (mr == MR && nr == NR) {
-            kernel(kc, apan, bpan, cp, ldc, accumulate);
-          } else {
-            kernel(kc, apan, bpan, tile, NR, false);
-            for (I64 i = 0; i < mr; ++i)
-              for (I64 j = 0; j < nr; ++j) cp[i * ldc + j] = accumulate ? cp[i * ldc + j] + tile[i * NR + j] : tile[i * NR + j];
-          }
-        }
-      }
+      block(kernel, ie - ic, N, kc, A + ic * kc, B, c + ic * ldc, ldc, 1, pc > 0);
     }
   }
-#else
-  (void)M, (void)N, (void)K, (void)i0, (void)i1, (void)ap, (void)bp, (void)c, (void)ldc;
-  throw std::logic_error("sgemm_packed: the AVX2 kernel is not compiled in (check sgemm_available())");
-#endif
 }
 
 void sgemm_conv(I64 M, I64 N, I64 K, const float* a, I64 rsa, I64 csa, const ConvB& b, float* c, I64 ldc) {
-#if RELPROP_SGEMM_AVX2
+#if RELPROP_GEMM_AVX2
   if (M <= 0 || N <= 0) return;
   if ((b.sw != 1 && b.sw != 2) || K != b.C * b.KH * b.KW || b.WO <= 0 || N % b.WO != 0)
     throw std::invalid_argument("sgemm_conv: B must be the column matrix (K x N) of a convolution with width stride 1 or 2");
@@ -553,7 +600,7 @@ void sgemm_conv(I64 M, I64 N, I64 K, const float* a, I64 rsa, I64 csa, const Con
   run(M, N, K, a, rsa, csa, ConvPacker{b}, c, ldc, 1, /*cols_only=*/true);
 #else
   (void)M, (void)N, (void)K, (void)a, (void)rsa, (void)csa, (void)b, (void)c, (void)ldc;
-  throw std::logic_error("sgemm_conv: the AVX2 kernel is not compiled in (check sgemm_available())");
+  throw std::logic_error("sgemm_conv: the AVX2 packer is not compiled in (check sgemm_conv_available())");
 #endif
 }
 

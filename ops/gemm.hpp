@@ -2,22 +2,31 @@
 // relprop's own single-precision GEMM for the CPU kernels. Internal: not installed.
 //
 // C = A · B for strided operands: A(i, k) = a[i·rsa + k·csa], B(k, j) = b[k·rsb + j·csb],
-// C(i, j) = c[i·ldc + j] (overwritten). Any of A or B may be a transposed view; nothing
-// is copied by the caller. Packed, cache-blocked, one AVX2/FMA register-blocked kernel
-// (6 × 16 outputs per step) in the BLIS manner. Every output element is summed over k
-// in the same order whatever the blocking or thread split, so results do not depend on
-// the thread count.
+// C(i, j) = c[i·rsc + j·csc] (overwritten). Any of A or B may be a transposed view; nothing
+// is copied by the caller. Packed, cache-blocked, register-blocked kernels in the BLIS
+// manner (ops/gemm_kernels.hpp): 12 x 32 outputs per step with AVX-512, 6 x 16 with AVX2 and
+// FMA, plain loops elsewhere. Every output element is the sum over k in chunks of 256, each
+// chunk accumulated in k order by fused multiply-adds, whatever the kernel, the matrix
+// sizes, the blocking or the thread split: results do not depend on the thread count, on
+// how many rows the product has (a batch of one or of many), or on which of the compiled
+// kernels runs.
 
 #include <algorithm>
 #include <cstdint>
 
 namespace relprop::detail {
 
-// True where the AVX2 + FMA kernel is compiled in (x86-64 built with -march supporting
-// both, and not AVX-512, whose wider vectors Eigen's kernels use better). Elsewhere
-// detail::gemm runs Eigen's product and sgemm is not called. RELPROP_SGEMM=0 in the
-// environment (read once) makes it false everywhere, for timing against Eigen.
-bool sgemm_available() noexcept;
+// The register kernels; each gives the same bits.
+enum class GemmKernel { Portable, Avx2, Avx512 };
+// True for Portable everywhere; Avx2 where the build targets AVX2 and FMA; Avx512 where
+// it targets AVX-512F too.
+bool gemm_kernel_compiled(GemmKernel k) noexcept;
+// The kernel in use: the widest one compiled in, or the one RELPROP_GEMM_KERNEL names in
+// the environment (portable, avx2, avx512; read once, ignored when not compiled in).
+GemmKernel gemm_kernel() noexcept;
+// Selects the kernel for the whole process (tests and timing); std::invalid_argument when
+// it is not compiled in. Not to be called while products run on other threads.
+void set_gemm_kernel(GemmKernel k);
 
 // The OpenMP threads one M x N x K product is dealt out to: 1 inside a parallel region
 // (the caller's loop already uses the threads) or below 2^18 multiply-adds, else all.
@@ -26,6 +35,9 @@ int gemm_threads(std::int64_t M, std::int64_t N, std::int64_t K) noexcept;
 // C = A · B as described above. M, N, K >= 0. Splits the work over the OpenMP threads
 // when called outside a parallel region and the product is large enough; inside one it
 // runs on the calling thread.
+void sgemm(std::int64_t M, std::int64_t N, std::int64_t K, const float* a, std::int64_t rsa, std::int64_t csa,
+           const float* b, std::int64_t rsb, std::int64_t csb, float* c, std::int64_t rsc, std::int64_t csc);
+// The same with C's rows contiguous: C(i, j) = c[i·ldc + j].
 void sgemm(std::int64_t M, std::int64_t N, std::int64_t K, const float* a, std::int64_t rsa, std::int64_t csa,
            const float* b, std::int64_t rsb, std::int64_t csb, float* c, std::int64_t ldc);
 
@@ -47,8 +59,9 @@ struct ConvB {
 // C = A · B with B a ConvB (K = C·KH·KW rows, N = HO·WO columns), C(i, j) = c[i·ldc + j]:
 // the same products, in the same k order, as im2col followed by sgemm, without the column
 // matrix. The columns are dealt out to the threads, each packing its own from x. Only
-// where sgemm_available(); throws std::invalid_argument if b.sw is not 1 or 2, or K, N do
-// not match.
+// where sgemm_conv_available() (the packer is AVX2 code); throws std::invalid_argument if
+// b.sw is not 1 or 2, or K, N do not match.
+bool sgemm_conv_available() noexcept;
 void sgemm_conv(std::int64_t M, std::int64_t N, std::int64_t K, const float* a, std::int64_t rsa, std::int64_t csa,
                 const ConvB& b, float* c, std::int64_t ldc);
 
@@ -74,9 +87,8 @@ inline std::int64_t packed_b_index(std::int64_t k, std::int64_t j, std::int64_t 
 }
 
 // Rows [i0, i1) of C = A · B (i0 a multiple of kPackedMR, i1 <= M), from packed A and B,
-// C(i, j) = c[i·ldc + j] overwritten, on the calling thread. Throws std::invalid_argument
-// for another row range, std::logic_error where the AVX2 kernel is not compiled in (check
-// sgemm_available()).
+// C(i, j) = c[i·ldc + j] overwritten, on the calling thread, by the kernel in use. Throws
+// std::invalid_argument for another row range.
 void sgemm_packed(std::int64_t M, std::int64_t N, std::int64_t K, std::int64_t i0, std::int64_t i1, const float* ap,
                   const float* bp, float* c, std::int64_t ldc);
 

@@ -47,42 +47,41 @@ inline constexpr bool direct_access_v =
     (Eigen::internal::traits<std::decay_t<E>>::Flags & Eigen::DirectAccessBit) != 0 &&
     std::is_same_v<typename std::decay_t<E>::Scalar, float>;
 
-// Y = A · B (Eigen matrices, maps, blocks or transposes of them; Y not aliasing A or B).
-// Where relprop's own kernel is compiled in (ops/gemm.hpp) and all three have direct
-// access with Y's rows contiguous, the product runs there, split over the OpenMP threads
-// by whole register tiles (ops/gemm.cpp). Eigen's own threading of one GEMM had reached
-// half of a per-thread split on transformer layers (128 x 384 x 1536: 33 against 70
-// GFLOP/s, on the 2-core machines). Matrix-vector shapes (fewer than 4 rows or columns) stay with Eigen's GEMV.
-// Without the kernel the same split runs single-threaded Eigen products per chunk.
+// y[i] = f(v)[i] for i < n, where f maps a fixed-size array v of 16 floats to an Eigen
+// array expression: every element goes through Eigen's packet functions (the last < 16
+// through a copy padded with zeros), so its bits depend neither on its address nor on n.
+// (Assigned to a map of any length, Eigen takes the leading elements up to an aligned
+// address and the trailing ones through the scalar functions, a few ulp from the packet
+// ones: an element's result then moved with its place in a batch.)
+template <class F>
+inline void packet_map(const float* x, float* y, std::int64_t n, const F& f) {
+  using A16 = Eigen::Array<float, 16, 1>;
+  std::int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const A16 v = Eigen::Map<const A16>(x + i);
+    const A16 r = f(v);
+    Eigen::Map<A16>(y + i) = r;
+  }
+  if (i < n) {
+    A16 v = A16::Zero();
+    std::copy(x + i, x + n, v.data());
+    const A16 r = f(v);
+    std::copy(r.data(), r.data() + (n - i), y + i);
+  }
+}
+
+// Y = A · B (Eigen matrices, maps, blocks or transposes of them; Y not aliasing A or B),
+// on relprop's own SGEMM (ops/gemm.hpp), split over the OpenMP threads by whole register
+// tiles: each element of Y is summed in one order whatever the thread count or the shape,
+// so a row of a batch comes out the same alone or among others. (Eigen's own products
+// chose their k-blocking by the matrix sizes and their GEMV for thin shapes, and its
+// threading of one GEMM had reached half of a per-thread split on transformer layers.)
 template <class Y, class A, class B>
 void gemm(Y&& y, const A& a, const B& b) {
-  const Eigen::Index M = y.rows(), N = y.cols(), K = a.cols();
-  if constexpr (direct_access_v<Y> && direct_access_v<A> && direct_access_v<B>) {
-    if (sgemm_available() && M >= 4 && N >= 4 && y.colStride() == 1) {
-      sgemm(M, N, K, a.data(), a.rowStride(), a.colStride(), b.data(), b.rowStride(), b.colStride(), y.data(),
-            y.rowStride());
-      return;
-    }
-  }
-  const int threads = gemm_threads(M, N, K);
-  if (threads <= 1) {
-    y.noalias() = a * b;
-    return;
-  }
-  const bool by_cols = N >= M;
-  const Eigen::Index extent = by_cols ? N : M;
-  // Chunks in multiples of 16 (whole AVX-512 vectors / Eigen's register blocks).
-  const Eigen::Index chunk = ((extent + threads - 1) / threads + 15) / 16 * 16;
-  // Chunks handed out by a worksharing loop: every chunk is computed even when the
-  // runtime grants fewer threads than asked for (OMP_DYNAMIC, OMP_THREAD_LIMIT).
-#pragma omp parallel for num_threads(threads) schedule(static)
-  for (int t = 0; t < threads; ++t) {
-    const Eigen::Index lo = std::min(extent, t * chunk), len = std::min(extent, lo + chunk) - lo;
-    if (len > 0) {
-      if (by_cols) y.middleCols(lo, len).noalias() = a * b.middleCols(lo, len);
-      else y.middleRows(lo, len).noalias() = a.middleRows(lo, len) * b;
-    }
-  }
+  static_assert(direct_access_v<Y> && direct_access_v<A> && direct_access_v<B>,
+                "detail::gemm takes float matrices with direct access (maps, blocks, transposes)");
+  sgemm(y.rows(), y.cols(), a.cols(), a.data(), a.rowStride(), a.colStride(), b.data(), b.rowStride(), b.colStride(),
+        y.data(), y.rowStride(), y.colStride());
 }
 
 }  // namespace relprop::detail

@@ -53,20 +53,21 @@ detail::LinearMaps linear_maps(const Shape& x_shape, bool on_gpu) {
     if (bt) detail::gemm(mmat(c, M, N), cmat(a, M, K), cmat(b, N, K).transpose());
     else detail::gemm(mmat(c, M, N), cmat(a, M, K), cmat(b, K, N));
   };
+  // The row count is read from the operand, so a node's maps serve any slice of its batch.
   detail::LinearMaps m;
-  std::int64_t M = 1;  // rows: every dimension of x but the last
-  for (std::size_t d = 0; d + 1 < x_shape.size(); ++d) M *= x_shape[d];
-  m.forward = [x_shape, M, dev, product](const Tensor& x, const Tensor& w) {
-    const std::int64_t I = w.size(1), Ow = w.size(0);
-    Shape zs = x_shape;
+  m.forward = [dev, product](const Tensor& x, const Tensor& w) {
+    const std::int64_t I = w.size(1), Ow = w.size(0), M = I > 0 ? x.numel() / I : 0;
+    Shape zs = x.shape();
     zs.back() = Ow;
     Tensor z = Tensor::empty(zs, DType::F32, dev);
     product(M, Ow, I, x, w, true, z);
     return z;
   };
-  m.transpose = [x_shape, M, dev, product](const Tensor& s, const Tensor& w) {
-    const std::int64_t I = w.size(1), Ow = w.size(0);
-    Tensor c = Tensor::empty(x_shape, DType::F32, dev);
+  m.transpose = [dev, product](const Tensor& s, const Tensor& w) {
+    const std::int64_t I = w.size(1), Ow = w.size(0), M = Ow > 0 ? s.numel() / Ow : 0;
+    Shape xs = s.shape();
+    xs.back() = I;
+    Tensor c = Tensor::empty(xs, DType::F32, dev);
     product(M, I, Ow, s, w, false, c);
     return c;
   };

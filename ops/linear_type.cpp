@@ -85,9 +85,8 @@ struct CpuPolicy {
 
   // After a ReLU every input is >= 0: x- = 0 and the skeleton drops every term that
   // multiplies it. In blocks whose inner loop has no early exit, so it vectorises.
-  static bool nonnegative(const Tensor& x) {
-    const float* p = x.data<float>();
-    const std::int64_t n = x.numel();
+  static bool nonnegative(const Tensor& x) { return nonnegative(x.data<float>(), x.numel()); }
+  static bool nonnegative(const float* p, std::int64_t n) {
     for (std::int64_t lo = 0; lo < n; lo += 8192) {
       const std::int64_t hi = std::min(n, lo + 8192);
       int negative = 0;
@@ -95,6 +94,18 @@ struct CpuPolicy {
       if (negative) return false;
     }
     return true;
+  }
+
+  // Samples of a batch that differ in nonnegative(): the sign rules' fast paths would
+  // give them other bits than they get alone.
+  static bool mixed_signs(const Tensor& x) {
+    if (x.dim() < 2 || x.size(0) < 2) return false;
+    const Tensor c = x.contiguous();
+    const std::int64_t N = c.size(0), per = c.numel() / N;
+    const bool first = nonnegative(c.data<float>(), per);
+    for (std::int64_t n = 1; n < N; ++n)
+      if (nonnegative(c.data<float>() + n * per, per) != first) return true;
+    return false;
   }
 
   // gamma for x >= 0, Sign / Clip: u, v, s, t and the stacked [A; B] in one pass. Each

@@ -17,6 +17,9 @@
 //   static bool nonnegative(const Tensor& x);         x >= 0 everywhere (after a ReLU): the
 //                                                     x- terms are skipped, gamma takes its
 //                                                     one-forward form (false: never known)
+//   static bool mixed_signs(const Tensor& x);         some samples (along dimension 0) have
+//                                                     x >= 0 throughout and others not: the
+//                                                     sign rules then run sample by sample
 //   static constexpr bool kFusedGamma;                gamma_fused(GammaFused) computes the
 //                                                     x >= 0 gamma pair for Sign / Clip
 //   static constexpr bool kFlatOneOutput;             flat_sums(R, den, L, stab) gives
@@ -536,11 +539,37 @@ class LinearTypeSkeleton {
   }
 };
 
+// True for the rules whose CPU fast paths depend on whether x >= 0 throughout (x- terms
+// skipped, gamma's one-forward form): z+, alpha-beta, gamma, the gated backtrace.
+inline bool uses_signs(const Rule& rule) {
+  if (const auto* bt = std::get_if<BacktraceRule>(&rule)) return bt->gate;
+  return std::holds_alternative<ZPlusRule>(rule) || std::holds_alternative<AlphaBetaRule>(rule) ||
+         std::holds_alternative<GammaRule>(rule);
+}
+
+// Calls f(n, x_n, z_n, R_n) for every sample n (slices along dimension 0).
+template <class F>
+void each_sample(const Tensor& x, const Tensor& z, const Tensor& R, F&& f) {
+  for (std::int64_t n = 0; n < x.size(0); ++n)
+    f(n, x.slice(0, n, n + 1), z.slice(0, n, n + 1), R.slice(0, n, n + 1));
+}
+
 // linear_type_relevance / linear_type_contrastive (ops/linear_type.hpp) on P's device.
+// A batch whose samples differ in whether their x is >= 0 throughout (P::mixed_signs) is
+// explained sample by sample under the rules that depend on it, so that each sample takes
+// the path, and gets the bits, it gets alone.
 template <class P>
 std::optional<Tensor> linear_type_run(const Rule& rule, const LinearMaps& maps, const Tensor& x, const Tensor& w,
                                       const Tensor& b, const Tensor& z, const Tensor& R, WeightCache& cache,
                                       const RelevanceContext& ctx) {
+  if (uses_signs(rule) && P::mixed_signs(x)) {
+    Tensor out = Tensor::empty(x.shape(), DType::F32, P::kDevice);
+    each_sample(x, z, R, [&](std::int64_t n, const Tensor& xn, const Tensor& zn, const Tensor& Rn) {
+      LinearTypeSkeleton<P> k(maps, xn, w, b, zn, Rn, cache);
+      out.slice(0, n, n + 1).copy_from(*k.apply(rule, ctx));
+    });
+    return out;
+  }
   LinearTypeSkeleton<P> k(maps, x, w, b, z, R, cache);
   return k.apply(rule, ctx);
 }
@@ -549,6 +578,16 @@ template <class P>
 std::pair<Tensor, Tensor> linear_type_run_contrastive(const LinearMaps& maps, const Tensor& x, const Tensor& w,
                                                       const Tensor& b, const Tensor& z, const Tensor& Rp,
                                                       const Tensor& Rn, WeightCache& cache) {
+  if (P::mixed_signs(x)) {
+    Tensor pos = Tensor::empty(x.shape(), DType::F32, P::kDevice), neg = Tensor::empty(x.shape(), DType::F32, P::kDevice);
+    each_sample(x, z, Rp, [&](std::int64_t n, const Tensor& xn, const Tensor& zn, const Tensor& Rpn) {
+      LinearTypeSkeleton<P> k(maps, xn, w, b, zn, Rpn, cache);
+      const auto [p, q] = k.contrastive(Rn.slice(0, n, n + 1));
+      pos.slice(0, n, n + 1).copy_from(p);
+      neg.slice(0, n, n + 1).copy_from(q);
+    });
+    return {pos, neg};
+  }
   LinearTypeSkeleton<P> k(maps, x, w, b, z, Rp, cache);
   return k.contrastive(Rn);
 }

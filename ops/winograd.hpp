@@ -14,7 +14,7 @@
 
 namespace relprop::detail {
 
-// True where the AVX2 kernels are compiled in and sgemm_available().
+// True where the AVX2 transforms are compiled in (the build targets AVX2 and FMA).
 bool winograd_available() noexcept;
 
 // The transformed kernels: (G k_rs Gᵀ)[ξ] for the 3 x 3 kernels k_rs(a, b) =

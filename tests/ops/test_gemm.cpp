@@ -1,11 +1,14 @@
 // relprop's own SGEMM (ops/gemm.hpp) against a float64 product: every layout the kernels
-// pass (plain, transposed A, transposed B, strided C), shapes with partial register tiles
-// and more than one cache block in each dimension, one and two threads, and calls from
-// inside a parallel region. Sums are of dyadic values so float32 must be exact unless
-// the product's own rounding is at stake; the random rows check the rounding bound.
+// pass (plain, transposed A, transposed B, strided C), shapes with partial register tiles,
+// matrix-vector shapes and more than one cache block in each dimension, one to three
+// threads, every compiled kernel, and calls from inside a parallel region. Sums are of
+// dyadic values so float32 must be exact unless the product's own rounding is at stake;
+// the random rows check the rounding bound, and that every kernel, thread count and row
+// count gives the same bits.
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <random>
@@ -17,6 +20,7 @@
 
 #include "relprop/ops/gemm.hpp"
 #include "relprop/ops/kernels.hpp"
+#include "reference/gemm_kernels.hpp"
 
 using relprop::detail::sgemm;
 
@@ -78,34 +82,105 @@ double check(const Case& s, bool ta, bool tb, std::int64_t ldc_pad, bool dyadic,
 }
 
 const Case kShapes[] = {
-    {1, 1, 1},     {5, 7, 3},      {6, 16, 1},    {7, 17, 9},     {12, 32, 256}, {13, 33, 257},
-    {64, 49, 576}, {145, 20, 300}, {37, 2100, 40}, {300, 70, 530}, {4, 4, 0},
+    {1, 1, 1},     {5, 7, 3},      {6, 16, 1},     {7, 17, 9},     {12, 32, 256}, {13, 33, 257},
+    {64, 49, 576}, {145, 20, 300}, {37, 2100, 40}, {300, 70, 530}, {4, 4, 0},     {25, 47, 70},
+    // Matrix-vector shapes (at most 4 rows or columns), one and several chunks of k.
+    {1, 100, 600}, {3, 40, 7},     {4, 17, 300},   {90, 2, 513},   {70, 4, 33},   {2, 3, 1000},
 };
 
 }  // namespace
 
-TEST_CASE("sgemm: exact on dyadic data in every layout, shape and thread count") {
-  for (const Case& s : kShapes)
-    for (int ta = 0; ta < 2; ++ta)
-      for (int tb = 0; tb < 2; ++tb)
-        for (int threads : {1, 2}) {
-          CAPTURE(s.M);
-          CAPTURE(s.N);
-          CAPTURE(s.K);
-          CAPTURE(ta);
-          CAPTURE(tb);
-          CAPTURE(threads);
-          CHECK(check(s, ta, tb, 3, true, threads) == 0.0);
-        }
+TEST_CASE("sgemm: exact on dyadic data in every layout, shape, thread count and kernel") {
+  relprop::testing::each_gemm_kernel([](relprop::detail::GemmKernel) {
+    for (const Case& s : kShapes)
+      for (int ta = 0; ta < 2; ++ta)
+        for (int tb = 0; tb < 2; ++tb)
+          for (int threads : {1, 2, 3}) {
+            CAPTURE(s.M);
+            CAPTURE(s.N);
+            CAPTURE(s.K);
+            CAPTURE(ta);
+            CAPTURE(tb);
+            CAPTURE(threads);
+            CHECK(check(s, ta, tb, 3, true, threads) == 0.0);
+          }
+  });
 }
 
 TEST_CASE("sgemm: float32 rounding bounded on random data") {
-  for (const Case& s : {Case{70, 90, 1000}, Case{200, 33, 700}})
+  relprop::testing::each_gemm_kernel([](relprop::detail::GemmKernel) {
+    for (const Case& s : {Case{70, 90, 1000}, Case{200, 33, 700}, Case{1, 300, 2000}})
+      for (int tb = 0; tb < 2; ++tb) {
+        const double d = check(s, false, tb, 0, false, 2);
+        // |fl(Σ) - Σ| ≤ γ_k Σ|a b| with k ≤ KC per block plus the block adds: far below.
+        CHECK(d < 1e-5);
+      }
+  });
+}
+
+// The promise the explanations rest on: an output's bits depend only on its row of A and
+// its column of B. Random data (every rounding at stake); the product of all rows with one
+// thread on the portable kernel is the reference, against every kernel at 1-3 threads,
+// each row alone (a batch of one), rows in groups of 3 and 5, and the transposed
+// orientation (C's rows as columns of a narrow product).
+TEST_CASE("sgemm: the same bits for every kernel, thread count and number of rows") {
+  using relprop::detail::GemmKernel;
+  for (const Case& s : {Case{23, 70, 600}, Case{9, 3, 1000}, Case{40, 130, 37}}) {
+    CAPTURE(s.M);
+    CAPTURE(s.N);
+    CAPTURE(s.K);
     for (int tb = 0; tb < 2; ++tb) {
-      const double d = check(s, false, tb, 0, false, 2);
-      // |fl(Σ) - Σ| ≤ γ_k Σ|a b| with k ≤ KC per block plus the block adds: far below.
-      CHECK(d < 1e-5);
+      std::mt19937 g(static_cast<unsigned>(s.M + s.N + tb));
+      const Operand A = make(s.M, s.K, false, g, false), B = make(s.K, s.N, tb != 0, g, false);
+      const auto product = [&](std::int64_t r0, std::int64_t rows, int threads) {
+        std::vector<float> C(static_cast<std::size_t>(rows * s.N), 12345.0f);
+#ifdef _OPENMP
+        const int saved = omp_get_max_threads();
+        omp_set_num_threads(threads);
+#else
+        (void)threads;
+#endif
+        sgemm(rows, s.N, s.K, A.v.data() + r0 * A.rs, A.rs, A.cs, B.v.data(), B.rs, B.cs, C.data(), s.N);
+#ifdef _OPENMP
+        omp_set_num_threads(saved);
+#endif
+        return C;
+      };
+      std::vector<float> ref;
+      {
+        const GemmKernel saved = relprop::detail::gemm_kernel();
+        relprop::detail::set_gemm_kernel(GemmKernel::Portable);
+        ref = product(0, s.M, 1);
+        relprop::detail::set_gemm_kernel(saved);
+      }
+      relprop::testing::each_gemm_kernel([&](GemmKernel) {
+        for (int threads : {1, 2, 3}) {
+          CAPTURE(threads);
+          CHECK(product(0, s.M, threads) == ref);
+          for (std::int64_t group : {1, 3, 5}) {
+            CAPTURE(group);
+            for (std::int64_t r0 = 0; r0 < s.M; r0 += group) {
+              const std::int64_t rows = std::min(group, s.M - r0);
+              const auto part = product(r0, rows, threads);
+              const std::vector<float> want(ref.begin() + r0 * s.N, ref.begin() + (r0 + rows) * s.N);
+              CHECK(part == want);
+            }
+          }
+          // Cᵀ = Bᵀ Aᵀ through the same entry point, written into C's transpose.
+          std::vector<float> T(static_cast<std::size_t>(s.N * s.M));
+#ifdef _OPENMP
+          const int saved = omp_get_max_threads();
+          omp_set_num_threads(threads);
+#endif
+          sgemm(s.N, s.M, s.K, B.v.data(), B.cs, B.rs, A.v.data(), A.cs, A.rs, T.data(), 1, s.N);
+#ifdef _OPENMP
+          omp_set_num_threads(saved);
+#endif
+          CHECK(T == ref);
+        }
+      });
     }
+  }
 }
 
 TEST_CASE("sgemm: the same bits for one and two threads and inside a parallel region") {
@@ -172,8 +247,8 @@ TEST_CASE("detail::gemm: Eigen views (transposes, column blocks, strided rows) g
 // one and two threads.
 TEST_CASE("sgemm_conv: the implicit column matrix gives the im2col product exactly") {
   using relprop::detail::ConvB;
-  if (!relprop::detail::sgemm_available()) {
-    MESSAGE("skipped: the AVX2 kernel is not compiled in (or RELPROP_SGEMM=0)");
+  if (!relprop::detail::sgemm_conv_available()) {
+    MESSAGE("skipped: the AVX2 packer is not compiled in");
     return;
   }
   struct G {
@@ -225,19 +300,21 @@ TEST_CASE("sgemm_conv: the implicit column matrix gives the im2col product exact
         expected[static_cast<std::size_t>(i * N + j)] = static_cast<float>(sum);
       }
     const ConvB b{x.data(), s.C, s.H, s.W, s.KH, s.KW, s.sh, s.sw, s.ph, s.pw, s.dh, s.dw, s.WO};
-    for (int threads : {1, 2}) {
-      CAPTURE(threads);
-      std::vector<float> out(static_cast<std::size_t>(s.M * N), 12345.0f);
+    relprop::testing::each_gemm_kernel([&](relprop::detail::GemmKernel) {
+      for (int threads : {1, 2}) {
+        CAPTURE(threads);
+        std::vector<float> out(static_cast<std::size_t>(s.M * N), 12345.0f);
 #ifdef _OPENMP
-      const int saved = omp_get_max_threads();
-      omp_set_num_threads(threads);
+        const int saved = omp_get_max_threads();
+        omp_set_num_threads(threads);
 #endif
-      relprop::detail::sgemm_conv(s.M, N, K, a.data(), K, 1, b, out.data(), N);
+        relprop::detail::sgemm_conv(s.M, N, K, a.data(), K, 1, b, out.data(), N);
 #ifdef _OPENMP
-      omp_set_num_threads(saved);
+        omp_set_num_threads(saved);
 #endif
-      CHECK(out == expected);
-    }
+        CHECK(out == expected);
+      }
+    });
   }
   // No input channels: every sum is empty, the output is zeros (not left as it was).
   {

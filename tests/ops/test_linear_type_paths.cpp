@@ -62,6 +62,7 @@ struct GeneralPolicy {
     return e;
   }
   static bool nonnegative(const Tensor&) { return false; }
+  static bool mixed_signs(const Tensor&) { return false; }
 };
 
 Tensor dyadic(const Shape& shape, std::uint32_t seed, double lo = -1.0, double hi = 1.0) {

@@ -16,6 +16,7 @@
 #include "relprop/ops/conv.hpp"
 #include "relprop/ops/gemm.hpp"
 #include "relprop/ops/winograd.hpp"
+#include "reference/gemm_kernels.hpp"
 #include "reference/oracle.hpp"
 #include "relprop/relevance/engine.hpp"
 
@@ -50,10 +51,6 @@ void with_threads(int threads, F&& f) {
 
 TEST_SUITE("ops.winograd") {
   TEST_CASE("sgemm_packed: operands in the kernel's panel layout give the float64 product exactly") {
-    if (!detail::sgemm_available()) {
-      MESSAGE("skipped: the AVX2 kernel is not compiled in (or RELPROP_SGEMM=0)");
-      return;
-    }
     using detail::packed_a_index;
     using detail::packed_b_index;
     struct Case {
@@ -78,29 +75,27 @@ TEST_SUITE("ops.winograd") {
         for (I64 k = 0; k < c.K; ++k) ap[static_cast<std::size_t>(packed_a_index(i, k, c.M, c.K))] = a[i * c.K + k];
       for (I64 k = 0; k < c.K; ++k)
         for (I64 j = 0; j < c.N; ++j) bp[packed_b_index(k, j, c.N, c.K)] = b[k * c.N + j];
-      std::vector<float> out(static_cast<std::size_t>(c.M * c.N), 7.0f);
-      detail::sgemm_packed(c.M, c.N, c.K, c.i0, c.i1, ap.data(), bp, out.data(), c.N);
-      for (I64 i = 0; i < c.M; ++i)
-        for (I64 j = 0; j < c.N; ++j) {
-          double sum = 0.0;
-          for (I64 k = 0; k < c.K; ++k) sum += double(a[i * c.K + k]) * b[k * c.N + j];
-          // Rows outside [i0, i1) are left as they were.
-          const float expected = i >= c.i0 && i < c.i1 ? static_cast<float>(sum) : 7.0f;
-          if (out[static_cast<std::size_t>(i * c.N + j)] != expected) {
-            CAPTURE(i);
-            CAPTURE(j);
-            CHECK(out[static_cast<std::size_t>(i * c.N + j)] == expected);
-            return;
+      testing::each_gemm_kernel([&](detail::GemmKernel) {
+        std::vector<float> out(static_cast<std::size_t>(c.M * c.N), 7.0f);
+        detail::sgemm_packed(c.M, c.N, c.K, c.i0, c.i1, ap.data(), bp, out.data(), c.N);
+        for (I64 i = 0; i < c.M; ++i)
+          for (I64 j = 0; j < c.N; ++j) {
+            double sum = 0.0;
+            for (I64 k = 0; k < c.K; ++k) sum += double(a[i * c.K + k]) * b[k * c.N + j];
+            // Rows outside [i0, i1) are left as they were.
+            const float expected = i >= c.i0 && i < c.i1 ? static_cast<float>(sum) : 7.0f;
+            if (out[static_cast<std::size_t>(i * c.N + j)] != expected) {
+              CAPTURE(i);
+              CAPTURE(j);
+              CHECK(out[static_cast<std::size_t>(i * c.N + j)] == expected);
+              return;
+            }
           }
-        }
+      });
     }
   }
 
   TEST_CASE("sgemm_packed refuses a row range that does not start at a panel or ends past M") {
-    if (!detail::sgemm_available()) {
-      MESSAGE("skipped: the AVX2 kernel is not compiled in (or RELPROP_SGEMM=0)");
-      return;
-    }
     std::vector<float> a(64, 1.0f), c(16, 7.0f);
     alignas(32) float b[64] = {};
     CHECK_THROWS_AS(detail::sgemm_packed(12, 1, 2, 3, 12, a.data(), b, c.data(), 1), std::invalid_argument);
@@ -110,7 +105,7 @@ TEST_SUITE("ops.winograd") {
 
   TEST_CASE("winograd_conv3x3 equals the float64 direct convolution exactly on dyadic data") {
     if (!detail::winograd_available()) {
-      MESSAGE("skipped: the AVX2 kernels are not compiled in (or RELPROP_SGEMM=0)");
+      MESSAGE("skipped: the AVX2 kernels are not compiled in");
       return;
     }
     struct G {
@@ -176,7 +171,7 @@ TEST_SUITE("ops.winograd") {
 
   TEST_CASE("conv2d under ConvAlgorithm::Winograd: forward and every rule's backward-data pass") {
     if (!detail::winograd_available()) {
-      MESSAGE("skipped: the AVX2 kernels are not compiled in (or RELPROP_SGEMM=0)");
+      MESSAGE("skipped: the AVX2 kernels are not compiled in");
       return;
     }
     struct Restore {
