@@ -58,7 +58,7 @@ void check_explain_numbers(const app::ExplainArgs& ex, bool threshold_given, boo
       least << (1.0 + worst) / std::numeric_limits<float>::max();
       std::ostringstream given;
       given << s;
-      throw ValueError("--std " + given.str() + ": too small, (pixel - mean) / std overflows float32 (need std >= " +
+      throw ValueError("--std '" + given.str() + "': too small, (pixel - mean) / std overflows float32 (need std >= " +
                        least.str() + ")");
     }
 }
