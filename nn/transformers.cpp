@@ -4,6 +4,8 @@
 
 #include "relprop/nn/transformers.hpp"
 
+#include <algorithm>
+#include <cfloat>
 #include <cmath>
 #include <fstream>
 
@@ -447,6 +449,17 @@ TransformerModel build_transformer(TransformerModel m, const SafetensorsFile& we
       const json pc = read_json(dir / "preprocessor_config.json");
       if (pc.contains("image_mean") && pc["image_mean"].is_array()) m.image_mean = pc["image_mean"].get<std::vector<double>>();
       if (pc.contains("image_std") && pc["image_std"].is_array()) m.image_std = pc["image_std"].get<std::vector<double>>();
+      // Pixels in [0, 1]: (pixel - mean) / std must stay finite in float32.
+      double worst = 1.0;
+      for (const double v : m.image_mean) {
+        if (!std::isfinite(v) || std::fabs(v) > FLT_MAX)
+          throw FormatError("'" + (dir / "preprocessor_config.json").string() + "': image_mean holds " + std::to_string(v));
+        worst = std::max(worst, std::fabs(v));
+      }
+      for (const double v : m.image_std)
+        if (!(v > 0.0) || !((1.0 + worst) / v <= FLT_MAX))
+          throw FormatError("'" + (dir / "preprocessor_config.json").string() + "': image_std " + std::to_string(v) +
+                            " is not a positive number large enough that (pixel - mean) / std stays finite");
     }
     return m;
   }

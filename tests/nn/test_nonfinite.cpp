@@ -1,21 +1,27 @@
 // NaN and infinity in weights and inputs: first_nonfinite over each floating dtype and at
 // every position of a block, check_finite's message (the tensor's name and the first bad
 // index), Graph::bind refusing a bad weight unless allowed, GraphExplainer refusing a bad
-// input unless told not to check, and the arg-max seed never choosing a NaN.
+// input unless told not to check, the arg-max seed never choosing a NaN, and a Hugging
+// Face folder's weights and image normalisation.
 
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <limits>
 
 #include "reference/fixtures.hpp"
 #include "reference/oracle.hpp"
 #include "relprop/nn/explainer.hpp"
+#include "relprop/io/safetensors.hpp"
 #include "relprop/nn/models.hpp"
+#include "relprop/nn/transformers.hpp"
 #include "relprop/relevance/seed.hpp"
 
 using namespace relprop;
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -124,5 +130,34 @@ TEST_SUITE("nn.nonfinite") {
     // A NaN after the maximum does not take its place either.
     CHECK(classification_seed(Tensor::from_vector({1.f, 4.f, NAN, 2.f}, {4}), std::nullopt, SeedForm::OneHot, 1).targets ==
           std::vector<std::int64_t>{1});
+  }
+}
+
+TEST_SUITE("nn.nonfinite") {
+  TEST_CASE("a Hugging Face folder: a NaN weight refused unless allowed; a zero or tiny image_std refused") {
+    const fs::path src = fs::path(RELPROP_SOURCE_DIR) / "tests" / "data" / "vit_tiny";
+    const fs::path dir = fs::temp_directory_path() / "relprop_test_nonfinite_vit";
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    for (const char* f : {"config.json", "preprocessor_config.json"}) fs::copy_file(src / f, dir / f);
+    const SafetensorsFile w = SafetensorsFile::open(src / "model.safetensors");
+    std::vector<std::pair<std::string, Tensor>> tensors;
+    for (const auto& name : w.names()) tensors.emplace_back(name, w.get(name).clone());
+    const std::string victim = tensors.back().first;
+    tensors.back().second.set_flat(0, kNan);
+    save_safetensors(dir / "model.safetensors", tensors);
+    CHECK(message_of([&] { load_transformer(dir); }).find("weight '" + victim + "'") != std::string::npos);
+    CHECK_NOTHROW(load_transformer(dir, true));
+
+    tensors.back().second = w.get(victim).clone();
+    save_safetensors(dir / "model.safetensors", tensors);
+    CHECK_NOTHROW(load_transformer(dir));
+    for (const char* std_list : {"[0.5, 0, 0.5]", "[0.5, -1, 0.5]", "[1e-45, 0.5, 0.5]"}) {
+      CAPTURE(std_list);
+      std::ofstream(dir / "preprocessor_config.json")
+          << R"({"image_mean": [0.5, 0.5, 0.5], "image_std": )" << std_list << "}";
+      CHECK_THROWS_AS(load_transformer(dir), FormatError);
+    }
+    fs::remove_all(dir);
   }
 }
