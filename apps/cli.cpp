@@ -105,7 +105,7 @@ int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& 
   const RealRange any, nonnegative{0.0}, positive{0.0, kInf, true};
   auto real = [&](const std::string& name, auto& to, RealRange range, const std::string& help) {
     return explain->add_option_function<std::string>(
-        name, [&to, name, range](const std::string& s) { to = parse_real(name, s, range); }, help);
+        name, [&to, name, range](const std::string& s) { to = parse_real(name, s, range); }, help)->type_name("FLOAT");
   };
   auto reals = [&](const std::string& name, std::vector<double>& to, RealRange range, const std::string& help) {
     return explain->add_option_function<Texts>(
@@ -114,7 +114,7 @@ int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& 
           to.clear();
           for (const auto& s : v) to.push_back(parse_real(name, s, range));
         },
-        help)->delimiter(',');
+        help)->delimiter(',')->type_name("FLOAT");
   };
   auto integers = [&](const std::string& name, std::vector<std::int64_t>& to, const std::string& help) {
     return explain->add_option_function<Texts>(
@@ -123,7 +123,7 @@ int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& 
           to.clear();
           for (const auto& s : v) to.push_back(parse_integer(name, s, 0));
         },
-        help)->delimiter(',');
+        help)->delimiter(',')->type_name("INT");
   };
   // zbox bounds: one value or per channel, '/'-separated; kept as text for the rule parser.
   auto bounds = [&](const std::string& name, std::string& to, const std::string& help) {
@@ -133,7 +133,7 @@ int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& 
           for (auto part : split_list(s, '/')) parse_real(name, part);
           to = s;
         },
-        help);
+        help)->type_name("FLOAT[/FLOAT...]");
   };
   explain->add_option("--graph", ex.graph, "Model graph (graph.json)");
   explain->add_option("--model", ex.model,
@@ -155,7 +155,7 @@ int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& 
                       "and NAME.negative), gradient, gradient-x-input (default epsilon)");
   explain->add_option_function<std::string>(
       "--target", [&ex](const std::string& s) { ex.target = parse_integer("--target", s, 0); },
-      "Output index to explain (default: arg-max); a token id for language models");
+      "Output index to explain (default: arg-max); a token id for language models")->type_name("INT");
   integers("--targets", ex.targets, "Several outputs at once, comma separated (their values summed: e.g. "
                                     "the token ids of a multi-token answer)");
   explain->add_option("--seed", ex.seed, "value | one-hot (default: the composite's)");
@@ -194,12 +194,12 @@ int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& 
   auto* level = real("--level", ex.level, positive, "Colour-map level (Zennit's; default 1)");
   auto* scale = explain->add_option_function<std::string>(
       "--scale", [&ex](const std::string& s) { ex.scale = static_cast<int>(parse_integer("--scale", s, 0, kMaxScale)); },
-      "Heatmap magnification, at most 64 (default: small images up to >= 128 px)");
+      "Heatmap magnification, at most 64 (default: small images up to >= 128 px)")->type_name("INT");
   reals("--mean", ex.mean, any, "Image inputs: per-channel mean (default ImageNet's for RGB)");
   reals("--std", ex.std, positive, "Image inputs: per-channel std (default ImageNet's for RGB)");
   auto* crop = real("--crop", ex.crop, RealRange{0.0, 1.0, true},
-                                   "Image inputs: centre-crop fraction after resizing (default 0.875 = 224/256; Hugging "
-                                   "Face vision folders: resized straight to the model's size unless given)");
+                    "Image inputs: centre-crop fraction after resizing (default 0.875 = 224/256; Hugging Face vision "
+                    "folders: resized straight to the model's size unless given)");
   explain->add_option("--features", ex.features,
                       "Feature names (one per line, a CSV header or JSON): write OUT.features.csv and .png");
   explain->add_flag("--summary", ex.summary, "Write relevance per node as OUT.layers.csv and OUT.layers.png");
@@ -209,7 +209,7 @@ int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& 
       [&ex](const std::string& s) {
         ex.batch_size = static_cast<int>(parse_integer("--batch-size", s, 1, std::numeric_limits<int>::max()));
       },
-      "Inputs per forward pass when --input is a folder or list (default 1)");
+      "Inputs per forward pass when --input is a folder or list (default 1)")->type_name("INT");
   explain->add_option("--shard", ex.shard, "I/N: explain only every N-th input starting at I (0-based)");
   explain->add_flag("!--no-progress", ex.progress, "No progress bar (it shows only on a terminal anyway)");
   explain->add_flag("!--no-cuda-graphs", ex.cuda_graphs,

@@ -10,8 +10,10 @@
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <limits>
 
 #include "apps/explain.hpp"
+#include "apps/numbers.hpp"
 
 namespace relprop::app {
 
@@ -162,20 +164,11 @@ namespace {
 
 std::pair<int, int> parse_shard(const std::string& s) {
   const auto slash = s.find('/');
-  int i = -1, n = -1;
-  try {
-    if (slash != std::string::npos) {
-      std::size_t used = 0;
-      i = std::stoi(s.substr(0, slash), &used);
-      if (used != slash) i = -1;
-      n = std::stoi(s.substr(slash + 1), &used);
-      if (used != s.size() - slash - 1) n = -1;
-    }
-  } catch (const std::exception&) {
-    i = n = -1;
-  }
-  if (i < 0 || n < 1 || i >= n) throw ValueError("--shard '" + s + "': expected I/N with 0 <= I < N");
-  return {i, n};
+  if (slash == std::string::npos) throw ValueError("--shard '" + s + "': expected I/N with 0 <= I < N");
+  const std::string what = "--shard '" + s + "': ";
+  const auto n = parse_integer(what + "N", std::string_view(s).substr(slash + 1), 1, std::numeric_limits<int>::max());
+  const auto i = parse_integer(what + "I", std::string_view(s).substr(0, slash), 0, n - 1);
+  return {static_cast<int>(i), static_cast<int>(n)};
 }
 
 class Progress {

@@ -195,3 +195,29 @@ TEST_SUITE("apps.cli.numbers") {
     }
   }
 }
+
+TEST_SUITE("apps.cli.numbers") {
+  TEST_CASE("--shard I/N: decimal integers, 0 <= I < N") {
+    const fs::path dir = scratch("shard_in");
+    fs::create_directories(dir);
+    fs::copy_file(kDir + "input.safetensors", dir / "a.safetensors", fs::copy_options::overwrite_existing);
+    const struct {
+      const char* shard;
+      std::string message;
+    } bad[] = {
+        {"2", "--shard '2': expected I/N with 0 <= I < N"},
+        {"1e0/2", "--shard '1e0/2': I '1e0': not an integer"},
+        {"+1/2", "--shard '+1/2': I '+1': not an integer"},
+        {"0/2x", "--shard '0/2x': N '2x': not an integer"},
+        {"2/2", "--shard '2/2': I '2': must be >= 0 and <= 1"},
+        {"0/0", "--shard '0/0': N '0': must be >= 1 and <= 2147483647"},
+    };
+    for (const auto& b : bad) {
+      const Run r = cli({"explain", "--graph", kDir + "graph.json", "--weights", kDir + "weights.safetensors", "--input",
+                         dir.string(), "--out", scratch("shard_out").string(), "--quiet", "--shard", b.shard});
+      CAPTURE(r.err);
+      CHECK(r.status == 1);
+      CHECK(contains(r.err, b.message));
+    }
+  }
+}
