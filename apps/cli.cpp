@@ -170,7 +170,7 @@ int run_cli(int argc, const char* const* argv, std::ostream& out, std::ostream& 
   explain->add_option("--task", ex.task, "classification (default), regression or segmentation");
   integers("--outputs", ex.outputs, "Regression: the outputs to explain (default: all)");
   auto* threshold = real("--threshold", ex.threshold, any, "Segmentation: explain the outputs above this value (default 0)");
-  real("--scaler", ex.scaler, any, "Rescale every relevance map to sum to this (0: off)");
+  real("--scaler", ex.scaler, nonnegative, "Rescale every relevance map to sum to this (0: off)");
   real("--max-unit", ex.max_unit, nonnegative, "Scale every map so its largest magnitude is this (0: off)");
   explain->add_option("--device", ex.device,
                       "cpu (default) or cuda: run the forward pass, tape and relevance on the GPU (weights uploaded "

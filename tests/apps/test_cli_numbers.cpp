@@ -80,6 +80,7 @@ TEST_SUITE("apps.cli.numbers") {
         {{"--multiplier", "8x"}, "--multiplier '8x': not a number"},
         {{"--scaler", "inf"}, "--scaler 'inf'" + finite},
         {{"--scaler", "nan"}, "--scaler 'nan'" + finite},
+        {{"--scaler", "-1"}, "--scaler '-1': must be >= 0"},
         {{"--max-unit", "nan"}, "--max-unit 'nan'" + finite},
         {{"--max-unit", "-1"}, "--max-unit '-1': must be >= 0"},
         {{"--epsilon", "inf"}, "--epsilon 'inf'" + finite},
