@@ -28,6 +28,7 @@ struct ExplainArgs {
   std::vector<std::int64_t> outputs, targets;
   double threshold = 0.0, scaler = 0.0, max_unit = 0.0;
   bool quiet = false;
+  bool allow_nonfinite = false;  // accept NaN and infinity in the weights and inputs
   // pictures and tables
   bool heatmap = false, overlay = false, summary = false;
   std::string cmap = "bwr", norm = "symmetric", features;

@@ -10,8 +10,10 @@
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <limits>
 
 #include "apps/explain.hpp"
+#include "apps/numbers.hpp"
 
 namespace relprop::app {
 
@@ -32,6 +34,15 @@ Composite composite_of(const ExplainArgs& a, const Graph& graph) {
     copts.high = std::get<ZBoxRule>(box).high;
   }
   Composite composite = Composite::by_name(a.composite, copts);
+  // An option the composite has no use for is refused, as a --rule that matches no node.
+  auto unused = [&](bool given, CompositeOption o, const char* what, const char* which) {
+    if (given && !composite.takes(o))
+      throw ValueError(std::string(what) + ": the composite '" + a.composite + "' has no " + which);
+  };
+  unused(a.epsilon.has_value(), CompositeOption::Epsilon, "--epsilon", "epsilon rules");
+  unused(a.gamma.has_value(), CompositeOption::Gamma, "--gamma", "gamma rule (epsilon-gamma-box has)");
+  unused(!a.low.empty() || !a.high.empty(), CompositeOption::Bounds, a.low.empty() ? "--high" : "--low",
+         "box bounds (epsilon-gamma-box has; --rule NODE=zbox:LOW,HIGH gives them to any linear node)");
   for (const auto& spec : a.rules) {
     const auto eq = spec.find('=');
     if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size())
@@ -73,6 +84,8 @@ SeedSpec seed_of(const ExplainArgs& a, const ExplainModel& m, const InputReader&
   } else if (a.task == "classification") {
     spec.task = m.next_token() ? SeedTask::NextToken : SeedTask::Classification;
     spec.target = a.target;
+  } else if (a.target) {
+    throw ValueError("--target applies to --task classification (the task is '" + a.task + "')");
   } else if (a.task == "regression") {
     spec.task = SeedTask::Regression;
     spec.outputs = a.outputs;
@@ -121,6 +134,7 @@ Explainer::Explainer(const ExplainArgs& a, bool many)
   s.scaler = a.scaler;
   s.max_unit = a.max_unit;
   s.cuda_graph = a.cuda_graphs;
+  s.check_finite_inputs = false;  // the reader checks each input file's tensors by name
   s.seed = seed_of(a, model_, reader_, s.output);
   s.seed.form = form;
   s.seed.multiplier = multiplier;
@@ -145,20 +159,11 @@ namespace {
 
 std::pair<int, int> parse_shard(const std::string& s) {
   const auto slash = s.find('/');
-  int i = -1, n = -1;
-  try {
-    if (slash != std::string::npos) {
-      std::size_t used = 0;
-      i = std::stoi(s.substr(0, slash), &used);
-      if (used != slash) i = -1;
-      n = std::stoi(s.substr(slash + 1), &used);
-      if (used != s.size() - slash - 1) n = -1;
-    }
-  } catch (const std::exception&) {
-    i = n = -1;
-  }
-  if (i < 0 || n < 1 || i >= n) throw ValueError("--shard '" + s + "': expected I/N with 0 <= I < N");
-  return {i, n};
+  if (slash == std::string::npos) throw ValueError("--shard '" + s + "': expected I/N with 0 <= I < N");
+  const std::string what = "--shard '" + s + "': ";
+  const auto n = parse_integer(what + "N", std::string_view(s).substr(slash + 1), 1, std::numeric_limits<int>::max());
+  const auto i = parse_integer(what + "I", std::string_view(s).substr(0, slash), 0, n - 1);
+  return {static_cast<int>(i), static_cast<int>(n)};
 }
 
 class Progress {

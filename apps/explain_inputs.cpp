@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "apps/explain.hpp"
+#include "apps/numbers.hpp"
 #include "relprop/config.hpp"
 #include "relprop/cuda/context.hpp"
 #if RELPROP_HAVE_CUDA
@@ -35,21 +36,39 @@ bool is_picture_file(const fs::path& path) {
   return is_image_path(path);
 }
 
+// The sizes of --model mlp:IN,HIDDEN,...,OUT (none for other names): integers >= 1.
+std::vector<std::int64_t> mlp_sizes(const std::string& spec) {
+  const auto colon = spec.find(':');
+  std::vector<std::int64_t> sizes;
+  if (colon != std::string::npos)
+    for (auto part : split_list(std::string_view(spec).substr(colon + 1), ','))
+      sizes.push_back(parse_integer("--model '" + spec + "': size", part, 1));
+  return sizes;
+}
+
 // --model NAME or mlp:IN,HIDDEN,...,OUT.
 Graph model_graph(const std::string& spec) {
   const auto colon = spec.find(':');
   ModelOptions o;
-  if (colon != std::string::npos) {
-    std::stringstream ss(spec.substr(colon + 1));
-    for (std::string part; std::getline(ss, part, ',');) {
-      try {
-        o.mlp_sizes.push_back(std::stoll(part));
-      } catch (const std::exception&) {
-        throw ValueError("--model '" + spec + "': sizes must be integers");
-      }
+  o.mlp_sizes = mlp_sizes(spec);
+  return build_model(spec.substr(0, colon), o);
+}
+
+// The graph checks each layer's input width from the one before; the width each layer of
+// an MLP puts out is the one --model gives: layers.{2i}.weight (OUT_i, IN_i), its bias (OUT_i).
+void check_mlp_weights(const std::string& spec, const SafetensorsFile& weights) {
+  const auto sizes = mlp_sizes(spec);
+  for (std::size_t i = 0; i + 1 < sizes.size(); ++i) {
+    const std::string layer = "layers." + std::to_string(2 * i);
+    const Shape want_w = {sizes[i + 1], sizes[i]}, want_b = {sizes[i + 1]};
+    for (const auto& [key, want] : {std::pair{layer + ".weight", want_w}, std::pair{layer + ".bias", want_b}}) {
+      if (!weights.contains(key)) continue;  // bind names every missing weight
+      const Shape got = weights.get(key).shape();
+      if (got != want)
+        throw ShapeError("--model '" + spec + "': '" + key + "' is " + shape_str(got) + ", the sizes given make it " +
+                         shape_str(want));
     }
   }
-  return build_model(spec.substr(0, colon), o);
 }
 
 }  // namespace
@@ -60,7 +79,7 @@ ExplainModel load_explain_model(const ExplainArgs& a) {
   if (!a.model.empty() && is_transformer_dir(a.model)) {
     // A Hugging Face folder: the graph, its weights and the tokenizer all come from it.
     if (!a.weights.empty()) throw ValueError("--weights: a model folder brings its own model.safetensors");
-    TransformerModel tm = load_transformer(a.model);
+    TransformerModel tm = load_transformer(a.model, a.allow_nonfinite);
     m.head = tm.head;
     m.labels = tm.config.labels;
     m.graph = std::move(tm.graph);
@@ -73,6 +92,8 @@ ExplainModel load_explain_model(const ExplainArgs& a) {
   } else {
     m.graph = a.model.empty() ? Graph::load(a.graph) : model_graph(a.model);
     const SafetensorsFile weights = SafetensorsFile::open(a.weights);  // bound tensors keep the mapping
+    if (!a.model.empty()) check_mlp_weights(a.model, weights);
+    m.graph.set_allow_nonfinite(a.allow_nonfinite);
     m.graph.bind(weights);
     if (!a.model.empty()) {
       // A checkpoint for a built-in model must be that model's: extra tensors mean another one.
@@ -144,6 +165,7 @@ Item InputReader::load(const fs::path& path) const {
   for (const auto& name : f.names()) {
     const Tensor t = f.get(name).contiguous().clone();  // owned: the file closes
     graph.check_input(name, t);  // unknown names and wrong shapes are errors
+    if (!a_.allow_nonfinite) check_finite(t, "input '" + path.string() + "': tensor '" + name + "'");
     item.inputs[name] = t;
   }
   if (m_.text) {

@@ -151,8 +151,8 @@ __global__ void seed_kernel(const float* y, float* seed, std::int64_t* targets, 
   for (std::int64_t c = threadIdx.x; c < C; c += blockDim.x) out[c] = 0.0f;
   std::int64_t t = target;
   if (t < 0) {
-    // As the CPU's loop (t = 0; t = c when row[c] > row[t]): a NaN never wins, except at
-    // index 0, where it stays the answer; NaN entries are skipped below.
+    // As the CPU's loop: the first maximum among the values that are not NaN (a row of
+    // NaN only: 0).
     float b = -INFINITY;
     std::int64_t w = C;  // past the end: "none yet"
     for (std::int64_t c = threadIdx.x; c < C; c += blockDim.x)
@@ -176,7 +176,7 @@ __global__ void seed_kernel(const float* y, float* seed, std::int64_t* targets, 
       }
       __syncthreads();
     }
-    t = isnan(row[0]) || where[0] == C ? 0 : where[0];
+    t = where[0] == C ? 0 : where[0];
   }
   __syncthreads();
   if (threadIdx.x == 0) {

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "relprop/cuda/common.cuh"
+#include "relprop/ops/common.hpp"  // absorb_overflow
 #include "relprop/cuda/primitives.hpp"
 #include "relprop/cuda/reduce.cuh"
 #include "relprop/cuda/token.hpp"
@@ -147,8 +148,8 @@ Tensor rotary_relevance(const Tensor& S, const Tensor& x, const RotaryTables& t,
     const std::int64_t ci = (b * T + tt) * h + j, base = r * d;
     const float c = cp[ci], s = sp[ci], g1 = gp[base + j], g2 = gp[base + j + h];
     const float a = c * g1 + s * g2, bb = -s * g1 + c * g2;
-    o[base + j] = gradient ? a : xp[base + j] * a;
-    o[base + j + h] = gradient ? bb : xp[base + j + h] * bb;
+    o[base + j] = gradient ? a : detail::absorb_overflow(xp[base + j] * a, xp[base + j]);
+    o[base + j + h] = gradient ? bb : detail::absorb_overflow(xp[base + j + h] * bb, xp[base + j + h]);
   });
   return g;
 }

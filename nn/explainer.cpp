@@ -199,6 +199,9 @@ Explanation GraphExplainer::explain_checked(const std::map<std::string, Tensor>&
     m.graph->plan(shapes, PlanOptions{.recording = true, .keep_relevance = true});
   }
   m.replaying = false;
+  if (m.s.check_finite_inputs)
+    for (const auto& [name, t] : inputs)
+      if (t.defined() && t.device() == Device::CPU) check_finite(t, "input '" + name + "'");
   if (m.graph->device() != Device::CUDA || !m.capturable()) return m.eager(inputs);
   std::string sig;
   for (const auto& [k, t] : inputs) sig += k + ":" + std::string(dtype_name(t.dtype())) + t.str_shape() + ";";

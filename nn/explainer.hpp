@@ -53,6 +53,10 @@ struct ExplainSettings {
   // Post-scaling of each sample's maps, applied by Explanation::sample (docs/RULES.md, "Post-scaling"; 0: off).
   double scaler = 0.0, max_unit = 0.0;
   bool cuda_graph = true;  // capture repeated GPU explanations
+  // ValueError for a NaN or infinity in a floating input given in host memory, naming the
+  // input and the first index (one pass over each); inputs already on a GPU are not read
+  // back. Off: accepted (the command line checks each file as it reads it, by name).
+  bool check_finite_inputs = true;
 };
 
 struct Explanation {
@@ -86,7 +90,8 @@ class GraphExplainer {
 
   // Explains `inputs` (one tensor per graph input, on any device). Results are fresh
   // tensors the caller owns. IndexError for an output index, target or token outside
-  // the graph's; the seed function's errors otherwise.
+  // the graph's; ValueError for a NaN or infinite input (check_finite_inputs); the seed
+  // function's errors otherwise.
   // ResourceError when the memory cannot be had (planned before anything runs, see
   // Graph::plan; or an allocation failed).
   Explanation explain(const std::map<std::string, Tensor>& inputs);

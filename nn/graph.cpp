@@ -228,6 +228,7 @@ void Graph::bind_with(Lookup&& lookup, const std::string& source) {
     if (missing.size() > 20) list += ", ... (" + std::to_string(missing.size()) + " in all)";
     fail(origin_, std::to_string(missing.size()) + " weights are not in " + source + ": " + list);
   }
+  std::set<std::string> checked;  // weights read for NaN and infinity (a shared one once)
   for (std::size_t i = 0; i < nodes_.size(); ++i) {
     const GraphNode& n = nodes_[i];
     const OpSpec& spec = op_spec(n.op);
@@ -239,6 +240,8 @@ void Graph::bind_with(Lookup&& lookup, const std::string& source) {
       if (!is_floating(t.dtype()))
         fail(origin_, "node '" + n.name + "': weight '" + key + "' must be floating point, it is " +
                           std::string(dtype_name(t.dtype())));
+      if (!allow_nonfinite_ && checked.insert(key).second)
+        check_finite(t, origin_ + ": weight '" + key + "' (node '" + n.name + "')");
       // GPT-2's Conv1D and other (in, out) layouts: a linear's weight is transposed once here.
       if (n.op == OpKind::Linear && role == "weight" && n.attrs.has("weight_layout")) {
         const auto& v = n.attrs.values().at("weight_layout");

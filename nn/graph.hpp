@@ -72,7 +72,8 @@ class Graph {
 
   // Resolves every param from `weights` and checks all shapes through the graph, from the
   // inputs' example shapes. GraphError listing every missing weight, or naming the node of
-  // a mis-shaped one.
+  // a mis-shaped one; ValueError naming the weight and the first index of a NaN or
+  // infinity (each weight read once; see set_allow_nonfinite).
   void bind(const SafetensorsFile& weights);
   // Same, from named tensors (for graphs built in code).
   void bind(const std::map<std::string, Tensor>& weights);
@@ -84,6 +85,9 @@ class Graph {
   // loaded weights are left as they are); the batch norm node then passes values and
   // relevance through unchanged. On by default; call before bind().
   void set_fold_batch_norm(bool fold) { fold_batch_norm_ = fold; }
+  // Accept NaN and infinite weights at bind time (off by default: refused with a
+  // ValueError). Call before bind().
+  void set_allow_nonfinite(bool allow) { allow_nonfinite_ = allow; }
   // Tensors of `weights` that no node reads (batch norms' num_batches_tracked aside).
   std::vector<std::string> unused_weights(const SafetensorsFile& weights) const;
   // Every safetensors key the graph's nodes read.
@@ -136,6 +140,7 @@ class Graph {
   std::vector<std::map<std::string, Tensor>> params_;  // per node, role -> tensor
   std::vector<std::uint8_t> folded_;                   // per node: a batch norm folded away
   bool fold_batch_norm_ = true;
+  bool allow_nonfinite_ = false;
   bool bound_ = false;
   Device device_ = Device::CPU;
   DType weight_dtype_ = DType::F32;

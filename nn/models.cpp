@@ -102,6 +102,8 @@ Graph resnet(const std::string& model, bool bottleneck, const std::vector<int>& 
 
 Graph mlp(const ModelOptions& o) {
   if (o.mlp_sizes.size() < 2) throw ValueError("mlp: give at least the input and output sizes (mlp_sizes)");
+  for (const std::int64_t n : o.mlp_sizes)
+    if (n < 1) throw ValueError("mlp: every size must be >= 1, got " + std::to_string(n));
   GraphBuilder b = with_input(json::array({-1, o.mlp_sizes[0]}));
   std::string v = "x";
   for (std::size_t i = 0; i + 1 < o.mlp_sizes.size(); ++i) {

@@ -4,6 +4,8 @@
 
 #include "relprop/nn/transformers.hpp"
 
+#include <algorithm>
+#include <cfloat>
 #include <cmath>
 #include <fstream>
 
@@ -427,13 +429,14 @@ void check_unused(const Graph& g, const SafetensorsFile& w, const fs::path& file
 namespace {
 // The graph of `m.config`'s family, bound to `weights`; m.head and (ViT) the image
 // normalisation filled in.
-TransformerModel build_transformer(TransformerModel m, const SafetensorsFile& weights) {
+TransformerModel build_transformer(TransformerModel m, const SafetensorsFile& weights, bool allow_nonfinite) {
   const fs::path& dir = m.dir;
   if (m.config.model_type == "gpt2") {
     const std::string prefix = weights.contains("transformer.wte.weight") ? "transformer." : "";
     m.head = "next_token_logits";
     const std::string lm = weights.contains("lm_head.weight") ? "lm_head.weight" : prefix + "wte.weight";  // tied
     m.graph = gpt2_graph(m.config, prefix, lm, dir.string() + " (gpt2)");
+    m.graph.set_allow_nonfinite(allow_nonfinite);
     m.graph.bind(weights);
     return m;
   }
@@ -442,12 +445,24 @@ TransformerModel build_transformer(TransformerModel m, const SafetensorsFile& we
     const std::string prefix = weights.contains("vit.embeddings.cls_token") ? "vit." : "";
     m.head = classifier ? "logits" : "pooler_output";
     m.graph = vit_graph(m.config, prefix, classifier, dir.string() + " (vit)");
+    m.graph.set_allow_nonfinite(allow_nonfinite);
     m.graph.bind(weights);
     // The image preprocessing the folder declares (preprocessor_config.json).
     if (fs::exists(dir / "preprocessor_config.json")) {
       const json pc = read_json(dir / "preprocessor_config.json");
       if (pc.contains("image_mean") && pc["image_mean"].is_array()) m.image_mean = pc["image_mean"].get<std::vector<double>>();
       if (pc.contains("image_std") && pc["image_std"].is_array()) m.image_std = pc["image_std"].get<std::vector<double>>();
+      // Pixels in [0, 1]: (pixel - mean) / std must stay finite in float32.
+      double worst = 1.0;
+      for (const double v : m.image_mean) {
+        if (!std::isfinite(v) || std::fabs(v) > FLT_MAX)
+          throw FormatError("'" + (dir / "preprocessor_config.json").string() + "': image_mean holds " + std::to_string(v));
+        worst = std::max(worst, std::fabs(v));
+      }
+      for (const double v : m.image_std)
+        if (!(v > 0.0) || !((1.0 + worst) / v <= FLT_MAX))
+          throw FormatError("'" + (dir / "preprocessor_config.json").string() + "': image_std " + std::to_string(v) +
+                            " is not a positive number large enough that (pixel - mean) / std stays finite");
     }
     return m;
   }
@@ -455,6 +470,7 @@ TransformerModel build_transformer(TransformerModel m, const SafetensorsFile& we
     m.head = "next_token_logits";
     const std::string lm = weights.contains("lm_head.weight") ? "lm_head.weight" : "model.embed_tokens.weight";
     m.graph = llama_graph(m.config, lm, dir.string() + " (" + m.config.model_type + ")");
+    m.graph.set_allow_nonfinite(allow_nonfinite);
     m.graph.bind(weights);
     return m;
   }
@@ -465,13 +481,14 @@ TransformerModel build_transformer(TransformerModel m, const SafetensorsFile& we
   else m.head = "pooler_output";
   const bool gamma_beta = weights.contains(prefix + "embeddings.LayerNorm.gamma");
   m.graph = bert_graph(m.config, prefix, m.head, gamma_beta, dir.string() + " (" + m.config.model_type + ")");
+  m.graph.set_allow_nonfinite(allow_nonfinite);
   m.graph.bind(weights);
   return m;
 }
 
 }  // namespace
 
-TransformerModel load_transformer(const fs::path& dir) {
+TransformerModel load_transformer(const fs::path& dir, bool allow_nonfinite) {
   if (!is_transformer_dir(dir)) throw NotFoundError("'" + dir.string() + "' is not a model folder (no config.json)");
   TransformerModel m;
   m.dir = dir;
@@ -483,7 +500,7 @@ TransformerModel load_transformer(const fs::path& dir) {
                         "model.safetensors.index.json and pytorch_model.bin are not read yet; save one file with "
                         "safetensors.torch.save_file)");
   const SafetensorsFile weights = SafetensorsFile::open(wpath);
-  m = build_transformer(std::move(m), weights);
+  m = build_transformer(std::move(m), weights, allow_nonfinite);
   check_unused(m.graph, weights, wpath);
   return m;
 }

@@ -52,8 +52,9 @@ struct TransformerModel {
 // paths, and binds `dir`/model.safetensors. Graph inputs, all (N, T) I64: input_ids,
 // attention_mask (1 = token, 0 = padding), token_type_ids (BERT only), position_ids. NotFoundError for
 // a missing file, FormatError for a malformed config, UnsupportedError for a model type
-// relprop cannot build yet (naming it).
-TransformerModel load_transformer(const std::filesystem::path& dir);
+// relprop cannot build yet (naming it); ValueError for a NaN or infinite weight unless
+// `allow_nonfinite` (Graph::set_allow_nonfinite).
+TransformerModel load_transformer(const std::filesystem::path& dir, bool allow_nonfinite = false);
 
 // True when `dir` looks like a Hugging Face model folder (has config.json).
 bool is_transformer_dir(const std::filesystem::path& dir);

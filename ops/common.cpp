@@ -69,13 +69,14 @@ namespace {
 // (clip), 0 where den is 0; on the calling thread. GCC keeps the plain loop scalar (it
 // does not evaluate `z >= 0` for lanes the branch would skip: the comparison may raise on
 // NaN), so AVX2 runs eight lanes at a time with the same operations in the same order; the
-// tail, and other targets, stab_divide. Lanes with den = 0 divide by 1 and are then set to 0.
+// tail, and other targets, stab_divide. Lanes with den = 0 divide by 1 and are then set to
+// 0, and so are lanes whose quotient overflows while R is finite (finite_quotient).
 // Each element is read before its own result is written, and no other: s may be z.
 void divide_range(const float* R, const float* z, float* s, std::int64_t lo, std::int64_t hi, float e, bool clip) {
   std::int64_t i = lo;
 #if defined(__AVX2__)
   const __m256 ev = _mm256_set1_ps(e), zero = _mm256_setzero_ps(), pone = _mm256_set1_ps(1.0f),
-               mone = _mm256_set1_ps(-1.0f), sign = _mm256_set1_ps(-0.0f);
+               mone = _mm256_set1_ps(-1.0f), sign = _mm256_set1_ps(-0.0f), inf = _mm256_set1_ps(HUGE_VALF);
   for (; i + 8 <= hi; i += 8) {
     const __m256 zi = _mm256_loadu_ps(z + i);
     const __m256 sg = _mm256_blendv_ps(mone, pone, _mm256_cmp_ps(zi, zero, _CMP_GE_OQ));
@@ -83,8 +84,12 @@ void divide_range(const float* R, const float* z, float* s, std::int64_t lo, std
     const __m256 den = clip ? _mm256_mul_ps(sg, _mm256_max_ps(ev, _mm256_andnot_ps(sign, zi)))
                             : _mm256_add_ps(zi, _mm256_mul_ps(ev, sg));
     const __m256 is0 = _mm256_cmp_ps(den, zero, _CMP_EQ_OQ);
-    const __m256 q = _mm256_div_ps(_mm256_loadu_ps(R + i), _mm256_blendv_ps(den, pone, is0));
-    _mm256_storeu_ps(s + i, _mm256_blendv_ps(q, zero, is0));
+    const __m256 r = _mm256_loadu_ps(R + i);
+    const __m256 q = _mm256_div_ps(r, _mm256_blendv_ps(den, pone, is0));
+    // |q| infinite while |R| is not: the quotient overflowed.
+    const __m256 over = _mm256_andnot_ps(_mm256_cmp_ps(_mm256_andnot_ps(sign, r), inf, _CMP_EQ_OQ),
+                                         _mm256_cmp_ps(_mm256_andnot_ps(sign, q), inf, _CMP_EQ_OQ));
+    _mm256_storeu_ps(s + i, _mm256_blendv_ps(q, zero, _mm256_or_ps(is0, over)));
   }
 #endif
   for (; i < hi; ++i) s[i] = stab_divide(R[i], z[i], e, clip);

@@ -3,6 +3,7 @@
 // broadcasting reductions. Dimension letters used in shape comments across ops/:
 //   N batch, I input features, O output features, M rows (all leading dims flattened).
 
+#include <cfloat>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -69,14 +70,32 @@ struct Stab {
   double epsilon = 0.0;
   Stabilizer kind = Stabilizer::Sign;
 };
+// r / d for a denominator d that is not 0, except that a quotient which overflows float32
+// (a finite r over a denominator tiny beside it: denormals, or a cancelling sum) is 0, as
+// for a zero denominator: the relevance is absorbed instead of becoming infinite (and
+// NaN further on). An infinite r keeps its infinite quotient; NaN stays NaN. Host and
+// device.
+RELPROP_HOST_DEVICE inline float finite_quotient(float r, float d) {
+  const float q = r / d;
+  return fabsf(q) == HUGE_VALF && fabsf(r) != HUGE_VALF ? 0.0f : q;
+}
+// A relevance `out` computed for a finite input x (x times a transposed sum of
+// quotients), kept when finite; else 0: the sum overflowed (its quotients are finite,
+// finite_quotient), so the input's share is absorbed like an overflowing quotient's. A
+// non-finite x keeps what it gives. Applied to the finished value, so the products before
+// it round (and fuse) as they always did. Host and device.
+RELPROP_HOST_DEVICE inline float absorb_overflow(float out, float x) {
+  return fabsf(out) <= FLT_MAX || !(fabsf(x) <= FLT_MAX) ? out : 0.0f;
+}
 // r / stab(z) for one element, e the epsilon: z + e sgn0(z), or with `clip`
-// sgn0(z) max(|z|, e); sgn0 is +1 at zero; a stabilised denominator of exactly 0 gives 0;
-// a NaN z stays NaN under clip, as std::max(|z|, e) keeps it. Host and device.
+// sgn0(z) max(|z|, e); sgn0 is +1 at zero; a stabilised denominator of exactly 0 gives 0,
+// and so does a quotient that would overflow (finite_quotient); a NaN z stays NaN under
+// clip, as std::max(|z|, e) keeps it. Host and device.
 RELPROP_HOST_DEVICE inline float stab_divide(float r, float z, float e, bool clip) {
   const float sg = z >= 0.0f ? 1.0f : -1.0f;
   const float az = fabsf(z);
   const float d = clip ? sg * (az < e ? e : az) : z + e * sg;
-  return d == 0.0f ? 0.0f : r / d;
+  return d == 0.0f ? 0.0f : finite_quotient(r, d);
 }
 // The Scaled stabiliser's epsilon of a row of `group` elements: eps * sqrt(mean(z^2)), the
 // squares summed in double, in order.
@@ -134,19 +153,19 @@ struct ContrastiveShares {
 RELPROP_HOST_DEVICE inline ContrastiveShares contrastive_shares(float P, float N, float t, float rp, float rn) {
   ContrastiveShares s;
   if (P > 0.0f && N == 0.0f) {
-    s.pos_p = rp / P;
-    s.neg_p = rn / P;
+    s.pos_p = finite_quotient(rp, P);
+    s.neg_p = finite_quotient(rn, P);
   } else if (N > 0.0f && P == 0.0f) {
-    s.pos_n = rp / N;
-    s.neg_n = rn / N;
+    s.pos_n = finite_quotient(rp, N);
+    s.neg_n = finite_quotient(rn, N);
   } else if (P > 0.0f && N > 0.0f) {
     const bool straight = t > 0.0f ? rp > rn : rp < rn;
     if (straight) {
-      s.pos_p = rp / P;
-      s.neg_n = rn / N;
+      s.pos_p = finite_quotient(rp, P);
+      s.neg_n = finite_quotient(rn, N);
     } else {
-      s.neg_p = rn / P;
-      s.pos_n = rp / N;
+      s.neg_p = finite_quotient(rn, P);
+      s.pos_n = finite_quotient(rp, N);
     }
   }
   return s;

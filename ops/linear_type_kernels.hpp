@@ -12,6 +12,7 @@
 // contraction, the statement order) of the passes they replace, so the CPU computes the
 // same bits as before they were fused; the comments name the rounding each one keeps.
 
+#include <cfloat>
 #include <cmath>
 #include <cstdint>
 
@@ -31,8 +32,13 @@ struct Neg {
 struct Abs {
   RELPROP_HOST_DEVICE float operator()(float v) const { return fabsf(v); }
 };
+// v^2, at most the largest float: the square of a weight above ~1.8e19 would be
+// infinite, and infinity times the zero quotients it causes NaN.
 struct Square {
-  RELPROP_HOST_DEVICE float operator()(float v) const { return v * v; }
+  RELPROP_HOST_DEVICE float operator()(float v) const {
+    const float q = v * v;
+    return q == HUGE_VALF ? FLT_MAX : q;
+  }
 };
 struct One {
   RELPROP_HOST_DEVICE float operator()(float) const { return 1.0f; }
@@ -124,7 +130,7 @@ struct Times {
   float* c;
   const float* x;
   float scale;
-  RELPROP_HOST_DEVICE void operator()(std::int64_t i) const { c[i] = scale * (c[i] * x[i]); }
+  RELPROP_HOST_DEVICE void operator()(std::int64_t i) const { c[i] = absorb_overflow(scale * (c[i] * x[i]), x[i]); }
 };
 
 // c = scale (x+ c + x- c2), in place: x+ c rounded first, x- c2 added to it (one FMA on
@@ -138,7 +144,7 @@ struct TimesSigns {
   RELPROP_HOST_DEVICE void operator()(std::int64_t i) const {
     const float neg = xn[i] * c2[i];  // first: the product the sum below takes in
     const float pos = xp[i] * c[i];
-    c[i] = scale * (pos + neg);
+    c[i] = absorb_overflow(scale * (pos + neg), xp[i] + xn[i]);
   }
 };
 
@@ -156,7 +162,7 @@ struct TimesBounds {
     const float mid = x[i] * c[i];
     const float part = mid - low;
     const float high = hi[i] * c3[i];
-    c[i] = part - high;
+    c[i] = absorb_overflow(part - high, x[i]);
   }
 };
 
@@ -350,7 +356,8 @@ struct GatedPair {
     const bool keep_p = !(z[i] < lo), keep_n = !(z[i] > hi);
     const float bb = b ? Abs()(b[(i / inner) % O]) : 0.0f;
     const double den = (keep_p ? static_cast<double>(P[i]) : 0.0) + (keep_n ? -static_cast<double>(N[i]) : 0.0) + bb;
-    const float s = den == 0.0 ? 0.0f : static_cast<float>(r[i] / den);
+    const float q = den == 0.0 ? 0.0f : static_cast<float>(r[i] / den);
+    const float s = fabsf(q) == HUGE_VALF && fabsf(r[i]) != HUGE_VALF ? 0.0f : q;  // as finite_quotient
     const std::int64_t j = out.at(i, o);
     out.a[j] = keep_p ? s : 0.0f;
     out.b[j] = -(keep_n ? s : 0.0f);

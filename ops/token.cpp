@@ -115,6 +115,10 @@ class RotaryNode final : public Node {
         o[base + j] = grad ? a : x[base + j] * a;
         o[base + j + h] = grad ? bb : x[base + j + h] * bb;
       }
+      // A transposed sum that overflowed leaves its input's share absorbed (a loop of its
+      // own, so the one above rounds as it always did).
+      if (!grad)
+        for (std::int64_t j = 0; j < d_; ++j) o[base + j] = detail::absorb_overflow(o[base + j], x[base + j]);
     });
     out[0] = g;
     return out;

@@ -132,6 +132,7 @@ Composite Composite::by_name(std::string_view name, const CompositeOptions& opti
   if (name == "epsilon") {
     Composite c = lrp_base(Composite("epsilon"));
     c.for_class(OpClass::LinearType, EpsilonRule{options.epsilon});
+    c.take(CompositeOption::Epsilon);
     return c;
   }
   // Zennit's layer-type composites: epsilon for dense layers, `conv_rule` for convolutions.
@@ -139,6 +140,7 @@ Composite Composite::by_name(std::string_view name, const CompositeOptions& opti
     Composite c = lrp_base(Composite(std::move(n)));
     c.for_class(OpClass::LinearType, EpsilonRule{options.epsilon});
     for (const OpKind conv : kConvolutions) c.for_op(conv, conv_rule);
+    c.take(CompositeOption::Epsilon);
     return c;
   };
   if (name == "epsilon-plus") return layered("epsilon-plus", ZPlusRule{});
@@ -161,6 +163,8 @@ Composite Composite::by_name(std::string_view name, const CompositeOptions& opti
     box.low = options.low;
     box.high = options.high;
     c.for_first_linear(box, {kConvolutions.begin(), kConvolutions.end()});  // Zennit: the first convolution
+    c.take(CompositeOption::Gamma);
+    c.take(CompositeOption::Bounds);
     return c;
   }
   if (name == "attnlrp" || name == "cp-lrp") {
@@ -190,6 +194,7 @@ Composite Composite::by_name(std::string_view name, const CompositeOptions& opti
     c.for_op(OpKind::LayerNorm, EpsilonRule{options.epsilon});
     c.for_op(OpKind::RmsNorm, PassRule{});
     c.for_op(OpKind::RotaryEmbedding, EpsilonRule{options.epsilon});  // a linear map of q / k
+    c.take(CompositeOption::Epsilon);
     return c;
   }
   if (name == "backtrace" || name == "backtrace-contrastive") {

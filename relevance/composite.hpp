@@ -5,6 +5,7 @@
 // the typed OpKind / OpClass of relevance/op_kind.hpp; names given as text are resolved
 // against relevance/ops.def when the matcher is added.
 
+#include <cstdint>
 #include <optional>
 #include <span>
 #include <string>
@@ -32,6 +33,13 @@ struct NodeInfo {
   int linear_count = 0;   // number of linear-type nodes on the tape
   // The ops of all linear-type nodes in tape order (for "the first convolution").
   std::span<const OpKind> linear_ops;
+};
+
+// One setting of CompositeOptions (below), for Composite::takes.
+enum class CompositeOption : std::uint8_t {
+  Epsilon,  // epsilon
+  Gamma,    // gamma
+  Bounds,   // low and high
 };
 
 // Settings shared by the built-in composites.
@@ -80,6 +88,12 @@ class Composite {
   // The rule for a node. Throws NotFoundError when nothing matches and there is no fallback.
   Rule rule_for(const NodeInfo& node) const;
 
+  // Whether by_name made this composite with `option`: epsilon for the composites with
+  // epsilon rules, gamma and the bounds for epsilon-gamma-box; false for every option of
+  // a composite not made by by_name. (The command line refuses an option the composite
+  // does not take.)
+  bool takes(CompositeOption option) const { return (takes_ >> static_cast<int>(option)) & 1u; }
+
   const std::string& name() const { return name_; }  // e.g. "epsilon-plus"
   // Seed defaults: LRP composites use the output value x 1, Backtrace one-hot x 100,
   // gradient one-hot x 1.
@@ -102,6 +116,8 @@ class Composite {
   std::optional<Position> first_linear_, last_linear_;
   std::vector<std::pair<std::string, Rule>> by_name_;
   std::optional<Rule> fallback_;
+  std::uint8_t takes_ = 0;  // bit i: CompositeOption i
+  void take(CompositeOption o) { takes_ |= static_cast<std::uint8_t>(1u << static_cast<int>(o)); }
 };
 
 // Shell-style glob: `*` any run (also empty), `?` any one character.

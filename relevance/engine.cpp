@@ -136,6 +136,18 @@ RelevanceMap propagate_maps(Tape& tape, const Tensor& output, const std::vector<
       throw ShapeError("propagate: seed shape " + (seed.defined() ? seed.str_shape() : "<undefined>") +
                        " differs from output shape " + output.str_shape());
 
+  // A pattern to keep that names no node would keep nothing without a word.
+  for (const auto& pattern : options.keep) {
+    bool any = false;
+    for (std::size_t i = 0; i < tape.size() && !any; ++i) any = glob_match(pattern, tape.node(i).name);
+    if (!any) {
+      std::string names;
+      for (std::size_t i = 0; i < tape.size() && i < 8; ++i) names += (i ? ", " : "") + tape.node(i).name;
+      if (tape.size() > 8) names += ", ... (" + std::to_string(tape.size()) + " nodes)";
+      throw NotFoundError("keep '" + pattern + "': no node matches it (nodes: " + names + ")");
+    }
+  }
+
   const std::size_t maps = seeds.size();
   const auto& values = tape.values();
   // Everything happens on the output's device; seeds made on the host are moved there.

@@ -17,7 +17,8 @@ struct PropagateOptions {
   bool retain = false;
   // Keep the relevance of every node's output in the result, by node name.
   bool keep_all = false;
-  // Node names (globs) whose output relevance to keep, in addition.
+  // Node names (globs) whose output relevance to keep, in addition; a glob that matches
+  // no node of the tape is a NotFoundError.
   std::vector<std::string> keep;
   // Sum each node's relevance for the conservation report. Off: the report lists the
   // nodes with zero sums, and on a GPU nothing at all is read back to the host (what a

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cfloat>
 #include <charconv>
 #include <cmath>
 #include <vector>
@@ -19,12 +20,6 @@ struct Overload : F... {
 template <class... F>
 Overload(F...) -> Overload<F...>;
 
-void check_eps(double eps, const char* rule) {
-  if (!(eps >= 0.0) || !std::isfinite(eps))
-    throw ValueError(std::string(rule) + ": epsilon must be a finite number >= 0, got " +
-                     std::to_string(eps));
-}
-
 // As `std::ostream << v` writes it (printf's %g: six significant digits), without a
 // stream or printf: the engine names every node's rule in its report, per explanation.
 std::string fmt(double v) {
@@ -33,6 +28,20 @@ std::string fmt(double v) {
   return std::string(buf, r.ptr);
 }
 
+// Finite as the kernels use it: a float32 (a double beyond ~3.4e38 rounds to infinity).
+bool finite32(double v) { return std::isfinite(v) && std::fabs(v) <= FLT_MAX; }
+
+// ValueError unless `v` is finite in float32 (and >= 0 with `nonnegative`).
+void check_number(double v, const char* rule, const char* what, bool nonnegative) {
+  if (!finite32(v) || (nonnegative && !(v >= 0.0)))
+    throw ValueError(std::string(rule) + ": " + what + " must be a finite number" + (nonnegative ? " >= 0" : "") +
+                     " (float32: |v| <= 3.40282e+38), got " + fmt(v));
+}
+
+void check_eps(double eps, const char* rule) { check_number(eps, rule, "epsilon", true); }
+
+// The whole of `text` as a decimal number (from_chars: no sign '+', no hexadecimal, no
+// spaces), finite.
 double parse_number(std::string_view text, std::string_view rule) {
   double v = 0;
   const auto* end = text.data() + text.size();
@@ -40,6 +49,9 @@ double parse_number(std::string_view text, std::string_view rule) {
   if (ec != std::errc() || p != end || text.empty())
     throw ValueError("rule '" + std::string(rule) + "': parameter '" + std::string(text) +
                      "' is not a number");
+  if (!finite32(v))
+    throw ValueError("rule '" + std::string(rule) + "': parameter '" + std::string(text) +
+                     "' is not a finite number (float32: |v| <= 3.40282e+38)");
   return v;
 }
 
@@ -71,14 +83,15 @@ void validate(const Rule& rule) {
                       [](const FlatRule& r) { check_eps(r.epsilon, "flat"); },
                       [](const AlphaBetaRule& r) {
                         check_eps(r.epsilon, "alpha-beta");
-                        if (!(r.alpha >= 0 && r.beta >= 0) || std::fabs(r.alpha - r.beta - 1.0) > 1e-9)
+                        check_number(r.alpha, "alpha-beta", "alpha", true);
+                        check_number(r.beta, "alpha-beta", "beta", true);
+                        if (std::fabs(r.alpha - r.beta - 1.0) > 1e-9)
                           throw ValueError("alpha-beta: need alpha - beta = 1 and alpha, beta >= 0, got alpha " +
                                            fmt(r.alpha) + ", beta " + fmt(r.beta));
                       },
                       [](const GammaRule& r) {
                         check_eps(r.epsilon, "gamma");
-                        if (!(r.gamma >= 0) || !std::isfinite(r.gamma))
-                          throw ValueError("gamma: gamma must be a finite number >= 0, got " + fmt(r.gamma));
+                        check_number(r.gamma, "gamma", "gamma", true);
                       },
                       [](const ZBoxRule& r) {
                         check_eps(r.epsilon, "zbox");
@@ -87,10 +100,15 @@ void validate(const Rule& rule) {
                         if (r.low.size() != r.high.size() && r.low.size() != 1 && r.high.size() != 1)
                           throw ValueError("zbox: low has " + std::to_string(r.low.size()) + " values, high " +
                                            std::to_string(r.high.size()) + "; give one or one per channel");
+                        for (double v : r.low) check_number(v, "zbox", "low", false);
+                        for (double v : r.high) check_number(v, "zbox", "high", false);
                         const std::size_t n = std::max(r.low.size(), r.high.size());
                         for (std::size_t i = 0; i < n; ++i) {
                           const double lo = r.low[r.low.size() == 1 ? 0 : i], hi = r.high[r.high.size() == 1 ? 0 : i];
-                          if (!(lo <= hi)) throw ValueError("zbox: low " + fmt(lo) + " is above high " + fmt(hi));
+                          // low = high: every z^B denominator is 0 (the box is one point).
+                          if (!(lo < hi))
+                            throw ValueError("zbox: low " + fmt(lo) + (lo == hi ? " equals" : " is above") + " high " +
+                                             fmt(hi) + " (the box needs low < high)");
                         }
                       }},
              rule);

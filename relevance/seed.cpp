@@ -44,8 +44,12 @@ Seed classification_seed(const Tensor& output, std::optional<std::int64_t> targe
     if (target) {
       t = *target;
     } else {
-      for (std::int64_t c = 1; c < classes; ++c)
-        if (row[c] > row[t]) t = c;  // first maximum wins, as torch.argmax
+      // The first maximum wins, as torch.argmax; NaN never does (torch.argmax picks it): the
+      // search starts at the first value that is not NaN (a row of NaN only: 0).
+      while (t + 1 < classes && std::isnan(row[t])) ++t;
+      if (std::isnan(row[t])) t = 0;
+      for (std::int64_t c = t + 1; c < classes; ++c)
+        if (row[c] > row[t]) t = c;
     }
     s[r * classes + t] = static_cast<float>(base_of(form, row[t]) * multiplier);
     result.targets.push_back(t);

@@ -27,8 +27,8 @@ struct Seed {
 
 // Classification (binary or multi-class). `output`: (C,) or (N, ..., C) with classes on
 // the last dimension. Each row gets `multiplier` x (its target's value, or 1 for OneHot)
-// at its target (the given class, else the arg-max of the row; the first maximum wins)
-// and 0 elsewhere. targets: the class of each row. IndexError when `target` is outside
+// at its target (the given class, else the arg-max of the row; the first maximum wins, and
+// a NaN never does) and 0 elsewhere. targets: the class of each row. IndexError when `target` is outside
 // [0, C).
 Seed classification_seed(const Tensor& output, std::optional<std::int64_t> target, SeedForm form,
                          double multiplier);

@@ -556,4 +556,61 @@ double sum_all(const Tensor& t) {
   return s;
 }
 
+namespace {
+
+// Index of the first element of p[0, n) whose bits under `exp` are all ones (an IEEE
+// NaN or infinity), or -1. In blocks whose inner loop has no early exit, so it
+// vectorises; the block that has one is searched again.
+template <class U>
+std::int64_t first_all_ones(const U* p, std::int64_t n, U exp) {
+  constexpr std::int64_t kBlock = 4096;
+  for (std::int64_t lo = 0; lo < n; lo += kBlock) {
+    const std::int64_t hi = std::min(n, lo + kBlock);
+    int bad = 0;
+    for (std::int64_t i = lo; i < hi; ++i) bad |= (p[i] & exp) == exp ? 1 : 0;
+    if (bad)
+      for (std::int64_t i = lo; i < hi; ++i)
+        if ((p[i] & exp) == exp) return i;
+  }
+  return -1;
+}
+
+}  // namespace
+
+std::int64_t first_nonfinite(const Tensor& t) {
+  if (!t.defined() || !is_floating(t.dtype()) || t.numel() == 0) return -1;
+  if (t.device() != Device::CPU) return first_nonfinite(t.to(Device::CPU));
+  if (!t.is_contiguous()) return first_nonfinite(t.contiguous());
+  const void* p = t.raw_data();
+  switch (t.dtype()) {
+    case DType::F32: return first_all_ones(static_cast<const std::uint32_t*>(p), t.numel(), std::uint32_t{0x7f800000});
+    case DType::F64:
+      return first_all_ones(static_cast<const std::uint64_t*>(p), t.numel(), std::uint64_t{0x7ff0000000000000});
+    case DType::F16: return first_all_ones(static_cast<const std::uint16_t*>(p), t.numel(), std::uint16_t{0x7c00});
+    case DType::BF16: return first_all_ones(static_cast<const std::uint16_t*>(p), t.numel(), std::uint16_t{0x7f80});
+    default: return -1;
+  }
+}
+
+void check_finite(const Tensor& t, std::string_view what) {
+  const std::int64_t i = first_nonfinite(t);
+  if (i < 0) return;
+  const double v = (t.device() == Device::CPU ? t : t.to(Device::CPU)).get_flat(i);
+  throw ValueError(std::string(what) + " holds " + (std::isnan(v) ? "nan" : v > 0 ? "inf" : "-inf") + " at " +
+                   index_str(t.shape(), i) + " (NaN and infinity are refused; --allow-nonfinite accepts them)");
+}
+
+std::string index_str(const Shape& shape, std::int64_t flat) {
+  std::vector<std::int64_t> idx(shape.size(), 0);
+  for (std::size_t d = shape.size(); d-- > 0;) {
+    if (shape[d] > 0) {
+      idx[d] = flat % shape[d];
+      flat /= shape[d];
+    }
+  }
+  std::string s = "(";
+  for (std::size_t d = 0; d < idx.size(); ++d) s += (d ? ", " : "") + std::to_string(idx[d]);
+  return s + ")";  // (4) for one dimension, not shape_str's (4,)
+}
+
 }  // namespace relprop

@@ -219,5 +219,14 @@ class Tensor {
 double max_abs_diff(const Tensor& a, const Tensor& b);
 // Sum of all elements, accumulated in double.
 double sum_all(const Tensor& t);
+// Row-major index of the first NaN or infinite element of a floating tensor (F32, F64,
+// F16, BF16; a GPU tensor is copied to the host), or -1 when every element is finite or
+// the tensor holds integers. One pass over the elements' exponent bits.
+std::int64_t first_nonfinite(const Tensor& t);
+// A row-major index as a multi-index of `shape`: "(0, 2, 1)", "(4)".
+std::string index_str(const Shape& shape, std::int64_t flat);
+// ValueError "WHAT holds nan at (0, 2, 1) ..." unless every element of `t` is finite
+// (first_nonfinite: one pass).
+void check_finite(const Tensor& t, std::string_view what);
 
 }  // namespace relprop

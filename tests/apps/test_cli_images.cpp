@@ -120,7 +120,7 @@ TEST_SUITE("apps.cli.images") {
       CAPTURE(r.err);
       CHECK(r.status == 1);
       CHECK(lines(r.err) == 1);
-      CHECK(contains(r.err, "--scale must be 0 (automatic) or 1..1024"));
+      CHECK(contains(r.err, std::string("--scale '") + bad + "': must be >= 0 and <= 1024"));
       CHECK_FALSE(fs::exists(dir / "r.png"));
     }
     // 224 x 1000 a side: within the range, past the byte limit; names --scale and the limit.

@@ -33,6 +33,10 @@ struct Row {
   std::string what;             // shapes and settings, printed on failure
   std::vector<Tensor> inputs;   // CPU tensors, recorded as the graph inputs in0, in1, ...
   parity::Build build;          // records the op on the tracked inputs (moving its own parameters)
+  // The floating parameters `build` reads (weights, biases, statistics, constant
+  // operands), the very tensors it captured: the magnitude test
+  // (test_op_rule_magnitudes.cpp) overwrites their values in place.
+  std::vector<Tensor> params;
   std::map<RuleKind, Oracle> oracles;
   double tol = 2e-5;  // max |got - oracle| / max |oracle|
   // For an op that records itself as other ops (no rules of its own): checks the tape.
@@ -53,6 +57,7 @@ void set_all(Row& row, const Oracle& oracle);
 Tensor values(const Shape& shape, std::uint32_t seed, double lo = -1.0, double hi = 1.0);
 
 // The rows, by family (tests/ops/test_op_rule_rows_*.cpp).
+std::vector<Row> all_rows();  // every family's
 std::vector<Row> linear_type_rows();
 std::vector<Row> pooling_rows();
 std::vector<Row> activation_rows();

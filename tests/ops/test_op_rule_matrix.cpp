@@ -97,14 +97,14 @@ double rel_diff(const Tensor& got, const Vec& want) {
   return m > 0 ? d / m : d;
 }
 
+}  // namespace
+
 std::vector<Row> all_rows() {
   std::vector<Row> rows;
   for (auto part : {linear_type_rows, pooling_rows, activation_rows, elementwise_rows, shape_rows, transformer_rows})
     for (Row& r : part()) rows.push_back(std::move(r));
   return rows;
 }
-
-}  // namespace
 
 }  // namespace relprop::matrix
 

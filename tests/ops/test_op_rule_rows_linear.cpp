@@ -100,6 +100,7 @@ std::vector<Row> linear_type_rows() {
     Row r{OpKind::Linear, "x (3, 4), W (4, 4), bias", {values({3, 4}, 23)},
           [w, b](const std::vector<Tensor>& in, Device d) { return linear(in[0], w.to(d), b.to(d), "op"); }};
     Dense dense{o::from_tensor(w, 4, 4), o::Mat(4, 4, 1.0), b.to_vector_f64(), 3};
+    r.params = {w, b};
     linear_type_oracles(r, dense);
     rows.push_back(std::move(r));
   }
@@ -112,6 +113,7 @@ std::vector<Row> linear_type_rows() {
             p.padding = 1;
             return conv1d(in[0], w.to(d), b.to(d), p, "op");
           }};
+    r.params = {w, b};
     linear_type_oracles(r, conv_dense(w.reshape({3, 3, 1, 3}), b, 2, 3, 1, 6, 0, 1));
     rows.push_back(std::move(r));
   }
@@ -123,6 +125,7 @@ std::vector<Row> linear_type_rows() {
             p.padding = {1, 1};
             return conv2d(in[0], w.to(d), b.to(d), p, "op");
           }};
+    r.params = {w, b};
     linear_type_oracles(r, conv_dense(w, b, 1, 2, 5, 5, 1, 1));
     rows.push_back(std::move(r));
   }
@@ -135,6 +138,7 @@ std::vector<Row> linear_type_rows() {
           [=](const std::vector<Tensor>& in, Device d) {
             return batch_norm(in[0], mean.to(d), var.to(d), w.to(d), b.to(d), 1e-5, "op");
           }};
+    r.params = {mean, var, w, b};
     set(r, {RuleKind::Pass, RuleKind::Backtrace},
         [](const std::vector<Vec>&, const Vec& R, const Rule&) { return std::vector<Vec>{R}; });
     const Vec mv = mean.to_vector_f64(), vv = var.to_vector_f64(), wv = w.to_vector_f64(), bv = b.to_vector_f64();

@@ -171,6 +171,7 @@ std::vector<Row> transformer_rows() {
           [=](In v, Device d) {
             return rms ? rms_norm(v[0], w.to(d), kNormEps, "op") : layer_norm(v[0], w.to(d), b.to(d), kNormEps, "op");
           }};
+    r.params = {w, b};
     const NormRows n{rms, w.to_vector_f64(), b.to_vector_f64()};
     r.oracles[RuleKind::Gradient] = gradient([n](const std::vector<Vec>& x) { return n.forward(x[0]); });
     set(r, {RuleKind::Pass, RuleKind::Backtrace}, kPass);
@@ -198,6 +199,7 @@ std::vector<Row> transformer_rows() {
     Row r{OpKind::Embedding, "ids (2, 3), weight (5, 4)",
           {Tensor::from_vector(std::span<const std::int64_t>(id_values), {2, 3})},
           [w](In v, Device d) { return embedding(v[0], w.to(d), "op"); }};
+    r.params = {w};
     // Every rule: each id gets the relevance summed over its row of D.
     set_all(r, [](const std::vector<Vec>& x, const Vec& R, const Rule&) {
       Vec out(x[0].size(), 0.0);
@@ -257,6 +259,7 @@ std::vector<Row> transformer_rows() {
     const Tensor token = values({4}, 94);
     Row r{OpKind::PrependToken, "x (2, 3, 4), token (4,)", {values({2, 3, 4}, 95)},
           [token](In v, Device d) { return prepend_token(v[0], token.to(d), "op"); }};
+    r.params = {token};
     // Every rule: x's part of R; the token's share is absorbed.
     set_all(r, [](const std::vector<Vec>&, const Vec& R, const Rule&) {
       Vec out;

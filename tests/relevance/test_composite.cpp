@@ -47,6 +47,47 @@ TEST_SUITE("relevance.composite") {
     CHECK(rule_str(parse_rule(rule_str(EpsilonRule{0.5}))) == "epsilon:0.5");
   }
 
+  TEST_CASE("rule parameters are finite in float32 and zbox needs low < high") {
+    for (const char* bad : {"epsilon:inf", "epsilon:nan", "norm:1e39", "gamma:-inf", "gamma:3.5e38", "alpha-beta:inf,1",
+                            "alpha-beta:2,nan", "zbox:-inf,inf", "zbox:0/nan,1", "zbox:-1e39,1"}) {
+      CAPTURE(bad);
+      try {
+        parse_rule(bad);
+        FAIL("accepted");
+      } catch (const ValueError& e) {
+        CHECK(std::string(e.what()).find("is not a finite number (float32: |v| <= 3.40282e+38)") != std::string::npos);
+      }
+    }
+    CHECK(std::get<GammaRule>(parse_rule("gamma:3.4e38")).gamma == 3.4e38);
+    CHECK(std::get<EpsilonRule>(parse_rule("epsilon:1e-45")).epsilon == 1e-45);
+    CHECK_THROWS_WITH_AS(parse_rule("zbox:1,1"), "zbox: low 1 equals high 1 (the box needs low < high)", ValueError);
+    CHECK_THROWS_WITH_AS(parse_rule("zbox:0/2,1/2"), "zbox: low 2 equals high 2 (the box needs low < high)", ValueError);
+    // Rules built in code are validated as they join a composite.
+    Composite c("test");
+    CHECK_THROWS_AS(c.for_class(OpClass::LinearType, EpsilonRule{std::numeric_limits<double>::infinity()}), ValueError);
+    CHECK_THROWS_AS(c.for_class(OpClass::LinearType, ZBoxRule{{0.0}, {1e39}}), ValueError);
+  }
+
+  TEST_CASE("Composite::takes: the options each built-in composite uses") {
+    auto takes = [](const char* name) {
+      const Composite c = Composite::by_name(name);
+      return std::string(c.takes(CompositeOption::Epsilon) ? "e" : "") + (c.takes(CompositeOption::Gamma) ? "g" : "") +
+             (c.takes(CompositeOption::Bounds) ? "b" : "");
+    };
+    CHECK(takes("zero") == "");
+    CHECK(takes("epsilon") == "e");
+    CHECK(takes("epsilon-plus-flat") == "e");
+    CHECK(takes("epsilon-alpha2-beta1") == "e");
+    CHECK(takes("epsilon-gamma-box") == "egb");
+    CHECK(takes("attnlrp") == "e");
+    CHECK(takes("cp-lrp") == "e");
+    CHECK(takes("backtrace") == "");
+    CHECK(takes("backtrace-contrastive") == "");
+    CHECK(takes("gradient") == "");
+    CHECK(takes("gradient-x-input") == "");
+    CHECK_FALSE(Composite("custom").takes(CompositeOption::Epsilon));
+  }
+
   TEST_CASE("rule_str writes numbers as a C++ stream does (six significant digits)") {
     const double inf = std::numeric_limits<double>::infinity();
     for (double v : {0.0, -0.0, 1e-6, -1e-6, 1e-9, 0.25, 0.1, 1.0 / 3.0, 2.0, 100000.0, 1234567.0, 999999.5, 1e-5,

@@ -56,6 +56,28 @@ TEST_SUITE("relevance.engine") {
     CHECK(tape.node(0).inputs == std::vector<ValueId>{0, -1});  // x tracked, c constant
   }
 
+  TEST_CASE("a keep glob that matches no node of the tape is a NotFoundError naming it; one that matches keeps") {
+    const Tensor x = o::random_tensor({1, 4}, 21), W = o::random_tensor({2, 4}, 22), b = o::random_tensor({2}, 23);
+    Tape tape;
+    Tensor y;
+    {
+      Recording rec(tape);
+      y = relu(linear(tape.input(x, "x"), W, b, "fc1"), "act");
+    }
+    PropagateOptions opts;
+    opts.retain = true;
+    opts.keep = {"fc*", "nothing*"};
+    try {
+      propagate(tape, y, y, Composite::by_name("zero"), opts);
+      FAIL("no NotFoundError");
+    } catch (const NotFoundError& e) {
+      CHECK(std::string(e.what()).find("keep 'nothing*': no node matches it (nodes: ") == 0);
+      CHECK(std::string(e.what()).find("fc1") != std::string::npos);
+    }
+    opts.keep = {"fc*"};
+    CHECK(propagate(tape, y, y, Composite::by_name("zero"), opts).node("fc1").shape() == Shape{1, 2});
+  }
+
   TEST_CASE("a chain: linear -> relu -> linear under zero equals the oracle / step by step") {
     const Tensor x = o::random_tensor({2, 6}, 11), W1 = o::random_tensor({5, 6}, 12), b1 = o::random_tensor({5}, 13);
     const Tensor W2 = o::random_tensor({3, 5}, 14), b2 = o::random_tensor({3}, 15);
