@@ -56,7 +56,7 @@ steps=(${GPU_STEPS:-tests bench compare memcheck racecheck})
 [ "${#steps[@]}" -le 7 ] || echo "warning: ${#steps[@]} steps leave more logs than the 8 files a GPU run returns"
 for s in "${steps[@]}"; do
   case $s in
-    tests) step tests_cuda "${T_TESTS:-240}" .gpu/relprop_tests -ts='cuda*,ops.op_rule_matrix' --duration=true ;;
+    tests) step tests_cuda "${T_TESTS:-240}" .gpu/relprop_tests -ts='cuda*,ops.op_rule_matrix,nn.determinism' --duration=true ;;
     memcheck) step memcheck "${T_MEMCHECK:-150}" compute-sanitizer --tool memcheck --error-exitcode 3 \
       .gpu/relprop_tests -ts='cuda.parity.linear,cuda.parity.conv,cuda.device' ;;
     racecheck) step racecheck "${T_RACECHECK:-120}" compute-sanitizer --tool racecheck --error-exitcode 3 \

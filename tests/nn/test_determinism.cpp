@@ -23,6 +23,7 @@
 #endif
 
 #include "reference/oracle.hpp"
+#include "relprop/cuda/context.hpp"
 #include "relprop/io/safetensors.hpp"
 #include "relprop/nn/explainer.hpp"
 #include "relprop/nn/graph.hpp"
@@ -217,6 +218,54 @@ TEST_SUITE("nn.determinism") {
     const Tensor ids = three_sequences(10, m.config.vocab);
     for (const char* c : {"attnlrp", "cp-lrp", "epsilon", "backtrace"})
       check_bits(m.graph, s, text_batch(ids, m.graph), 3, "input_ids", c);
+  }
+
+  // On a GPU the promise is run to run: the same graph and inputs explained again by a
+  // fresh explainer give the same bits (no floating-point atomics in any reduction; cuDNN's
+  // backward-data restricted to deterministic algorithms). Skips without a GPU.
+  TEST_CASE("on a GPU: a CNN, a BERT and a LLaMA give the same bits run to run") {
+    if (cuda::device_count() == 0) {
+      MESSAGE("skipped: GPU run-to-run determinism needs a CUDA device (" << std::string(cuda::built() ? "backend built" : "backend not built")
+                                                                         << ", no GPU)");
+      return;
+    }
+    const auto host = [](const Graph& g, const ExplainSettings& s, const Inputs& in, const std::string& input) {
+      GraphExplainer e(g, s);
+      const Explanation x = e.explain(in);
+      std::vector<float> r = floats(x.relevance.input(input).to(Device::CPU));
+      const std::vector<float> y = floats(x.output.to(Device::CPU));
+      r.insert(r.end(), y.begin(), y.end());
+      return r;
+    };
+    const auto twice = [&](const Graph& g, ExplainSettings s, const Inputs& in, const std::string& input,
+                           const std::string& composite) {
+      CAPTURE(composite);
+      s.composite = Composite::by_name(composite);
+      const std::vector<float> first = host(g, s, in, input);
+      for (int run = 0; run < 3; ++run) CHECK(host(g, s, in, input) == first);
+    };
+    Graph cnn = load_graph(kData / "zennit" / "cnn");
+    cnn.to(Device::CUDA);
+    const Inputs images{{"x", three_images({1, 3, 8, 8}, 5)}};
+    for (const char* c : {"epsilon", "epsilon-plus-flat", "epsilon-gamma-box", "backtrace"}) twice(cnn, {}, images, "x", c);
+    TransformerModel bert = load_transformer(kData / "lxt" / "bert");
+    bert.graph.to(Device::CUDA);
+    const Tensor bert_ids = three_sequences(9, 100);
+    for (const char* c : {"attnlrp", "cp-lrp"}) twice(bert.graph, {}, text_batch(bert_ids, bert.graph)(0, 3), "input_ids", c);
+    TransformerModel llama = load_transformer(kData / "llama_tiny");
+    llama.graph.to(Device::CUDA);
+    ExplainSettings s;
+    s.seed.task = SeedTask::NextToken;
+    const Tensor ids = three_sequences(10, llama.config.vocab);
+    for (const char* c : {"attnlrp", "epsilon"}) twice(llama.graph, s, text_batch(ids, llama.graph)(0, 3), "input_ids", c);
+    const fs::path r18 = kData / "models" / "resnet18";
+    if (fs::exists(r18 / "weights.safetensors")) {
+      Graph g = build_model("resnet18");
+      g.bind(SafetensorsFile::open(r18 / "weights.safetensors"));
+      g.to(Device::CUDA);
+      const Tensor one = SafetensorsFile::open(r18 / "input.safetensors").get("x");
+      twice(g, {}, Inputs{{"x", stack({one, oracle::random_tensor(one.shape(), 3, 0.0, 2.0)})}}, "x", "epsilon-plus-flat");
+    }
   }
 
   // 4 host threads x 25 explanations of one shared model, each thread with its own
