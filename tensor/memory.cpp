@@ -76,7 +76,7 @@ std::uint64_t measure_available() {
 std::uint64_t available_memory() {
   using clock = std::chrono::steady_clock;
   static std::atomic<std::uint64_t> cached{0};
-  static std::atomic<std::int64_t> read_at{std::numeric_limits<std::int64_t>::min()};
+  static std::atomic<std::int64_t> read_at{0};  // the first call reads: cached is 0
   const std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now().time_since_epoch()).count();
   // Two threads may both re-read at once; either value is a fair answer.
   if (now - read_at.load(std::memory_order_relaxed) >= 1000 || cached.load(std::memory_order_relaxed) == 0) {
