@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Fuzzes relprop's file readers with libFuzzer (clang, ASan + UBSan), one target after another.
+# Fuzzes relprop's file readers with libFuzzer (clang, ASan + UBSan), as many targets at once as
+# there are cores.
 #   scripts/fuzz.sh [SECONDS] [TARGET ...]   (default: 60 seconds for each target, every target)
 # Targets (tests/fuzz/fuzz_TARGET.cpp, seeds in tests/fuzz/corpus/TARGET/):
 #   safetensors  the safetensors parser and loader
@@ -51,29 +52,48 @@ safetensors_dict() {
   done
 }
 
-failed=()
-for t in "${targets[@]}"; do
-  work="$build/corpus/$t"
-  artifacts="$build/artifacts/$t"
-  rm -rf "$work"
-  mkdir -p "$work" "$artifacts"
-  cp -r tests/fuzz/corpus/"$t"/. "$work"/
-  args=()
+# Targets run side by side, as many at once as there are cores (RELPROP_FUZZ_JOBS), each for
+# SECONDS of wall-clock time on a core of its own.
+slots="${RELPROP_FUZZ_JOBS:-$(nproc 2>/dev/null || echo 2)}"
+run_target() {
+  local t="$1" work="$build/corpus/$1" artifacts="$build/artifacts/$1" status=0
+  local args=()
   case "$t" in
-    safetensors)
-      cp examples/worked/*.safetensors "$work"/ 2>/dev/null || true
-      safetensors_dict >"$build/$t.dict"
-      args+=(-dict="$build/$t.dict") ;;
+    safetensors) args+=(-dict="$build/$t.dict") ;;
   esac
   [ -f "tests/fuzz/$t.dict" ] && args+=(-dict="tests/fuzz/$t.dict")
-  status=0
-  echo "fuzz: $t for ${seconds}s"
   "$build/tests/fuzz/relprop_fuzz_$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
     -print_final_stats=1 "${args[@]}" -artifact_prefix="$artifacts/" "$work" \
     >"$build/fuzz_$t.log" 2>&1 || status=$?
-  tail -n 12 "$build/fuzz_$t.log"
-  if [ "$status" -ne 0 ]; then
-    echo "fuzz: $t FAILED (exit $status); full log $build/fuzz_$t.log, reproducers in $artifacts/" >&2
+  echo "$status" >"$build/fuzz_$t.status"
+}
+
+running=0
+for t in "${targets[@]}"; do
+  rm -rf "$build/corpus/$t" "$build/fuzz_$t.status"
+  mkdir -p "$build/corpus/$t" "$build/artifacts/$t"
+  cp -r tests/fuzz/corpus/"$t"/. "$build/corpus/$t"/
+  if [ "$t" = safetensors ]; then
+    cp examples/worked/*.safetensors "$build/corpus/$t"/ 2>/dev/null || true
+    safetensors_dict >"$build/$t.dict"
+  fi
+  echo "fuzz: $t for ${seconds}s"
+  run_target "$t" &
+  running=$((running + 1))
+  if [ "$running" -ge "$slots" ]; then
+    wait -n || true
+    running=$((running - 1))
+  fi
+done
+wait
+
+failed=()
+for t in "${targets[@]}"; do
+  echo "---- $t"
+  tail -n 8 "$build/fuzz_$t.log"
+  status="$(cat "$build/fuzz_$t.status" 2>/dev/null || echo missing)"
+  if [ "$status" != 0 ]; then
+    echo "fuzz: $t FAILED (exit $status); full log $build/fuzz_$t.log, reproducers in $build/artifacts/$t/" >&2
     failed+=("$t")
   else
     echo "fuzz: $t ${seconds}s, no crash"

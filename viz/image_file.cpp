@@ -84,6 +84,32 @@ bool png_declared_size(std::span<const std::uint8_t> b, double* width, double* h
   return true;
 }
 
+// stb_image reads a binary PGM/PPM header's width, height and maximum value into an int
+// with no overflow check (a signed overflow, undefined behaviour, on a 10-digit number):
+// a header number that would not fit is refused here, before stb_image reads it. The
+// header is scanned as stb_image scans it: after "P5"/"P6", whitespace and #-comments
+// (to the end of the line) before each number.
+void check_pnm_header(std::span<const std::uint8_t> b, const std::string& q) {
+  const char* what[] = {"width", "height", "maximum value"};
+  std::size_t i = 2;
+  const auto space = [](std::uint8_t c) { return c == ' ' || (c >= '\t' && c <= '\r'); };
+  for (const char* name : what) {
+    while (i < b.size()) {
+      if (space(b[i])) ++i;
+      else if (b[i] == '#')
+        while (i < b.size() && b[i] != '\n' && b[i] != '\r') ++i;
+      else break;
+    }
+    double v = 0;
+    std::size_t digits = 0;
+    for (; i < b.size() && b[i] >= '0' && b[i] <= '9'; ++i, ++digits) v = v * 10 + (b[i] - '0');
+    if (digits == 0) return;  // not a number: stb_image refuses the header itself
+    if (v > INT_MAX)
+      throw FormatError(q + " is a binary PGM/PPM picture whose header declares a " + name + " of " +
+                        std::to_string(digits) + " digits, too large to read");
+  }
+}
+
 }  // namespace
 
 ImageFormat image_format(std::span<const std::uint8_t> b) {
@@ -212,6 +238,8 @@ Image decode_image(std::span<const std::uint8_t> bytes, const std::string& name,
            (f == ImageFormat::Jpeg ? " such as arithmetic-coded or 12-bit" : "");
   };
   const int len = static_cast<int>(bytes.size());
+  // (stb_image takes "P5"/"P6" for a PGM/PPM even with no whitespace after it.)
+  if (bytes.size() >= 2 && bytes[0] == 'P' && (bytes[1] == '5' || bytes[1] == '6')) check_pnm_header(bytes, q);
   int w = 0, h = 0, comp = 0;
   if (!stbi_info_from_memory(bytes.data(), len, &w, &h, &comp)) {
     const std::string why = reason();

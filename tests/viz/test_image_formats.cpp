@@ -96,6 +96,40 @@ TEST_SUITE("viz.formats") {
     CHECK(contains(b, "truncated"));
   }
 
+  // Found by the image fuzzer: stb_image's PGM/PPM header reader multiplies into an int
+  // unchecked, a signed overflow (undefined) for a 10-digit number.
+  TEST_CASE("a PGM/PPM header number too large for an int is refused before stb_image reads it") {
+    const auto pnm = [](const std::string& header) {
+      std::vector<std::uint8_t> b(header.begin(), header.end());
+      b.resize(b.size() + 64, 7);
+      return b;
+    };
+    for (const std::string& h : {std::string("P5") + std::string(126, '5'), std::string("P5 4 99999999999 255\n"),
+                                 std::string("P6\n# a comment 9\n4 4 2147483648\n"),
+                                 std::string("P5\t2147483648 4 255\n")}) {
+      CAPTURE(h);
+      const auto b = pnm(h);
+      try {
+        decode_image(b, "big.pgm");
+        FAIL("decoded");
+      } catch (const FormatError& e) {
+        CHECK(contains(e.what(), "binary PGM/PPM"));
+        CHECK(contains(e.what(), "too large to read"));
+      }
+    }
+    // The largest that fits goes on to the size limits (a ResourceError), and a normal
+    // header with a comment decodes.
+    CHECK_THROWS_AS(decode_image(pnm("P5 2147483647 1 255\n"), "wide.pgm"), ResourceError);
+    const std::string ok = "P5\n# fine\n2 1\n255\n";
+    std::vector<std::uint8_t> b(ok.begin(), ok.end());
+    b.push_back(10);
+    b.push_back(200);
+    const Image im = decode_image(b, "ok.pgm");
+    CHECK(im.width == 2);
+    CHECK(im.height == 1);
+    CHECK(im.pixels == std::vector<std::uint8_t>{10, 200});
+  }
+
   TEST_CASE("formats relprop does not read are named, with the ones it reads") {
     for (const auto& [file, name] : {std::pair{"webp_lossless.webp", "WebP"}, std::pair{"tiff_le.tif", "TIFF"}}) {
       const std::string e = error_of(kCorpus + file);
