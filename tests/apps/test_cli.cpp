@@ -9,7 +9,7 @@
 #include <regex>
 #include <sstream>
 
-#include "apps/cli.hpp"
+#include "apps/cli_run.hpp"
 #include "relprop/io/safetensors.hpp"
 #include "relprop/nn/graph.hpp"
 #include "relprop/ops/conv.hpp"
@@ -22,19 +22,8 @@ namespace {
 
 const std::string kDir = std::string(RELPROP_SOURCE_DIR) + "/examples/worked/";
 
-struct Run {
-  int status;
-  std::string out, err;
-};
-
-Run cli(std::vector<std::string> args) {
-  args.insert(args.begin(), "relprop");
-  std::vector<const char*> argv;
-  for (const auto& a : args) argv.push_back(a.c_str());
-  std::ostringstream out, err;
-  const int status = run_cli(static_cast<int>(argv.size()), argv.data(), out, err);
-  return {status, out.str(), err.str()};
-}
+using relprop::testing::cli;
+using relprop::testing::Run;
 
 fs::path scratch(const std::string& name) {
   const fs::path dir = fs::temp_directory_path() / "relprop_test_cli";

@@ -13,7 +13,7 @@
 #include <set>
 #include <sstream>
 
-#include "apps/cli.hpp"
+#include "apps/cli_run.hpp"
 #include "relprop/io/safetensors.hpp"
 #include "relprop/viz/image.hpp"
 
@@ -25,19 +25,8 @@ namespace {
 const std::string kDemo = std::string(RELPROP_SOURCE_DIR) + "/examples/demo/";
 const std::string kWorked = std::string(RELPROP_SOURCE_DIR) + "/examples/worked/";
 
-struct Run {
-  int status;
-  std::string out, err;
-};
-
-Run cli(std::vector<std::string> args) {
-  args.insert(args.begin(), "relprop");
-  std::vector<const char*> argv;
-  for (const auto& a : args) argv.push_back(a.c_str());
-  std::ostringstream out, err;
-  const int status = run_cli(static_cast<int>(argv.size()), argv.data(), out, err);
-  return {status, out.str(), err.str()};
-}
+using relprop::testing::cli;
+using relprop::testing::Run;
 
 // A fresh folder of this process (test cases may run side by side).
 fs::path fresh(const std::string& name) {

@@ -9,7 +9,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "apps/cli.hpp"
+#include "apps/cli_run.hpp"
 #include "relprop/io/safetensors.hpp"
 #include "relprop/viz/image.hpp"
 
@@ -21,19 +21,8 @@ namespace {
 const std::string kDemo = std::string(RELPROP_SOURCE_DIR) + "/examples/demo/";
 const std::string kCorpus = std::string(RELPROP_SOURCE_DIR) + "/tests/fuzz/corpus/image/";
 
-struct Run {
-  int status;
-  std::string out, err;
-};
-
-Run cli(std::vector<std::string> args) {
-  args.insert(args.begin(), "relprop");
-  std::vector<const char*> argv;
-  for (const auto& a : args) argv.push_back(a.c_str());
-  std::ostringstream out, err;
-  const int status = run_cli(static_cast<int>(argv.size()), argv.data(), out, err);
-  return {status, out.str(), err.str()};
-}
+using relprop::testing::cli;
+using relprop::testing::Run;
 
 fs::path fresh_dir(const std::string& name) {
   const fs::path d = fs::temp_directory_path() / "relprop_test_cli_images" / name;
